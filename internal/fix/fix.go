@@ -1,0 +1,41 @@
+// Package fix defines the canonical GPS fix every protocol adapter converts to,
+// and the validation every fix passes before it is stored or forwarded.
+// It is pure domain code: no HTTP, Redis or S3.
+package fix
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Fix is one position report of one device. Units: metres, m/s, degrees, 0..1.
+type Fix struct {
+	Device  string            `json:"device"`
+	TS      time.Time         `json:"ts"`
+	Lat     float64           `json:"lat"`
+	Lon     float64           `json:"lon"`
+	Alt     *float64          `json:"alt,omitempty"`
+	Acc     *float64          `json:"acc,omitempty"`
+	Speed   *float64          `json:"speed,omitempty"`
+	Heading *float64          `json:"heading,omitempty"`
+	Battery *float64          `json:"battery,omitempty"`
+	Attrs   map[string]string `json:"attrs,omitempty"`
+}
+
+// Float returns a pointer to v, for the optional fields.
+func Float(v float64) *float64 { return &v }
+
+// MarshalJSON writes ts in RFC 3339 with millisecond precision in UTC, so the
+// wire form is stable whatever zone a fix was reported in.
+func (f Fix) MarshalJSON() ([]byte, error) {
+	type alias Fix
+	return json.Marshal(struct {
+		alias
+		TS string `json:"ts"`
+	}{alias: alias(f), TS: FormatTime(f.TS)})
+}
+
+// FormatTime is the one textual time format geotrack emits.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
