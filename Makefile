@@ -1,0 +1,38 @@
+# geotrack — the two commands a new machine needs:
+#   make dev    installs what is missing, starts Redis, runs every function with a simulated fleet
+#   make test   runs every test (unit, integration, e2e with real Redis/NATS, manifest validation)
+GO      ?= go
+GOBIN   := $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: dev test test-go test-deploy build vet fmt bench fuzz tools
+
+dev: ## run every function at http://127.0.0.1:8080/function/<name> with a simulated fleet
+	./scripts/dev.sh
+
+test: tools vet test-go test-deploy ## everything CI runs
+
+tools: ## redis-server, helm and nats-server when missing
+	./scripts/install-deps.sh
+	./scripts/install-tools.sh
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-deploy: ## helm lint/template and strict decoding of every manifest
+	cd deploy/validate && $(GO) test -count=1 -timeout 10m ./...
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/geotrack ./cmd/geotrack
+
+bench: build ## benchmarks against real Redis; figures go to BENCHMARKS.md
+	./bin/geotrack bench ingest
+	./bin/geotrack bench edge
+
+fuzz: ## run each fuzz target briefly
+	./scripts/fuzz.sh 20s

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/testenv"
+)
+
+// TestRoleFunctionTenantMatrix checks every role against every function, in
+// its own tenant and another's, plus broken credentials.
+func TestRoleFunctionTenantMatrix(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	c := startCloud(t, rs.URL)
+	// Seed one device in each tenant.
+	for _, tenant := range []string{"acme", "globex"} {
+		ingestOK(t, c, token(t, tenant, auth.RoleService, ""), hdr("Content-Type", "application/json"),
+			fixJSON("van-1", 0, 48.8566, 2.3522), 1)
+	}
+
+	expired := signRaw(t, jwt.MapClaims{"tenant": "acme", "role": "admin", "exp": time.Now().Add(-time.Hour).Unix()}, testSecret)
+	noExp := signRaw(t, jwt.MapClaims{"tenant": "acme", "role": "admin"}, testSecret)
+	wrongKey := signRaw(t, jwt.MapClaims{"tenant": "acme", "role": "admin", "exp": time.Now().Add(time.Hour).Unix()}, "another-secret-0123456789")
+	badRole := signRaw(t, jwt.MapClaims{"tenant": "acme", "role": "root", "exp": time.Now().Add(time.Hour).Unix()}, testSecret)
+
+	callers := []struct {
+		name  string
+		tok   string
+		write int // ingest van-1 in acme
+		read  int // position of van-1 in acme
+	}{
+		{"device own", token(t, "acme", auth.RoleDevice, "van-1"), 202, 403},
+		{"device other", token(t, "acme", auth.RoleDevice, "van-2"), 403, 403},
+		{"viewer", token(t, "acme", auth.RoleViewer, ""), 403, 200},
+		{"admin", token(t, "acme", auth.RoleAdmin, ""), 202, 200},
+		{"service", token(t, "acme", auth.RoleService, ""), 202, 403},
+		{"no token", "", 401, 401},
+		{"expired", expired, 401, 401},
+		{"no exp", noExp, 401, 401},
+		{"wrong key", wrongKey, 401, 401},
+		{"unknown role", badRole, 401, 401},
+		{"garbage", "not.a.jwt", 401, 401},
+	}
+	sec := 1
+	for _, cl := range callers {
+		t.Run(cl.name, func(t *testing.T) {
+			sec++
+			r := call(t, http.MethodPost, c.ingest.URL, cl.tok, hdr("Content-Type", "application/json"),
+				[]byte(fixJSON("van-1", sec, 48.8566, 2.3522)))
+			if r.Status != cl.write {
+				t.Errorf("ingest: %d, want %d (%s)", r.Status, cl.write, r.Body)
+			}
+			reads := map[string]string{
+				"position": c.position.URL + "?device=van-1",
+				"nearby":   c.nearby.URL + "?lat=48.8566&lon=2.3522&radius=100",
+				"track":    c.track.URL + "?device=van-1",
+			}
+			for fn, u := range reads {
+				r := call(t, http.MethodGet, u, cl.tok, nil, nil)
+				if r.Status != cl.read {
+					t.Errorf("%s: %d, want %d (%s)", fn, r.Status, cl.read, r.Body)
+				}
+				if r.Status == 401 && r.Header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s: 401 without WWW-Authenticate", fn)
+				}
+			}
+		})
+	}
+
+	t.Run("tenants are isolated", func(t *testing.T) {
+		// initech has no devices; its admin must see nothing of acme's or globex's.
+		admin := token(t, "initech", auth.RoleAdmin, "")
+		r := call(t, http.MethodGet, c.position.URL+"?device=van-1", admin, nil, nil)
+		if r.Status != http.StatusNotFound {
+			t.Fatalf("position across tenants: %d %s", r.Status, r.Body)
+		}
+		r = call(t, http.MethodGet, c.nearby.URL+"?lat=48.8566&lon=2.3522&radius=1000", admin, nil, nil)
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"devices":[]`) {
+			t.Fatalf("nearby across tenants: %d %s", r.Status, r.Body)
+		}
+		p := getTrack(t, c, admin, "device=van-1")
+		if len(p.Points) != 0 {
+			t.Fatalf("track across tenants: %+v", p)
+		}
+		// acme's viewer sees acme's van-1 with acme's history only.
+		viewer := token(t, "acme", auth.RoleViewer, "")
+		p = getTrack(t, c, viewer, "device=van-1")
+		gp := getTrack(t, c, token(t, "globex", auth.RoleViewer, ""), "device=van-1")
+		if len(gp.Points) != 1 || len(p.Points) < 2 {
+			t.Fatalf("acme has %d points, globex %d; want ≥2 and 1", len(p.Points), len(gp.Points))
+		}
+	})
+
+	t.Run("device token may not report another device inside a batch", func(t *testing.T) {
+		before := snapshot(t, c.redis)
+		body := fmt.Sprintf("[%s,%s]", fixJSON("van-1", 500, 48.85, 2.35), fixJSON("van-9", 500, 48.85, 2.35))
+		r := call(t, http.MethodPost, c.ingest.URL, token(t, "acme", auth.RoleDevice, "van-1"), hdr("Content-Type", "application/json"), []byte(body))
+		if r.Status != http.StatusForbidden || !strings.Contains(string(r.Body), "van-9") {
+			t.Fatalf("mixed batch: %d %s", r.Status, r.Body)
+		}
+		if snapshot(t, c.redis) != before {
+			t.Fatal("a forbidden batch changed Redis")
+		}
+	})
+}
+
+func signRaw(t *testing.T, claims jwt.MapClaims, secret string) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/testenv"
+)
+
+// TestBadInputs sends input that must be refused: each gets the expected 4xx,
+// a message naming the problem, and leaves Redis exactly as it was.
+func TestBadInputs(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	c := startCloud(t, rs.URL)
+	svc := token(t, "acme", auth.RoleService, "")
+	viewer := token(t, "acme", auth.RoleViewer, "")
+	ingestOK(t, c, svc, hdr("Content-Type", "application/json"), fixJSON("seed", 0, 10, 10), 1)
+
+	jsonCT := hdr("Content-Type", "application/json")
+	ce := func(extra ...string) http.Header {
+		h := hdr("Ce-Specversion", "1.0", "Ce-Id", "x-1", "Ce-Source", "urn:test", "Ce-Type", "io.geotrack.location.reported",
+			"Content-Type", "application/json")
+		for i := 0; i+1 < len(extra); i += 2 {
+			if extra[i+1] == "" {
+				h.Del(extra[i])
+			} else {
+				h.Set(extra[i], extra[i+1])
+			}
+		}
+		return h
+	}
+	good := func(sec int) string { return fixJSON("ok-dev", sec, 51.5, -0.1) }
+	many := func(n int) string {
+		var b strings.Builder
+		b.WriteString("[")
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(fixJSON("many", i, 51.5, -0.1))
+		}
+		b.WriteString("]")
+		return b.String()
+	}
+	huge := `{"device":"big","ts":"` + ts(0) + `","lat":1,"lon":1,"attrs":{"pad":"` + strings.Repeat("x", 20<<20) + `"}}`
+
+	cases := []struct {
+		name   string
+		method string
+		url    string
+		header http.Header
+		body   string
+		status int
+		want   string // substring of the error message
+	}{
+		{"malformed JSON", "POST", "", jsonCT, `{"device":`, 400, "malformed JSON"},
+		{"not JSON at all", "POST", "", jsonCT, `hello`, 400, "body"},
+		{"wrong content type", "POST", "", hdr("Content-Type", "image/png"), good(1), 415, "content-type"},
+		{"unparseable content type", "POST", "", hdr("Content-Type", "///"), good(1), 415, "content-type"},
+		{"binary mode missing ce-id", "POST", "", ce("Ce-Id", ""), good(1), 400, "ce-id"},
+		{"binary mode missing ce-source", "POST", "", ce("Ce-Source", ""), good(1), 400, "source"},
+		{"lat 91", "POST", "", jsonCT, fixJSON("d1", 1, 91, 0), 400, "lat"},
+		{"lat beyond Redis GEO limit", "POST", "", jsonCT, fixJSON("d1", 1, 85.06, 0), 400, "Redis GEO"},
+		{"lon 181", "POST", "", jsonCT, fixJSON("d1", 1, 0, 181), 400, "lon"},
+		{"lat NaN as string", "POST", "", jsonCT, `{"device":"d1","ts":"` + ts(1) + `","lat":"NaN","lon":0}`, 400, "lat"},
+		{"lat NaN literal", "POST", "", jsonCT, `{"device":"d1","ts":"` + ts(1) + `","lat":NaN,"lon":0}`, 400, "malformed JSON"},
+		{"lon Infinity", "POST", "", jsonCT, `{"device":"d1","ts":"` + ts(1) + `","lat":0,"lon":1e999}`, 400, "lon"},
+		{"ts in 2099", "POST", "", jsonCT, `{"device":"d1","ts":"2099-01-01T00:00:00Z","lat":1,"lon":1}`, 400, "ts"},
+		{"ts not RFC 3339", "POST", "", jsonCT, `{"device":"d1","ts":"yesterday","lat":1,"lon":1}`, 400, "ts"},
+		{"ts missing", "POST", "", jsonCT, `{"device":"d1","lat":1,"lon":1}`, 400, "ts"},
+		{"lat missing", "POST", "", jsonCT, `{"device":"d1","ts":"` + ts(1) + `","lon":1}`, 400, "lat"},
+		{"device missing", "POST", "", jsonCT, `{"ts":"` + ts(1) + `","lat":1,"lon":1}`, 400, "device"},
+		{"bad device id", "POST", "", jsonCT, fixJSON("bad device/1", 1, 1, 1), 400, "device"},
+		{"device id too long", "POST", "", jsonCT, fixJSON(strings.Repeat("a", 129), 1, 1, 1), 400, "device"},
+		{"negative acc", "POST", "", jsonCT, `{"device":"d1","ts":"` + ts(1) + `","lat":1,"lon":1,"acc":-1}`, 400, "acc"},
+		{"negative speed", "POST", "", jsonCT, `{"device":"d1","ts":"` + ts(1) + `","lat":1,"lon":1,"speed":-3}`, 400, "speed"},
+		{"heading 360", "POST", "", jsonCT, `{"device":"d1","ts":"` + ts(1) + `","lat":1,"lon":1,"heading":360}`, 400, "heading"},
+		{"battery 1.5", "POST", "", jsonCT, `{"device":"d1","ts":"` + ts(1) + `","lat":1,"lon":1,"battery":1.5}`, 400, "battery"},
+		{"lat as string", "POST", "", jsonCT, `{"device":"d1","ts":"` + ts(1) + `","lat":"51","lon":1}`, 400, "lat"},
+		{"tenant in payload", "POST", "", jsonCT, `{"device":"d1","tenant":"evil","ts":"` + ts(1) + `","lat":1,"lon":1}`, 400, "tenant"},
+		{"unknown event type", "POST", "", ce("Ce-Type", "com.example.other"), good(1), 400, "type"},
+		{"unknown X-Topic", "POST", "", hdr("Content-Type", "application/json", "X-Topic", "com.example.other"), good(1), 400, "type"},
+		{"empty body", "POST", "", jsonCT, ``, 400, "body"},
+		{"empty array", "POST", "", jsonCT, `[]`, 400, "empty array"},
+		{"10,001 fixes", "POST", "", jsonCT, many(10001), 400, "10001"},
+		{"20 MB body", "POST", "", jsonCT, huge, 413, "body"},
+		{"empty batch", "POST", "", hdr("Content-Type", "application/cloudevents-batch+json"), `[]`, 400, "batch"},
+		{"batch not an array", "POST", "", hdr("Content-Type", "application/cloudevents-batch+json"), `{"a":1}`, 400, "batch"},
+		{"structured without id", "POST", "", hdr("Content-Type", "application/cloudevents+json"),
+			`{"specversion":"1.0","source":"urn:x","type":"io.geotrack.location.reported","data":` + good(1) + `}`, 400, "id"},
+		{"GET on ingest", "GET", "", nil, "", 405, "method"},
+		{"position without device", "GET", "position", nil, "", 400, "device"},
+		{"position bad device", "GET", "position?device=a%20b", nil, "", 400, "device"},
+		{"nearby radius too large", "GET", "nearby?lat=1&lon=1&radius=100001", nil, "", 400, "radius"},
+		{"nearby lat missing", "GET", "nearby?lon=1&radius=10", nil, "", 400, "lat"},
+		{"nearby lat NaN", "GET", "nearby?lat=NaN&lon=1&radius=10", nil, "", 400, "lat"},
+		{"nearby limit 1001", "GET", "nearby?lat=1&lon=1&radius=10&limit=1001", nil, "", 400, "limit"},
+		{"track bad format", "GET", "track?device=seed&format=kml", nil, "", 400, "format"},
+		{"track bad from", "GET", "track?device=seed&from=soon", nil, "", 400, "from"},
+		{"track to before from", "GET", "track?device=seed&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", nil, "", 400, "to"},
+		{"track bad cursor", "GET", "track?device=seed&cursor=%21%21", nil, "", 400, "cursor"},
+		{"track limit 0", "GET", "track?device=seed&limit=0", nil, "", 400, "limit"},
+	}
+	if len(cases) < 30 {
+		t.Fatalf("only %d cases", len(cases))
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := snapshot(t, c.redis)
+			target, tok := c.ingest.URL, svc
+			if tc.url != "" {
+				fn, q, _ := strings.Cut(tc.url, "?")
+				target, tok = map[string]string{"position": c.position.URL, "nearby": c.nearby.URL, "track": c.track.URL}[fn]+"?"+q, viewer
+			}
+			r := call(t, tc.method, target, tok, tc.header, []byte(tc.body))
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d: %.300s", r.Status, tc.status, r.Body)
+			}
+			var e struct {
+				Error    string `json:"error"`
+				Rejected []struct {
+					Error string `json:"error"`
+				} `json:"rejected"`
+			}
+			r.JSON(t, &e)
+			msg := e.Error
+			for _, rj := range e.Rejected {
+				msg += " " + rj.Error
+			}
+			if !strings.Contains(msg, tc.want) {
+				t.Fatalf("message %q does not name %q", msg, tc.want)
+			}
+			if after := snapshot(t, c.redis); after != before {
+				t.Fatal("Redis changed")
+			}
+		})
+	}
+
+	t.Run("partly bad batch stores the good fixes", func(t *testing.T) {
+		body := fmt.Sprintf("[%s,%s,%s]", good(10), fixJSON("ok-dev", 11, 95, 0), good(12))
+		r := call(t, http.MethodPost, c.ingest.URL, svc, jsonCT, []byte(body))
+		var s summary
+		r.JSON(t, &s)
+		if r.Status != http.StatusAccepted || s.Accepted != 2 || len(s.Rejected) != 1 || s.Rejected[0].Index != 1 ||
+			!strings.HasPrefix(s.Rejected[0].Error, "lat:") {
+			t.Fatalf("mixed batch: %d %s", r.Status, r.Body)
+		}
+	})
+}

@@ -1,0 +1,118 @@
+package functions
+
+import (
+	"context"
+	"fmt"
+	neturl "net/url"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/redisstore"
+)
+
+// RedisPasswordSecret is the OpenFaaS secret holding the Redis password.
+const RedisPasswordSecret = "redis-password"
+
+// Deps holds the adapters shared by the functions of one process, so the
+// dev runner opens one Redis pool for all of them. Set Sink or Verifier to
+// override what the environment would select.
+type Deps struct {
+	Sink     events.Sink
+	Verifier gate.Verifier
+
+	mu      sync.Mutex
+	clients map[string]redis.UniversalClient
+	closers []func() error
+}
+
+// Redis returns a client for url, opened once per process.
+func (d *Deps) Redis(url, caFile string) (redis.UniversalClient, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	key := url + "\x00" + caFile
+	if c, ok := d.clients[key]; ok {
+		return c, nil
+	}
+	password, err := config.Secret(RedisPasswordSecret, "REDIS_PASSWORD")
+	if err != nil {
+		return nil, err
+	}
+	var opts []redisstore.OpenOption
+	if password != "" {
+		opts = append(opts, redisstore.WithPassword(password))
+	}
+	if caFile != "" {
+		opts = append(opts, redisstore.WithCAFile(caFile))
+	}
+	c, err := redisstore.Open(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("redis %s: %w", redactURL(url), err)
+	}
+	if d.clients == nil {
+		d.clients = map[string]redis.UniversalClient{}
+	}
+	d.clients[key] = c
+	d.closers = append(d.closers, c.Close)
+	return c, nil
+}
+
+// EventSink returns the override sink or the configured one.
+func (d *Deps) EventSink(cfg events.SinkConfig) (events.Sink, error) {
+	if d.Sink != nil {
+		return d.Sink, nil
+	}
+	s, err := events.NewSink(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.closers = append(d.closers, s.Close)
+	d.mu.Unlock()
+	return s, nil
+}
+
+// Auth returns the override verifier or one built from cfg and the secret.
+func (d *Deps) Auth(cfg auth.Config) (gate.Verifier, error) {
+	if d.Verifier != nil {
+		return d.Verifier, nil
+	}
+	return auth.NewVerifier(cfg)
+}
+
+// Close releases every adapter.
+func (d *Deps) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var first error
+	for _, c := range d.closers {
+		if err := c(); err != nil && first == nil {
+			first = err
+		}
+	}
+	d.closers, d.clients = nil, nil
+	return first
+}
+
+// pinger is the readiness probe of functions backed by Redis.
+func pinger(c redis.UniversalClient) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := c.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		return nil
+	}
+}
+
+// redactURL hides a password in a Redis URL for error messages.
+func redactURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

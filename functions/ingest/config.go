@@ -1,0 +1,19 @@
+package ingest
+
+import (
+	"time"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/events"
+)
+
+// Config is ingest's environment (envconfig).
+type Config struct {
+	HistoryRetention time.Duration `envconfig:"HISTORY_RETENTION" default:"168h"`
+	DedupTTL         time.Duration `envconfig:"DEDUP_TTL" default:"24h"`
+	Source           string        `envconfig:"EVENT_SOURCE" default:"urn:geotrack:ingest"`
+	config.Redis
+	auth.Config
+	events.SinkConfig
+}

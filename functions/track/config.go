@@ -1,0 +1,12 @@
+package track
+
+import (
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/config"
+)
+
+// Config is track's environment (envconfig).
+type Config struct {
+	config.Redis
+	auth.Config
+}

@@ -1,0 +1,139 @@
+// Package track is the function returning a device's history between two
+// times as JSON, GeoJSON or GPX, a page at a time.
+package track
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/geojson"
+	"github.com/geotrack/geotrack/internal/gpx"
+	"github.com/geotrack/geotrack/internal/query"
+	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/respond"
+)
+
+// Page sizes (public contract: limit ≤ MaxLimit).
+const (
+	DefaultLimit = 1000
+	MaxLimit     = 10000
+)
+
+// Store reads history in time order.
+type Store interface {
+	History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (redisstore.Page, error)
+}
+
+// Function is the track function.
+type Function struct {
+	store Store
+	auth  gate.Verifier
+}
+
+// New builds track from its dependencies.
+func New(store Store, verifier gate.Verifier) *Function {
+	return &Function{store: store, auth: verifier}
+}
+
+// Result is the JSON format's body.
+type Result struct {
+	Device string    `json:"device"`
+	Points []fix.Fix `json:"points"`
+	Next   string    `json:"next"`
+}
+
+// Handle implements the OpenFaaS go-http handler.
+func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	ctx := req.Context()
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return respond.Error(http.StatusMethodNotAllowed, "method: use GET"), nil
+	}
+	q, err := url.ParseQuery(req.QueryString)
+	if err != nil {
+		return respond.Error(http.StatusBadRequest, "query: "+err.Error()), nil
+	}
+	p, deny := gate.Check(ctx, f.auth, req, q, auth.Principal.CanRead)
+	if deny != nil {
+		return *deny, nil
+	}
+	device := q.Get("device")
+	if err := fix.ValidateDevice("device", device); err != nil {
+		return respond.Error(http.StatusBadRequest, err.Error()), nil
+	}
+	from, err := query.Time(q, "from")
+	if err != nil {
+		return respond.Error(http.StatusBadRequest, err.Error()), nil
+	}
+	to, err := query.Time(q, "to")
+	if err != nil {
+		return respond.Error(http.StatusBadRequest, err.Error()), nil
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return respond.Error(http.StatusBadRequest, "to: must not be before from"), nil
+	}
+	limit, err := query.Int(q, "limit", DefaultLimit, 1, MaxLimit)
+	if err != nil {
+		return respond.Error(http.StatusBadRequest, err.Error()), nil
+	}
+	format := q.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	if format != "json" && format != "geojson" && format != "gpx" {
+		return respond.Error(http.StatusBadRequest, fmt.Sprintf("format: %q is not one of json, geojson, gpx", format)), nil
+	}
+	page, err := f.store.History(ctx, p.Tenant, device, from, to, limit, q.Get("cursor"))
+	if errors.Is(err, redisstore.ErrBadCursor) {
+		return respond.Error(http.StatusBadRequest, "cursor: "+err.Error()), nil
+	}
+	if err != nil {
+		return respond.FromError(fmt.Errorf("read history: %w", err)), nil
+	}
+	if page.Fixes == nil {
+		page.Fixes = []fix.Fix{}
+	}
+	resp, err := encode(format, device, page)
+	if err != nil {
+		return respond.FromError(fmt.Errorf("encode %s: %w", format, err)), nil
+	}
+	if page.Next != "" {
+		// Non-JSON formats have no place for the cursor in the document.
+		resp.Header.Set("X-Next-Cursor", page.Next)
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("cursor", page.Next)
+		resp.Header.Set("Link", fmt.Sprintf(`<?%s>; rel="next"`, next.Encode()))
+	}
+	return resp, nil
+}
+
+func encode(format, device string, page redisstore.Page) (handler.Response, error) {
+	var buf bytes.Buffer
+	switch format {
+	case "geojson":
+		if err := geojson.EncodeTrack(&buf, device, page.Fixes); err != nil {
+			return handler.Response{}, err
+		}
+		return respond.Raw(http.StatusOK, "application/geo+json", buf.Bytes()), nil
+	case "gpx":
+		if err := gpx.Encode(&buf, device, page.Fixes); err != nil {
+			return handler.Response{}, err
+		}
+		r := respond.Raw(http.StatusOK, "application/gpx+xml", buf.Bytes())
+		r.Header.Set("Content-Disposition", fmt.Sprintf(`attachment; filename=%q`, device+".gpx"))
+		return r, nil
+	}
+	return respond.JSON(http.StatusOK, Result{Device: device, Points: page.Fixes, Next: page.Next}), nil
+}

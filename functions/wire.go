@@ -1,0 +1,90 @@
+package functions
+
+import (
+	"context"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/geotrack/geotrack/functions/ingest"
+	"github.com/geotrack/geotrack/functions/nearby"
+	"github.com/geotrack/geotrack/functions/position"
+	"github.com/geotrack/geotrack/functions/track"
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/redisstore"
+)
+
+func init() {
+	add(Spec{
+		Name:       "ingest",
+		Config:     &ingest.Config{},
+		Subscribes: []string{events.TypeLocationReported},
+		Emits:      []string{events.TypeLocationUpdated},
+		Build: func(ctx context.Context, d *Deps) (*Built, error) {
+			var cfg ingest.Config
+			if err := config.Load(&cfg); err != nil {
+				return nil, err
+			}
+			store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{
+				HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL})
+			if err != nil {
+				return nil, err
+			}
+			sink, err := d.EventSink(cfg.SinkConfig)
+			if err != nil {
+				return nil, err
+			}
+			fn := ingest.New(store, sink, verifier, Parser(), cfg.Source)
+			return &Built{Handler: fn, Ready: ready}, nil
+		},
+	})
+	readSpec("position", &position.Config{}, func(cfg *position.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
+		func(s *redisstore.Store, v gate.Verifier) handler.FunctionHandler { return position.New(s, v) })
+	readSpec("nearby", &nearby.Config{}, func(cfg *nearby.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
+		func(s *redisstore.Store, v gate.Verifier) handler.FunctionHandler { return nearby.New(s, v) })
+	readSpec("track", &track.Config{}, func(cfg *track.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
+		func(s *redisstore.Store, v gate.Verifier) handler.FunctionHandler { return track.New(s, v) })
+}
+
+// readSpec registers a read function: hot store plus verifier, nothing else.
+func readSpec[C any](name string, zero *C, settings func(*C) (config.Redis, auth.Config),
+	build func(*redisstore.Store, gate.Verifier) handler.FunctionHandler) {
+	add(Spec{
+		Name:   name,
+		Config: zero,
+		Build: func(ctx context.Context, d *Deps) (*Built, error) {
+			cfg := new(C)
+			if err := config.Load(cfg); err != nil {
+				return nil, err
+			}
+			rc, ac := settings(cfg)
+			store, ready, verifier, err := hotStore(d, rc, ac, redisstore.Options{})
+			if err != nil {
+				return nil, err
+			}
+			return &Built{Handler: build(store, verifier), Ready: ready}, nil
+		},
+	})
+}
+
+// hotStore opens the Redis hot store and the token verifier a function needs.
+func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options) (*redisstore.Store, func(context.Context) error, gate.Verifier, error) {
+	client, err := d.Redis(rc.RedisURL, rc.RedisTLSCAFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	verifier, err := d.Auth(ac)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return redisstore.New(client, opts), pinger(client), verifier, nil
+}
+
+// Parser is the intake parser every position-accepting function uses:
+// JSON fixes plus the track documents devices and tools upload.
+func Parser() intake.Parser {
+	return intake.Parser{Decoders: map[string]intake.DataDecoder{}}
+}

@@ -1,0 +1,145 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cecontext "github.com/cloudevents/sdk-go/v2/context"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+)
+
+// Sink publishes events a function emits.
+type Sink interface {
+	Send(ctx context.Context, e event.Event) error
+	Close() error
+}
+
+// SinkConfig selects the sink: EVENT_SINK (nats://… or http(s)://…) wins,
+// else K_SINK (injected by a Knative SinkBinding), else events are dropped
+// with a debug log.
+type SinkConfig struct {
+	EventSink string `envconfig:"EVENT_SINK"`
+	KSink     string `envconfig:"K_SINK"`
+}
+
+// NewSink builds the configured sink.
+func NewSink(cfg SinkConfig) (Sink, error) {
+	target := cfg.EventSink
+	if target == "" {
+		target = cfg.KSink
+	}
+	if target == "" {
+		return discard{}, nil
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("event sink %q: %w", target, err)
+	}
+	switch u.Scheme {
+	case "nats", "tls":
+		return NewNATSSink(target)
+	case "http", "https":
+		return NewHTTPSink(target)
+	}
+	return nil, fmt.Errorf("event sink %q: scheme must be http, https or nats", target)
+}
+
+type discard struct{}
+
+func (discard) Send(ctx context.Context, e event.Event) error {
+	slog.DebugContext(ctx, "no event sink configured; event not sent", "type", e.Type(), "id", e.ID())
+	return nil
+}
+func (discard) Close() error { return nil }
+
+// HTTPSink posts events in binary mode to a URL, retrying with exponential
+// backoff, as Knative's SinkBinding convention expects.
+type HTTPSink struct {
+	client cloudevents.Client
+	target string
+}
+
+// NewHTTPSink sends to target.
+func NewHTTPSink(target string) (*HTTPSink, error) {
+	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(target))
+	if err != nil {
+		return nil, fmt.Errorf("event sink %s: %w", target, err)
+	}
+	return &HTTPSink{client: c, target: target}, nil
+}
+
+// Send delivers e, retrying transient failures (5 tries, from 200 ms).
+func (s *HTTPSink) Send(ctx context.Context, e event.Event) error {
+	ctx = cecontext.WithRetriesExponentialBackoff(ctx, 200*time.Millisecond, 5)
+	if res := s.client.Send(ctx, e); !cloudevents.IsACK(res) {
+		return fmt.Errorf("send %s to %s: %w", e.Type(), s.target, res)
+	}
+	return nil
+}
+
+// Close releases nothing: the HTTP client has no persistent state to flush.
+func (s *HTTPSink) Close() error { return nil }
+
+// NATSSink publishes structured-mode JSON on a subject named after the event
+// type, which is what the OpenFaaS NATS connector matches against a
+// function's topic annotation.
+type NATSSink struct {
+	conn *nats.Conn
+}
+
+// NewNATSSink connects to a NATS server URL (nats://host:4222).
+func NewNATSSink(target string) (*NATSSink, error) {
+	conn, err := nats.Connect(target, nats.Name("geotrack"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		return nil, fmt.Errorf("event sink %s: %w", target, err)
+	}
+	return &NATSSink{conn: conn}, nil
+}
+
+// Send publishes e on the subject e.Type().
+func (s *NATSSink) Send(ctx context.Context, e event.Event) error {
+	body, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", e.Type(), err)
+	}
+	if err := s.conn.Publish(e.Type(), body); err != nil {
+		return fmt.Errorf("publish %s: %w", e.Type(), err)
+	}
+	return nil
+}
+
+// Close flushes pending messages and disconnects.
+func (s *NATSSink) Close() error {
+	if err := s.conn.Drain(); err != nil && !strings.Contains(err.Error(), "closed") {
+		return err
+	}
+	return nil
+}
+
+// New builds an event of type with JSON data, propagating traceparent (the
+// CloudEvents distributed-tracing extension) from the event that caused it.
+func New(source, eventType, subject, traceParent string, data any) (event.Event, error) {
+	e := cloudevents.NewEvent()
+	e.SetID(uuid.NewString())
+	e.SetSource(source)
+	e.SetType(eventType)
+	e.SetTime(time.Now().UTC())
+	if subject != "" {
+		e.SetSubject(subject)
+	}
+	if traceParent != "" {
+		e.SetExtension("traceparent", traceParent)
+	}
+	if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
+		return event.Event{}, fmt.Errorf("encode %s data: %w", eventType, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,192 @@
+// Package intake turns received envelopes into validated, authorised groups
+// of fixes. It is shared by every function that accepts positions (ingest,
+// the device protocols and the edge), so all of them reject the same inputs
+// with the same messages.
+package intake
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/fix"
+)
+
+// Group is the fixes of one received unit: the unit of CloudEvent dedup.
+type Group struct {
+	Source, ID  string // empty when the unit had no CloudEvent envelope
+	TraceParent string
+	Fixes       []fix.Fix
+}
+
+// Rejection reports one fix (or one event) that was not accepted.
+type Rejection struct {
+	Index int    `json:"index"`
+	Event string `json:"event,omitempty"`
+	Error string `json:"error"`
+}
+
+// Summary is the JSON body of an ingest response.
+type Summary struct {
+	Accepted   int         `json:"accepted"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []Rejection `json:"rejected"`
+}
+
+// Status is the HTTP status for s: 400 when nothing was accepted because
+// something was rejected, else 202 (the Knative contract for "no reply").
+func (s Summary) Status() int {
+	if s.Accepted == 0 && s.Duplicates == 0 && len(s.Rejected) > 0 {
+		return http.StatusBadRequest
+	}
+	return http.StatusAccepted
+}
+
+// RequestError is a whole-request failure (4xx) naming the field.
+type RequestError struct {
+	Status int
+	Field  string
+	Msg    string
+}
+
+func (e *RequestError) Error() string { return e.Field + ": " + e.Msg }
+
+// DataDecoder decodes an envelope's data of one media type into fixes;
+// subject is the default device.
+type DataDecoder func(data []byte, subject string) ([]fix.Fix, error)
+
+// Parser turns envelopes into groups.
+type Parser struct {
+	// Decoders by media type besides JSON (GPX, GeoJSON, ...).
+	Decoders map[string]DataDecoder
+	Now      func() time.Time
+}
+
+// Parse decodes and validates every fix of envs. Invalid fixes become
+// rejections; a request-level problem is a *RequestError.
+func (p Parser) Parse(envs []events.Envelope) ([]Group, []Rejection, error) {
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	var (
+		groups   []Group
+		rejected []Rejection
+		index    int
+	)
+	single := len(envs) == 1
+	for _, env := range envs {
+		fixes, errs, err := p.decode(env)
+		if err != nil {
+			if single {
+				return nil, nil, err
+			}
+			rejected = append(rejected, Rejection{Index: index, Event: env.ID, Error: err.Error()})
+			continue
+		}
+		g := Group{Source: env.Source, ID: env.ID, TraceParent: env.TraceParent}
+		for i := range fixes {
+			if index >= fix.MaxBatch {
+				return nil, nil, &RequestError{Status: http.StatusRequestEntityTooLarge, Field: "body",
+					Msg: fmt.Sprintf("more than %d fixes in one request", fix.MaxBatch)}
+			}
+			if errs[i] == nil {
+				errs[i] = fix.Validate(&fixes[i], now)
+			}
+			if errs[i] != nil {
+				rejected = append(rejected, Rejection{Index: index, Event: env.ID, Error: errs[i].Error()})
+			} else {
+				g.Fixes = append(g.Fixes, fixes[i])
+			}
+			index++
+		}
+		if len(g.Fixes) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	return groups, rejected, nil
+}
+
+// decode returns the fixes of one envelope with a per-fix decode error.
+func (p Parser) decode(env events.Envelope) ([]fix.Fix, []error, error) {
+	if env.Type != "" && env.Type != events.TypeLocationReported {
+		return nil, nil, &RequestError{Status: http.StatusBadRequest, Field: "type",
+			Msg: fmt.Sprintf("unknown event type %q; expected %s", env.Type, events.TypeLocationReported)}
+	}
+	field := "content-type"
+	if env.Mode != events.ModePlain {
+		field = "datacontenttype"
+	}
+	mediaType, _, err := mime.ParseMediaType(env.ContentType)
+	if err != nil {
+		return nil, nil, &RequestError{Status: http.StatusUnsupportedMediaType, Field: field, Msg: fmt.Sprintf("cannot parse %q", env.ContentType)}
+	}
+	if dec, ok := p.Decoders[mediaType]; ok {
+		fixes, err := dec(env.Data, env.Subject)
+		if err != nil {
+			return nil, nil, asRequestError(err)
+		}
+		if len(fixes) > fix.MaxBatch {
+			return nil, nil, &RequestError{Status: http.StatusRequestEntityTooLarge, Field: "body",
+				Msg: fmt.Sprintf("%d fixes in one document; the limit is %d", len(fixes), fix.MaxBatch)}
+		}
+		return fixes, make([]error, len(fixes)), nil
+	}
+	if mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json") && mediaType != "text/plain" {
+		return nil, nil, &RequestError{Status: http.StatusUnsupportedMediaType, Field: field,
+			Msg: fmt.Sprintf("%q is not supported; send application/json, CloudEvents%s", mediaType, p.supported())}
+	}
+	items, err := fix.SplitBatch(env.Data)
+	if err != nil {
+		return nil, nil, asRequestError(err)
+	}
+	fixes := make([]fix.Fix, len(items))
+	errs := make([]error, len(items))
+	for i, raw := range items {
+		fixes[i], errs[i] = fix.Decode(raw, env.Subject)
+	}
+	return fixes, errs, nil
+}
+
+func (p Parser) supported() string {
+	var b strings.Builder
+	for mt := range p.Decoders {
+		b.WriteString(", " + mt)
+	}
+	return b.String()
+}
+
+func asRequestError(err error) error {
+	var fe *fix.FieldError
+	if errors.As(err, &fe) {
+		return &RequestError{Status: http.StatusBadRequest, Field: fe.Field, Msg: fe.Msg}
+	}
+	return &RequestError{Status: http.StatusBadRequest, Field: "body", Msg: err.Error()}
+}
+
+// Authorize checks that p may report every fix; one fix for a device the
+// token may not report for fails the whole request (403), nothing stored.
+func Authorize(p auth.Principal, groups []Group) error {
+	for _, g := range groups {
+		for _, f := range g.Fixes {
+			if err := p.CanIngest(f.Device); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Count returns the number of fixes in groups.
+func Count(groups []Group) int {
+	n := 0
+	for _, g := range groups {
+		n += len(g.Fixes)
+	}
+	return n
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# dev.sh: one command from a fresh clone to a running pack. Installs
+# redis-server if missing, starts one under .dev/redis if nothing answers at
+# REDIS_URL, runs every function in one process and streams a simulated
+# fleet into ingest. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+mkdir -p bin
+go build -o bin/geotrack ./cmd/geotrack
+exec ./bin/geotrack dev --start-redis --simulate "${DEVICES:-25}" --rate "${RATE:-1}" "$@"
