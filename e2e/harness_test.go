@@ -52,6 +52,7 @@ func TestMain(m *testing.M) {
 // proc is one served function.
 type proc struct {
 	Name string
+	Port int
 	URL  string
 	cmd  *exec.Cmd
 	logs *bytes.Buffer
@@ -64,6 +65,9 @@ type proc struct {
 func startFunction(t *testing.T, name string, env map[string]string) *proc {
 	t.Helper()
 	port := testenv.FreePort(t)
+	if p, ok := env["PORT"]; ok {
+		fmt.Sscan(p, &port) // a fixed port, to restart a function where clients expect it
+	}
 	cmd := exec.Command(binary, "serve", name)
 	cmd.Env = append(os.Environ(),
 		fmt.Sprintf("PORT=%d", port),
@@ -74,7 +78,7 @@ func startFunction(t *testing.T, name string, env map[string]string) *proc {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &proc{Name: name, URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, logs: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &proc{Name: name, Port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, logs: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -98,6 +102,12 @@ func startFunction(t *testing.T, name string, env map[string]string) *proc {
 	}
 	t.Fatalf("%s not ready after 10s:\n%s", name, p.logs.String())
 	return nil
+}
+
+// kill ends the process with SIGKILL: no draining, no cleanup.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 func (p *proc) stop(t *testing.T) {

@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"bytes"
 	"context"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
@@ -12,7 +13,10 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/geojson"
+	"github.com/geotrack/geotrack/internal/gpx"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
@@ -37,8 +41,8 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			fn := ingest.New(store, sink, verifier, Parser(), cfg.Source)
-			return &Built{Handler: fn, Ready: ready}, nil
+			pipeline := &ingest.Pipeline{Store: store, Sink: sink, Source: cfg.Source}
+			return &Built{Handler: ingest.New(Parser(), pipeline, verifier), Ready: ready}, nil
 		},
 	})
 	readSpec("position", &position.Config{}, func(cfg *position.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
@@ -86,5 +90,10 @@ func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options)
 // Parser is the intake parser every position-accepting function uses:
 // JSON fixes plus the track documents devices and tools upload.
 func Parser() intake.Parser {
-	return intake.Parser{Decoders: map[string]intake.DataDecoder{}}
+	return intake.Parser{Decoders: map[string]intake.DataDecoder{
+		"application/gpx+xml": func(data []byte, subject string) ([]fix.Fix, error) {
+			return gpx.Decode(bytes.NewReader(data), subject, fix.MaxBatch)
+		},
+		"application/geo+json": geojson.Decode,
+	}}
 }

@@ -5,6 +5,7 @@
 package intake
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
@@ -36,6 +37,10 @@ type Summary struct {
 	Accepted   int         `json:"accepted"`
 	Duplicates int         `json:"duplicates"`
 	Rejected   []Rejection `json:"rejected"`
+	// Edge only: fixes the filters dropped (by reason) and fixes queued for
+	// the cloud by this request (possibly earlier ones the window released).
+	Dropped   map[string]int `json:"dropped,omitempty"`
+	Forwarded int            `json:"forwarded,omitempty"`
 }
 
 // Status is the HTTP status for s: 400 when nothing was accepted because
@@ -189,4 +194,40 @@ func Count(groups []Group) int {
 		n += len(g.Fixes)
 	}
 	return n
+}
+
+// Acceptor takes validated groups on behalf of a principal: the cloud
+// pipeline stores and emits them, the edge pipeline filters, stores locally
+// and queues them for the cloud. Errors carry their HTTP status
+// (respond.StatusError); anything else is a retryable 5xx.
+type Acceptor interface {
+	AcceptGroups(ctx context.Context, p auth.Principal, groups []Group, rejected []Rejection) (Summary, error)
+}
+
+// Validate checks fixes a protocol adapter decoded itself and returns the
+// valid ones as one group (deduplicated by device+ts, not by event) plus a
+// rejection per invalid fix.
+func (p Parser) Validate(fixes []fix.Fix) (Group, []Rejection) {
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	var g Group
+	var rejected []Rejection
+	for i := range fixes {
+		if err := fix.Validate(&fixes[i], now); err != nil {
+			rejected = append(rejected, Rejection{Index: i, Error: err.Error()})
+			continue
+		}
+		g.Fixes = append(g.Fixes, fixes[i])
+	}
+	return g, rejected
+}
+
+// Groups wraps g for an Acceptor, dropping it when empty.
+func (g Group) Groups() []Group {
+	if len(g.Fixes) == 0 {
+		return nil
+	}
+	return []Group{g}
 }

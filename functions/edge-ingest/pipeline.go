@@ -1,0 +1,253 @@
+// Package edgeingest is the edge tier's ingest: the same request handling as
+// ingest, with a pipeline that drops invalid, duplicate and redundant fixes
+// (internal/edgefilter), keeps every raw fix for a while, stores the kept
+// ones in the edge's own hot store (so position, nearby and track answer
+// during a cloud outage) and queues them in the durable outbox the forwarder
+// drains to the cloud.
+package edgeingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/edgefilter"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/metrics"
+	"github.com/geotrack/geotrack/internal/outbox"
+	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/respond"
+	"github.com/geotrack/geotrack/internal/runtime"
+)
+
+var (
+	receivedTotal = metrics.Default.NewCounter("geotrack_edge_received_total", "Valid fixes received by the edge pipeline.")
+	droppedTotal  = metrics.Default.NewCounterVec("geotrack_edge_dropped_total", "Fixes the edge filters dropped, by reason.", "reason")
+	keptTotal     = metrics.Default.NewCounter("geotrack_edge_forwarded_total", "Fixes the edge queued for the cloud.")
+	outboxFull    = metrics.Default.NewCounter("geotrack_outbox_full_total", "Requests refused with 503 because the outbox was full (alert on any increase).")
+)
+
+// Store is the edge's local hot store.
+type Store interface {
+	Save(ctx context.Context, tenant string, groups []redisstore.Group, now time.Time) (redisstore.SaveResult, error)
+}
+
+// Outbox queues kept fixes for the cloud.
+type Outbox interface {
+	Append(ctx context.Context, tenant string, fixes []fix.Fix) error
+}
+
+// Sink wakes the forwarder.
+type Sink interface {
+	Send(ctx context.Context, e event.Event) error
+}
+
+// Pipeline is the edge pipeline (an intake.Acceptor).
+type Pipeline struct {
+	store     Store
+	outbox    Outbox
+	sink      Sink
+	raw       *rawLog
+	states    *stateStore
+	settings  Settings
+	source    string
+	idleAfter time.Duration
+	now       func() time.Time
+	stripes   [64]sync.Mutex // serialise requests of one device within a process
+}
+
+// NewPipeline builds the edge pipeline on the edge Redis client.
+func NewPipeline(client redis.UniversalClient, store Store, ob Outbox, sink Sink, settings Settings, cfg Edge) *Pipeline {
+	return &Pipeline{
+		store:     store,
+		outbox:    ob,
+		sink:      sink,
+		raw:       &rawLog{client: client, key: "gt:{edge}:raw", retention: cfg.RawRetention},
+		states:    newStateStore(client),
+		settings:  settings,
+		source:    "urn:geotrack:edge:" + cfg.NodeID,
+		idleAfter: cfg.IdleAfter,
+		now:       time.Now,
+	}
+}
+
+// AcceptGroups implements intake.Acceptor.
+func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups []intake.Group, rejected []intake.Rejection) (intake.Summary, error) {
+	if err := intake.Authorize(p, groups); err != nil {
+		return intake.Summary{}, respond.WithStatus(http.StatusForbidden, err)
+	}
+	summary := intake.Summary{Rejected: rejected, Dropped: map[string]int{}}
+	if summary.Rejected == nil {
+		summary.Rejected = []intake.Rejection{}
+	}
+	byDevice := map[string][]fix.Fix{}
+	for _, g := range groups {
+		for _, f := range g.Fixes {
+			byDevice[f.Device] = append(byDevice[f.Device], f)
+		}
+	}
+	if len(byDevice) == 0 {
+		return summary, nil
+	}
+	devices := make([]string, 0, len(byDevice))
+	for d, fixes := range byDevice {
+		devices = append(devices, d)
+		// Batches from devices that buffered offline may be out of order;
+		// the filter needs increasing time.
+		sort.SliceStable(fixes, func(i, j int) bool { return fixes[i].TS.Before(fixes[j].TS) })
+	}
+	sort.Strings(devices)
+	unlock := pl.lock(p.Tenant, devices)
+	defer unlock()
+
+	now := pl.now()
+	filters, err := pl.states.load(ctx, p.Tenant, devices, pl.settings)
+	if err != nil {
+		return intake.Summary{}, err
+	}
+	var all, kept []fix.Fix
+	for _, d := range devices {
+		for _, f := range byDevice[d] {
+			all = append(all, f)
+			out, reason := filters[d].Push(f, now)
+			if reason != "" {
+				summary.Dropped[string(reason)]++
+				droppedTotal.With(string(reason)).Inc()
+				if reason == edgefilter.ReasonDuplicate {
+					summary.Duplicates++
+				}
+			}
+			kept = append(kept, out...)
+		}
+	}
+	summary.Accepted = len(all)
+	receivedTotal.Add(float64(len(all)))
+	if err := pl.commit(ctx, p.Tenant, all, kept, filters, now); err != nil {
+		return intake.Summary{}, err
+	}
+	summary.Forwarded = len(kept)
+	return summary, nil
+}
+
+// commit makes a request's outcome durable. Order matters for "no loss":
+// the outbox first, then the filter state (which forgets the fixes it
+// released), then the local store. A crash between steps only makes a
+// device's resend queue the same fixes again, which the cloud deduplicates
+// by device and timestamp.
+func (pl *Pipeline) commit(ctx context.Context, tenant string, raw, kept []fix.Fix, filters map[string]*edgefilter.Filter, now time.Time) error {
+	if err := pl.raw.append(ctx, tenant, raw, now); err != nil {
+		return err
+	}
+	if err := pl.outbox.Append(ctx, tenant, kept); err != nil {
+		if errors.Is(err, outbox.ErrFull) {
+			outboxFull.Inc()
+			runtime.LoggerFrom(ctx).Error("ALERT outbox full: refusing fixes until the forwarder drains it", "err", err)
+			return respond.WithStatus(http.StatusServiceUnavailable, fmt.Errorf("outbox full: the edge cannot reach the cloud; retry later: %w", err))
+		}
+		return err
+	}
+	if err := pl.states.save(ctx, tenant, filters, now); err != nil {
+		return err
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	keptTotal.Add(float64(len(kept)))
+	if _, err := pl.store.Save(ctx, tenant, []redisstore.Group{{Fixes: kept}}, now); err != nil {
+		return fmt.Errorf("edge store: %w", err)
+	}
+	pl.wake(ctx, tenant, len(kept))
+	return nil
+}
+
+// FlushIdle forwards the undecided fixes of devices that went quiet: the
+// filter's window only moves when a fix arrives, so without this the last
+// fixes before a device stops would wait for its next report.
+func (pl *Pipeline) FlushIdle(ctx context.Context) (int, error) {
+	now := pl.now()
+	idle := pl.idleAfter
+	if idle <= 0 {
+		idle = time.Duration(pl.settings.fleet.WindowS * float64(time.Second))
+	}
+	cutoff := now.Add(-idle)
+	members, err := pl.states.idle(ctx, cutoff, 500)
+	if err != nil {
+		return 0, fmt.Errorf("list idle devices: %w", err)
+	}
+	flushed := 0
+	for _, m := range members {
+		tenant, device, ok := splitMember(m)
+		if !ok {
+			continue
+		}
+		n, err := pl.flushDevice(ctx, tenant, device, now)
+		if err != nil {
+			return flushed, err
+		}
+		flushed += n
+	}
+	return flushed, nil
+}
+
+func (pl *Pipeline) flushDevice(ctx context.Context, tenant, device string, now time.Time) (int, error) {
+	unlock := pl.lock(tenant, []string{device})
+	defer unlock()
+	filters, err := pl.states.load(ctx, tenant, []string{device}, pl.settings)
+	if err != nil {
+		return 0, err
+	}
+	kept := filters[device].Flush()
+	if err := pl.commit(ctx, tenant, nil, kept, filters, now); err != nil {
+		return 0, err
+	}
+	return len(kept), nil
+}
+
+func (pl *Pipeline) wake(ctx context.Context, tenant string, n int) {
+	if pl.sink == nil {
+		return
+	}
+	e, err := events.New(pl.source, events.TypeEdgeStored, "", "", map[string]int{"queued": n})
+	if err != nil {
+		return
+	}
+	e.SetExtension(events.ExtTenant, tenant)
+	if err := pl.sink.Send(ctx, e); err != nil {
+		// The forwarder also runs on a timer: a lost wake-up only delays.
+		runtime.LoggerFrom(ctx).Warn("wake forwarder", "err", err)
+	}
+}
+
+// lock takes the stripes of the devices in a fixed order (no deadlock).
+func (pl *Pipeline) lock(tenant string, devices []string) func() {
+	idx := map[int]bool{}
+	for _, d := range devices {
+		h := fnv.New32a()
+		h.Write([]byte(member(tenant, d)))
+		idx[int(h.Sum32()%uint32(len(pl.stripes)))] = true
+	}
+	order := make([]int, 0, len(idx))
+	for i := range idx {
+		order = append(order, i)
+	}
+	sort.Ints(order)
+	for _, i := range order {
+		pl.stripes[i].Lock()
+	}
+	return func() {
+		for j := len(order) - 1; j >= 0; j-- {
+			pl.stripes[order[j]].Unlock()
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package ingest
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/respond"
+	"github.com/geotrack/geotrack/internal/runtime"
+)
+
+// Store keeps accepted fixes, deduplicating by event and by device+ts.
+type Store interface {
+	Save(ctx context.Context, tenant string, groups []redisstore.Group, now time.Time) (redisstore.SaveResult, error)
+}
+
+// Sink receives the events the pipeline emits.
+type Sink interface {
+	Send(ctx context.Context, e event.Event) error
+}
+
+// Pipeline is the cloud pipeline: authorise, store once, emit
+// io.geotrack.location.updated with the fixes stored for the first time.
+type Pipeline struct {
+	Store  Store
+	Sink   Sink
+	Source string // CloudEvents source of emitted events
+	Now    func() time.Time
+}
+
+// AcceptGroups implements intake.Acceptor.
+func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups []intake.Group, rejected []intake.Rejection) (intake.Summary, error) {
+	if err := intake.Authorize(p, groups); err != nil {
+		return intake.Summary{}, respond.WithStatus(http.StatusForbidden, err)
+	}
+	summary := intake.Summary{Rejected: rejected}
+	if summary.Rejected == nil {
+		summary.Rejected = []intake.Rejection{}
+	}
+	if len(groups) == 0 {
+		return summary, nil
+	}
+	now := time.Now
+	if pl.Now != nil {
+		now = pl.Now
+	}
+	res, err := pl.Store.Save(ctx, p.Tenant, toStoreGroups(groups), now())
+	if err != nil {
+		return intake.Summary{}, err // retryable 5xx: the script marks nothing seen unless it stored
+	}
+	summary.Accepted, summary.Duplicates = res.Accepted, res.Duplicates
+	pl.emitUpdated(ctx, p.Tenant, groups, res)
+	return summary, nil
+}
+
+func toStoreGroups(groups []intake.Group) []redisstore.Group {
+	out := make([]redisstore.Group, len(groups))
+	for i, g := range groups {
+		out[i] = redisstore.Group{Source: g.Source, ID: g.ID, Fixes: g.Fixes}
+	}
+	return out
+}
+
+// emitUpdated publishes the newly stored fixes, one event per request. A sink
+// failure is logged, not returned: the fixes are stored, and a retry would be
+// deduplicated without re-emitting anyway.
+func (pl *Pipeline) emitUpdated(ctx context.Context, tenant string, groups []intake.Group, res redisstore.SaveResult) {
+	if res.Accepted == 0 || pl.Sink == nil {
+		return
+	}
+	var fixes []fix.Fix
+	trace := ""
+	for i, g := range groups {
+		if i >= len(res.PerGroup) || res.PerGroup[i].Duplicate {
+			continue
+		}
+		stored := res.PerGroup[i].Stored
+		for j, f := range g.Fixes {
+			if j < len(stored) && stored[j] {
+				fixes = append(fixes, f)
+			}
+		}
+		if trace == "" {
+			trace = g.TraceParent
+		}
+	}
+	if len(fixes) == 0 {
+		return
+	}
+	subject := fixes[0].Device
+	for _, f := range fixes {
+		if f.Device != subject {
+			subject = ""
+			break
+		}
+	}
+	log := runtime.LoggerFrom(ctx)
+	e, err := events.New(pl.Source, events.TypeLocationUpdated, subject, trace, fixes)
+	if err != nil {
+		log.Error("build location.updated event", "err", err)
+		return
+	}
+	e.SetExtension(events.ExtTenant, tenant)
+	if err := pl.Sink.Send(ctx, e); err != nil {
+		log.Error("emit location.updated", "err", err, "event_id", e.ID())
+	}
+}

@@ -1,0 +1,94 @@
+// Package osmand is the function for Traccar Client and OsmAnd: the OsmAnd
+// protocol as a GET query or form POST (id, lat, lon, timestamp, speed in
+// knots, ...) and the Traccar Client JSON form. Those apps cannot set
+// headers, so a device token is also accepted as ?token= or through Basic
+// auth in the server URL. Replies are an empty 200, as Traccar's server does.
+package osmand
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/osmand"
+	"github.com/geotrack/geotrack/internal/respond"
+)
+
+// Function is the osmand function.
+type Function struct {
+	parser   intake.Parser
+	acceptor intake.Acceptor
+	auth     gate.Verifier
+	now      func() time.Time
+}
+
+// New builds osmand from its dependencies.
+func New(parser intake.Parser, acceptor intake.Acceptor, verifier gate.Verifier) *Function {
+	return &Function{parser: parser, acceptor: acceptor, auth: verifier, now: time.Now}
+}
+
+// Handle implements the OpenFaaS go-http handler.
+func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	ctx := req.Context()
+	q, err := url.ParseQuery(req.QueryString)
+	if err != nil {
+		return respond.Error(http.StatusBadRequest, "query: "+err.Error()), nil
+	}
+	var decoded fix.Fix
+	switch req.Method {
+	case http.MethodGet, http.MethodPost:
+	default:
+		return respond.Error(http.StatusMethodNotAllowed, "method: use GET or POST"), nil
+	}
+	mediaType, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	isJSON := req.Method == http.MethodPost && (mediaType == "application/json" || strings.HasPrefix(strings.TrimSpace(string(req.Body)), "{"))
+	if req.Method == http.MethodPost && !isJSON && len(req.Body) > 0 {
+		form, err := url.ParseQuery(string(req.Body))
+		if err != nil {
+			return respond.Error(http.StatusBadRequest, "body: not a form: "+err.Error()), nil
+		}
+		for k, v := range form {
+			q[k] = append(q[k], v...)
+		}
+	}
+	p, deny := gate.Check(ctx, f.auth, req, q, nil)
+	if deny != nil {
+		return *deny, nil
+	}
+	if p.Role == auth.RoleViewer {
+		return gate.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+	}
+	if isJSON {
+		decoded, err = osmand.DecodeJSON(req.Body, f.now())
+	} else {
+		q.Del("token")
+		decoded, err = osmand.DecodeQuery(q, f.now())
+	}
+	if err != nil {
+		var fe *fix.FieldError
+		if errors.As(err, &fe) {
+			return respond.Error(http.StatusBadRequest, fe.Error()), nil
+		}
+		return respond.Error(http.StatusBadRequest, err.Error()), nil
+	}
+	group, rejected := f.parser.Validate([]fix.Fix{decoded})
+	group.Source = "urn:geotrack:osmand"
+	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
+	if err != nil {
+		return respond.FromError(err), nil
+	}
+	if summary.Status() >= 400 {
+		return respond.Error(summary.Status(), summary.Rejected[0].Error), nil
+	}
+	return handler.Response{StatusCode: http.StatusOK}, nil
+}

@@ -1,0 +1,116 @@
+// Package owntracks is the function for the OwnTracks apps in HTTP mode:
+// POST JSON messages, user/device from X-Limit-U/X-Limit-D (or ?u=&d=),
+// Basic auth whose password is a device token (or Bearer). Locations go
+// through the same validation and pipeline as ingest; every other message
+// type is acknowledged and ignored on purpose. The reply is the JSON array
+// the app expects.
+package owntracks
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/metrics"
+	ot "github.com/geotrack/geotrack/internal/owntracks"
+	"github.com/geotrack/geotrack/internal/respond"
+	"github.com/geotrack/geotrack/internal/runtime"
+)
+
+var messagesTotal = metrics.Default.NewCounterVec("geotrack_owntracks_messages_total",
+	"OwnTracks messages received, by _type.", "type")
+
+// Function is the owntracks function.
+type Function struct {
+	parser   intake.Parser
+	acceptor intake.Acceptor
+	auth     gate.Verifier
+}
+
+// New builds owntracks from its dependencies.
+func New(parser intake.Parser, acceptor intake.Acceptor, verifier gate.Verifier) *Function {
+	return &Function{parser: parser, acceptor: acceptor, auth: verifier}
+}
+
+// Handle implements the OpenFaaS go-http handler.
+func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	ctx := req.Context()
+	if req.Method != http.MethodPost && req.Method != http.MethodPut {
+		return respond.Error(http.StatusMethodNotAllowed, "method: OwnTracks HTTP mode uses POST"), nil
+	}
+	q, err := url.ParseQuery(req.QueryString)
+	if err != nil {
+		return respond.Error(http.StatusBadRequest, "query: "+err.Error()), nil
+	}
+	p, deny := gate.Check(ctx, f.auth, req, q, nil)
+	if deny != nil {
+		return *deny, nil
+	}
+	if p.Role == auth.RoleViewer {
+		return gate.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+	}
+	user := first(req.Header.Get("X-Limit-U"), q.Get("u"))
+	device := first(req.Header.Get("X-Limit-D"), q.Get("d"))
+	msgs, err := ot.DecodeAll(req.Body, user, device)
+	if err != nil {
+		return fieldError(err), nil
+	}
+	var fixes []fix.Fix
+	for _, m := range msgs {
+		messagesTotal.With(m.Type).Inc()
+		if m.Fix != nil {
+			fixes = append(fixes, *m.Fix)
+		}
+	}
+	if len(fixes) == 0 {
+		runtime.LoggerFrom(ctx).Debug("owntracks message without location acknowledged", "messages", len(msgs))
+		return emptyArray(), nil
+	}
+	group, rejected := f.parser.Validate(fixes)
+	group.Source = "urn:geotrack:owntracks"
+	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
+	if err != nil {
+		return respond.FromError(err), nil
+	}
+	if summary.Status() >= 400 {
+		return respond.JSON(summary.Status(), map[string]any{"error": joinRejections(summary.Rejected), "rejected": summary.Rejected}), nil
+	}
+	// The app treats any 2xx as delivered and shows the array's contents
+	// (friends' cards and locations); geotrack has nothing to share yet.
+	return emptyArray(), nil
+}
+
+func emptyArray() handler.Response {
+	return respond.Raw(http.StatusOK, "application/json", []byte("[]\n"))
+}
+
+func fieldError(err error) handler.Response {
+	var fe *fix.FieldError
+	if errors.As(err, &fe) {
+		return respond.Error(http.StatusBadRequest, fe.Error())
+	}
+	return respond.Error(http.StatusBadRequest, err.Error())
+}
+
+func joinRejections(rs []intake.Rejection) string {
+	msgs := make([]string, len(rs))
+	for i, r := range rs {
+		msgs[i] = r.Error
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,287 @@
+package functions_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kelseyhightower/envconfig"
+	"gopkg.in/yaml.v3"
+
+	"github.com/geotrack/geotrack/functions"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/runtime"
+)
+
+// stackFile mirrors the faas-cli stack schema for the fields geotrack uses;
+// decoding with KnownFields makes any other (or misspelt) field an error.
+type stackFile struct {
+	Version  string `yaml:"version"`
+	Provider struct {
+		Name    string `yaml:"name"`
+		Gateway string `yaml:"gateway"`
+	} `yaml:"provider"`
+	Functions map[string]stackFunction `yaml:"functions"`
+}
+
+type stackFunction struct {
+	Lang                   string            `yaml:"lang"`
+	Handler                string            `yaml:"handler"`
+	Image                  string            `yaml:"image"`
+	BuildArgs              map[string]string `yaml:"build_args"`
+	Platforms              string            `yaml:"platforms"`
+	Environment            map[string]string `yaml:"environment"`
+	Secrets                []string          `yaml:"secrets"`
+	Labels                 map[string]string `yaml:"labels"`
+	Annotations            map[string]string `yaml:"annotations"`
+	Requests               *stackResources   `yaml:"requests"`
+	Limits                 *stackResources   `yaml:"limits"`
+	ReadOnlyRootFilesystem bool              `yaml:"readonly_root_filesystem"`
+}
+
+type stackResources struct {
+	CPU    string `yaml:"cpu"`
+	Memory string `yaml:"memory"`
+}
+
+const (
+	cronTopic            = "cron-function"
+	annotationSubscribes = "geotrack.io/subscribes"
+	annotationEmits      = "geotrack.io/emits"
+)
+
+// expandDefaults applies faas-cli's ${VAR:-default} substitution using only
+// the defaults, so the test does not depend on the caller's environment.
+func expandDefaults(s string) string {
+	return os.Expand(s, func(name string) string {
+		if _, def, ok := strings.Cut(name, ":-"); ok {
+			return def
+		}
+		return ""
+	})
+}
+
+func loadStack(t *testing.T) stackFile {
+	t.Helper()
+	raw, err := os.ReadFile("../stack.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader([]byte(expandDefaults(string(raw)))))
+	dec.KnownFields(true)
+	var s stackFile
+	if err := dec.Decode(&s); err != nil {
+		t.Fatalf("stack.yml: %v", err)
+	}
+	return s
+}
+
+func list(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// functionDirs are the function packages: directories under functions/ that
+// hold Go code.
+func functionDirs(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "testdata" {
+			continue
+		}
+		gofiles, _ := filepath.Glob(filepath.Join(e.Name(), "*.go"))
+		if len(gofiles) > 0 {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	return dirs
+}
+
+// envKeys lists the variables an envconfig struct reads, embedded and nested
+// structs included, exactly as envconfig names them.
+func envKeys(t *testing.T, cfg any) map[string]bool {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := envconfig.Usagef("", cfg, &buf, "{{range .}}{{.Key}}\n{{.Alt}}\n{{end}}"); err != nil {
+		t.Fatalf("envconfig keys of %T: %v", cfg, err)
+	}
+	keys := map[string]bool{}
+	for _, k := range strings.Fields(buf.String()) {
+		keys[k] = true
+	}
+	return keys
+}
+
+func specByName() map[string]functions.Spec {
+	m := map[string]functions.Spec{}
+	for _, s := range functions.All {
+		m[s.Name] = s
+	}
+	return m
+}
+
+// TestStackEntriesMatchPack: one stack.yml entry per function package, one
+// package per entry, and both are exactly functions.All.
+func TestStackEntriesMatchPack(t *testing.T) {
+	stack := loadStack(t)
+	var entries []string
+	for name := range stack.Functions {
+		entries = append(entries, name)
+	}
+	slices.Sort(entries)
+	var pack []string
+	for _, s := range functions.All {
+		pack = append(pack, s.Name)
+	}
+	slices.Sort(pack)
+	dirs := functionDirs(t)
+	if !slices.Equal(entries, dirs) {
+		t.Errorf("stack.yml entries %v != function packages %v", entries, dirs)
+	}
+	if !slices.Equal(entries, pack) {
+		t.Errorf("stack.yml entries %v != functions.All %v", entries, pack)
+	}
+	if stack.Version != "1.0" || stack.Provider.Name != "openfaas" || stack.Provider.Gateway == "" {
+		t.Errorf("stack header: version %q provider %q gateway %q", stack.Version, stack.Provider.Name, stack.Provider.Gateway)
+	}
+}
+
+// TestStackEntries checks each entry against its Spec.
+func TestStackEntries(t *testing.T) {
+	stack := loadStack(t)
+	specs := specByName()
+	emitted := map[string]bool{
+		// The pack's public entry point: devices, importers and edge
+		// forwarders publish it from outside.
+		events.TypeLocationReported: true,
+	}
+	for _, s := range functions.All {
+		for _, e := range s.Emits {
+			emitted[e] = true
+		}
+	}
+	runtimeKeys := map[string]bool{}
+	for _, k := range runtime.EnvVars() {
+		runtimeKeys[k] = true
+	}
+
+	for name, f := range stack.Functions {
+		t.Run(name, func(t *testing.T) {
+			spec, ok := specs[name]
+			if !ok {
+				t.Fatalf("no Spec named %q in functions.All", name)
+			}
+			if want := "ghcr.io/geotrack/" + name + ":latest"; f.Image != want {
+				t.Errorf("image %q, want ${REGISTRY:-ghcr.io/geotrack}/%s:${TAG:-latest}", f.Image, name)
+			}
+			if f.Lang != "dockerfile" || f.Handler != "." || f.BuildArgs["FUNCTION"] != name || len(f.BuildArgs) != 1 {
+				t.Errorf("build: lang %q handler %q build_args %v, want dockerfile . {FUNCTION: %s}", f.Lang, f.Handler, f.BuildArgs, name)
+			}
+			if !f.ReadOnlyRootFilesystem {
+				t.Error("readonly_root_filesystem is not true")
+			}
+			if f.Requests == nil || f.Limits == nil || f.Requests.CPU == "" || f.Requests.Memory == "" || f.Limits.Memory == "" {
+				t.Errorf("requests %+v limits %+v: want cpu+memory requests and a memory limit", f.Requests, f.Limits)
+			}
+			checkScaleLabels(t, f.Labels)
+
+			cfgKeys := envKeys(t, spec.Config)
+			for k := range f.Environment {
+				if !cfgKeys[k] && !runtimeKeys[k] {
+					t.Errorf("environment %s is read by neither %T nor runtime.Env", k, spec.Config)
+				}
+			}
+
+			var subs []string
+			topics := list(f.Annotations["topic"])
+			for _, topic := range topics {
+				switch {
+				case topic == cronTopic:
+					if len(topics) != 1 {
+						t.Errorf("topic %q: cron-connector needs topic to be exactly %s", f.Annotations["topic"], cronTopic)
+					}
+				case !emitted[topic]:
+					t.Errorf("topic %s is not an event type any function emits", topic)
+					subs = append(subs, topic)
+				default:
+					subs = append(subs, topic)
+				}
+			}
+			for _, extra := range list(f.Annotations[annotationSubscribes]) {
+				if !emitted[extra] {
+					t.Errorf("%s %s is not an event type any function emits", annotationSubscribes, extra)
+				}
+				subs = append(subs, extra)
+			}
+			if got, want := sorted(subs), sorted(spec.Subscribes); !slices.Equal(got, want) {
+				t.Errorf("subscriptions in stack.yml %v != Spec.Subscribes %v", got, want)
+			}
+			scheduled := slices.Contains(topics, cronTopic)
+			if sched := f.Annotations["schedule"]; scheduled != (spec.Schedule != "") || sched != spec.Schedule {
+				t.Errorf("topic %q schedule %q, Spec.Schedule %q: a scheduled function needs topic %s and the same schedule",
+					f.Annotations["topic"], sched, spec.Schedule, cronTopic)
+			}
+			if got, want := list(f.Annotations[annotationEmits]), sorted(spec.Emits); !slices.Equal(got, want) {
+				t.Errorf("%s %v != Spec.Emits %v", annotationEmits, got, want)
+			}
+			platforms := list(f.Platforms)
+			if spec.Edge != slices.Contains(platforms, "linux/arm64") {
+				t.Errorf("platforms %q, Spec.Edge %v: edge functions build for linux/arm64", f.Platforms, spec.Edge)
+			}
+			if len(platforms) > 0 && !slices.Contains(platforms, "linux/amd64") {
+				t.Errorf("platforms %q lacks linux/amd64", f.Platforms)
+			}
+		})
+	}
+}
+
+func checkScaleLabels(t *testing.T, labels map[string]string) {
+	t.Helper()
+	min, errMin := strconv.Atoi(labels["com.openfaas.scale.min"])
+	max, errMax := strconv.Atoi(labels["com.openfaas.scale.max"])
+	if errMin != nil || errMax != nil || min < 1 || max < min {
+		t.Errorf("scale labels min %q max %q: want integers 1 <= min <= max",
+			labels["com.openfaas.scale.min"], labels["com.openfaas.scale.max"])
+	}
+	if z, ok := labels["com.openfaas.scale.zero"]; ok && z != "true" && z != "false" {
+		t.Errorf("com.openfaas.scale.zero %q is not true/false", z)
+	}
+}
+
+// TestStackSecretsDocumented: every secret a function mounts is explained in
+// DEPLOY.md, so an operator knows what to create.
+func TestStackSecretsDocumented(t *testing.T) {
+	stack := loadStack(t)
+	doc, err := os.ReadFile("../DEPLOY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range stack.Functions {
+		for _, s := range f.Secrets {
+			if !bytes.Contains(doc, []byte("`"+s+"`")) {
+				t.Errorf("%s: secret %s is not documented in DEPLOY.md (as `%s`)", name, s, s)
+			}
+		}
+	}
+}

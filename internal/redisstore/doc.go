@@ -1,0 +1,36 @@
+// Package redisstore is geotrack's hot store: the latest position of every
+// device (for "where is X" and "who is near Y") and a bounded history per
+// device, in Redis or Redis Cluster, through go-redis' UniversalClient.
+//
+// # Key layout
+//
+// Every key of a tenant T carries the hash tag {T} (default prefix "gt"):
+//
+//	gt:{T}:geo              GEO set: device -> latest position
+//	gt:{T}:last             HASH device -> JSON of the latest fix
+//	gt:{T}:lastts           HASH device -> ts of the latest fix, unix ms
+//	gt:{T}:h:<device>       ZSET history: score ts unix ms, member fix JSON
+//	gt:{T}:seen:<src>\x1f<id>  STRING, SET NX PX DedupTTL: CloudEvent dedup
+//	gt:{T}:devices          SET of device ids
+//
+// The hash tag puts all of a tenant's keys in one cluster slot, so a single
+// Lua script can update them atomically in one round trip. The trade-off: one
+// tenant lives on one shard, so a single huge tenant cannot be spread across
+// the cluster; scale-out is across tenants.
+//
+// # Write semantics
+//
+// Save runs one script per request (chunked at CloudEvent boundaries only for
+// very large requests) that, per CloudEvent group, marks the event seen and
+// stores its fixes together, so an event can never be marked seen without
+// being stored. (device, ts in ms) is unique: a resent fix is counted as a
+// duplicate even without an event id. Late fixes go into history in time
+// order but never move the latest position backwards. Redis does not roll a
+// script back on error, but the only realistic mid-script failure, OOM, is
+// raised by Redis on the script's first write, before anything is changed,
+// and all arguments are validated in Go before the script runs.
+//
+// Retention is enforced on write: each history key written is trimmed to
+// points newer than now-HistoryRetention and expires HistoryRetention after
+// its newest point, so idle devices' history disappears on its own.
+package redisstore

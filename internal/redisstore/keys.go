@@ -1,0 +1,53 @@
+package redisstore
+
+import (
+	"fmt"
+	"unicode/utf8"
+)
+
+// maxTenantLen bounds tenant ids, which end up in every key name.
+const maxTenantLen = 256
+
+// ValidTenant reports whether tenant can be used in key names: 1..256 bytes
+// of UTF-8 without control characters and without '{' or '}', which would
+// break the hash tag that keeps a tenant on one cluster slot.
+func ValidTenant(tenant string) bool {
+	if tenant == "" || len(tenant) > maxTenantLen || !utf8.ValidString(tenant) {
+		return false
+	}
+	for _, r := range tenant {
+		if r == '{' || r == '}' || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// tenantKeys names the keys of one tenant.
+type tenantKeys struct {
+	base string // "<prefix>:{<tenant>}:"
+}
+
+func (s *Store) keys(tenant string) (tenantKeys, error) {
+	if !ValidTenant(tenant) {
+		return tenantKeys{}, fmt.Errorf("%w: tenant %q: want 1-%d bytes without braces or control characters", ErrInvalidArgument, truncate(tenant, 40), maxTenantLen)
+	}
+	return tenantKeys{base: s.opts.KeyPrefix + ":{" + tenant + "}:"}, nil
+}
+
+func (k tenantKeys) geo() string                  { return k.base + "geo" }
+func (k tenantKeys) last() string                 { return k.base + "last" }
+func (k tenantKeys) lastTS() string               { return k.base + "lastts" }
+func (k tenantKeys) devices() string              { return k.base + "devices" }
+func (k tenantKeys) history(device string) string { return k.base + "h:" + device }
+
+// seen is the dedup key of one CloudEvent; \x1f (unit separator) cannot be
+// confused with characters of a source URI or an id.
+func (k tenantKeys) seen(source, id string) string { return k.base + "seen:" + source + "\x1f" + id }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

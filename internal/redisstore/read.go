@@ -1,0 +1,219 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/geotrack/geotrack/internal/fix"
+)
+
+// Latest returns the newest fix of device; ok is false when there is none.
+func (s *Store) Latest(ctx context.Context, tenant, device string) (f fix.Fix, ok bool, err error) {
+	keys, err := s.keys(tenant)
+	if err != nil {
+		return fix.Fix{}, false, fmt.Errorf("redisstore: latest: %w", err)
+	}
+	raw, err := s.client.HGet(ctx, keys.last(), device).Result()
+	if errors.Is(err, redis.Nil) {
+		return fix.Fix{}, false, nil
+	}
+	if err != nil {
+		return fix.Fix{}, false, fmt.Errorf("redisstore: latest of %q: %w", device, err)
+	}
+	if err := json.Unmarshal([]byte(raw), &f); err != nil {
+		return fix.Fix{}, false, fmt.Errorf("redisstore: latest of %q: decode stored fix: %w", device, err)
+	}
+	return f, true, nil
+}
+
+// Nearby is one device found by Store.Nearby.
+type Nearby struct {
+	Fix       fix.Fix
+	DistanceM float64 // from the query point, metres
+}
+
+// Nearby returns up to limit devices whose latest position is within radiusM
+// metres of (lat, lon), nearest first.
+func (s *Store) Nearby(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]Nearby, error) {
+	keys, err := s.keys(tenant)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: nearby: %w", err)
+	}
+	if err := checkNearby(lat, lon, radiusM, limit); err != nil {
+		return nil, fmt.Errorf("redisstore: nearby: %w", err)
+	}
+	locs, err := s.client.GeoSearchLocation(ctx, keys.geo(), &redis.GeoSearchLocationQuery{
+		GeoSearchQuery: redis.GeoSearchQuery{
+			Longitude: lon, Latitude: lat,
+			Radius: radiusM, RadiusUnit: "m",
+			Sort: "ASC", Count: limit,
+		},
+		WithDist: true,
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: nearby: geosearch: %w", err)
+	}
+	if len(locs) == 0 {
+		return []Nearby{}, nil
+	}
+	devices := make([]string, len(locs))
+	for i, l := range locs {
+		devices[i] = l.Name
+	}
+	raws, err := s.client.HMGet(ctx, keys.last(), devices...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: nearby: read latest fixes: %w", err)
+	}
+	out := make([]Nearby, 0, len(locs))
+	for i, raw := range raws {
+		str, ok := raw.(string)
+		if !ok {
+			continue // erased between the two calls
+		}
+		var f fix.Fix
+		if err := json.Unmarshal([]byte(str), &f); err != nil {
+			return nil, fmt.Errorf("redisstore: nearby: decode stored fix of %q: %w", devices[i], err)
+		}
+		out = append(out, Nearby{Fix: f, DistanceM: locs[i].Dist})
+	}
+	return out, nil
+}
+
+func checkNearby(lat, lon, radiusM float64, limit int) error {
+	switch {
+	case math.IsNaN(lat) || math.Abs(lat) > fix.MaxLat:
+		return fmt.Errorf("%w: lat %g is outside ±%g", ErrInvalidArgument, lat, fix.MaxLat)
+	case math.IsNaN(lon) || math.Abs(lon) > 180:
+		return fmt.Errorf("%w: lon %g is outside ±180", ErrInvalidArgument, lon)
+	case math.IsNaN(radiusM) || math.IsInf(radiusM, 0) || radiusM <= 0:
+		return fmt.Errorf("%w: radius %g m must be a positive number", ErrInvalidArgument, radiusM)
+	}
+	return checkLimit(limit)
+}
+
+func checkLimit(limit int) error {
+	if limit < 1 || limit > MaxLimit {
+		return fmt.Errorf("%w: limit %d is outside 1..%d", ErrInvalidArgument, limit, MaxLimit)
+	}
+	return nil
+}
+
+// Page is one page of History.
+type Page struct {
+	Fixes []fix.Fix
+	Next  string // opaque cursor for the next page; "" when done
+}
+
+// History returns device's fixes with from <= ts <= to in time order, at
+// most limit per page. Zero from or to means unbounded. Pass the previous
+// page's Next as cursor to continue; a cursor that was not produced by
+// History for this range fails with an error wrapping ErrBadCursor.
+func (s *Store) History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (Page, error) {
+	keys, err := s.keys(tenant)
+	if err != nil {
+		return Page{}, fmt.Errorf("redisstore: history: %w", err)
+	}
+	if err := checkLimit(limit); err != nil {
+		return Page{}, fmt.Errorf("redisstore: history: %w", err)
+	}
+	minMS, maxMS := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() {
+		// Stored timestamps are whole ms; round from up so a sub-ms bound
+		// does not include the point just before it.
+		minMS = from.UnixMilli()
+		if from.Sub(time.UnixMilli(minMS)) > 0 {
+			minMS++
+		}
+	}
+	if !to.IsZero() {
+		maxMS = to.UnixMilli()
+		if to.Sub(time.UnixMilli(maxMS)) < 0 {
+			maxMS-- // negative times truncate towards zero
+		}
+	}
+	if minMS > maxMS {
+		return Page{}, fmt.Errorf("redisstore: history: %w: from %s is after to %s", ErrInvalidArgument, fix.FormatTime(from), fix.FormatTime(to))
+	}
+	if cursor != "" {
+		ts, err := decodeCursor(cursor)
+		if err != nil {
+			return Page{}, fmt.Errorf("redisstore: history: %w", err)
+		}
+		if ts < minMS || ts > maxMS {
+			return Page{}, fmt.Errorf("redisstore: history: %w: points outside the queried range", ErrBadCursor)
+		}
+		minMS = ts
+	}
+
+	zs, err := s.client.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
+		Key:     keys.history(device),
+		Start:   scoreBound(minMS, "-inf"),
+		Stop:    scoreBound(maxMS, "+inf"),
+		ByScore: true,
+		Count:   int64(limit) + 1, // one extra tells whether there is a next page
+	}).Result()
+	if err != nil {
+		return Page{}, fmt.Errorf("redisstore: history of %q: %w", device, err)
+	}
+	var page Page
+	if len(zs) > limit {
+		page.Next = encodeCursor(int64(zs[limit].Score))
+		zs = zs[:limit]
+	}
+	page.Fixes = make([]fix.Fix, len(zs))
+	for i, z := range zs {
+		str, _ := z.Member.(string)
+		if err := json.Unmarshal([]byte(str), &page.Fixes[i]); err != nil {
+			return Page{}, fmt.Errorf("redisstore: history of %q: decode stored fix: %w", device, err)
+		}
+	}
+	return page, nil
+}
+
+// scoreBound writes ms as a ZRANGE score, or the infinity for an open end.
+func scoreBound(ms int64, open string) string {
+	if ms == math.MinInt64 || ms == math.MaxInt64 {
+		return open
+	}
+	return strconv.FormatInt(ms, 10)
+}
+
+// Devices lists the tenant's device ids, sorted.
+func (s *Store) Devices(ctx context.Context, tenant string) ([]string, error) {
+	keys, err := s.keys(tenant)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: devices: %w", err)
+	}
+	ids, err := s.client.SMembers(ctx, keys.devices()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: devices: %w", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// Ping checks that Redis answers, on every master for a cluster, for
+// readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return c.Ping(ctx).Err()
+		})
+		if err != nil {
+			return fmt.Errorf("redisstore: ping cluster: %w", err)
+		}
+		return nil
+	}
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisstore: ping: %w", err)
+	}
+	return nil
+}

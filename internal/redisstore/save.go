@@ -1,0 +1,218 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/geotrack/geotrack/internal/fix"
+)
+
+//go:embed save.lua
+var saveLua string
+
+var saveScript = redis.NewScript(saveLua)
+
+// Chunk limits: a request above them is split across several script calls
+// sent in one pipeline, always at group boundaries so that an event's seen
+// mark and its fixes stay in one atomic call. They keep one script from
+// blocking Redis for long and bound the request size; one group alone is
+// never split, whatever its size (fix.MaxBatch bounds it).
+const (
+	maxChunkFixes = 5000
+	maxChunkBytes = 8 << 20
+)
+
+// Group is the fixes of one CloudEvent. Source and ID identify the event for
+// deduplication; when either is empty the group is not deduplicated as an
+// event (its fixes still are, by device and timestamp).
+type Group struct {
+	Source, ID string
+	Fixes      []fix.Fix
+}
+
+// GroupResult is the outcome for one Group. For a duplicate event nothing is
+// stored and DupFixes counts all its fixes, so Accepted+DupFixes is always
+// len(Fixes).
+type GroupResult struct {
+	Duplicate bool
+	Accepted  int
+	DupFixes  int
+	// Stored tells, per fix of the group, whether this call stored it (false
+	// for a fix already in history and for every fix of a duplicate event).
+	Stored []bool
+}
+
+// SaveResult sums GroupResults: Accepted+Duplicates is the number of fixes.
+type SaveResult struct {
+	Accepted, Duplicates int
+	PerGroup             []GroupResult
+}
+
+// Save stores groups of fixes for tenant in one round trip (see the package
+// doc for semantics). Every fix must pass fix.Validate relative to now; one
+// that does not fails the whole call before anything is written, with an
+// error wrapping ErrInvalidArgument and the *fix.FieldError.
+func (s *Store) Save(ctx context.Context, tenant string, groups []Group, now time.Time) (SaveResult, error) {
+	keys, err := s.keys(tenant)
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("redisstore: save: %w", err)
+	}
+	res := SaveResult{PerGroup: make([]GroupResult, len(groups))}
+	if len(groups) == 0 {
+		return res, nil
+	}
+	chunks, err := s.encode(keys, groups, now)
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("redisstore: save: %w", err)
+	}
+
+	replies := make([][]any, len(chunks))
+	if len(chunks) == 1 {
+		// Run is EVALSHA with a fallback to EVAL when the script cache is cold.
+		reply, err := saveScript.Run(ctx, s.client, chunks[0].keys, chunks[0].args...).Slice()
+		if err != nil {
+			return SaveResult{}, fmt.Errorf("redisstore: save %d fixes for tenant %q: %w", chunks[0].fixes, tenant, err)
+		}
+		replies[0] = reply
+	} else if err := s.runPipelined(ctx, chunks, replies); err != nil {
+		return SaveResult{}, fmt.Errorf("redisstore: save for tenant %q: %w", tenant, err)
+	}
+
+	for i, c := range chunks {
+		if len(replies[i]) != resultsPerGroup*c.groups {
+			return SaveResult{}, fmt.Errorf("redisstore: save: script returned %d values for %d groups", len(replies[i]), c.groups)
+		}
+		for g := 0; g < c.groups; g++ {
+			r := replies[i][resultsPerGroup*g:]
+			dup, _ := r[0].(int64)
+			accepted, _ := r[1].(int64)
+			dupFixes, _ := r[2].(int64)
+			flags, _ := r[3].(string)
+			gr := GroupResult{Duplicate: dup == 1, Accepted: int(accepted), DupFixes: int(dupFixes),
+				Stored: make([]bool, len(groups[c.firstGroup+g].Fixes))}
+			for k := 0; k < len(flags) && k < len(gr.Stored); k++ {
+				gr.Stored[k] = flags[k] == '1'
+			}
+			res.PerGroup[c.firstGroup+g] = gr
+			res.Accepted += gr.Accepted
+			res.Duplicates += gr.DupFixes
+		}
+	}
+	return res, nil
+}
+
+// resultsPerGroup is how many values save.lua returns per group.
+const resultsPerGroup = 4
+
+// runPipelined sends all chunks with EVALSHA in one pipeline; chunks that
+// failed with NOSCRIPT did not run at all, so they are safely re-sent with
+// EVAL (which also caches the script).
+func (s *Store) runPipelined(ctx context.Context, chunks []chunk, replies [][]any) error {
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.Cmd, len(chunks))
+	for i, c := range chunks {
+		cmds[i] = saveScript.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	_, _ = pipe.Exec(ctx) // errors are read per command below
+	for i, cmd := range cmds {
+		reply, err := cmd.Slice()
+		if err != nil && isNoScript(err) {
+			reply, err = saveScript.Eval(ctx, s.client, chunks[i].keys, chunks[i].args...).Slice()
+		}
+		if err != nil {
+			return fmt.Errorf("chunk %d of %d (%d fixes): %w", i+1, len(chunks), chunks[i].fixes, err)
+		}
+		replies[i] = reply
+	}
+	return nil
+}
+
+func isNoScript(err error) bool {
+	return errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")
+}
+
+// chunk is the KEYS and ARGV of one script call.
+type chunk struct {
+	keys       []string
+	args       []any
+	firstGroup int
+	groups     int
+	fixes      int
+	bytes      int
+}
+
+// encode validates the fixes and packs groups into chunks (see save.lua for
+// the argument layout).
+func (s *Store) encode(k tenantKeys, groups []Group, now time.Time) ([]chunk, error) {
+	header := func() []any {
+		nowMS := now.UnixMilli()
+		retention := s.opts.HistoryRetention.Milliseconds()
+		return []any{nowMS, nowMS - retention, retention, s.opts.DedupTTL.Milliseconds(), 0}
+	}
+	newChunk := func(first int) chunk {
+		return chunk{keys: []string{k.geo(), k.last(), k.lastTS(), k.devices()}, args: header(), firstGroup: first}
+	}
+	var chunks []chunk
+	cur := newChunk(0)
+	histIndex := map[string]int{} // device -> KEYS index (1-based) in cur
+
+	for gi, g := range groups {
+		size := 0
+		for i := range g.Fixes {
+			size += 128 + len(g.Fixes[i].Device) // rough; refined below
+		}
+		if cur.groups > 0 && (cur.fixes+len(g.Fixes) > maxChunkFixes || cur.bytes+size > maxChunkBytes) {
+			chunks = append(chunks, cur)
+			cur = newChunk(gi)
+			clear(histIndex)
+		}
+		if len(g.Fixes) > fix.MaxBatch {
+			// One group is one script call; this also keeps it far below
+			// Redis' limit on arguments per command.
+			return nil, fmt.Errorf("%w: group %d has %d fixes; the limit is %d", ErrInvalidArgument, gi, len(g.Fixes), fix.MaxBatch)
+		}
+		seenIdx := 0
+		if g.Source != "" && g.ID != "" {
+			cur.keys = append(cur.keys, k.seen(g.Source, g.ID))
+			seenIdx = len(cur.keys)
+		}
+		cur.args = append(cur.args, seenIdx, len(g.Fixes))
+		for fi := range g.Fixes {
+			f := &g.Fixes[fi]
+			if err := fix.Validate(f, now); err != nil {
+				return nil, fmt.Errorf("%w: group %d fix %d: %w", ErrInvalidArgument, gi, fi, err)
+			}
+			// f.MarshalJSON is what json.Marshal(f) calls; calling it directly
+			// skips json.Marshal's re-validation of its already compact output.
+			js, err := f.MarshalJSON()
+			if err != nil {
+				return nil, fmt.Errorf("group %d fix %d: encode JSON: %w", gi, fi, err)
+			}
+			idx, ok := histIndex[f.Device]
+			if !ok {
+				cur.keys = append(cur.keys, k.history(f.Device))
+				idx = len(cur.keys)
+				histIndex[f.Device] = idx
+			}
+			cur.args = append(cur.args, idx, f.Device,
+				strconv.FormatInt(f.TS.UnixMilli(), 10),
+				strconv.FormatFloat(f.Lon, 'f', -1, 64),
+				strconv.FormatFloat(f.Lat, 'f', -1, 64),
+				string(js))
+			cur.bytes += len(js) + len(f.Device) + 48
+		}
+		cur.fixes += len(g.Fixes)
+		cur.groups++
+	}
+	chunks = append(chunks, cur)
+	for i := range chunks {
+		chunks[i].args[4] = chunks[i].groups
+	}
+	return chunks, nil
+}
