@@ -97,6 +97,19 @@ func TestRoleFunctionTenantMatrix(t *testing.T) {
 		}
 	})
 
+	t.Run("an event for another tenant is refused", func(t *testing.T) {
+		before := snapshot(t, c.redis)
+		body := `{"specversion":"1.0","id":"x-tenant","source":"urn:edge:site-9","type":"io.geotrack.location.reported","tenant":"globex","data":` +
+			fixJSON("van-1", 600, 48.85, 2.35) + `}`
+		r := call(t, http.MethodPost, c.ingest.URL, token(t, "acme", auth.RoleService, ""), hdr("Content-Type", "application/cloudevents+json"), []byte(body))
+		if r.Status != http.StatusForbidden || !strings.Contains(string(r.Body), "globex") {
+			t.Fatalf("tenant extension mismatch: %d %s", r.Status, r.Body)
+		}
+		if snapshot(t, c.redis) != before {
+			t.Fatal("a refused event changed Redis")
+		}
+	})
+
 	t.Run("device token may not report another device inside a batch", func(t *testing.T) {
 		before := snapshot(t, c.redis)
 		body := fmt.Sprintf("[%s,%s]", fixJSON("van-1", 500, 48.85, 2.35), fixJSON("van-9", 500, 48.85, 2.35))

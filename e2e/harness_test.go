@@ -84,7 +84,12 @@ func startFunction(t *testing.T, name string, env map[string]string) *proc {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.stop(t) })
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("logs of %s (port %d):\n%s", name, port, tail(p.logs.String(), 3000))
+		}
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(p.URL + "/_/ready")
@@ -215,4 +220,11 @@ func snapshot(t *testing.T, c redis.UniversalClient) string {
 		fmt.Fprintf(&b, "%s=%x\n", k, v)
 	}
 	return b.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }

@@ -108,6 +108,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 // benchReport holds every figure of a run.
 type benchReport struct {
 	command, machine, cpu, goVersion, redisVersion string
+	loadBefore, loadAfter                          string // /proc/loadavg: the CPUs may be shared
 	date                                           time.Time
 	cfg                                            benchIngestConfig
 	privateRedis                                   bool
@@ -124,13 +125,15 @@ type benchReport struct {
 // still run, so one broken piece does not hide the other figures.
 func benchIngest(ctx context.Context, c benchIngestConfig) (*benchReport, error) {
 	rep := &benchReport{
-		command:   "geotrack " + quoteArgs(os.Args[1:]),
-		date:      time.Now().UTC(),
-		cfg:       c,
-		goVersion: goruntime.Version(),
-		machine:   fmt.Sprintf("%s/%s, nproc %d", goruntime.GOOS, goruntime.GOARCH, goruntime.NumCPU()),
-		cpu:       cpuModel(),
+		command:    "geotrack " + quoteArgs(os.Args[1:]),
+		date:       time.Now().UTC(),
+		cfg:        c,
+		goVersion:  goruntime.Version(),
+		machine:    fmt.Sprintf("%s/%s, nproc %d", goruntime.GOOS, goruntime.GOARCH, goruntime.NumCPU()),
+		cpu:        cpuModel(),
+		loadBefore: loadAverage(),
 	}
+	defer func() { rep.loadAfter = loadAverage() }()
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bench ingest: find own executable: %w", err)
@@ -203,6 +206,9 @@ func benchIngest(ctx context.Context, c benchIngestConfig) (*benchReport, error)
 	rep.geoaddUnpiped, err = geoaddBench(ctx, target, max(c.geoaddRequests/5, 1000), 0)
 	if err != nil {
 		rep.note("redis-benchmark unpipelined: %v", err)
+	}
+	if !rep.privateRedis {
+		dropKey(ctx, redisURL, "bench:geo") // redis-benchmark's key, in someone else's Redis
 	}
 
 	if c.coldStarts > 0 {
@@ -854,6 +860,28 @@ func redisVersion(ctx context.Context, url string) string {
 	return "unknown"
 }
 
+// loadAverage is the first three fields of /proc/loadavg.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func dropKey(ctx context.Context, url, key string) {
+	c, err := redisstore.Open(url)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.Del(ctx, key)
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
@@ -931,7 +959,7 @@ func (r *benchReport) markdown() string {
 	c := r.cfg
 	fmt.Fprintf(&b, "### geotrack bench ingest — %s\n\n", r.date.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Command: `%s`\n", r.command)
-	fmt.Fprintf(&b, "- Machine: %s, %s, %s\n", r.cpu, r.machine, r.goVersion)
+	fmt.Fprintf(&b, "- Machine: %s, %s, %s; load average %s before the run, %s after\n", r.cpu, r.machine, r.goVersion, r.loadBefore, r.loadAfter)
 	where := "given by --redis-url"
 	if r.privateRedis {
 		where = "private redis-server on 127.0.0.1, no persistence"

@@ -6,4 +6,9 @@
 // Every manifest is decoded strictly: unknown fields, wrong types and
 // duplicate keys are errors, core kinds go into the k8s.io/api types and the
 // custom resources into the small schemas kept in crds.go.
+//
+// Run the tests with -count=1: helm reads the chart in a subprocess, which go
+// test's result cache does not see, so a cached PASS can be stale.
+//
+//	../../scripts/install-tools.sh && go test -count=1 ./...
 package validate

@@ -130,7 +130,7 @@ func (s *Stack) Names() []string {
 	return names
 }
 
-// trimDoc reports whether a YAML document holds only comments/whitespace.
+// emptyDoc reports whether a YAML document holds only comments/whitespace.
 func emptyDoc(doc []byte) bool {
 	for _, line := range bytes.Split(doc, []byte("\n")) {
 		t := bytes.TrimSpace(line)

@@ -59,7 +59,6 @@ func render(t *testing.T, platform string) []Object {
 	if objs, ok := renders[platform]; ok {
 		return objs
 	}
-	readChartFiles(t)
 	out, err := HelmTemplate(helmOrFail(t), chartDir, filepath.Join(chartDir, "ci", platform+"-values.yaml"), release, relNS)
 	if err != nil {
 		t.Fatal(err)
@@ -70,23 +69,6 @@ func render(t *testing.T, platform string) []Object {
 	}
 	renders[platform] = objs
 	return objs
-}
-
-// readChartFiles reads every chart file in this process: helm reads them in a
-// subprocess, which go test's result cache cannot see, so without this a
-// template edit could be answered with a stale cached PASS.
-func readChartFiles(t *testing.T) {
-	t.Helper()
-	err := filepath.WalkDir(chartDir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		_, err = os.ReadFile(p)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("read chart: %v", err)
-	}
 }
 
 func byKind[T any](objs []Object, kind string) map[string]*T {
@@ -103,7 +85,6 @@ func fnResource(fn string) string { return release + "-" + fn }
 
 func TestHelmLintStrict(t *testing.T) {
 	helm := helmOrFail(t)
-	readChartFiles(t)
 	for _, p := range platforms {
 		t.Run(p, func(t *testing.T) {
 			if out, err := HelmLint(helm, chartDir, filepath.Join(chartDir, "ci", p+"-values.yaml")); err != nil {
@@ -458,7 +439,6 @@ func TestK3sHelmChartExample(t *testing.T) {
 	if err := os.WriteFile(values, []byte(hc.Spec.ValuesContent), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	readChartFiles(t)
 	out, err := HelmTemplate(helmOrFail(t), chartDir, values, "geotrack", hc.Spec.TargetNamespace)
 	if err != nil {
 		t.Fatal(err)

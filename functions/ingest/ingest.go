@@ -7,6 +7,7 @@ package ingest
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -52,6 +53,14 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 			return respond.Error(de.Status, de.Error()), nil
 		}
 		return respond.Error(http.StatusBadRequest, err.Error()), nil
+	}
+	// The tenant comes only from the token; an event that names another
+	// tenant (an edge forwarder with the wrong token) is refused, not stored
+	// under the token's tenant.
+	for _, env := range envs {
+		if env.Tenant != "" && env.Tenant != p.Tenant {
+			return gate.Deny(fmt.Errorf("%w: event %q is for tenant %q but the token is for %q", auth.ErrForbidden, env.ID, env.Tenant, p.Tenant)), nil
+		}
 	}
 	// Plain uploads (a GPX or GeoJSON file, fixes without a device) name the
 	// device with ?device=, as the CloudEvent subject would.

@@ -47,6 +47,7 @@ type Envelope struct {
 	ContentType string // of Data
 	Data        []byte
 	TraceParent string
+	Tenant      string // the tenant extension attribute, if any
 }
 
 // Error is a decode failure that must not be retried (4xx).
@@ -228,6 +229,9 @@ func fromEvent(e *event.Event, mode Mode) (Envelope, error) {
 	}
 	if tp, ok := e.Extensions()["traceparent"].(string); ok {
 		env.TraceParent = tp
+	}
+	if tenant, ok := e.Extensions()[ExtTenant].(string); ok {
+		env.Tenant = tenant
 	}
 	return env, nil
 }

@@ -104,14 +104,12 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 
 	done := make(chan result, 1) // buffered: an abandoned handler must not block
 	go func() {
-		defer release()
-		defer func() {
-			if p := recover(); p != nil {
-				done <- result{panic: p, stack: debug.Stack()}
-			}
-		}()
-		resp, err := h.fn.Handle(req)
-		done <- result{resp: resp, err: err}
+		res := h.call(req)
+		// Release before handing the result over, so that once the client
+		// has its answer the slot is free: a client sending requests one
+		// after another never sees a spurious 429.
+		release()
+		done <- res
 	}()
 
 	select {
@@ -128,6 +126,17 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Second))
 		return writeError(w, http.StatusServiceUnavailable, "handler timeout")
 	}
+}
+
+// call runs the function, turning a panic into a result.
+func (h *functionHandler) call(req handler.Request) (res result) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = result{panic: p, stack: debug.Stack()}
+		}
+	}()
+	resp, err := h.fn.Handle(req)
+	return result{resp: resp, err: err}
 }
 
 func (h *functionHandler) bodyError(w http.ResponseWriter, err error, log *slog.Logger) (int, int) {

@@ -236,6 +236,20 @@ func TestMaxInflight(t *testing.T) {
 	}
 }
 
+// TestSequentialRequestsNeverRejected: a slot is free again by the time the
+// client has its answer, so one-at-a-time clients never get 429.
+func TestSequentialRequestsNeverRejected(t *testing.T) {
+	f := start(t, ok("x"), Options{MaxInflight: 1})
+	for i := range 200 {
+		if r := f.do(t, http.MethodGet, "/", nil, nil); r.status != 200 {
+			t.Fatalf("request %d: status %d %q", i, r.status, r.body)
+		}
+		if g := f.scrape(t)[`geotrack_http_inflight{function="testfn"}`]; g != 0 {
+			t.Fatalf("request %d: inflight gauge = %v after the answer, want 0", i, g)
+		}
+	}
+}
+
 func TestPanicRecovered(t *testing.T) {
 	fn := handlerFunc(func(r handler.Request) (handler.Response, error) {
 		if r.QueryString == "panic" {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/geotrack/geotrack/internal/fix"
@@ -41,12 +42,33 @@ func (e encoded) describe(index int) string {
 	return fmt.Sprintf("fix #%d", index)
 }
 
+// wireTime is fix.FormatTime's layout, appended without allocating; the
+// round-trip tests hold the two together.
+const wireTime = "2006-01-02T15:04:05.000Z07:00"
+
+func appendTime(b []byte, t time.Time) []byte { return t.UTC().AppendFormat(b, wireTime) }
+
 // EventID is the deterministic CloudEvent id of one fix: a resend of the same
 // fix from the same source is recognised by ingest as a duplicate.
 func EventID(source string, f fix.Fix) string {
-	h := sha256.New()
-	writeKey(h, source, f)
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return string(appendEventID(nil, source, f))
+}
+
+// appendEventID appends EventID(source, f) without allocating (for
+// sources and devices of usual length).
+func appendEventID(b []byte, source string, f fix.Fix) []byte {
+	var buf [256]byte
+	sum := sha256.Sum256(appendKey(buf[:0], source, f))
+	return hex.AppendEncode(b, sum[:16])
+}
+
+func appendKey(b []byte, source string, f fix.Fix) []byte {
+	b = append(b, source...)
+	b = append(b, 0x1f)
+	b = append(b, f.Device...)
+	b = append(b, 0x1f)
+	b = appendTime(b, f.TS)
+	return append(b, 0x1e)
 }
 
 // batchID is the id of an event carrying several fixes: it covers every
@@ -56,21 +78,11 @@ func batchID(source string, fixes []fix.Fix) string {
 		return EventID(source, fixes[0])
 	}
 	h := sha256.New()
+	var buf [256]byte
 	for _, f := range fixes {
-		writeKey(h, source, f)
+		h.Write(appendKey(buf[:0], source, f))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-func writeKey(h interface{ Write([]byte) (int, error) }, source string, f fix.Fix) {
-	var buf [256]byte
-	b := append(buf[:0], source...)
-	b = append(b, 0x1f)
-	b = append(b, f.Device...)
-	b = append(b, 0x1f)
-	b = append(b, fix.FormatTime(f.TS)...)
-	b = append(b, 0x1e)
-	h.Write(b)
 }
 
 // subjectOf is the device all fixes share, or "" when they are mixed.
@@ -92,11 +104,11 @@ func encode(mode Mode, source string, fixes []fix.Fix) (encoded, error) {
 		out.header.Set("Content-Type", contentBatch)
 		b := make([]byte, 0, len(fixes)*360)
 		b = append(b, '[')
-		for i, f := range fixes {
+		for i := range fixes {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = appendEvent(b, source, EventID(source, f), f.Device, []fix.Fix{f}, false); err != nil {
+			if b, err = appendEvent(b, source, "", fixes[i].Device, fixes[i:i+1], false); err != nil {
 				return encoded{}, err
 			}
 		}
@@ -128,11 +140,18 @@ func encode(mode Mode, source string, fixes []fix.Fix) (encoded, error) {
 	return out, nil
 }
 
-// appendEvent writes one structured CloudEvent. The event time is the
-// (last) fix time rather than the send time, so a resend is byte-identical.
+// appendEvent writes one structured CloudEvent; an empty id means the
+// EventID of the single fix. The event time is the (last) fix time rather
+// than the send time, so a resend is byte-identical.
 func appendEvent(b []byte, source, id, subject string, fixes []fix.Fix, array bool) ([]byte, error) {
 	b = append(b, `{"specversion":"1.0","id":`...)
-	b = appendString(b, id)
+	if id == "" {
+		b = append(b, '"')
+		b = appendEventID(b, source, fixes[0])
+		b = append(b, '"')
+	} else {
+		b = appendString(b, id)
+	}
 	b = append(b, `,"source":`...)
 	b = appendString(b, source)
 	b = append(b, `,"type":"`+TypeLocationReported+`"`...)
@@ -142,7 +161,7 @@ func appendEvent(b []byte, source, id, subject string, fixes []fix.Fix, array bo
 	}
 	if last := fixes[len(fixes)-1]; !last.TS.IsZero() {
 		b = append(b, `,"time":"`...)
-		b = append(b, fix.FormatTime(last.TS)...)
+		b = appendTime(b, last.TS)
 		b = append(b, '"')
 	}
 	b = append(b, `,"datacontenttype":"application/json","data":`...)
@@ -177,7 +196,7 @@ func AppendFix(b []byte, f fix.Fix) ([]byte, error) {
 	b = append(b, `{"device":`...)
 	b = appendString(b, f.Device)
 	b = append(b, `,"ts":"`...)
-	b = append(b, fix.FormatTime(f.TS)...)
+	b = appendTime(b, f.TS)
 	b = append(b, '"')
 	var err error
 	if b, err = appendNumber(b, "lat", f.Lat); err != nil {
@@ -186,7 +205,7 @@ func AppendFix(b []byte, f fix.Fix) ([]byte, error) {
 	if b, err = appendNumber(b, "lon", f.Lon); err != nil {
 		return nil, err
 	}
-	optional := []struct {
+	optional := [...]struct {
 		name string
 		v    *float64
 	}{{"alt", f.Alt}, {"acc", f.Acc}, {"speed", f.Speed}, {"heading", f.Heading}, {"battery", f.Battery}}

@@ -110,3 +110,27 @@ func FuzzAppendFix(f *testing.F) {
 }
 
 func isUTF8(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+func BenchmarkEncodeBatch1000(b *testing.B) {
+	fixes := testFixes(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := encode(ModeBatch, DefaultSource, fixes); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(fixes))/b.Elapsed().Seconds(), "fixes/s")
+}
+
+func BenchmarkMarshalBatch1000(b *testing.B) {
+	fixes := testFixes(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range fixes {
+			if _, err := json.Marshal(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(fixes))/b.Elapsed().Seconds(), "fixes/s")
+}
