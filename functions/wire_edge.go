@@ -43,10 +43,14 @@ func init() {
 	})
 	protocolSpec("owntracks", &owntracks.Config{}, func(c *owntracks.Config) protocolSettings {
 		return protocolSettings{c.Redis, c.Config, c.SinkConfig, c.Acceptance}
-	}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler { return owntracks.New(p, a, v) })
+	}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
+		return owntracks.New(p, a, v)
+	})
 	protocolSpec("osmand", &osmand.Config{}, func(c *osmand.Config) protocolSettings {
 		return protocolSettings{c.Redis, c.Config, c.SinkConfig, c.Acceptance}
-	}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler { return osmand.New(p, a, v) })
+	}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
+		return osmand.New(p, a, v)
+	})
 
 	add(Spec{
 		Name:       "forwarder",

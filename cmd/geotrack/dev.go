@@ -224,5 +224,3 @@ func printWelcome(base string, secret []byte) {
 	fmt.Fprintf(&b, "curl -s '%s/function/track?device=truck-7&format=geojson' -H \"Authorization: Bearer $VIEWER\"\n\n", base)
 	fmt.Print(b.String())
 }
-
-

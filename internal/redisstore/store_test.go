@@ -118,7 +118,7 @@ func testRoundTrip(t *testing.T, s *Store, tenant string) {
 	b := mkFix("dev-b", at(time.Second), 52.5210, 13.4050)
 	c := mkFix("dev-c", at(2*time.Second), 52.5300, 13.4050)
 	res := save(t, s, tenant, at(time.Minute), Group{Source: "/gw", ID: "e1", Fixes: []fix.Fix{a, b, c}})
-	if res.Accepted != 3 || res.Duplicates != 0 || len(res.PerGroup) != 1 || res.PerGroup[0] != (GroupResult{Accepted: 3}) {
+	if res.Accepted != 3 || res.Duplicates != 0 || len(res.PerGroup) != 1 || !sameCounts(res.PerGroup[0], GroupResult{Accepted: 3}) {
 		t.Fatalf("Save = %+v, want 3 accepted", res)
 	}
 
@@ -214,13 +214,13 @@ func testEventDedup(t *testing.T, s *Store, tenant string) {
 	now := at(time.Hour)
 	g := Group{Source: "/gateway/1", ID: "evt-42", Fixes: []fix.Fix{mkFix("d", at(0), 1, 1), mkFix("d", at(time.Second), 1, 1)}}
 	first := save(t, s, tenant, now, g)
-	if first.PerGroup[0] != (GroupResult{Accepted: 2}) {
+	if !sameCounts(first.PerGroup[0], GroupResult{Accepted: 2}) {
 		t.Fatalf("first delivery = %+v", first)
 	}
 	// Redelivery, even with different content, is dropped as a whole.
 	g.Fixes = append(g.Fixes, mkFix("d", at(2*time.Second), 1, 1))
 	second := save(t, s, tenant, now, g)
-	if second.PerGroup[0] != (GroupResult{Duplicate: true, DupFixes: 3}) || second.Accepted != 0 || second.Duplicates != 3 {
+	if !sameCounts(second.PerGroup[0], GroupResult{Duplicate: true, DupFixes: 3}) || second.Accepted != 0 || second.Duplicates != 3 {
 		t.Fatalf("redelivery = %+v, want a duplicate group", second)
 	}
 	if h := allHistory(t, s, tenant, "d"); len(h) != 2 {
@@ -230,7 +230,7 @@ func testEventDedup(t *testing.T, s *Store, tenant string) {
 	// second copy of an event is the duplicate.
 	other := Group{Source: "/gateway/2", ID: "evt-42", Fixes: []fix.Fix{mkFix("d", at(5*time.Second), 1, 1)}}
 	res := save(t, s, tenant, now, other, other)
-	if res.PerGroup[0] != (GroupResult{Accepted: 1}) || !res.PerGroup[1].Duplicate {
+	if !sameCounts(res.PerGroup[0], GroupResult{Accepted: 1}) || !res.PerGroup[1].Duplicate {
 		t.Errorf("other source twice = %+v, want accepted then duplicate", res.PerGroup)
 	}
 	// The seen mark expires after DedupTTL.
@@ -242,7 +242,7 @@ func testEventDedup(t *testing.T, s *Store, tenant string) {
 	noID := Group{Source: "/gateway/1", Fixes: []fix.Fix{mkFix("d", at(7*time.Second), 1, 1)}}
 	save(t, s, tenant, now, noID)
 	res = save(t, s, tenant, now, noID)
-	if res.PerGroup[0] != (GroupResult{DupFixes: 1}) {
+	if !sameCounts(res.PerGroup[0], GroupResult{DupFixes: 1}) {
 		t.Errorf("group without id resent = %+v, want a duplicate fix, not a duplicate event", res.PerGroup[0])
 	}
 }
@@ -251,8 +251,11 @@ func testFixDedup(t *testing.T, s *Store, tenant string) {
 	now := at(time.Hour)
 	f := mkFix("d", at(0), 1, 1)
 	res := save(t, s, tenant, now, Group{Fixes: []fix.Fix{f, f}})
-	if res.Accepted != 1 || res.Duplicates != 1 || res.PerGroup[0] != (GroupResult{Accepted: 1, DupFixes: 1}) {
+	if res.Accepted != 1 || res.Duplicates != 1 || !sameCounts(res.PerGroup[0], GroupResult{Accepted: 1, DupFixes: 1}) {
 		t.Fatalf("same fix twice in one batch = %+v", res)
+	}
+	if st := res.PerGroup[0].Stored; len(st) != 2 || !st[0] || st[1] {
+		t.Fatalf("stored flags = %v, want [true false]", st)
 	}
 	// Resend in another request; same ms with a sub-ms difference is the same point.
 	g := f
@@ -484,7 +487,7 @@ func testChunked(t *testing.T, s *Store, tenant string) {
 		t.Fatalf("Save = accepted %d dup %d last %+v", res.Accepted, res.Duplicates, res.PerGroup[4])
 	}
 	for i := 0; i < 4; i++ {
-		if res.PerGroup[i] != (GroupResult{Accepted: 2500}) {
+		if !sameCounts(res.PerGroup[i], GroupResult{Accepted: 2500}) || len(res.PerGroup[i].Stored) != 2500 {
 			t.Errorf("group %d = %+v", i, res.PerGroup[i])
 		}
 	}
@@ -619,4 +622,9 @@ func TestOptionsDefaults(t *testing.T) {
 		}
 	}()
 	New(nil, Options{KeyPrefix: "a{b}"})
+}
+
+// sameCounts compares the counts of two GroupResults (not the flags).
+func sameCounts(a, b GroupResult) bool {
+	return a.Duplicate == b.Duplicate && a.Accepted == b.Accepted && a.DupFixes == b.DupFixes
 }
