@@ -6,11 +6,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
-	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/gate"
 	"github.com/geotrack/geotrack/internal/respond"
@@ -35,14 +33,7 @@ func New(store Store, verifier gate.Verifier) *Function {
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		return respond.Error(http.StatusMethodNotAllowed, "method: use GET"), nil
-	}
-	query, err := url.ParseQuery(req.QueryString)
-	if err != nil {
-		return respond.Error(http.StatusBadRequest, "query: "+err.Error()), nil
-	}
-	p, deny := gate.Check(ctx, f.auth, req, query, auth.Principal.CanRead)
+	p, query, deny := gate.Read(f.auth, req)
 	if deny != nil {
 		return *deny, nil
 	}

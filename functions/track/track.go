@@ -13,7 +13,6 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
-	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/gate"
 	"github.com/geotrack/geotrack/internal/geojson"
@@ -55,14 +54,7 @@ type Result struct {
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		return respond.Error(http.StatusMethodNotAllowed, "method: use GET"), nil
-	}
-	q, err := url.ParseQuery(req.QueryString)
-	if err != nil {
-		return respond.Error(http.StatusBadRequest, "query: "+err.Error()), nil
-	}
-	p, deny := gate.Check(ctx, f.auth, req, q, auth.Principal.CanRead)
+	p, q, deny := gate.Read(f.auth, req)
 	if deny != nil {
 		return *deny, nil
 	}

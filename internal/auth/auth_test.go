@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -115,5 +116,43 @@ func TestVerifierNeedsAKey(t *testing.T) {
 	}
 	if _, err := NewVerifierWithSecret([]byte("short"), Config{}); err == nil {
 		t.Fatal("short secret accepted")
+	}
+}
+
+func TestTokenCacheHonoursExpiry(t *testing.T) {
+	var c tokenCache
+	now := time.Now()
+	p := Principal{Tenant: "t", Role: RoleViewer}
+	c.put("a", p, now.Add(time.Minute), now)
+	c.put("b", p, now.Add(-time.Second), now)
+	if got, ok := c.get("a", now); !ok || got != p {
+		t.Fatalf("fresh token not cached: %v %v", got, ok)
+	}
+	if _, ok := c.get("a", now.Add(2*time.Minute)); ok {
+		t.Fatal("cached token used after its expiry")
+	}
+	if _, ok := c.get("b", now); ok {
+		t.Fatal("expired token cached")
+	}
+	for i := 0; i < tokenCacheSize+5; i++ {
+		c.put(fmt.Sprint(i), p, now.Add(time.Minute), now)
+	}
+	if len(c.entries) > tokenCacheSize {
+		t.Fatalf("cache grew to %d", len(c.entries))
+	}
+}
+
+func TestVerifyTwiceGivesTheSamePrincipal(t *testing.T) {
+	v, _ := NewVerifierWithSecret(secret, Config{})
+	tok, _ := Sign(secret, Principal{Tenant: "acme", Role: RoleDevice, Device: "d1"}, time.Hour)
+	for i := 0; i < 2; i++ {
+		p, err := v.Verify(context.Background(), tok)
+		if err != nil || p.Device != "d1" || p.Tenant != "acme" {
+			t.Fatalf("verify %d: %+v %v", i, p, err)
+		}
+	}
+	// A token with a bad signature is not cached as valid by its look-alike.
+	if _, err := v.Verify(context.Background(), tok+"x"); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("tampered token: %v", err)
 	}
 }

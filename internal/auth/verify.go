@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,6 +48,8 @@ type Verifier struct {
 
 	oidcMu sync.Mutex
 	oidc   *oidc.IDTokenVerifier
+
+	cache tokenCache
 }
 
 // NewVerifier reads the HS256 secret (file, then env) and the OIDC settings.
@@ -95,15 +98,22 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if token == "" {
 		return Principal{}, fmt.Errorf("%w: missing bearer token (Authorization: Bearer <JWT>)", ErrUnauthenticated)
 	}
+	now := time.Now()
+	if p, ok := v.cache.get(token, now); ok {
+		return p, nil
+	}
 	alg, err := tokenAlg(token)
 	if err != nil {
 		return Principal{}, err
 	}
-	var p Principal
+	var (
+		p   Principal
+		exp time.Time
+	)
 	if alg == "HS256" {
-		p, err = v.verifyHS256(token)
+		p, exp, err = v.verifyHS256(token)
 	} else {
-		p, err = v.verifyOIDC(ctx, token)
+		p, exp, err = v.verifyOIDC(ctx, token)
 	}
 	if err != nil {
 		return Principal{}, err
@@ -111,54 +121,66 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err := p.Valid(); err != nil {
 		return Principal{}, err
 	}
+	v.cache.put(token, p, exp, now)
 	return p, nil
 }
 
-func (v *Verifier) verifyHS256(token string) (Principal, error) {
+func (v *Verifier) verifyHS256(token string) (Principal, time.Time, error) {
 	if len(v.secret) == 0 {
-		return Principal{}, fmt.Errorf("%w: HS256 tokens are not accepted (no %s configured)", ErrUnauthenticated, SecretName)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: HS256 tokens are not accepted (no %s configured)", ErrUnauthenticated, SecretName)
 	}
 	var c tokenClaims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.secret, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(leeway))
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	return Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device}, nil
+	return Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device}, c.ExpiresAt.Time.Add(leeway), nil
 }
 
-func (v *Verifier) verifyOIDC(ctx context.Context, token string) (Principal, error) {
+// leeway tolerates clock skew between the issuer and the functions.
+const leeway = 30 * time.Second
+
+func (v *Verifier) verifyOIDC(ctx context.Context, token string) (Principal, time.Time, error) {
 	if v.cfg.OIDCIssuer == "" {
-		return Principal{}, fmt.Errorf("%w: only HS256 tokens are accepted (OIDC_ISSUER not set)", ErrUnauthenticated)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: only HS256 tokens are accepted (OIDC_ISSUER not set)", ErrUnauthenticated)
 	}
 	verifier, err := v.oidcVerifier(ctx)
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, time.Time{}, err
 	}
 	idt, err := verifier.Verify(ctx, token)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	var c tokenClaims
 	if err := idt.Claims(&c); err != nil {
-		return Principal{}, fmt.Errorf("%w: claims: %v", ErrUnauthenticated, err)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: claims: %v", ErrUnauthenticated, err)
 	}
 	if idt.Expiry.IsZero() {
-		return Principal{}, fmt.Errorf("%w: token has no exp", ErrUnauthenticated)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: token has no exp", ErrUnauthenticated)
 	}
-	return Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device}, nil
+	return Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device}, idt.Expiry, nil
 }
 
+// tokenAlg reads the alg of a JWT's header only: the claims are parsed once,
+// by the verifier that checks the signature.
 func tokenAlg(token string) (string, error) {
-	t, _, err := jwt.NewParser().ParseUnverified(token, jwt.MapClaims{})
-	if err != nil {
-		return "", fmt.Errorf("%w: malformed token: %v", ErrUnauthenticated, err)
+	head, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", fmt.Errorf("%w: malformed token: not a JWT", ErrUnauthenticated)
 	}
-	alg, _ := t.Header["alg"].(string)
-	if alg == "" {
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return "", fmt.Errorf("%w: malformed token header: %v", ErrUnauthenticated, err)
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil || h.Alg == "" {
 		return "", fmt.Errorf("%w: token header has no alg", ErrUnauthenticated)
 	}
-	return alg, nil
+	return h.Alg, nil
 }
 
 // Sign issues an HS256 token for p, valid for ttl.

@@ -151,12 +151,16 @@ func looksLikeCloudEvents(body []byte) Mode {
 			return ModeStructured
 		}
 	case '[':
-		var first []struct {
+		// Only the first element's shape matters: read just that one, not a
+		// batch of 10,000 fixes.
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if _, err := dec.Token(); err != nil || !dec.More() {
+			return ""
+		}
+		var first struct {
 			SpecVersion *string `json:"specversion"`
 		}
-		// Only the shape of the first element matters; decoding a large array
-		// of fixes into this tiny struct is cheap.
-		if json.Unmarshal(body, &first) == nil && len(first) > 0 && first[0].SpecVersion != nil {
+		if dec.Decode(&first) == nil && first.SpecVersion != nil {
 			return ModeBatch
 		}
 	}

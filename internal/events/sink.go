@@ -126,6 +126,7 @@ func (s *NATSSink) Close() error {
 
 // New builds an event of type with JSON data, propagating traceparent (the
 // CloudEvents distributed-tracing extension) from the event that caused it.
+// data may be a json.RawMessage that is already encoded.
 func New(source, eventType, subject, traceParent string, data any) (event.Event, error) {
 	e := cloudevents.NewEvent()
 	e.SetID(uuid.NewString())
@@ -137,6 +138,13 @@ func New(source, eventType, subject, traceParent string, data any) (event.Event,
 	}
 	if traceParent != "" {
 		e.SetExtension("traceparent", traceParent)
+	}
+	if raw, ok := data.(json.RawMessage); ok {
+		// Already-encoded JSON: used as is (SetData would mark []byte as
+		// base64 data, and re-encoding would cost a second pass).
+		e.SetDataContentType(cloudevents.ApplicationJSON)
+		e.DataEncoded, e.DataBase64 = raw, false
+		return e, nil
 	}
 	if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
 		return event.Event{}, fmt.Errorf("encode %s data: %w", eventType, err)

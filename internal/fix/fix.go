@@ -3,10 +3,7 @@
 // It is pure domain code: no HTTP, Redis or S3.
 package fix
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Fix is one position report of one device. Units: metres, m/s, degrees, 0..1.
 type Fix struct {
@@ -25,17 +22,7 @@ type Fix struct {
 // Float returns a pointer to v, for the optional fields.
 func Float(v float64) *float64 { return &v }
 
-// MarshalJSON writes ts in RFC 3339 with millisecond precision in UTC, so the
-// wire form is stable whatever zone a fix was reported in.
-func (f Fix) MarshalJSON() ([]byte, error) {
-	type alias Fix
-	return json.Marshal(struct {
-		alias
-		TS string `json:"ts"`
-	}{alias: alias(f), TS: FormatTime(f.TS)})
-}
-
 // FormatTime is the one textual time format geotrack emits.
 func FormatTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	return string(AppendTime(make([]byte, 0, 24), t))
 }

@@ -179,3 +179,44 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// reflectJSON is the reflection-based encoding AppendJSON must reproduce.
+func reflectJSON(f Fix) ([]byte, error) {
+	type plain struct {
+		Device  string            `json:"device"`
+		TS      string            `json:"ts"`
+		Lat     float64           `json:"lat"`
+		Lon     float64           `json:"lon"`
+		Alt     *float64          `json:"alt,omitempty"`
+		Acc     *float64          `json:"acc,omitempty"`
+		Speed   *float64          `json:"speed,omitempty"`
+		Heading *float64          `json:"heading,omitempty"`
+		Battery *float64          `json:"battery,omitempty"`
+		Attrs   map[string]string `json:"attrs,omitempty"`
+	}
+	return json.Marshal(plain{f.Device, FormatTime(f.TS), f.Lat, f.Lon, f.Alt, f.Acc, f.Speed, f.Heading, f.Battery, f.Attrs})
+}
+
+// FuzzAppendJSON: the hand-written encoder equals encoding/json's output.
+func FuzzAppendJSON(f *testing.F) {
+	f.Add("truck-7", int64(1764064800250), 51.5, -0.12, 30.0, 1e-7, 1e21, "k", "v<&>\"\\\n\u2028\xff")
+	f.Add("", int64(0), 0.0, 0.0, -0.0, 123456789.123, 5e-324, "", "")
+	f.Fuzz(func(t *testing.T, device string, ms int64, lat, lon, alt, acc, speed float64, k, v string) {
+		fx := Fix{Device: device, TS: time.UnixMilli(ms % 253402300799000), Lat: lat, Lon: lon, Alt: &alt, Acc: &acc, Speed: &speed}
+		if k != "" {
+			fx.Attrs = map[string]string{k: v, "z" + k: v + k}
+		}
+		for _, x := range []float64{lat, lon, alt, acc, speed} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return // not JSON; validation rejects them
+			}
+		}
+		want, err := reflectJSON(fx)
+		if err != nil {
+			t.Skip("not encodable by encoding/json")
+		}
+		if got := fx.AppendJSON(nil); string(got) != string(want) {
+			t.Fatalf("AppendJSON\n got %s\nwant %s", got, want)
+		}
+	})
+}

@@ -49,3 +49,19 @@ func Deny(err error) handler.Response {
 	// Anything else (OIDC discovery down) is on our side and retryable.
 	return respond.Error(http.StatusServiceUnavailable, "auth unavailable: "+err.Error())
 }
+
+// Read is the preamble of every read function: GET or HEAD only, a
+// parseable query, and a caller allowed to read its tenant.
+func Read(v Verifier, req handler.Request) (auth.Principal, url.Values, *handler.Response) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		r := respond.Error(http.StatusMethodNotAllowed, "method: use GET")
+		return auth.Principal{}, nil, &r
+	}
+	q, err := url.ParseQuery(req.QueryString)
+	if err != nil {
+		r := respond.Error(http.StatusBadRequest, "query: "+err.Error())
+		return auth.Principal{}, nil, &r
+	}
+	p, deny := Check(req.Context(), v, req, q, auth.Principal.CanRead)
+	return p, q, deny
+}

@@ -4,22 +4,12 @@ import (
 	"bytes"
 	"io"
 	"testing"
-	"time"
 
-	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/tracktest"
 )
 
-func benchTrack(n int) []fix.Fix {
-	fixes := make([]fix.Fix, n)
-	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	for i := range fixes {
-		fixes[i] = fix.Fix{Device: "d", TS: base.Add(time.Duration(i) * time.Second), Lat: 47 + float64(i)*1e-5, Lon: 8 + float64(i)*1e-5, Alt: fix.Float(400)}
-	}
-	return fixes
-}
-
 func BenchmarkEncodeTrack10k(b *testing.B) {
-	fixes := benchTrack(10000)
+	fixes := tracktest.Track(10000)
 	for b.Loop() {
 		if err := EncodeTrack(io.Discard, "d", fixes); err != nil {
 			b.Fatal(err)
@@ -29,7 +19,7 @@ func BenchmarkEncodeTrack10k(b *testing.B) {
 
 func BenchmarkDecode10k(b *testing.B) {
 	var buf bytes.Buffer
-	if err := EncodeTrack(&buf, "d", benchTrack(10000)); err != nil {
+	if err := EncodeTrack(&buf, "d", tracktest.Track(10000)); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(buf.Len()))

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -300,13 +299,7 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("must be an RFC 3339 string or epoch number, got %s", clip(string(raw), 40))
 	}
-	if math.IsNaN(n) || n <= 0 || n > 1e15 {
-		return time.Time{}, fmt.Errorf("%s is not a plausible epoch time", clip(string(raw), 40))
-	}
-	if n < math.MaxInt32 {
-		n *= 1000
-	}
-	return time.UnixMilli(int64(math.Round(n))).UTC(), nil
+	return fix.EpochTime(n)
 }
 
 // strictUnmarshal decodes one JSON value and rejects trailing data.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/tracktest"
 )
 
 func FuzzDecode(f *testing.F) {
@@ -60,6 +61,6 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decode own output: %v\n%s", err, buf.String())
 		}
-		assertSameFixes(t, valid, back)
+		tracktest.AssertSameFixes(t, valid, back)
 	})
 }

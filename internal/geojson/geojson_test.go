@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/tracktest"
 )
 
 // togeojsonTrack is what togeojson makes of a GPX track.
@@ -183,7 +184,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, buf.String())
 			}
-			assertSameFixes(t, in, out)
+			tracktest.AssertSameFixes(t, in, out)
 		})
 	}
 }
@@ -240,30 +241,6 @@ func TestEncodeNonFinite(t *testing.T) {
 	for _, f := range []fix.Fix{{Lat: math.NaN()}, {Lon: math.Inf(-1)}, {Alt: fix.Float(math.NaN())}} {
 		if err := EncodeTrack(&bytes.Buffer{}, "d", []fix.Fix{f}); err == nil {
 			t.Errorf("non-finite %+v encoded without error", f)
-		}
-	}
-}
-
-// assertSameFixes compares lat/lon to 1e-7 degrees, alt exactly and time to
-// the millisecond, which is what the format carries.
-func assertSameFixes(t *testing.T, in, out []fix.Fix) {
-	t.Helper()
-	if len(in) != len(out) {
-		t.Fatalf("got %d fixes, want %d", len(out), len(in))
-	}
-	for i := range in {
-		a, b := in[i], out[i]
-		if math.Abs(a.Lat-b.Lat) > 1e-7 || math.Abs(a.Lon-b.Lon) > 1e-7 {
-			t.Errorf("fix %d: position %v,%v, want %v,%v", i, b.Lat, b.Lon, a.Lat, a.Lon)
-		}
-		if !b.TS.Equal(a.TS.Truncate(time.Millisecond)) {
-			t.Errorf("fix %d: time %v, want %v", i, b.TS, a.TS.Truncate(time.Millisecond))
-		}
-		if (a.Alt == nil) != (b.Alt == nil) || a.Alt != nil && *a.Alt != *b.Alt {
-			t.Errorf("fix %d: alt %v, want %v", i, b.Alt, a.Alt)
-		}
-		if b.Device != a.Device {
-			t.Errorf("fix %d: device %q, want %q", i, b.Device, a.Device)
 		}
 	}
 }

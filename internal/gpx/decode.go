@@ -175,7 +175,7 @@ func attrs(p point) map[string]string {
 	out := map[string]string{}
 	for k, v := range map[string]string{"name": p.Name, "sat": p.Sat, "hdop": p.HDOP, "hr": p.HR, "cad": p.Cad, "atemp": p.ATemp} {
 		if v = strings.TrimSpace(v); v != "" {
-			out[k] = clip(v, 1024)
+			out[k] = fix.ClipAttr(v)
 		}
 	}
 	if len(out) == 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/tracktest"
 )
 
 // garmin11 is a GPX 1.1 track as a Garmin device exports it.
@@ -208,7 +209,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameFixes(t, in, out)
+	tracktest.AssertSameFixes(t, in, out)
 }
 
 func TestEncodeEmptyAndErrors(t *testing.T) {
@@ -227,30 +228,6 @@ func TestEncodeEmptyAndErrors(t *testing.T) {
 	for _, f := range bad {
 		if err := Encode(&bytes.Buffer{}, "d", []fix.Fix{f}); err == nil {
 			t.Errorf("non-finite fix %+v encoded without error", f)
-		}
-	}
-}
-
-// assertSameFixes compares lat/lon to 1e-7 degrees, alt exactly and time to
-// the millisecond, which is what the formats carry.
-func assertSameFixes(t *testing.T, in, out []fix.Fix) {
-	t.Helper()
-	if len(in) != len(out) {
-		t.Fatalf("got %d fixes, want %d", len(out), len(in))
-	}
-	for i := range in {
-		a, b := in[i], out[i]
-		if math.Abs(a.Lat-b.Lat) > 1e-7 || math.Abs(a.Lon-b.Lon) > 1e-7 {
-			t.Errorf("fix %d: position %v,%v, want %v,%v", i, b.Lat, b.Lon, a.Lat, a.Lon)
-		}
-		if !b.TS.Equal(a.TS.Truncate(time.Millisecond)) {
-			t.Errorf("fix %d: time %v, want %v", i, b.TS, a.TS.Truncate(time.Millisecond))
-		}
-		if (a.Alt == nil) != (b.Alt == nil) || a.Alt != nil && *a.Alt != *b.Alt {
-			t.Errorf("fix %d: alt %v, want %v", i, b.Alt, a.Alt)
-		}
-		if b.Device != a.Device {
-			t.Errorf("fix %d: device %q, want %q", i, b.Device, a.Device)
 		}
 	}
 }

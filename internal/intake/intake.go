@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -146,21 +147,21 @@ func (p Parser) decode(env events.Envelope) ([]fix.Fix, []error, error) {
 		return nil, nil, &RequestError{Status: http.StatusUnsupportedMediaType, Field: field,
 			Msg: fmt.Sprintf("%q is not supported; send application/json, CloudEvents%s", mediaType, p.supported())}
 	}
-	items, err := fix.SplitBatch(env.Data)
+	fixes, errs, err := fix.DecodeBatch(env.Data, env.Subject)
 	if err != nil {
 		return nil, nil, asRequestError(err)
-	}
-	fixes := make([]fix.Fix, len(items))
-	errs := make([]error, len(items))
-	for i, raw := range items {
-		fixes[i], errs[i] = fix.Decode(raw, env.Subject)
 	}
 	return fixes, errs, nil
 }
 
 func (p Parser) supported() string {
-	var b strings.Builder
+	types := make([]string, 0, len(p.Decoders))
 	for mt := range p.Decoders {
+		types = append(types, mt)
+	}
+	sort.Strings(types)
+	var b strings.Builder
+	for _, mt := range types {
 		b.WriteString(", " + mt)
 	}
 	return b.String()

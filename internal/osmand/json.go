@@ -112,10 +112,10 @@ func DecodeJSON(body []byte, now time.Time) (fix.Fix, error) {
 		f.Attrs["odometer"] = strconv.FormatFloat(*loc.Odometer, 'f', -1, 64)
 	}
 	if loc.Event != nil && *loc.Event != "" {
-		f.Attrs["event"] = clip(*loc.Event, 1000)
+		f.Attrs["event"] = fix.ClipAttr(*loc.Event)
 	}
 	if a := loc.Activity; a != nil && a.Type != nil && *a.Type != "" {
-		f.Attrs["activity"] = clip(*a.Type, 1000)
+		f.Attrs["activity"] = fix.ClipAttr(*a.Type)
 	}
 	if len(f.Attrs) == 0 {
 		f.Attrs = nil

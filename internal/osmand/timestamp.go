@@ -2,15 +2,12 @@ package osmand
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
-)
 
-// maxEpochSeconds is Traccar's cut-over: numbers below 2^31-1 are seconds,
-// larger ones milliseconds (seconds stay below it until 2038).
-const maxEpochSeconds = math.MaxInt32
+	"github.com/geotrack/geotrack/internal/fix"
+)
 
 // isoLayouts are the ISO 8601 forms accepted besides RFC 3339; forms without
 // a zone are read as UTC.
@@ -30,7 +27,7 @@ func parseTimestamp(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("empty: send epoch seconds or ms, or an ISO 8601 time")
 	}
 	if n, err := strconv.ParseFloat(s, 64); err == nil && isDigits(s) {
-		return fromEpoch(n)
+		return fix.EpochTime(n)
 	}
 	for _, layout := range isoLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -38,22 +35,6 @@ func parseTimestamp(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not epoch seconds/ms, ISO 8601 or yyyy-MM-dd HH:mm:ss", clip(s, 40))
-}
-
-// fromEpoch turns a positive epoch number into a time, seconds below
-// maxEpochSeconds and milliseconds above; absurdly large values are refused
-// rather than wrapped.
-func fromEpoch(n float64) (time.Time, error) {
-	if n <= 0 {
-		return time.Time{}, fmt.Errorf("%g is not a positive epoch time", n)
-	}
-	if n < maxEpochSeconds {
-		n *= 1000
-	}
-	if n > 1e15 { // year ~33658: not a real clock
-		return time.Time{}, fmt.Errorf("%g is too large for epoch milliseconds", n)
-	}
-	return time.UnixMilli(int64(math.Round(n))).UTC(), nil
 }
 
 // isDigits limits the epoch form to plain decimals, so "1e9", "Inf" and

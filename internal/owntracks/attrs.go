@@ -3,7 +3,8 @@ package owntracks
 import (
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/geotrack/geotrack/internal/fix"
 )
 
 // attrKeys lists the payload elements kept as fix attrs, under their wire
@@ -13,9 +14,6 @@ var attrKeys = []string{
 	"tid", "t", "conn", "created_at", "bs", "topic", "inregions", "inrids",
 	"SSID", "BSSID", "vac", "p", "poi", "tag", "m", "rad", "dist", "trip", "odometer",
 }
-
-// maxAttrValue is fix.Validate's limit on an attr value.
-const maxAttrValue = 1024
 
 func attrs(raw map[string]any) map[string]string {
 	out := make(map[string]string)
@@ -56,18 +54,5 @@ func attrString(v any) (string, bool) {
 		}
 		s = string(b)
 	}
-	return clip(s, maxAttrValue), true
-}
-
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence, so a
-// long region list shortens instead of failing validation.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return fix.ClipAttr(s), true
 }

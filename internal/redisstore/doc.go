@@ -30,7 +30,11 @@
 // raised by Redis on the script's first write, before anything is changed,
 // and all arguments are validated in Go before the script runs.
 //
-// Retention is enforced on write: each history key written is trimmed to
-// points newer than now-HistoryRetention and expires HistoryRetention after
-// its newest point, so idle devices' history disappears on its own.
+// Retention is enforced on write: a history key is trimmed to points newer
+// than now-HistoryRetention and set to expire HistoryRetention after its
+// newest point (rounded up to the minute), so idle devices' history
+// disappears on its own. To keep the per-fix cost at two Redis calls, this
+// happens when a device is new, when its latest position enters a new
+// minute, or when a point older than the cutoff is written: a point may
+// outlive retention by up to a minute.
 package redisstore

@@ -11,7 +11,11 @@
 --
 -- Returns per group: duplicate (0/1), accepted fixes, duplicate fixes, and a
 -- string with one character per fix: '1' stored now, '0' a duplicate.
--- No unpack(): arguments are walked by index, so 10,000 fixes are fine.
+--
+-- Cost matters (this is the ingest hot path): per fix only ZCOUNT and ZADD;
+-- per device a trim and a PEXPIRE at most once a minute (see the end); the latest positions, timestamps and
+-- the device set are read and written with one multi-member call per
+-- CHUNK devices. No unpack() of unbounded tables.
 
 local geo, last, lastts, devices = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = tonumber(ARGV[1])
@@ -19,29 +23,55 @@ local cutoff = ARGV[2]
 local retention = tonumber(ARGV[3])
 local dedupTTL = ARGV[4]
 local groups = tonumber(ARGV[5])
+local CHUNK = 500
 
-local latestTS = {}   -- device -> newest ts known (stored or pending)
-local pending = {}    -- device -> {ts, lon, lat, json} to become the latest
-local pendingOrder = {}
-local newest = {}     -- history key -> newest ts written now
-local touchedOrder = {}
-local known = {}      -- device -> true once SADDed by this call
+-- Pass 1: the distinct devices, to read their latest timestamps at once.
+local devList, devIndex = {}, {}
+do
+  local a = 6
+  for _ = 1, groups do
+    local n = tonumber(ARGV[a + 1])
+    a = a + 2
+    for _ = 1, n do
+      local dev = ARGV[a + 1]
+      if devIndex[dev] == nil then
+        devList[#devList + 1] = dev
+        devIndex[dev] = #devList
+      end
+      a = a + 6
+    end
+  end
+end
 
+local latestTS = {}   -- device -> newest ts known (stored before or now)
+local prevTS = {}     -- device -> newest ts stored before this call (-1: none)
+for i = 1, #devList, CHUNK do
+  local j = math.min(i + CHUNK - 1, #devList)
+  local vals = redis.call('HMGET', lastts, unpack(devList, i, j))
+  for k = i, j do
+    local v = vals[k - i + 1]
+    latestTS[devList[k]] = v and tonumber(v) or -1
+    prevTS[devList[k]] = latestTS[devList[k]]
+  end
+end
+
+-- Pass 2: dedup and history.
+local pending = {}    -- device -> {ts, lon, lat, json}: its new latest fix
+local touched = {}    -- device -> history key written now
+local oldest = {}     -- device -> oldest ts written now
 local out = {}
 local a = 6
 for _ = 1, groups do
   local seen = tonumber(ARGV[a])
   local n = tonumber(ARGV[a + 1])
   a = a + 2
-  local dup = false
-  if seen > 0 and not redis.call('SET', KEYS[seen], '1', 'NX', 'PX', dedupTTL) then
-    dup = true
-  end
+  local dup = seen > 0 and not redis.call('SET', KEYS[seen], '1', 'NX', 'PX', dedupTTL)
   local accepted, dupFixes = 0, 0
   local flags = {}
   if dup then
     a = a + 6 * n
     dupFixes = n
+    flags[1] = string.rep('0', n)
   else
     for _ = 1, n do
       local hkey = KEYS[tonumber(ARGV[a])]
@@ -52,37 +82,17 @@ for _ = 1, groups do
         dupFixes = dupFixes + 1
         flags[#flags + 1] = '0'
       else
-        flags[#flags + 1] = '1'
         redis.call('ZADD', hkey, tsArg, js)
         accepted = accepted + 1
+        flags[#flags + 1] = '1'
+        touched[dev] = hkey
         local ts = tonumber(tsArg)
-
-        local cur = latestTS[dev]
-        if cur == nil then
-          local stored = redis.call('HGET', lastts, dev)
-          cur = stored and tonumber(stored) or -1
-          latestTS[dev] = cur
-        end
+        if oldest[dev] == nil or ts < oldest[dev] then oldest[dev] = ts end
         -- Only a strictly newer fix moves the latest position; late ones
         -- only land in history.
-        if ts > cur then
+        if ts > latestTS[dev] then
           latestTS[dev] = ts
-          if pending[dev] == nil then
-            pendingOrder[#pendingOrder + 1] = dev
-          end
           pending[dev] = {tsArg, lon, lat, js}
-        end
-
-        local m = newest[hkey]
-        if m == nil then
-          touchedOrder[#touchedOrder + 1] = hkey
-          newest[hkey] = ts
-        elseif ts > m then
-          newest[hkey] = ts
-        end
-        if not known[dev] then
-          known[dev] = true
-          redis.call('SADD', devices, dev)
         end
       end
     end
@@ -93,22 +103,56 @@ for _ = 1, groups do
   out[#out + 1] = table.concat(flags)
 end
 
--- The latest position is written once per device, however many fixes came.
-for _, dev in ipairs(pendingOrder) do
-  local p = pending[dev]
-  redis.call('GEOADD', geo, p[2], p[3], dev)
-  redis.call('HSET', last, dev, p[4])
-  redis.call('HSET', lastts, dev, p[1])
+-- The latest positions, once per device, in multi-member calls.
+local geoArgs, lastArgs, tsArgs, newDevs = {}, {}, {}, {}
+local function flush()
+  if #geoArgs > 0 then
+    redis.call('GEOADD', geo, unpack(geoArgs))
+    redis.call('HSET', last, unpack(lastArgs))
+    redis.call('HSET', lastts, unpack(tsArgs))
+    geoArgs, lastArgs, tsArgs = {}, {}, {}
+  end
 end
+for _, dev in ipairs(devList) do
+  local p = pending[dev]
+  if p then
+    local g = #geoArgs
+    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = p[2], p[3], dev
+    local h = #lastArgs
+    lastArgs[h + 1], lastArgs[h + 2] = dev, p[4]
+    tsArgs[h + 1], tsArgs[h + 2] = dev, p[1]
+    if #geoArgs >= 3 * CHUNK then flush() end
+  end
+  -- Only a device seen for the first time joins the device set.
+  if touched[dev] and prevTS[dev] < 0 then
+    newDevs[#newDevs + 1] = dev
+    if #newDevs >= CHUNK then
+      redis.call('SADD', devices, unpack(newDevs))
+      newDevs = {}
+    end
+  end
+end
+flush()
+if #newDevs > 0 then redis.call('SADD', devices, unpack(newDevs)) end
 
--- Trim history and let it expire when its newest point leaves retention.
-for _, hkey in ipairs(touchedOrder) do
-  redis.call('ZREMRANGEBYSCORE', hkey, '-inf', '(' .. cutoff)
-  local ttl = math.floor(newest[hkey] + retention - now)
-  -- PTTL is -1 without expiry, -2 when trimming emptied the key; an existing
-  -- longer TTL belongs to a newer point written earlier, so only extend.
-  if ttl > 0 and redis.call('PTTL', hkey) < ttl then
-    redis.call('PEXPIRE', hkey, ttl)
+-- Trim history and let it expire when its newest point (the device's latest
+-- timestamp, which only grows) leaves retention, relative to the caller's
+-- now. Both are per-device calls, so they run when the device is new, when
+-- its latest position entered a new minute, or when a point older than the
+-- cutoff was just written: points outlive retention by at most a minute, and
+-- the expiry is rounded up to the minute (late, never early). A TTL of zero
+-- or less deletes the key, which is right: all its points are beyond
+-- retention.
+local cutoffMS = tonumber(cutoff)
+for _, dev in ipairs(devList) do
+  local hkey = touched[dev]
+  if hkey then
+    local prev, cur = prevTS[dev], latestTS[dev]
+    if prev < 0 or math.floor(prev / 60000) ~= math.floor(cur / 60000) or oldest[dev] < cutoffMS then
+      redis.call('ZREMRANGEBYSCORE', hkey, '-inf', '(' .. cutoff)
+      local expiry = (math.floor(cur / 60000) + 1) * 60000 + retention - now
+      redis.call('PEXPIRE', hkey, string.format('%d', expiry))
+    end
   end
 end
 

@@ -1,27 +1,13 @@
 package testenv
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
-)
-
-const (
-	// stopGrace is how long a server gets to exit after SIGTERM before SIGKILL.
-	stopGrace = 10 * time.Second
-	// readyTimeout bounds the wait for PING; generous because AOF replay and
-	// a shared 2-core CI box can both be slow.
-	readyTimeout = 30 * time.Second
-	// startAttempts retries start-up when a picked port was taken meanwhile.
-	startAttempts = 5
 )
 
 // RedisOption configures StartRedis.
@@ -59,16 +45,7 @@ type Redis struct {
 	Dir      string
 	Password string
 
-	bin  string
-	args func(port int) []string
-
-	mu   sync.Mutex
-	proc *process
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has been reaped
+	srv server
 }
 
 // StartRedis starts a redis-server on a free loopback port in a temp dir and
@@ -79,9 +56,10 @@ func StartRedis(t testing.TB, opts ...RedisOption) *Redis {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	r := &Redis{bin: redisBinary(t, "redis-server"), Dir: t.TempDir(), Password: cfg.password}
+	r := &Redis{Dir: t.TempDir(), Password: cfg.password}
+	logPath := filepath.Join(r.Dir, "redis.log")
 	bus := 0
-	r.args = func(port int) []string {
+	args := func(port int) []string {
 		appendOnly := "no"
 		if cfg.appendOnly {
 			appendOnly = "yes"
@@ -94,7 +72,7 @@ func StartRedis(t testing.TB, opts ...RedisOption) *Redis {
 			"--appendonly", appendOnly,
 			"--appendfsync", "always",
 			"--daemonize", "no",
-			"--logfile", filepath.Join(r.Dir, "redis.log"),
+			"--logfile", logPath,
 		}
 		if cfg.password != "" {
 			args = append(args, "--requirepass", cfg.password)
@@ -113,22 +91,25 @@ func StartRedis(t testing.TB, opts ...RedisOption) *Redis {
 		}
 		return append(args, cfg.args...)
 	}
-	t.Cleanup(func() {
-		r.Stop()
-		if t.Failed() {
-			t.Logf("testenv: redis %s log tail:\n%s", r.Addr, r.LogTail(30))
-		}
-	})
+	r.srv = server{
+		name:    "redis-server",
+		bin:     redisBinary(t, "redis-server"),
+		dir:     r.Dir,
+		logPath: logPath,
+		args:    args,
+		ready:   func(addr string) error { return pong(addr, cfg.password) },
+	}
+	r.srv.stopOnCleanup(t)
 	r.launch(t, 0)
 	return r
 }
 
 // Stop terminates the server (SIGTERM, SIGKILL after a grace period) and
 // reaps it. It is idempotent; the data dir is kept for Restart.
-func (r *Redis) Stop() { r.signal(syscall.SIGTERM) }
+func (r *Redis) Stop() { r.srv.signal(syscall.SIGTERM) }
 
 // Kill ends the server with SIGKILL, as a crash would, and reaps it.
-func (r *Redis) Kill() { r.signal(syscall.SIGKILL) }
+func (r *Redis) Kill() { r.srv.signal(syscall.SIGKILL) }
 
 // Restart stops the server if it runs and starts it again on the same port
 // and dir, so AOF data written before is loaded again.
@@ -139,138 +120,32 @@ func (r *Redis) Restart(t testing.TB) {
 }
 
 // Running reports whether the server process is alive (not yet reaped).
-func (r *Redis) Running() bool {
-	r.mu.Lock()
-	p := r.proc
-	r.mu.Unlock()
-	if p == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
+func (r *Redis) Running() bool { return r.srv.running() }
 
 // LogTail returns the last n lines of the server log, for failure messages.
-func (r *Redis) LogTail(n int) string {
-	return tail(filepath.Join(r.Dir, "redis.log"), n)
-}
+func (r *Redis) LogTail(n int) string { return r.srv.logTail(n) }
 
-func (r *Redis) signal(sig syscall.Signal) {
-	r.mu.Lock()
-	p := r.proc
-	r.proc = nil
-	r.mu.Unlock()
-	if p == nil {
-		return
-	}
-	stopProcess(p, sig)
-}
-
-func stopProcess(p *process, sig syscall.Signal) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	if sig == syscall.SIGKILL {
-		<-p.done
-		return
-	}
-	select {
-	case <-p.done:
-	case <-time.After(stopGrace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// launch starts the process; port 0 picks a fresh free port on each attempt,
-// a fixed port (Restart) is retried in place.
+// launch starts the server on port, or on a fresh free port when port is 0.
 func (r *Redis) launch(t testing.TB, port int) {
 	t.Helper()
-	var lastErr error
-	for attempt := 0; attempt < startAttempts; attempt++ {
-		p := port
-		if p == 0 {
-			var err error
-			if p, err = freePort(); err != nil {
-				t.Fatalf("testenv: find free port: %v", err)
-			}
+	r.srv.launch(t, port, func(port, pid int, addr string) {
+		r.Port, r.PID, r.Addr = port, pid, addr
+		if r.Password != "" {
+			r.URL = "redis://:" + r.Password + "@" + addr + "/0"
+		} else {
+			r.URL = "redis://" + addr + "/0"
 		}
-		proc, err := r.try(p)
-		if err == nil {
-			return
-		}
-		lastErr = err
-		if proc != nil {
-			stopProcess(proc, syscall.SIGKILL)
-		}
-		if !errors.Is(err, errPortInUse) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("testenv: start redis-server: %v\nlog tail:\n%s", lastErr, r.LogTail(30))
+	})
 }
 
-var errPortInUse = errors.New("port in use")
-
-func (r *Redis) try(port int) (*process, error) {
-	logPath := filepath.Join(r.Dir, "redis.log")
-	logStart := fileSize(logPath)
-	cmd := exec.Command(r.bin, r.args(port)...)
-	cmd.Dir = r.Dir
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec %s: %w", r.bin, err)
+// pong reports nil once PING answers +PONG; LOADING replies (AOF replay)
+// are errors, so waitReady keeps waiting.
+func pong(addr, password string) error {
+	reply, err := command(addr, password, "PING")
+	if err == nil && reply != "PONG" {
+		err = fmt.Errorf("PING replied %q", reply)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := waitReady(p, addr, r.Password); err != nil {
-		if strings.Contains(readFrom(logPath, logStart), "Address already in use") {
-			return p, fmt.Errorf("%s: %w", addr, errPortInUse)
-		}
-		return p, fmt.Errorf("%s: %w", addr, err)
-	}
-	r.mu.Lock()
-	r.proc = p
-	r.Port, r.PID, r.Addr = port, cmd.Process.Pid, addr
-	if r.Password != "" {
-		r.URL = "redis://:" + r.Password + "@" + addr + "/0"
-	} else {
-		r.URL = "redis://" + addr + "/0"
-	}
-	r.mu.Unlock()
-	return p, nil
-}
-
-// waitReady polls PING until +PONG; LOADING replies (AOF replay) keep waiting.
-func waitReady(p *process, addr, password string) error {
-	deadline := time.Now().Add(readyTimeout)
-	var last error
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("exited during start-up (%s)", p.cmd.ProcessState)
-		default:
-		}
-		reply, err := command(addr, password, "PING")
-		if err == nil && reply == "PONG" {
-			return nil
-		}
-		last = err
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("no PONG within %s: %v", readyTimeout, last)
+	return err
 }
 
 // redisBinary finds name on PATH or in the usual Debian/Homebrew places.
@@ -287,32 +162,4 @@ func redisBinary(t testing.TB, name string) string {
 	}
 	t.Fatalf("testenv: %s not found on PATH or in /usr/bin: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)", name)
 	return ""
-}
-
-func fileSize(path string) int64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-
-func readFrom(path string, offset int64) string {
-	data, err := os.ReadFile(path)
-	if err != nil || int64(len(data)) < offset {
-		return ""
-	}
-	return string(data[offset:])
-}
-
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

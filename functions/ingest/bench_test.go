@@ -1,0 +1,69 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/geotrack/geotrack/functions/ingest"
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/testenv"
+)
+
+// BenchmarkHandleBatch1000 measures ingest's handler on a real Redis with
+// 1,000 fixes of 1,000 devices per request: decoding, validation and the
+// store's script, without HTTP.
+func BenchmarkHandleBatch1000(b *testing.B) { benchHandle(b, 1000, 1000) }
+
+// BenchmarkHandleSingle is one fix per request.
+func BenchmarkHandleSingle(b *testing.B) { benchHandle(b, 1, 1000) }
+
+func benchHandle(b *testing.B, perRequest, devices int) {
+	rs := testenv.StartRedis(b)
+	client, err := redisstore.Open(rs.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	secret := []byte("bench-secret-0123456789")
+	v, err := auth.NewVerifierWithSecret(secret, auth.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
+	sink, _ := events.NewSink(events.SinkConfig{})
+	fn := ingest.New(intake.Parser{}, &ingest.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}, v)
+	hdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + tok}}
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	b.SetBytes(int64(perRequest))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer() // building the request is the client's work
+		var sb strings.Builder
+		sb.WriteString("[")
+		for j := 0; j < perRequest; j++ {
+			if j > 0 {
+				sb.WriteString(",")
+			}
+			n := i*perRequest + j
+			ts := time.UnixMilli(base + int64(n)).UTC().Format(time.RFC3339Nano)
+			fmt.Fprintf(&sb, `{"device":"dev-%d","ts":%q,"lat":%.6f,"lon":%.6f,"speed":3.2,"acc":5}`, n%devices, ts, 51.5+float64(n%997)*1e-4, -0.1+float64(n%991)*1e-4)
+		}
+		sb.WriteString("]")
+		req := handler.Request{Method: http.MethodPost, Header: hdr, Body: []byte(sb.String())}
+		req.WithContext(context.Background())
+		b.StartTimer()
+		resp, err := fn.Handle(req)
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("%d %s %v", resp.StatusCode, resp.Body, err)
+		}
+	}
+}
