@@ -26,6 +26,7 @@ test-go:
 
 test-deploy: ## helm lint/template and strict decoding of every manifest
 	cd deploy/validate && $(GO) test -count=1 -timeout 10m ./...
+	bash edge-k3s/render.sh --check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/geotrack ./cmd/geotrack

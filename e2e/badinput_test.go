@@ -96,6 +96,7 @@ func TestBadInputs(t *testing.T) {
 		{"position bad device", "GET", "position?device=a%20b", nil, "", 400, "device"},
 		{"nearby radius too large", "GET", "nearby?lat=1&lon=1&radius=100001", nil, "", 400, "radius"},
 		{"nearby lat missing", "GET", "nearby?lon=1&radius=10", nil, "", 400, "lat"},
+		{"nearby radius 0", "GET", "nearby?lat=1&lon=1&radius=0", nil, "", 400, "radius"},
 		{"nearby lat NaN", "GET", "nearby?lat=NaN&lon=1&radius=10", nil, "", 400, "lat"},
 		{"nearby limit 1001", "GET", "nearby?lat=1&lon=1&radius=10&limit=1001", nil, "", 400, "limit"},
 		{"track bad format", "GET", "track?device=seed&format=kml", nil, "", 400, "format"},

@@ -71,7 +71,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			ob := outbox.New(client, outbox.Options{MaxLen: cfg.OutboxMaxLen})
+			ob := outbox.New(client, outbox.Options{MaxLen: cfg.OutboxMaxLen, Metrics: metrics.Default})
 			fw, err := forward.New(ob, forward.Config{
 				URL: cfg.CloudIngestURL, Token: token, NodeID: cfg.NodeID, BatchSize: cfg.BatchSize,
 				RatePerSecond: cfg.RatePerSecond, MaxBackoff: cfg.MaxBackoff, Metrics: metrics.Default,
@@ -163,7 +163,7 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 	if ec.FlushInterval <= 0 {
 		ec.FlushInterval = 5 * time.Second
 	}
-	ob := outbox.New(client, outbox.Options{MaxLen: ec.OutboxMaxLen})
+	ob := outbox.New(client, outbox.Options{MaxLen: ec.OutboxMaxLen, Metrics: metrics.Default})
 	pipeline := edgeingest.NewPipeline(client, store, ob, sink, settings, ec)
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

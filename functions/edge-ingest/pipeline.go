@@ -35,7 +35,6 @@ var (
 	receivedTotal = metrics.Default.NewCounter("geotrack_edge_received_total", "Valid fixes received by the edge pipeline.")
 	droppedTotal  = metrics.Default.NewCounterVec("geotrack_edge_dropped_total", "Fixes the edge filters dropped, by reason.", "reason")
 	keptTotal     = metrics.Default.NewCounter("geotrack_edge_forwarded_total", "Fixes the edge queued for the cloud.")
-	outboxFull    = metrics.Default.NewCounter("geotrack_outbox_full_total", "Requests refused with 503 because the outbox was full (alert on any increase).")
 )
 
 // Store is the edge's local hot store.
@@ -151,7 +150,7 @@ func (pl *Pipeline) commit(ctx context.Context, tenant string, raw, kept []fix.F
 	}
 	if err := pl.outbox.Append(ctx, tenant, kept); err != nil {
 		if errors.Is(err, outbox.ErrFull) {
-			outboxFull.Inc()
+			// counted by the outbox in geotrack_outbox_rejected_total
 			runtime.LoggerFrom(ctx).Error("ALERT outbox full: refusing fixes until the forwarder drains it", "err", err)
 			return respond.WithStatus(http.StatusServiceUnavailable, fmt.Errorf("outbox full: the edge cannot reach the cloud; retry later: %w", err))
 		}

@@ -3,10 +3,12 @@
 package nearby
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -24,9 +26,9 @@ const (
 	DefaultLimit = 100
 )
 
-// Store searches latest positions.
+// Store searches latest positions, returning each hit's stored fix JSON.
 type Store interface {
-	Nearby(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]redisstore.Nearby, error)
+	NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]redisstore.NearbyRaw, error)
 }
 
 // Function is the nearby function.
@@ -40,29 +42,29 @@ func New(store Store, verifier gate.Verifier) *Function {
 	return &Function{store: store, auth: verifier}
 }
 
-// Device is one result row.
-type Device struct {
-	fix.Fix
-	DistanceM float64 `json:"distance_m"`
-}
-
-// MarshalJSON keeps the fix's own encoding and adds distance_m.
-func (d Device) MarshalJSON() ([]byte, error) {
-	body, err := d.Fix.MarshalJSON()
-	if err != nil {
-		return nil, err
+// encodeResult writes {"devices":[...]} from the stored fix JSON, adding
+// distance_m to each object: no decode and re-encode of every fix.
+func encodeResult(hits []redisstore.NearbyRaw) []byte {
+	size := 16
+	for _, h := range hits {
+		size += len(h.JSON) + 24
 	}
-	dist := fmt.Sprintf(`,"distance_m":%s}`, formatMetres(d.DistanceM))
-	return append(body[:len(body)-1], dist...), nil
-}
-
-func formatMetres(v float64) string {
-	return fmt.Sprintf("%.2f", math.Round(v*100)/100)
-}
-
-// Result is the response body.
-type Result struct {
-	Devices []Device `json:"devices"`
+	b := make([]byte, 0, size)
+	b = append(b, `{"devices":[`...)
+	for i, h := range hits {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		js := bytes.TrimSpace(h.JSON)
+		if len(js) < 2 || js[len(js)-1] != '}' {
+			continue
+		}
+		b = append(b, js[:len(js)-1]...)
+		b = append(b, `,"distance_m":`...)
+		b = strconv.AppendFloat(b, math.Round(h.DistanceM*100)/100, 'f', -1, 64)
+		b = append(b, '}')
+	}
+	return append(b, "]}\n"...)
 }
 
 // Handle implements the OpenFaaS go-http handler.
@@ -84,17 +86,16 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return respond.Error(http.StatusBadRequest, err.Error()), nil
 	}
+	if radius <= 0 {
+		return respond.Error(http.StatusBadRequest, "radius: must be more than 0 metres"), nil
+	}
 	limit, err := query.Int(q, "limit", DefaultLimit, 1, MaxLimit)
 	if err != nil {
 		return respond.Error(http.StatusBadRequest, err.Error()), nil
 	}
-	found, err := f.store.Nearby(ctx, p.Tenant, lat, lon, radius, limit)
+	found, err := f.store.NearbyRaw(ctx, p.Tenant, lat, lon, radius, limit)
 	if err != nil {
 		return respond.FromError(fmt.Errorf("nearby search: %w", err)), nil
 	}
-	res := Result{Devices: make([]Device, len(found))}
-	for i, n := range found {
-		res.Devices[i] = Device{Fix: n.Fix, DistanceM: n.DistanceM}
-	}
-	return respond.JSON(http.StatusOK, res), nil
+	return respond.Raw(http.StatusOK, "application/json", encodeResult(found)), nil
 }

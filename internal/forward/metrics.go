@@ -45,9 +45,9 @@ func newForwardMetrics(reg *metrics.Registry, f *Forwarder) *forwardMetrics {
 		reg = metrics.NewRegistry()
 	}
 	m := &forwardMetrics{f: f}
-	reg.NewGaugeFunc("geotrack_forward_backlog", "Fixes waiting in the edge outbox.",
+	reg.NewGaugeFunc("geotrack_outbox_depth", "Fixes waiting in the edge outbox.",
 		func() float64 { return float64(m.backlog.Load()) })
-	reg.NewGaugeFunc("geotrack_forward_oldest_age_seconds", "Age of the oldest fix waiting in the edge outbox.",
+	reg.NewGaugeFunc("geotrack_outbox_oldest_age_seconds", "Age of the oldest fix waiting in the edge outbox.",
 		func() float64 { return m.oldestAge(time.Now()) })
 	reg.NewGaugeFunc("geotrack_forward_dead_letters", "Entries in the edge outbox's dead-letter stream.",
 		func() float64 { return float64(m.deadLetters.Load()) })

@@ -49,8 +49,8 @@ func TestRunRecoversAndStops(t *testing.T) {
 	for _, want := range []string{
 		"geotrack_forward_sent_total 480",
 		`geotrack_forward_failures_total{reason="http"} 4`,
-		"geotrack_forward_backlog 0",
-		"geotrack_forward_oldest_age_seconds 0",
+		"geotrack_outbox_depth 0",
+		"geotrack_outbox_oldest_age_seconds 0",
 		"geotrack_forward_dead_lettered_total 0",
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +44,35 @@ type Nearby struct {
 // Nearby returns up to limit devices whose latest position is within radiusM
 // metres of (lat, lon), nearest first.
 func (s *Store) Nearby(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]Nearby, error) {
+	raws, err := s.NearbyRaw(ctx, tenant, lat, lon, radiusM, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Nearby, len(raws))
+	for i, r := range raws {
+		if err := json.Unmarshal(r.JSON, &out[i].Fix); err != nil {
+			return nil, fmt.Errorf("redisstore: nearby: decode stored fix: %w", err)
+		}
+		out[i].DistanceM = r.DistanceM
+	}
+	return out, nil
+}
+
+// NearbyRaw is one hit of NearbyRaw: the stored JSON of the latest fix, as
+// fix.Fix.AppendJSON wrote it, and the distance.
+type NearbyRaw struct {
+	JSON      []byte
+	DistanceM float64
+}
+
+//go:embed nearby.lua
+var nearbyLua string
+
+var nearbyScript = redis.NewScript(nearbyLua)
+
+// NearbyRaw is Nearby without decoding the fixes, for callers that pass the
+// JSON through (the nearby function): one script, one round trip.
+func (s *Store) NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]NearbyRaw, error) {
 	keys, err := s.keys(tenant)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: nearby: %w", err)
@@ -50,39 +80,21 @@ func (s *Store) Nearby(ctx context.Context, tenant string, lat, lon, radiusM flo
 	if err := checkNearby(lat, lon, radiusM, limit); err != nil {
 		return nil, fmt.Errorf("redisstore: nearby: %w", err)
 	}
-	locs, err := s.client.GeoSearchLocation(ctx, keys.geo(), &redis.GeoSearchLocationQuery{
-		GeoSearchQuery: redis.GeoSearchQuery{
-			Longitude: lon, Latitude: lat,
-			Radius: radiusM, RadiusUnit: "m",
-			Sort: "ASC", Count: limit,
-		},
-		WithDist: true,
-	}).Result()
+	reply, err := nearbyScript.Run(ctx, s.client, []string{keys.geo(), keys.last()},
+		strconv.FormatFloat(lon, 'f', -1, 64), strconv.FormatFloat(lat, 'f', -1, 64),
+		strconv.FormatFloat(radiusM, 'f', -1, 64), limit).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: nearby: geosearch: %w", err)
+		return nil, fmt.Errorf("redisstore: nearby: %w", err)
 	}
-	if len(locs) == 0 {
-		return []Nearby{}, nil
-	}
-	devices := make([]string, len(locs))
-	for i, l := range locs {
-		devices[i] = l.Name
-	}
-	raws, err := s.client.HMGet(ctx, keys.last(), devices...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: nearby: read latest fixes: %w", err)
-	}
-	out := make([]Nearby, 0, len(locs))
-	for i, raw := range raws {
-		str, ok := raw.(string)
-		if !ok {
-			continue // erased between the two calls
+	out := make([]NearbyRaw, 0, len(reply)/2)
+	for i := 0; i+1 < len(reply); i += 2 {
+		dist, _ := reply[i].(string)
+		js, _ := reply[i+1].(string)
+		d, err := strconv.ParseFloat(dist, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: nearby: distance %q: %w", dist, err)
 		}
-		var f fix.Fix
-		if err := json.Unmarshal([]byte(str), &f); err != nil {
-			return nil, fmt.Errorf("redisstore: nearby: decode stored fix of %q: %w", devices[i], err)
-		}
-		out = append(out, Nearby{Fix: f, DistanceM: locs[i].Dist})
+		out = append(out, NearbyRaw{JSON: []byte(js), DistanceM: d})
 	}
 	return out, nil
 }
