@@ -3,8 +3,13 @@ package ingest_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +20,7 @@ import (
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/runtime"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -66,4 +72,53 @@ func benchHandle(b *testing.B, perRequest, devices int) {
 			b.Fatalf("%d %s %v", resp.StatusCode, resp.Body, err)
 		}
 	}
+}
+
+// BenchmarkHTTPSingleParallel is one binary-mode CloudEvent per request
+// through the shared runtime over loopback HTTP, from concurrent clients.
+func BenchmarkHTTPSingleParallel(b *testing.B) {
+	rs := testenv.StartRedis(b)
+	client, err := redisstore.Open(rs.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	secret := []byte("bench-secret-0123456789")
+	v, _ := auth.NewVerifierWithSecret(secret, auth.Config{})
+	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
+	sink, _ := events.NewSink(events.SinkConfig{})
+	fn := ingest.New(intake.Parser{}, &ingest.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}, v)
+	opts, _ := runtime.OptionsFromEnv("ingest")
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(runtime.FunctionHandler(fn, opts))
+	defer srv.Close()
+	tr := &http.Transport{MaxIdleConnsPerHost: 256}
+	hc := &http.Client{Transport: tr}
+	var seq atomic.Int64
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			body := fmt.Sprintf(`{"lat":%.6f,"lon":%.6f,"ts":%q}`, 51.5+float64(n%997)*1e-4, -0.1, time.UnixMilli(base+n).UTC().Format(time.RFC3339Nano))
+			req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Ce-Specversion", "1.0")
+			req.Header.Set("Ce-Id", strconv.FormatInt(n, 10))
+			req.Header.Set("Ce-Source", "urn:bench")
+			req.Header.Set("Ce-Type", events.TypeLocationReported)
+			req.Header.Set("Ce-Subject", fmt.Sprintf("dev-%d", n%1000))
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	})
 }

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
@@ -23,9 +21,7 @@ type Store interface {
 }
 
 // Sink receives the events the pipeline emits.
-type Sink interface {
-	Send(ctx context.Context, e event.Event) error
-}
+type Sink = events.Sink
 
 // Pipeline is the cloud pipeline: authorise, store once, emit
 // io.geotrack.location.updated with the fixes stored for the first time.
@@ -73,7 +69,7 @@ func toStoreGroups(groups []intake.Group) []redisstore.Group {
 // failure is logged, not returned: the fixes are stored, and a retry would be
 // deduplicated without re-emitting anyway.
 func (pl *Pipeline) emitUpdated(ctx context.Context, tenant string, groups []intake.Group, res redisstore.SaveResult) {
-	if res.Accepted == 0 || pl.Sink == nil {
+	if res.Accepted == 0 || !events.Enabled(pl.Sink) {
 		return
 	}
 	var fixes []fix.Fix

@@ -54,6 +54,16 @@ func NewSink(cfg SinkConfig) (Sink, error) {
 
 type discard struct{}
 
+// Enabled reports whether s sends anywhere, so that an emitter with no sink
+// configured skips building events it would only drop.
+func Enabled(s Sink) bool {
+	if s == nil {
+		return false
+	}
+	_, drops := s.(discard)
+	return !drops
+}
+
 func (discard) Send(ctx context.Context, e event.Event) error {
 	slog.DebugContext(ctx, "no event sink configured; event not sent", "type", e.Type(), "id", e.ID())
 	return nil

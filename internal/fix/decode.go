@@ -59,38 +59,14 @@ func SplitBatch(data []byte) ([]json.RawMessage, error) {
 }
 
 // DecodeBatch decodes data (one fix object or an array of 1..MaxBatch) with
-// a per-fix error for fixes that do not decode. Well-formed batches are read
-// in one pass; only a batch with a type error is decoded again item by item,
-// so that every error names its fix.
+// a per-fix error for fixes that do not decode. The common case (flat fixes,
+// plain strings and numbers) takes a hand-written fast path; anything else
+// falls back to encoding/json (decodeBatchSlow) with identical results.
 func DecodeBatch(data []byte, defaultDevice string) ([]Fix, []error, error) {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) > 0 && trimmed[0] == '[' {
-		var wires []wireFix
-		if err := json.Unmarshal(trimmed, &wires); err == nil {
-			if len(wires) == 0 {
-				return nil, nil, &FieldError{Field: "body", Msg: "empty array: expected 1 to 10000 fixes"}
-			}
-			if len(wires) > MaxBatch {
-				return nil, nil, &FieldError{Field: "body", Msg: fmt.Sprintf("%d fixes in one batch; the limit is %d", len(wires), MaxBatch)}
-			}
-			fixes := make([]Fix, len(wires))
-			errs := make([]error, len(wires))
-			for i := range wires {
-				fixes[i], errs[i] = wires[i].fix(defaultDevice)
-			}
-			return fixes, errs, nil
-		}
+	if fixes, errs, ok := decodeBatchFast(data, defaultDevice); ok {
+		return fixes, errs, nil
 	}
-	items, err := SplitBatch(trimmed)
-	if err != nil {
-		return nil, nil, err
-	}
-	fixes := make([]Fix, len(items))
-	errs := make([]error, len(items))
-	for i, raw := range items {
-		fixes[i], errs[i] = Decode(raw, defaultDevice)
-	}
-	return fixes, errs, nil
+	return decodeBatchSlow(data, defaultDevice)
 }
 
 // Decode parses one fix object. It does not validate ranges (see Validate);

@@ -58,7 +58,42 @@ type SaveResult struct {
 // doc for semantics). Every fix must pass fix.Validate relative to now; one
 // that does not fails the whole call before anything is written, with an
 // error wrapping ErrInvalidArgument and the *fix.FieldError.
+//
+// Concurrent calls for the same tenant are coalesced (group commit): while
+// one script call is in flight, the requests that arrive wait and then go
+// together in the next call, so a burst of one-fix requests costs a few
+// script calls instead of one each. An idle store adds no delay. Each call's
+// input is checked on its own first, so one bad request cannot fail others.
 func (s *Store) Save(ctx context.Context, tenant string, groups []Group, now time.Time) (SaveResult, error) {
+	if _, err := s.keys(tenant); err != nil {
+		return SaveResult{}, fmt.Errorf("redisstore: save: %w", err)
+	}
+	if err := checkGroups(groups, now); err != nil {
+		return SaveResult{}, fmt.Errorf("redisstore: save: %w", err)
+	}
+	if len(groups) == 0 {
+		return SaveResult{PerGroup: []GroupResult{}}, nil
+	}
+	return s.committer(tenant).save(ctx, s, tenant, groups, now)
+}
+
+// checkGroups applies Save's input rules without touching Redis.
+func checkGroups(groups []Group, now time.Time) error {
+	for gi, g := range groups {
+		if len(g.Fixes) > fix.MaxBatch {
+			return fmt.Errorf("%w: group %d has %d fixes; the limit is %d", ErrInvalidArgument, gi, len(g.Fixes), fix.MaxBatch)
+		}
+		for fi := range g.Fixes {
+			if err := fix.Validate(&g.Fixes[fi], now); err != nil {
+				return fmt.Errorf("%w: group %d fix %d: %w", ErrInvalidArgument, gi, fi, err)
+			}
+		}
+	}
+	return nil
+}
+
+// saveNow is one Save without coalescing.
+func (s *Store) saveNow(ctx context.Context, tenant string, groups []Group, now time.Time) (SaveResult, error) {
 	keys, err := s.keys(tenant)
 	if err != nil {
 		return SaveResult{}, fmt.Errorf("redisstore: save: %w", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,8 +35,9 @@ type Options struct {
 
 // Store is the Redis hot store; it is safe for concurrent use.
 type Store struct {
-	client redis.UniversalClient
-	opts   Options
+	client     redis.UniversalClient
+	opts       Options
+	committers sync.Map // tenant -> *committer (see Save)
 }
 
 // New wraps client. It panics on a KeyPrefix with braces, which would break
