@@ -55,6 +55,19 @@ func runDev(ctx context.Context, args []string) error {
 		os.Setenv(auth.SecretEnv, secret)
 		fmt.Printf("GEOTRACK_JWT_SECRET was unset; using %s for this run\n", secret)
 	}
+	// The edge functions run too: their forwarder sends to this runner's
+	// own ingest with a service token of the demo tenant.
+	if os.Getenv("CLOUD_INGEST_URL") == "" {
+		os.Setenv("CLOUD_INGEST_URL", "http://"+*addr+"/function/ingest")
+		os.Setenv("FORWARD_INTERVAL", "5s")
+		if os.Getenv("EDGE_SERVICE_TOKEN") == "" {
+			tok, err := auth.Sign([]byte(secret), auth.Principal{Tenant: "demo", Role: auth.RoleService}, 30*24*time.Hour)
+			if err != nil {
+				return err
+			}
+			os.Setenv("EDGE_SERVICE_TOKEN", tok)
+		}
+	}
 	stackFile, err := stack.Parse(geotrack.StackYAML)
 	if err != nil {
 		return err
@@ -159,11 +172,9 @@ func ensureRedis(ctx context.Context, rawURL string, start bool) (func(), error)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	probe := redis.NewClient(opts)
-	defer probe.Close()
-	pctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if probe.Ping(pctx).Err() == nil {
+	// A plain TCP dial first: go-redis would log every failed dial.
+	if conn, err := net.DialTimeout("tcp", opts.Addr, time.Second); err == nil {
+		conn.Close()
 		return func() {}, nil
 	}
 	if !start {
@@ -199,9 +210,14 @@ func ensureRedis(ctx context.Context, rawURL string, start bool) (func(), error)
 			_ = cmd.Process.Kill()
 		}
 	}
+	probe := redis.NewClient(opts)
+	defer probe.Close()
 	for i := 0; i < 100; i++ {
-		if probe.Ping(ctx).Err() == nil {
-			return stop, nil
+		if conn, err := net.DialTimeout("tcp", opts.Addr, 100*time.Millisecond); err == nil {
+			conn.Close()
+			if probe.Ping(ctx).Err() == nil {
+				return stop, nil
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -124,12 +124,12 @@ type fastParser struct {
 	// w and its targets are reused for every object: wireFix.fix copies
 	// device, ts, lat and lon out, so only the optional numbers need memory
 	// of their own per fix.
-	w                wireFix
-	dev, ts          string
-	lat, lon         float64
-	lastDev          string            // devices usually repeat within a batch
-	intern           map[string]string // attrs keys and values
-	internedAttrSize int
+	w            wireFix
+	dev, ts      string
+	lat, lon     float64
+	lastDev      string            // devices usually repeat within a batch
+	intern       map[string]string // devices, attrs keys and values
+	internedSize int
 }
 
 // ws skips JSON whitespace.
@@ -206,7 +206,7 @@ func (p *fastParser) object(defaultDevice string) (f Fix, err error, ok bool) {
 						return Fix{}, nil, false
 					}
 					if v != p.lastDev {
-						p.lastDev = strings.Clone(v)
+						p.lastDev = p.internString(v)
 					}
 					p.dev = p.lastDev
 				case seenTS:
@@ -344,6 +344,19 @@ func looseEqual(key, name string) bool {
 	return j == len(name)
 }
 
+// strStop marks the bytes str must look at: the closing quote, and what
+// makes it give up or check UTF-8.
+var strStop = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 // str reads a string at p.i without escapes, control characters or
 // invalid UTF-8, returning its contents (a substring of p.s).
 func (p *fastParser) str() (string, bool) {
@@ -354,8 +367,10 @@ func (p *fastParser) str() (string, bool) {
 	start := p.i + 1
 	high := false
 	for i := start; i < len(s); i++ {
-		c := s[i]
-		switch {
+		if !strStop[s[i]] {
+			continue
+		}
+		switch c := s[i]; {
 		case c == '"':
 			v := s[start:i]
 			if high && !utf8.ValidString(v) {
@@ -365,66 +380,122 @@ func (p *fastParser) str() (string, bool) {
 			return v, true
 		case c == '\\' || c < 0x20:
 			return "", false
-		case c >= utf8.RuneSelf:
+		default:
 			high = true
 		}
 	}
 	return "", false
 }
 
-// scanNumber returns the end of the JSON number at p.i, or -1.
+// scanNumber returns the end of the JSON number at p.i, or -1, and, when
+// the number is exactly representable the easy way, its value (exact=true):
+// at most 15 significant digits and a decimal exponent within ±22, so that
+// both the mantissa and the power of ten are exact float64s and one
+// correctly rounded multiplication or division gives the correctly rounded
+// result, which is what strconv.ParseFloat returns (its own exact path).
 // The grammar is -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; what
 // follows is checked by the caller (e.g. "01" fails there on the '1').
-func (p *fastParser) scanNumber() int {
+func (p *fastParser) scanNumber() (end int, v float64, exact bool) {
 	s, i := p.s, p.i
+	neg := false
 	if i < len(s) && s[i] == '-' {
+		neg = true
 		i++
+	}
+	var mant uint64
+	digits := 0 // significant digits in mant
+	exp10 := 0
+	exact = true
+	addDigit := func(c byte) {
+		if mant == 0 && c == '0' {
+			return
+		}
+		if digits >= 15 {
+			exact = false
+			return
+		}
+		mant = mant*10 + uint64(c-'0')
+		digits++
 	}
 	switch {
 	case i >= len(s):
-		return -1
+		return -1, 0, false
 	case s[i] == '0':
 		i++
 	case '1' <= s[i] && s[i] <= '9':
-		for i++; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+		for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+			addDigit(s[i])
 		}
 	default:
-		return -1
+		return -1, 0, false
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
 		d := i
 		for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+			addDigit(s[i])
+			exp10--
 		}
 		if i == d {
-			return -1
+			return -1, 0, false
 		}
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
+		eneg := false
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
 			i++
 		}
 		d := i
+		e := 0
 		for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+			if e < 10000 {
+				e = e*10 + int(s[i]-'0')
+			}
 		}
 		if i == d {
-			return -1
+			return -1, 0, false
 		}
+		if eneg {
+			e = -e
+		}
+		exp10 += e
 	}
-	return i
+	if !exact {
+		return i, 0, false
+	}
+	v = float64(mant)
+	switch {
+	case mant == 0 || exp10 == 0:
+	case exp10 > 0 && exp10 <= 22:
+		v *= pow10[exp10]
+	case exp10 < 0 && exp10 >= -22:
+		v /= pow10[-exp10]
+	default:
+		return i, 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return i, v, true
 }
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // number reads a JSON number into a float64 as encoding/json does
 // (strconv.ParseFloat on the literal); out of range gives up.
 func (p *fastParser) number() (float64, bool) {
-	end := p.scanNumber()
+	end, v, exact := p.scanNumber()
 	if end < 0 {
 		return 0, false
 	}
-	v, err := strconv.ParseFloat(p.s[p.i:end], 64)
-	if err != nil {
-		return 0, false
+	if !exact {
+		var err error
+		if v, err = strconv.ParseFloat(p.s[p.i:end], 64); err != nil {
+			return 0, false
+		}
 	}
 	p.i = end
 	return v, true
@@ -477,18 +548,18 @@ func (p *fastParser) attrs() (map[string]string, bool) {
 }
 
 // internString returns a copy of s that does not share p.s, reusing
-// earlier copies: attrs keys (and often values) repeat across a batch.
+// earlier copies: devices and attrs keys (often values) repeat in a batch.
 func (p *fastParser) internString(s string) string {
 	if v, ok := p.intern[s]; ok {
 		return v
 	}
 	c := strings.Clone(s)
-	if len(s) <= 64 && p.internedAttrSize < 1<<16 {
+	if len(s) <= 64 && p.internedSize < 1<<16 {
 		if p.intern == nil {
 			p.intern = make(map[string]string)
 		}
 		p.intern[c] = c
-		p.internedAttrSize += len(c)
+		p.internedSize += len(c)
 	}
 	return c
 }
@@ -550,7 +621,7 @@ func (p *fastParser) skip(depth int) bool {
 			p.ws()
 		}
 	default:
-		end := p.scanNumber()
+		end, _, _ := p.scanNumber()
 		if end < 0 {
 			return false
 		}

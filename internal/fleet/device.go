@@ -227,11 +227,17 @@ func (d *device) observe(pl geo.Plane) observation {
 			Alt:     fix.Float(round(alt, 0.1)),
 			Acc:     fix.Float(round(acc, 0.1)),
 			Speed:   fix.Float(round(d.v, 0.01)),
-			Heading: fix.Float(heading),
+			Heading: fix.Float(math.Mod(round(heading, 0.1), 360)),
 			Battery: fix.Float(round(d.battery, 0.001)),
 		},
 		truth: truth,
 	}
 }
 
-func round(v, unit float64) float64 { return math.Round(v/unit) * unit }
+// round rounds v to a decimal unit (0.1, 1e-7, ...). Dividing by the power of
+// ten, not multiplying by unit, gives the double nearest the decimal value,
+// so the JSON reads 51.4894710 rather than 51.489470999999995.
+func round(v, unit float64) float64 {
+	scale := math.Round(1 / unit)
+	return math.Round(v*scale) / scale
+}
