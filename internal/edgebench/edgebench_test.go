@@ -156,3 +156,42 @@ func BenchmarkFilterPush(b *testing.B) {
 		i++
 	}
 }
+
+// TestRealTracksBoundedAndBetterThanDistanceBased pins the claims made in
+// BENCHMARKS.md on the recorded tracks: geotrack's filter stays within ε and
+// beats AWS DistanceBased (30 m) on both byte ratio and maximum error.
+func TestRealTracksBoundedAndBetterThanDistanceBased(t *testing.T) {
+	tracks, err := LoadGPXDir(tracksDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tracks) < 2 {
+		t.Fatalf("want the 2 recorded tracks, got %d", len(tracks))
+	}
+	s := edgefilter.DefaultSettings()
+	rep := Run(tracks, s)
+	for name := range tracks {
+		var ours, aws Row
+		for _, r := range rep.Rows {
+			if r.Track != name {
+				continue
+			}
+			switch {
+			case r.Filter == rep.Rows[0].Filter:
+				ours = r
+			case r.Filter == "AWS DistanceBased 30 m":
+				aws = r
+			}
+		}
+		if ours.MaxDevM > s.EpsilonM+1e-6 {
+			t.Errorf("%s: max deviation %.3f m > ε", name, ours.MaxDevM)
+		}
+		if ours.Ratio <= aws.Ratio || ours.MaxDevM >= aws.MaxDevM {
+			t.Errorf("%s: geotrack %.1fx at %.2f m does not beat DistanceBased %.1fx at %.2f m",
+				name, ours.Ratio, ours.MaxDevM, aws.Ratio, aws.MaxDevM)
+		}
+		if ours.Ratio < 5 {
+			t.Errorf("%s: ratio %.1fx is far below the 10x target", name, ours.Ratio)
+		}
+	}
+}

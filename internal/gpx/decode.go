@@ -40,7 +40,9 @@ type point struct {
 }
 
 // Decode reads the points of a GPX 1.1 or 1.0 document in document order:
-// every trkpt, plus the rtept and wpt that carry a time.
+// every trkpt or, in a document without a track, the rtept and wpt that
+// carry a time. A track's waypoints are markers (laps, photos, POIs) that
+// repeat track positions out of time order, so they are not fixes of it.
 //
 // A trkpt without a time is an error naming "trkpt[i].time" (i counts trkpt
 // across the document from 0): a recorded track is a list of fixes and a
@@ -64,7 +66,8 @@ func Decode(r io.Reader, device string, max int) ([]fix.Fix, error) {
 		return nil, err
 	}
 	var (
-		fixes   []fix.Fix
+		fixes   []fix.Fix // trkpt
+		others  []fix.Fix // timed rtept and wpt
 		counts  = map[string]int{}
 		skipped int
 	)
@@ -95,14 +98,21 @@ func Decode(r io.Reader, device string, max int) ([]fix.Fix, error) {
 			skipped++
 			continue
 		}
-		if len(fixes) == max {
+		if len(fixes) == max || len(others) == max {
 			return nil, &fix.FieldError{Field: "body", Msg: fmt.Sprintf("more than %d points; the limit is %d", max, max)}
 		}
 		f, err := p.fix(name, device)
 		if err != nil {
 			return nil, err
 		}
-		fixes = append(fixes, f)
+		if kind == "trkpt" {
+			fixes = append(fixes, f)
+		} else {
+			others = append(others, f)
+		}
+	}
+	if len(fixes) == 0 {
+		fixes = others
 	}
 	if len(fixes) == 0 && skipped > 0 {
 		return nil, &fix.FieldError{Field: "body", Msg: fmt.Sprintf("no trkpt, and none of the %d rtept/wpt has a time", skipped)}

@@ -97,11 +97,14 @@ func TestDecodeVariants(t *testing.T) {
 			}},
 		{"timed route and waypoint in document order", `<gpx xmlns="http://www.topografix.com/GPX/1/1">
 			<wpt lat="5" lon="6"><time>2026-03-01T07:00:00Z</time><name>Café</name></wpt>
-			<rte><rtept lat="3" lon="4"><time>2026-03-01T07:30:00Z</time></rtept><rtept lat="3.1" lon="4"/></rte>
-			<trk><trkseg><trkpt lat="1" lon="2"><time>2026-03-01T08:00:00Z</time></trkpt></trkseg></trk></gpx>`,
+			<rte><rtept lat="3" lon="4"><time>2026-03-01T07:30:00Z</time></rtept><rtept lat="3.1" lon="4"/></rte></gpx>`,
 			func(fs []fix.Fix) bool {
-				return len(fs) == 3 && fs[0].Lat == 5 && fs[0].Attrs["name"] == "Café" && fs[1].Lat == 3 && fs[2].Lat == 1
+				return len(fs) == 2 && fs[0].Lat == 5 && fs[0].Attrs["name"] == "Café" && fs[1].Lat == 3
 			}},
+		{"a track's waypoints are markers, not fixes", `<gpx xmlns="http://www.topografix.com/GPX/1/1">
+			<wpt lat="5" lon="6"><time>2026-03-01T09:00:00Z</time><name>Lap 1</name></wpt>
+			<trk><trkseg><trkpt lat="1" lon="2"><time>2026-03-01T08:00:00Z</time></trkpt></trkseg></trk></gpx>`,
+			func(fs []fix.Fix) bool { return len(fs) == 1 && fs[0].Lat == 1 }},
 		{"latin-1 charset", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><gpx><wpt lat=\"1\" lon=\"2\"><time>2026-03-01T08:00:00Z</time><name>Z\xfcrich</name></wpt></gpx>",
 			func(fs []fix.Fix) bool { return len(fs) == 1 && fs[0].Attrs["name"] == "Zürich" }},
 		{"html entity in name", `<gpx><wpt lat="1" lon="2"><time>2026-03-01T08:00:00Z</time><name>a&nbsp;b</name></wpt></gpx>`,
