@@ -74,7 +74,7 @@ func init() {
 			ob := outbox.New(client, outbox.Options{MaxLen: cfg.OutboxMaxLen, Metrics: metrics.Default})
 			fw, err := forward.New(ob, forward.Config{
 				URL: cfg.CloudIngestURL, Token: token, NodeID: cfg.NodeID, BatchSize: cfg.BatchSize,
-				RatePerSecond: cfg.RatePerSecond, MaxBackoff: cfg.MaxBackoff, Metrics: metrics.Default,
+				RatePerSecond: cfg.RatePerSecond, MaxBackoff: cfg.MaxBackoff, Gzip: cfg.Gzip, Metrics: metrics.Default,
 			})
 			if err != nil {
 				return nil, err

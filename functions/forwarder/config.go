@@ -15,6 +15,7 @@ type Config struct {
 	BatchSize      int           `envconfig:"FORWARD_BATCH_SIZE" default:"500"`
 	RatePerSecond  float64       `envconfig:"FORWARD_RATE"`
 	MaxBackoff     time.Duration `envconfig:"FORWARD_MAX_BACKOFF" default:"60s"`
+	Gzip           bool          `envconfig:"FORWARD_GZIP" default:"true"`
 	// Interval > 0 runs a loop in the process (k3s Deployment), woken early
 	// by io.geotrack.edge.stored; 0 leaves scheduling to the cron-connector.
 	Interval time.Duration `envconfig:"FORWARD_INTERVAL"`

@@ -5,6 +5,8 @@
 package edgebench
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -17,15 +19,19 @@ import (
 
 // Row is one filter on one track (or on all tracks, Track == TotalTrack).
 type Row struct {
-	Track     string  `json:"track"`
-	Filter    string  `json:"filter"`
-	RawFixes  int     `json:"raw_fixes"`
-	RawBytes  int     `json:"raw_bytes"`
-	FwdFixes  int     `json:"fwd_fixes"`
-	FwdBytes  int     `json:"fwd_bytes"`
-	Ratio     float64 `json:"ratio"`      // RawBytes / FwdBytes
-	MaxDevM   float64 `json:"max_dev_m"`  // see edgefilter.MaxDeviation
-	MeanDevM  float64 `json:"mean_dev_m"` // over all raw fixes
+	Track    string  `json:"track"`
+	Filter   string  `json:"filter"`
+	RawFixes int     `json:"raw_fixes"`
+	RawBytes int     `json:"raw_bytes"`
+	FwdFixes int     `json:"fwd_fixes"`
+	FwdBytes int     `json:"fwd_bytes"`
+	Ratio    float64 `json:"ratio"`      // RawBytes / FwdBytes
+	MaxDevM  float64 `json:"max_dev_m"`  // see edgefilter.MaxDeviation
+	MeanDevM float64 `json:"mean_dev_m"` // over all raw fixes
+	// WireBytes is what the forwarder puts on the uplink: the forwarded
+	// fixes in batches of WireBatch, each gzipped (FORWARD_GZIP).
+	WireBytes int     `json:"wire_bytes"`
+	WireRatio float64 `json:"wire_ratio"` // RawBytes / WireBytes
 	devSumM   float64
 	devFixesN int
 }
@@ -84,16 +90,18 @@ func Run(tracks map[string][]fix.Fix, s edgefilter.Settings) Report {
 			row := Row{
 				Track: name, Filter: c.name,
 				RawFixes: len(raw), RawBytes: rawBytes,
-				FwdFixes: len(fwd), FwdBytes: jsonSize(fwd),
+				FwdFixes: len(fwd), FwdBytes: jsonSize(fwd), WireBytes: wireSize(fwd),
 				MaxDevM: mx, MeanDevM: mean,
 			}
 			row.Ratio = ratio(row.RawBytes, row.FwdBytes)
+			row.WireRatio = ratio(row.RawBytes, row.WireBytes)
 			rep.Rows = append(rep.Rows, row)
 			t := &totals[i]
 			t.RawFixes += row.RawFixes
 			t.RawBytes += row.RawBytes
 			t.FwdFixes += row.FwdFixes
 			t.FwdBytes += row.FwdBytes
+			t.WireBytes += row.WireBytes
 			t.MaxDevM = math.Max(t.MaxDevM, mx)
 			t.devSumM += mean * float64(len(raw))
 			t.devFixesN += len(raw)
@@ -102,6 +110,7 @@ func Run(tracks map[string][]fix.Fix, s edgefilter.Settings) Report {
 	for i := range totals {
 		t := &totals[i]
 		t.Ratio = ratio(t.RawBytes, t.FwdBytes)
+		t.WireRatio = ratio(t.RawBytes, t.WireBytes)
 		if t.devFixesN > 0 {
 			t.MeanDevM = t.devSumM / float64(t.devFixesN)
 		}
@@ -141,6 +150,25 @@ func jsonSize(fixes []fix.Fix) int {
 		panic(fmt.Sprintf("edgebench: marshal fixes: %v", err))
 	}
 	return len(b)
+}
+
+// WireBatch is the forwarder's default batch size (FORWARD_BATCH_SIZE).
+const WireBatch = 500
+
+// wireSize is the gzipped size of fixes sent in batches of WireBatch, as
+// the forwarder sends them (the CloudEvent envelope, ~250 bytes a batch
+// before compression, is left out for every filter alike).
+func wireSize(fixes []fix.Fix) int {
+	total := 0
+	for i := 0; i < len(fixes); i += WireBatch {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		b, _ := json.Marshal(fixes[i:min(i+WireBatch, len(fixes))])
+		zw.Write(b)
+		zw.Close()
+		total += buf.Len()
+	}
+	return total
 }
 
 func ratio(raw, fwd int) float64 {

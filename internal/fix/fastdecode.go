@@ -51,7 +51,7 @@ func decodeBatchFast(data []byte, defaultDevice string) (fixes []Fix, errs []err
 		if p.i >= len(p.s) || p.s[p.i] == ']' {
 			return nil, nil, false // empty array: the slow path words the error
 		}
-		n := len(p.s)/128 + 1
+		n := len(p.s)/80 + 1 // a typical fix is 100..200 bytes
 		if n > MaxBatch {
 			n = MaxBatch
 		}

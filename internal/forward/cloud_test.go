@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +39,7 @@ type cloud struct {
 
 // received is one request as the cloud saw it.
 type received struct {
+	Gzipped       bool
 	ContentType   string
 	Authorization string
 	Traceparent   string
@@ -138,7 +140,20 @@ func (c *cloud) parse(r *http.Request) (*received, int, string) {
 	if ev.ContentType != ContentType {
 		return nil, http.StatusUnsupportedMediaType, "want structured CloudEvents"
 	}
-	body, err := io.ReadAll(r.Body)
+	var in io.Reader = r.Body
+	switch r.Header.Get("Content-Encoding") {
+	case "":
+	case "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, http.StatusBadRequest, "gzip: " + err.Error()
+		}
+		in = zr
+		ev.Gzipped = true
+	default:
+		return nil, http.StatusUnsupportedMediaType, "content-encoding"
+	}
+	body, err := io.ReadAll(in)
 	if err != nil {
 		return nil, http.StatusBadRequest, err.Error()
 	}

@@ -40,6 +40,7 @@ type Config struct {
 	BatchSize        int     // fixes per event; default 500, at most fix.MaxBatch
 	MaxBatchesPerRun int     // requests per RunOnce; 0 = until the outbox is empty
 	RatePerSecond    float64 // fixes per second sent, paced between batches; 0 = unlimited
+	Gzip             bool    // compress batches (Content-Encoding: gzip; geotrack's runtime decodes it)
 
 	MinBackoff  time.Duration // default 500ms
 	MaxBackoff  time.Duration // default 60s

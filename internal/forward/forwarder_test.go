@@ -363,3 +363,21 @@ func TestNewValidatesConfig(t *testing.T) {
 		t.Error("shares http.DefaultClient")
 	}
 }
+
+// TestGzipBatches: with Gzip on, large batches go compressed and arrive
+// whole; small ones are sent plain.
+func TestGzipBatches(t *testing.T) {
+	e := startEdge(t)
+	c := newCloud(t, func(int, *received) action { return accept() })
+	f := e.forwarder(t, c, func(cfg *Config) { cfg.Gzip = true; cfg.BatchSize = 200 })
+	fixes := makeFixes("gz", 0, 201) // one full batch and one of a single fix
+	e.append(t, "acme", fixes)
+	if _, err := f.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.requireStoredExactly(t, fixes)
+	got := c.received()
+	if len(got) != 2 || !got[0].Gzipped || got[1].Gzipped {
+		t.Fatalf("want a gzipped batch then a plain one, got %d requests", len(got))
+	}
+}

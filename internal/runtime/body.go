@@ -1,9 +1,13 @@
 package runtime
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // readBody reads the whole request body, at most limit bytes. Larger bodies
@@ -44,4 +48,37 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 			return nil, err
 		}
 	}
+}
+
+// errEncoding is an unsupported Content-Encoding (415).
+var errEncoding = errors.New("content-encoding: only gzip (or identity) is supported")
+
+// decodeBody undoes a gzip Content-Encoding (edge forwarders compress their
+// batches) and removes the header, so functions always see plain bytes. The
+// body limit applies to the decompressed size too, which is what a function
+// has to hold in memory: a small gzip bomb gets 413, not an OOM.
+func decodeBody(header http.Header, body []byte, limit int64) (http.Header, []byte, error) {
+	enc := strings.ToLower(strings.TrimSpace(header.Get("Content-Encoding")))
+	switch enc {
+	case "", "identity":
+		return header, body, nil
+	case "gzip", "x-gzip":
+	default:
+		return header, nil, errEncoding
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return header, nil, fmt.Errorf("gzip: %w", err)
+	}
+	plain, err := io.ReadAll(io.LimitReader(zr, limit+1))
+	if err != nil {
+		return header, nil, fmt.Errorf("gzip: %w", err)
+	}
+	if int64(len(plain)) > limit {
+		return header, nil, &http.MaxBytesError{Limit: limit}
+	}
+	h := header.Clone()
+	h.Del("Content-Encoding")
+	h.Del("Content-Length")
+	return h, plain, nil
 }

@@ -86,6 +86,10 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 	}
 
 	body, err := readBody(w, r, h.opts.MaxBodyBytes)
+	header := r.Header
+	if err == nil {
+		header, body, err = decodeBody(r.Header, body, h.opts.MaxBodyBytes)
+	}
 	if err != nil {
 		release()
 		return h.bodyError(w, err, log)
@@ -95,7 +99,7 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 	defer cancel()
 	req := handler.Request{
 		Body:        body,
-		Header:      r.Header,
+		Header:      header,
 		QueryString: r.URL.RawQuery,
 		Method:      r.Method,
 		Host:        r.Host,
@@ -140,6 +144,9 @@ func (h *functionHandler) call(req handler.Request) (res result) {
 }
 
 func (h *functionHandler) bodyError(w http.ResponseWriter, err error, log *slog.Logger) (int, int) {
+	if errors.Is(err, errEncoding) {
+		return writeError(w, http.StatusUnsupportedMediaType, err.Error())
+	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return writeError(w, http.StatusRequestEntityTooLarge,

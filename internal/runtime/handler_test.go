@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -441,5 +442,50 @@ func TestContextHelpersOutsideRequest(t *testing.T) {
 	}
 	if LoggerFrom(nil) != slog.Default() { //nolint:staticcheck // handler.Request.Context() is nil without WithContext
 		t.Error("LoggerFrom(nil) should be slog.Default()")
+	}
+}
+
+func TestGzipBodies(t *testing.T) {
+	var seen []byte
+	var seenEnc string
+	fn := handlerFunc(func(req handler.Request) (handler.Response, error) {
+		seen, seenEnc = req.Body, req.Header.Get("Content-Encoding")
+		return handler.Response{StatusCode: http.StatusOK}, nil
+	})
+	opts := Options{MaxBodyBytes: 64}
+	h := FunctionHandler(fn, opts)
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(s))
+		zw.Close()
+		return b.Bytes()
+	}
+	cases := []struct {
+		name, enc string
+		body      []byte
+		status    int
+		want      string
+	}{
+		{"gzip decoded", "gzip", gz(`{"lat":1}`), 200, `{"lat":1}`},
+		{"identity", "identity", []byte("plain"), 200, "plain"},
+		{"bomb over the limit", "gzip", gz(strings.Repeat("a", 65)), 413, ""},
+		{"not gzip", "gzip", []byte("nope"), 400, ""},
+		{"brotli", "br", []byte("x"), 415, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			seen = nil
+			req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(tc.body))
+			req.Header.Set("Content-Encoding", tc.enc)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if tc.status == 200 && (string(seen) != tc.want || seenEnc == "gzip") {
+				t.Fatalf("function saw %q with Content-Encoding %q", seen, seenEnc)
+			}
+		})
 	}
 }
