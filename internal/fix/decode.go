@@ -107,9 +107,11 @@ func (w *wireFix) fix(defaultDevice string) (Fix, error) {
 	f.Lat, f.Lon = *w.Lat, *w.Lon
 	f.Alt, f.Acc, f.Speed, f.Heading, f.Battery = w.Alt, w.Acc, w.Speed, w.Heading, w.Battery
 	if len(w.Attrs) > 0 && string(w.Attrs) != "null" {
-		if err := json.Unmarshal(w.Attrs, &f.Attrs); err != nil {
+		var attrs map[string]string // a local keeps f off the heap
+		if err := json.Unmarshal(w.Attrs, &attrs); err != nil {
 			return Fix{}, &FieldError{Field: "attrs", Msg: "must be an object of string values"}
 		}
+		f.Attrs = attrs
 	}
 	return f, nil
 }

@@ -18,7 +18,7 @@ import (
 // ok is true, the result is identical to decodeBatchSlow's.
 //
 // It gives up on: escapes in any string, control characters or invalid
-// UTF-8 in strings, null as a field value (or as an array item), a
+// UTF-8 in strings, null as a known field's value or as an array item, a
 // duplicated known key, the tenant key, keys other than the exact lower-case
 // field names that encoding/json's case-insensitive matching could map to a
 // field (any non-ASCII key, or one that equals a field name ignoring case,
@@ -28,7 +28,7 @@ import (
 // array, more than MaxBatch items, and any syntax error or trailing data.
 //
 // Unknown keys are skipped, as encoding/json does, after checking that their
-// values are well-formed JSON.
+// values are well-formed JSON (within the limits above; null is fine there).
 func decodeBatchFast(data []byte, defaultDevice string) (fixes []Fix, errs []error, ok bool) {
 	trimmed := bytes.TrimSpace(data) // as decodeBatchSlow; may trim Unicode spaces
 	if len(trimmed) == 0 {

@@ -2,7 +2,10 @@ package fix
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -230,5 +233,48 @@ func BenchmarkDecodeBatch1000(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/fix")
 			b.ReportMetric(float64(testing.AllocsPerRun(10, func() { bc.fn(data, "") }))/1000, "allocs/fix")
 		})
+	}
+}
+
+// The fast number path must agree bit for bit with strconv.ParseFloat,
+// which encoding/json uses.
+func TestFastNumberMatchesParseFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		return string(b)
+	}
+	for range 200000 {
+		var s strings.Builder
+		if rng.IntN(2) == 0 {
+			s.WriteByte('-')
+		}
+		if rng.IntN(4) == 0 {
+			s.WriteByte('0')
+		} else {
+			s.WriteByte(byte('1' + rng.IntN(9)))
+			s.WriteString(digits(rng.IntN(18)))
+		}
+		if rng.IntN(2) == 0 {
+			s.WriteByte('.')
+			s.WriteString(digits(1 + rng.IntN(18)))
+		}
+		if rng.IntN(3) == 0 {
+			s.WriteString([]string{"e", "E", "e+", "e-", "E-"}[rng.IntN(5)])
+			s.WriteString(strconv.Itoa(rng.IntN(40)))
+		}
+		in := s.String()
+		p := fastParser{s: in}
+		got, ok := p.number()
+		want, err := strconv.ParseFloat(in, 64)
+		if !ok || err != nil || p.i != len(in) {
+			t.Fatalf("%s: ok=%v i=%d, ParseFloat err %v", in, ok, p.i, err)
+		}
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%s: got %v, ParseFloat %v", in, got, want)
+		}
 	}
 }
