@@ -41,14 +41,10 @@ func init() {
 			return &Built{Handler: ingest.New(Parser(), acc, verifier), Ready: ready, Close: stop}, nil
 		},
 	})
-	protocolSpec("owntracks", &owntracks.Config{}, func(c *owntracks.Config) protocolSettings {
-		return protocolSettings{c.Redis, c.Config, c.SinkConfig, c.Acceptance}
-	}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
+	protocolSpec("owntracks", &owntracks.Config{}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
 		return owntracks.New(p, a, v)
 	})
-	protocolSpec("osmand", &osmand.Config{}, func(c *osmand.Config) protocolSettings {
-		return protocolSettings{c.Redis, c.Config, c.SinkConfig, c.Acceptance}
-	}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
+	protocolSpec("osmand", &osmand.Config{}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
 		return osmand.New(p, a, v)
 	})
 
@@ -95,17 +91,9 @@ func init() {
 	})
 }
 
-// protocolSettings is what a device-protocol function's config provides.
-type protocolSettings struct {
-	redis config.Redis
-	auth  auth.Config
-	sink  events.SinkConfig
-	acc   edgeingest.Acceptance
-}
-
 // protocolSpec registers a device-protocol function: cloud pipeline by
 // default, the edge pipeline with EDGE_MODE=true.
-func protocolSpec[C any](name string, zero *C, settings func(*C) protocolSettings,
+func protocolSpec(name string, zero *edgeingest.ProtocolConfig,
 	build func(intake.Parser, intake.Acceptor, gate.Verifier) handler.FunctionHandler) {
 	add(Spec{
 		Name:   name,
@@ -113,24 +101,23 @@ func protocolSpec[C any](name string, zero *C, settings func(*C) protocolSetting
 		Edge:   true,
 		Emits:  []string{events.TypeLocationUpdated, events.TypeEdgeStored},
 		Build: func(ctx context.Context, d *Deps) (*Built, error) {
-			cfg := new(C)
-			if err := config.Load(cfg); err != nil {
+			var cfg edgeingest.ProtocolConfig
+			if err := config.Load(&cfg); err != nil {
 				return nil, err
 			}
-			s := settings(cfg)
-			if s.acc.EdgeMode {
-				acc, ready, verifier, stop, err := edgeAcceptor(ctx, d, s.redis, s.auth, s.sink, s.acc.Edge)
+			if cfg.EdgeMode {
+				acc, ready, verifier, stop, err := edgeAcceptor(ctx, d, cfg.Redis, cfg.Config, cfg.SinkConfig, cfg.Edge)
 				if err != nil {
 					return nil, err
 				}
 				return &Built{Handler: build(Parser(), acc, verifier), Ready: ready, Close: stop}, nil
 			}
-			store, ready, verifier, err := hotStore(d, s.redis, s.auth, redisstore.Options{
-				HistoryRetention: s.acc.HistoryRetention, DedupTTL: s.acc.DedupTTL})
+			store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{
+				HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL})
 			if err != nil {
 				return nil, err
 			}
-			sink, err := d.EventSink(s.sink)
+			sink, err := d.EventSink(cfg.SinkConfig)
 			if err != nil {
 				return nil, err
 			}

@@ -41,3 +41,13 @@ type Acceptance struct {
 	DedupTTL time.Duration `envconfig:"DEDUP_TTL" default:"24h"`
 	Edge
 }
+
+// ProtocolConfig is the environment of a device-protocol function (owntracks,
+// osmand): the cloud pipeline's settings plus the edge pipeline's, chosen by
+// EDGE_MODE.
+type ProtocolConfig struct {
+	config.Redis
+	auth.Config
+	events.SinkConfig
+	Acceptance
+}

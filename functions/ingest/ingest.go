@@ -18,6 +18,7 @@ import (
 	"github.com/geotrack/geotrack/internal/gate"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/respond"
+	"github.com/geotrack/geotrack/internal/runtime"
 )
 
 // Function is the ingest function.
@@ -54,6 +55,13 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 		}
 		return respond.Error(http.StatusBadRequest, err.Error()), nil
 	}
+	// The access log has ce_id for binary mode; structured and batch events
+	// only show up here, so the function's own log lines carry them.
+	if len(envs) == 1 && envs[0].Mode != events.ModeBinary && envs[0].ID != "" {
+		ctx = runtime.WithLogAttrs(ctx, "ce_id", envs[0].ID, "ce_source", envs[0].Source)
+	} else if len(envs) > 1 {
+		ctx = runtime.WithLogAttrs(ctx, "ce_batch", len(envs), "ce_first_id", envs[0].ID)
+	}
 	// The tenant comes only from the token; an event that names another
 	// tenant (an edge forwarder with the wrong token) is refused, not stored
 	// under the token's tenant.
@@ -81,7 +89,10 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	}
 	summary, err := f.acceptor.AcceptGroups(ctx, p, groups, rejected)
 	if err != nil {
+		runtime.LoggerFrom(ctx).Error("ingest failed", "tenant", p.Tenant, "err", err)
 		return respond.FromError(err), nil
 	}
+	runtime.LoggerFrom(ctx).Debug("ingested", "tenant", p.Tenant, "accepted", summary.Accepted,
+		"duplicates", summary.Duplicates, "rejected", len(summary.Rejected))
 	return respond.JSON(summary.Status(), summary), nil
 }

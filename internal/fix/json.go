@@ -21,7 +21,7 @@ func (f Fix) MarshalJSON() ([]byte, error) {
 // test), including the float and string formats.
 func (f Fix) AppendJSON(b []byte) []byte {
 	b = append(b, `{"device":`...)
-	b = appendString(b, f.Device)
+	b = AppendString(b, f.Device)
 	b = append(b, `,"ts":"`...)
 	b = AppendTime(b, f.TS)
 	b = append(b, `","lat":`...)
@@ -44,9 +44,9 @@ func (f Fix) AppendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = AppendString(b, k)
 			b = append(b, ':')
-			b = appendString(b, f.Attrs[k])
+			b = AppendString(b, f.Attrs[k])
 		}
 		b = append(b, '}')
 	}
@@ -91,9 +91,9 @@ func appendFloat(b []byte, v float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString quotes s like encoding/json (HTML-safe escaping, invalid
-// UTF-8 replaced by U+FFFD).
-func appendString(b []byte, s string) []byte {
+// AppendString appends s as a JSON string, quoted like encoding/json does
+// (HTML-safe escaping, invalid UTF-8 replaced by U+FFFD).
+func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

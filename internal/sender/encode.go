@@ -3,14 +3,9 @@ package sender
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
-	"strconv"
-	"time"
-	"unicode/utf8"
 
 	"github.com/geotrack/geotrack/internal/fix"
 )
@@ -42,12 +37,6 @@ func (e encoded) describe(index int) string {
 	return fmt.Sprintf("fix #%d", index)
 }
 
-// wireTime is fix.FormatTime's layout, appended without allocating; the
-// round-trip tests hold the two together.
-const wireTime = "2006-01-02T15:04:05.000Z07:00"
-
-func appendTime(b []byte, t time.Time) []byte { return t.UTC().AppendFormat(b, wireTime) }
-
 // EventID is the deterministic CloudEvent id of one fix: a resend of the same
 // fix from the same source is recognised by ingest as a duplicate.
 func EventID(source string, f fix.Fix) string {
@@ -67,7 +56,7 @@ func appendKey(b []byte, source string, f fix.Fix) []byte {
 	b = append(b, 0x1f)
 	b = append(b, f.Device...)
 	b = append(b, 0x1f)
-	b = appendTime(b, f.TS)
+	b = fix.AppendTime(b, f.TS)
 	return append(b, 0x1e)
 }
 
@@ -150,18 +139,18 @@ func appendEvent(b []byte, source, id, subject string, fixes []fix.Fix, array bo
 		b = appendEventID(b, source, fixes[0])
 		b = append(b, '"')
 	} else {
-		b = appendString(b, id)
+		b = fix.AppendString(b, id)
 	}
 	b = append(b, `,"source":`...)
-	b = appendString(b, source)
+	b = fix.AppendString(b, source)
 	b = append(b, `,"type":"`+TypeLocationReported+`"`...)
 	if subject != "" {
 		b = append(b, `,"subject":`...)
-		b = appendString(b, subject)
+		b = fix.AppendString(b, subject)
 	}
 	if last := fixes[len(fixes)-1]; !last.TS.IsZero() {
 		b = append(b, `,"time":"`...)
-		b = appendTime(b, last.TS)
+		b = fix.AppendTime(b, last.TS)
 		b = append(b, '"')
 	}
 	b = append(b, `,"datacontenttype":"application/json","data":`...)
@@ -189,75 +178,18 @@ func appendData(b []byte, fixes []fix.Fix, array bool) ([]byte, error) {
 	return append(b, ']'), nil
 }
 
-// AppendFix appends the JSON of f, the same document json.Marshal(f) gives
-// (field order aside), several times faster: the encoder is on the hot path
-// of the ingest benchmark, whose client shares the CPU with the server.
+// AppendFix appends the JSON of f (fix.Fix.AppendJSON, geotrack's wire
+// form), refusing non-finite numbers, which JSON cannot carry: a client
+// error better caught before sending.
 func AppendFix(b []byte, f fix.Fix) ([]byte, error) {
-	b = append(b, `{"device":`...)
-	b = appendString(b, f.Device)
-	b = append(b, `,"ts":"`...)
-	b = appendTime(b, f.TS)
-	b = append(b, '"')
-	var err error
-	if b, err = appendNumber(b, "lat", f.Lat); err != nil {
-		return nil, err
-	}
-	if b, err = appendNumber(b, "lon", f.Lon); err != nil {
-		return nil, err
-	}
-	optional := [...]struct {
+	numbers := [...]struct {
 		name string
 		v    *float64
-	}{{"alt", f.Alt}, {"acc", f.Acc}, {"speed", f.Speed}, {"heading", f.Heading}, {"battery", f.Battery}}
-	for _, o := range optional {
-		if o.v == nil {
-			continue
-		}
-		if b, err = appendNumber(b, o.name, *o.v); err != nil {
-			return nil, err
+	}{{"lat", &f.Lat}, {"lon", &f.Lon}, {"alt", f.Alt}, {"acc", f.Acc}, {"speed", f.Speed}, {"heading", f.Heading}, {"battery", f.Battery}}
+	for _, n := range numbers {
+		if n.v != nil && (math.IsNaN(*n.v) || math.IsInf(*n.v, 0)) {
+			return nil, fmt.Errorf("sender: %s is %g, which JSON cannot carry", n.name, *n.v)
 		}
 	}
-	if len(f.Attrs) > 0 {
-		b = append(b, `,"attrs":{`...)
-		keys := make([]string, 0, len(f.Attrs))
-		for k := range f.Attrs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendString(b, f.Attrs[k])
-		}
-		b = append(b, '}')
-	}
-	return append(b, '}'), nil
-}
-
-func appendNumber(b []byte, name string, v float64) ([]byte, error) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil, fmt.Errorf("sender: %s is %g, which JSON cannot carry", name, v)
-	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return strconv.AppendFloat(b, v, 'g', -1, 64), nil
-}
-
-// appendString writes s as a JSON string; plain ASCII (every valid device
-// id) takes the fast path, anything else goes through encoding/json.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return f.AppendJSON(b), nil
 }
