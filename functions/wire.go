@@ -32,16 +32,11 @@ func init() {
 			if err := config.Load(&cfg); err != nil {
 				return nil, err
 			}
-			store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{
-				HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL})
+			pipeline, ready, verifier, err := cloudPipeline(d, cfg.Redis, cfg.Config, cfg.SinkConfig,
+				redisstore.Options{HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL}, cfg.Source)
 			if err != nil {
 				return nil, err
 			}
-			sink, err := d.EventSink(cfg.SinkConfig)
-			if err != nil {
-				return nil, err
-			}
-			pipeline := &ingest.Pipeline{Store: store, Sink: sink, Source: cfg.Source}
 			return &Built{Handler: ingest.New(Parser(), pipeline, verifier), Ready: ready}, nil
 		},
 	})
@@ -85,6 +80,21 @@ func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options)
 		return nil, nil, nil, err
 	}
 	return redisstore.New(client, opts), pinger(client), verifier, nil
+}
+
+// cloudPipeline builds the cloud ingest pipeline (hot store, event sink)
+// and the verifier of a position-accepting function.
+func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, opts redisstore.Options, source string) (
+	*ingest.Pipeline, func(context.Context) error, gate.Verifier, error) {
+	store, ready, verifier, err := hotStore(d, rc, ac, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sink, err := d.EventSink(sc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return &ingest.Pipeline{Store: store, Sink: sink, Source: source}, ready, verifier, nil
 }
 
 // Parser is the intake parser every position-accepting function uses:

@@ -112,16 +112,11 @@ func protocolSpec(name string, zero *edgeingest.ProtocolConfig,
 				}
 				return &Built{Handler: build(Parser(), acc, verifier), Ready: ready, Close: stop}, nil
 			}
-			store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{
-				HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL})
+			pipeline, ready, verifier, err := cloudPipeline(d, cfg.Redis, cfg.Config, cfg.SinkConfig,
+				redisstore.Options{HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL}, "urn:geotrack:"+name)
 			if err != nil {
 				return nil, err
 			}
-			sink, err := d.EventSink(cfg.SinkConfig)
-			if err != nil {
-				return nil, err
-			}
-			pipeline := &ingest.Pipeline{Store: store, Sink: sink, Source: "urn:geotrack:" + name}
 			return &Built{Handler: build(Parser(), pipeline, verifier), Ready: ready}, nil
 		},
 	})
