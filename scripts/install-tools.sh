@@ -57,3 +57,13 @@ else
 	echo "installing nats-server ${NATS_SERVER_VERSION} into $gobin"
 	go install -trimpath "github.com/nats-io/nats-server/v2@${NATS_SERVER_VERSION}"
 fi
+
+# edge-k3s/render.sh needs kustomize (built into kubectl); install the
+# standalone one when neither is there.
+KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.5.0}"
+if [ -n "$(have kubectl)" ] || [ -n "$(have kustomize)" ]; then
+	echo "kustomize available ($(have kubectl)$(have kustomize))"
+else
+	echo "installing kustomize ${KUSTOMIZE_VERSION} into $gobin"
+	go install -trimpath "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+fi
