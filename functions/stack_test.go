@@ -10,72 +10,22 @@ import (
 	"testing"
 
 	"github.com/kelseyhightower/envconfig"
-	"gopkg.in/yaml.v3"
 
 	"github.com/geotrack/geotrack/functions"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/runtime"
+	"github.com/geotrack/geotrack/internal/stack"
 )
 
-// stackFile mirrors the faas-cli stack schema for the fields geotrack uses;
-// decoding with KnownFields makes any other (or misspelt) field an error.
-type stackFile struct {
-	Version  string `yaml:"version"`
-	Provider struct {
-		Name    string `yaml:"name"`
-		Gateway string `yaml:"gateway"`
-	} `yaml:"provider"`
-	Functions map[string]stackFunction `yaml:"functions"`
-}
-
-type stackFunction struct {
-	Lang                   string            `yaml:"lang"`
-	Handler                string            `yaml:"handler"`
-	Image                  string            `yaml:"image"`
-	BuildArgs              map[string]string `yaml:"build_args"`
-	Platforms              string            `yaml:"platforms"`
-	Environment            map[string]string `yaml:"environment"`
-	Secrets                []string          `yaml:"secrets"`
-	Labels                 map[string]string `yaml:"labels"`
-	Annotations            map[string]string `yaml:"annotations"`
-	Requests               *stackResources   `yaml:"requests"`
-	Limits                 *stackResources   `yaml:"limits"`
-	ReadOnlyRootFilesystem bool              `yaml:"readonly_root_filesystem"`
-}
-
-type stackResources struct {
-	CPU    string `yaml:"cpu"`
-	Memory string `yaml:"memory"`
-}
-
-const (
-	cronTopic            = "cron-function"
-	annotationSubscribes = "geotrack.io/subscribes"
-	annotationEmits      = "geotrack.io/emits"
-)
-
-// expandDefaults applies faas-cli's ${VAR:-default} substitution using only
-// the defaults, so the test does not depend on the caller's environment.
-func expandDefaults(s string) string {
-	return os.Expand(s, func(name string) string {
-		if _, def, ok := strings.Cut(name, ":-"); ok {
-			return def
-		}
-		return ""
-	})
-}
-
-func loadStack(t *testing.T) stackFile {
+func loadStack(t *testing.T) stack.File {
 	t.Helper()
 	raw, err := os.ReadFile("../stack.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader([]byte(expandDefaults(string(raw)))))
-	dec.KnownFields(true)
-	var s stackFile
-	if err := dec.Decode(&s); err != nil {
-		t.Fatalf("stack.yml: %v", err)
+	s, err := stack.ParseStrict(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return s
 }
@@ -144,9 +94,9 @@ func specByName() map[string]functions.Spec {
 // TestStackEntriesMatchPack: one stack.yml entry per function package, one
 // package per entry, and both are exactly functions.All.
 func TestStackEntriesMatchPack(t *testing.T) {
-	stack := loadStack(t)
+	sf := loadStack(t)
 	var entries []string
-	for name := range stack.Functions {
+	for name := range sf.Functions {
 		entries = append(entries, name)
 	}
 	slices.Sort(entries)
@@ -162,14 +112,14 @@ func TestStackEntriesMatchPack(t *testing.T) {
 	if !slices.Equal(entries, pack) {
 		t.Errorf("stack.yml entries %v != functions.All %v", entries, pack)
 	}
-	if stack.Version != "1.0" || stack.Provider.Name != "openfaas" || stack.Provider.Gateway == "" {
-		t.Errorf("stack header: version %q provider %q gateway %q", stack.Version, stack.Provider.Name, stack.Provider.Gateway)
+	if sf.Version != "1.0" || sf.Provider.Name != "openfaas" || sf.Provider.Gateway == "" {
+		t.Errorf("stack header: version %q provider %q gateway %q", sf.Version, sf.Provider.Name, sf.Provider.Gateway)
 	}
 }
 
 // TestStackEntries checks each entry against its Spec.
 func TestStackEntries(t *testing.T) {
-	stack := loadStack(t)
+	sf := loadStack(t)
 	specs := specByName()
 	emitted := map[string]bool{
 		// The pack's public entry point: devices, importers and edge
@@ -186,7 +136,7 @@ func TestStackEntries(t *testing.T) {
 		runtimeKeys[k] = true
 	}
 
-	for name, f := range stack.Functions {
+	for name, f := range sf.Functions {
 		t.Run(name, func(t *testing.T) {
 			spec, ok := specs[name]
 			if !ok {
@@ -217,9 +167,9 @@ func TestStackEntries(t *testing.T) {
 			topics := list(f.Annotations["topic"])
 			for _, topic := range topics {
 				switch {
-				case topic == cronTopic:
+				case topic == stack.CronTopic:
 					if len(topics) != 1 {
-						t.Errorf("topic %q: cron-connector needs topic to be exactly %s", f.Annotations["topic"], cronTopic)
+						t.Errorf("topic %q: cron-connector needs topic to be exactly %s", f.Annotations["topic"], stack.CronTopic)
 					}
 				case !emitted[topic]:
 					t.Errorf("topic %s is not an event type any function emits", topic)
@@ -228,22 +178,22 @@ func TestStackEntries(t *testing.T) {
 					subs = append(subs, topic)
 				}
 			}
-			for _, extra := range list(f.Annotations[annotationSubscribes]) {
+			for _, extra := range list(f.Annotations[stack.SubscribesAnnotation]) {
 				if !emitted[extra] {
-					t.Errorf("%s %s is not an event type any function emits", annotationSubscribes, extra)
+					t.Errorf("%s %s is not an event type any function emits", stack.SubscribesAnnotation, extra)
 				}
 				subs = append(subs, extra)
 			}
 			if got, want := sorted(subs), sorted(spec.Subscribes); !slices.Equal(got, want) {
 				t.Errorf("subscriptions in stack.yml %v != Spec.Subscribes %v", got, want)
 			}
-			scheduled := slices.Contains(topics, cronTopic)
+			scheduled := slices.Contains(topics, stack.CronTopic)
 			if sched := f.Annotations["schedule"]; scheduled != (spec.Schedule != "") || sched != spec.Schedule {
 				t.Errorf("topic %q schedule %q, Spec.Schedule %q: a scheduled function needs topic %s and the same schedule",
-					f.Annotations["topic"], sched, spec.Schedule, cronTopic)
+					f.Annotations["topic"], sched, spec.Schedule, stack.CronTopic)
 			}
-			if got, want := list(f.Annotations[annotationEmits]), sorted(spec.Emits); !slices.Equal(got, want) {
-				t.Errorf("%s %v != Spec.Emits %v", annotationEmits, got, want)
+			if got, want := list(f.Annotations[stack.EmitsAnnotation]), sorted(spec.Emits); !slices.Equal(got, want) {
+				t.Errorf("%s %v != Spec.Emits %v", stack.EmitsAnnotation, got, want)
 			}
 			platforms := list(f.Platforms)
 			if spec.Edge != slices.Contains(platforms, "linux/arm64") {
@@ -272,12 +222,12 @@ func checkScaleLabels(t *testing.T, labels map[string]string) {
 // TestStackSecretsDocumented: every secret a function mounts is explained in
 // DEPLOY.md, so an operator knows what to create.
 func TestStackSecretsDocumented(t *testing.T) {
-	stack := loadStack(t)
+	sf := loadStack(t)
 	doc, err := os.ReadFile("../DEPLOY.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, f := range stack.Functions {
+	for name, f := range sf.Functions {
 		for _, s := range f.Secrets {
 			if !bytes.Contains(doc, []byte("`"+s+"`")) {
 				t.Errorf("%s: secret %s is not documented in DEPLOY.md (as `%s`)", name, s, s)

@@ -1,40 +1,92 @@
-// Package stack reads the parts of an OpenFaaS stack.yml that geotrack's
-// tools act on: which function is triggered by which topic.
+// Package stack reads an OpenFaaS stack.yml: strictly (every field of the
+// faas-cli schema that geotrack uses, any other field an error) for the
+// checks in tests, and for the local dev runner's event routing.
 package stack
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Function is the subset of a stack.yml function entry geotrack reads.
-type Function struct {
-	Annotations map[string]string `yaml:"annotations"`
-	Environment map[string]string `yaml:"environment"`
-}
-
-// File is the subset of stack.yml geotrack reads.
+// File mirrors the faas-cli stack schema for the fields geotrack uses.
 type File struct {
+	Version  string `yaml:"version"`
+	Provider struct {
+		Name    string `yaml:"name"`
+		Gateway string `yaml:"gateway"`
+	} `yaml:"provider"`
 	Functions map[string]Function `yaml:"functions"`
 }
 
-// CronTopic is the cron-connector's topic.
-const CronTopic = "cron-function"
+// Function is one stack.yml function entry.
+type Function struct {
+	Lang                   string            `yaml:"lang"`
+	Handler                string            `yaml:"handler"`
+	Image                  string            `yaml:"image"`
+	BuildArgs              map[string]string `yaml:"build_args"`
+	Platforms              string            `yaml:"platforms"`
+	Environment            map[string]string `yaml:"environment"`
+	Secrets                []string          `yaml:"secrets"`
+	Labels                 map[string]string `yaml:"labels"`
+	Annotations            map[string]string `yaml:"annotations"`
+	Requests               *Resources        `yaml:"requests"`
+	Limits                 *Resources        `yaml:"limits"`
+	ReadOnlyRootFilesystem bool              `yaml:"readonly_root_filesystem"`
+}
 
-// SubscribesAnnotation lists extra event types of a scheduled function
-// (whose topic must be exactly cron-function).
-const SubscribesAnnotation = "geotrack.io/subscribes"
+// Resources is a requests/limits block.
+type Resources struct {
+	CPU    string `yaml:"cpu"`
+	Memory string `yaml:"memory"`
+}
 
-// Parse reads stack.yml.
+// Topics and annotations geotrack reads.
+const (
+	// CronTopic is the cron-connector's topic.
+	CronTopic = "cron-function"
+	// SubscribesAnnotation lists extra event types of a scheduled function
+	// (whose topic must be exactly cron-function).
+	SubscribesAnnotation = "geotrack.io/subscribes"
+	// EmitsAnnotation lists the event types a function emits.
+	EmitsAnnotation = "geotrack.io/emits"
+)
+
+// Parse reads stack.yml leniently (unknown fields ignored), as the dev
+// runner does with the embedded copy.
 func Parse(data []byte) (File, error) {
 	var f File
 	if err := yaml.Unmarshal(data, &f); err != nil {
 		return File{}, fmt.Errorf("parse stack.yml: %w", err)
 	}
 	return f, nil
+}
+
+// ParseStrict reads stack.yml with ${VAR:-default} expanded to its default
+// and every unknown or misspelt field an error.
+func ParseStrict(data []byte) (File, error) {
+	dec := yaml.NewDecoder(bytes.NewReader([]byte(ExpandDefaults(string(data)))))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return File{}, fmt.Errorf("parse stack.yml: %w", err)
+	}
+	return f, nil
+}
+
+// ExpandDefaults applies faas-cli's ${VAR:-default} substitution using only
+// the defaults, so the result does not depend on the caller's environment.
+func ExpandDefaults(s string) string {
+	return os.Expand(s, func(name string) string {
+		if _, def, ok := strings.Cut(name, ":-"); ok {
+			return def
+		}
+		return ""
+	})
 }
 
 // Subscribers maps each event type to the functions it triggers, from the
