@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -319,6 +320,14 @@ func TestEdgeReplayWithinEpsilon(t *testing.T) {
 			t.Fatal(err)
 		}
 		kept = append(kept, f)
+	}
+	// Every raw fix is kept locally for replay: `geotrack raw` gives them back.
+	out, err := exec.Command(binary, "raw", "--redis-url", e.redis.URL, "--device", "runner", "--since", "200000h").Output()
+	if err != nil {
+		t.Fatalf("geotrack raw: %v", err)
+	}
+	if lines := strings.Count(string(out), "\n"); lines != len(raw) {
+		t.Fatalf("raw log holds %d fixes of runner, want %d", lines, len(raw))
 	}
 	maxDev, meanDev := edgefilter.MaxDeviation(raw, kept)
 	eps := edgefilter.DefaultSettings().EpsilonM

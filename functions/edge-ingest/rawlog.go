@@ -39,3 +39,50 @@ func (r *rawLog) append(ctx context.Context, tenant string, fixes []fix.Fix, now
 	}
 	return nil
 }
+
+// RawKey is the edge Redis stream holding raw fixes.
+const RawKey = "gt:{edge}:raw"
+
+// RawFix is one entry of the raw log.
+type RawFix struct {
+	Tenant string
+	Fix    fix.Fix
+}
+
+// ReadRaw returns up to max raw fixes received since since (oldest first),
+// optionally of one device: for replaying a day through other filter
+// settings (`geotrack raw … | geotrack replay`) and for debugging a device.
+func ReadRaw(ctx context.Context, client redis.UniversalClient, since time.Time, device string, max int) ([]RawFix, error) {
+	start := "-"
+	if !since.IsZero() {
+		start = strconv.FormatInt(since.UnixMilli(), 10)
+	}
+	const page = 1000
+	var out []RawFix
+	for len(out) < max {
+		msgs, err := client.XRangeN(ctx, RawKey, start, "+", page).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read raw log: %w", err)
+		}
+		for _, m := range msgs {
+			js, _ := m.Values["fix"].(string)
+			var f fix.Fix
+			if err := json.Unmarshal([]byte(js), &f); err != nil {
+				continue // a damaged entry stays in the stream for inspection
+			}
+			if device != "" && f.Device != device {
+				continue
+			}
+			tenant, _ := m.Values["tenant"].(string)
+			out = append(out, RawFix{Tenant: tenant, Fix: f})
+			if len(out) == max {
+				break
+			}
+		}
+		if len(msgs) < page {
+			break
+		}
+		start = "(" + msgs[len(msgs)-1].ID // exclusive: the next page
+	}
+	return out, nil
+}
