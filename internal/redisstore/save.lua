@@ -12,8 +12,9 @@
 -- Returns per group: duplicate (0/1), accepted fixes, duplicate fixes, and a
 -- string with one character per fix: '1' stored now, '0' a duplicate.
 --
--- Cost matters (this is the ingest hot path): per fix only ZCOUNT and ZADD;
--- per device a trim and a PEXPIRE at most once a minute (see the end); the latest positions, timestamps and
+-- Cost matters (this is the ingest hot path): no call per fix unless it is
+-- late (a ZCOUNT); one ZADD per device; a trim and a PEXPIRE per device at
+-- most once a minute (see the end); the latest positions, timestamps and
 -- the device set are read and written with one multi-member call per
 -- CHUNK devices. No unpack() of unbounded tables.
 
@@ -55,10 +56,16 @@ for i = 1, #devList, CHUNK do
   end
 end
 
--- Pass 2: dedup and history.
-local pending = {}    -- device -> {ts, lon, lat, json}: its new latest fix
+-- Pass 2: dedup and history. A fix newer than everything the device had
+-- stored before this call (prevTS, its latest timestamp) cannot repeat a
+-- stored point, so only late fixes pay for a ZCOUNT; repeats inside this
+-- call are caught by inCall. History points are written per device with one
+-- multi-member ZADD at the end.
+local pending = {}    -- device -> ARGV index of its new latest fix
 local touched = {}    -- device -> history key written now
 local oldest = {}     -- device -> oldest ts written now
+local inCall = {}     -- device -> set of ts written by this call
+local zadds, zorder = {}, {} -- history key -> {score, member, ...}
 local out = {}
 local a = 6
 for _ = 1, groups do
@@ -75,32 +82,53 @@ for _ = 1, groups do
   else
     for _ = 1, n do
       local hkey = KEYS[tonumber(ARGV[a])]
-      local dev, tsArg, lon, lat, js = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-      a = a + 6
+      local dev, tsArg = ARGV[a + 1], ARGV[a + 2]
+      local ts = tonumber(tsArg)
+      local mine = inCall[dev]
+      if mine == nil then
+        mine = {}
+        inCall[dev] = mine
+      end
       -- (device, ts ms) is unique: a point at this exact score is a resend.
-      if redis.call('ZCOUNT', hkey, tsArg, tsArg) > 0 then
+      local repeated = mine[ts] or (ts <= prevTS[dev] and redis.call('ZCOUNT', hkey, tsArg, tsArg) > 0)
+      if repeated then
         dupFixes = dupFixes + 1
         flags[#flags + 1] = '0'
       else
-        redis.call('ZADD', hkey, tsArg, js)
+        mine[ts] = true
+        local z = zadds[hkey]
+        if z == nil then
+          z = {}
+          zadds[hkey] = z
+          zorder[#zorder + 1] = hkey
+        end
+        z[#z + 1] = tsArg
+        z[#z + 1] = ARGV[a + 5]
         accepted = accepted + 1
         flags[#flags + 1] = '1'
         touched[dev] = hkey
-        local ts = tonumber(tsArg)
         if oldest[dev] == nil or ts < oldest[dev] then oldest[dev] = ts end
         -- Only a strictly newer fix moves the latest position; late ones
         -- only land in history.
         if ts > latestTS[dev] then
           latestTS[dev] = ts
-          pending[dev] = {tsArg, lon, lat, js}
+          pending[dev] = a
         end
       end
+      a = a + 6
     end
   end
   out[#out + 1] = dup and 1 or 0
   out[#out + 1] = accepted
   out[#out + 1] = dupFixes
   out[#out + 1] = table.concat(flags)
+end
+
+for _, hkey in ipairs(zorder) do
+  local z = zadds[hkey]
+  for i = 1, #z, 2 * CHUNK do
+    redis.call('ZADD', hkey, unpack(z, i, math.min(i + 2 * CHUNK - 1, #z)))
+  end
 end
 
 -- The latest positions, once per device, in multi-member calls.
@@ -114,13 +142,13 @@ local function flush()
   end
 end
 for _, dev in ipairs(devList) do
-  local p = pending[dev]
+  local p = pending[dev] -- ARGV index: history key, device, ts, lon, lat, json
   if p then
     local g = #geoArgs
-    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = p[2], p[3], dev
+    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = ARGV[p + 3], ARGV[p + 4], dev
     local h = #lastArgs
-    lastArgs[h + 1], lastArgs[h + 2] = dev, p[4]
-    tsArgs[h + 1], tsArgs[h + 2] = dev, p[1]
+    lastArgs[h + 1], lastArgs[h + 2] = dev, ARGV[p + 5]
+    tsArgs[h + 1], tsArgs[h + 2] = dev, ARGV[p + 2]
     if #geoArgs >= 3 * CHUNK then flush() end
   end
   -- Only a device seen for the first time joins the device set.
