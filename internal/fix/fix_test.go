@@ -211,6 +211,9 @@ func FuzzAppendJSON(f *testing.F) {
 				return // not JSON; validation rejects them
 			}
 		}
+		if got, want := FormatTime(fx.TS), fx.TS.UTC().Format("2006-01-02T15:04:05.000Z07:00"); got != want {
+			t.Fatalf("FormatTime %s, want %s", got, want)
+		}
 		want, err := reflectJSON(fx)
 		if err != nil {
 			t.Skip("not encodable by encoding/json")
@@ -219,4 +222,21 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("AppendJSON\n got %s\nwant %s", got, want)
 		}
 	})
+}
+
+func TestAppendTimeMatchesLayout(t *testing.T) {
+	times := []time.Time{
+		time.Date(2026, 11, 25, 10, 0, 0, 250_000_000, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.FixedZone("x", -3600)),
+		time.Date(2026, 2, 3, 4, 5, 6, 7_000_001, time.FixedZone("y", 5*3600+1800)),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	for _, tm := range times {
+		want := tm.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		if got := string(AppendTime(nil, tm)); got != want {
+			t.Errorf("AppendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
 }

@@ -53,9 +53,26 @@ func (f Fix) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// AppendTime appends t as FormatTime does.
+// AppendTime appends t as FormatTime does: RFC 3339, UTC, milliseconds.
+// Written out by hand for years 0–9999 (time.AppendFormat is a general
+// layout interpreter and showed up in ingest profiles).
 func AppendTime(b []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	b = append(b,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+min/10), byte('0'+min%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+	return b
 }
 
 func appendOpt(b []byte, key string, v *float64) []byte {
