@@ -88,6 +88,37 @@ func TestDeviceProtocols(t *testing.T) {
 		}
 	})
 
+	t.Run("GeoJSON and GPX documents through ingest", func(t *testing.T) {
+		svc := token(t, "acme", auth.RoleService, "")
+		t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+		ts := func(i int) string { return t0.Add(time.Duration(i) * time.Second).Format(time.RFC3339) }
+		docs := []struct{ device, contentType, body string }{
+			{"geo-1", "application/geo+json", fmt.Sprintf(`{"type":"FeatureCollection","features":[{"type":"Feature",
+				"properties":{"coordTimes":[%q,%q,%q]},
+				"geometry":{"type":"LineString","coordinates":[[13.40,52.52,35],[13.41,52.521,36],[13.42,52.522,37]]}}]}`, ts(0), ts(1), ts(2))},
+			{"gpx-1", "application/gpx+xml", fmt.Sprintf(`<?xml version="1.0"?><gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1">
+				<trk><trkseg><trkpt lat="52.52" lon="13.40"><ele>35</ele><time>%s</time></trkpt>
+				<trkpt lat="52.521" lon="13.41"><time>%s</time></trkpt><trkpt lat="52.522" lon="13.42"><time>%s</time></trkpt></trkseg></trk></gpx>`, ts(0), ts(1), ts(2))},
+		}
+		for _, d := range docs {
+			r := call(t, http.MethodPost, client.ingest.URL+"?device="+d.device, svc, hdr("Content-Type", d.contentType), []byte(d.body))
+			var s summary
+			r.JSON(t, &s)
+			if r.Status != http.StatusAccepted || s.Accepted != 3 {
+				t.Fatalf("%s: %d %s", d.contentType, r.Status, r.Body)
+			}
+			if p := getTrack(t, client, viewer, "device="+d.device); len(p.Points) != 3 || p.Points[2].Lat != 52.522 {
+				t.Fatalf("%s stored %+v", d.contentType, p.Points)
+			}
+		}
+		// A document without times is refused, naming where.
+		r := call(t, http.MethodPost, client.ingest.URL+"?device=gpx-2", svc, hdr("Content-Type", "application/gpx+xml"),
+			[]byte(`<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg><trkpt lat="1" lon="2"/></trkseg></trk></gpx>`))
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "trkpt[0].time") {
+			t.Fatalf("untimed GPX: %d %s", r.Status, r.Body)
+		}
+	})
+
 	trackerTok := token(t, "acme", auth.RoleDevice, "tracker-9")
 	t.Run("osmand query with token", func(t *testing.T) {
 		q := url.Values{"id": {"tracker-9"}, "lat": {"48.2082"}, "lon": {"16.3738"}, "timestamp": {fmt.Sprint(now - 5)},
