@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -93,19 +94,63 @@ func ExpandDefaults(s string) string {
 // `topic` annotations (comma-separated, as the connector-sdk reads them).
 func (f File) Subscribers() map[string][]string {
 	out := map[string][]string{}
-	for name, fn := range f.Functions {
-		for _, key := range []string{"topic", SubscribesAnnotation} {
-			for _, t := range strings.Split(fn.Annotations[key], ",") {
-				t = strings.TrimSpace(t)
-				if t == "" || t == CronTopic {
-					continue
-				}
-				out[t] = append(out[t], name)
-			}
+	for _, name := range f.Names() {
+		for _, t := range f.Functions[name].Subscriptions() {
+			out[t] = append(out[t], name)
 		}
 	}
-	for t := range out {
-		sort.Strings(out[t])
+	return out
+}
+
+// Subscriptions are the event types the function is triggered by: the
+// `topic` entries other than cron-function, plus geotrack.io/subscribes.
+func (f Function) Subscriptions() []string {
+	var out []string
+	for _, t := range List(f.Annotations["topic"]) {
+		if t != CronTopic {
+			out = append(out, t)
+		}
+	}
+	out = append(out, List(f.Annotations[SubscribesAnnotation])...)
+	return sortedSet(out)
+}
+
+// Emits lists geotrack.io/emits.
+func (f Function) Emits() []string { return sortedSet(List(f.Annotations[EmitsAnnotation])) }
+
+// Schedule is the cron schedule when the function is a cron-function.
+func (f Function) Schedule() string {
+	if f.Annotations["topic"] == CronTopic {
+		return f.Annotations["schedule"]
+	}
+	return ""
+}
+
+// Edge reports whether the function is built for arm64 edge nodes too.
+func (f Function) Edge() bool { return slices.Contains(List(f.Platforms), "linux/arm64") }
+
+// Names returns the function names in order.
+func (f File) Names() []string {
+	names := make([]string, 0, len(f.Functions))
+	for n := range f.Functions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// List splits a comma-separated annotation, trimming blanks.
+func List(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
 	}
 	return out
+}
+
+func sortedSet(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
 }
