@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,6 +35,9 @@ const (
 type Group struct {
 	Source, ID string
 	Fixes      []fix.Fix
+	// Announce, when set, queues an event for the fixes of the group that
+	// are stored now (see Announce); nil announces nothing.
+	Announce *Announce
 }
 
 // GroupResult is the outcome for one Group. For a duplicate event nothing is
@@ -73,6 +77,11 @@ func (s *Store) Save(ctx context.Context, tenant string, groups []Group, now tim
 	}
 	if len(groups) == 0 {
 		return SaveResult{PerGroup: []GroupResult{}}, nil
+	}
+	if announces(groups) {
+		if err := s.registerEmitter(ctx, tenant); err != nil {
+			return SaveResult{}, fmt.Errorf("redisstore: save: %w", err)
+		}
 	}
 	n := 0
 	for _, g := range groups {
@@ -125,11 +134,11 @@ func (s *Store) saveNow(ctx context.Context, tenant string, groups []Group, now 
 		// Run is EVALSHA with a fallback to EVAL when the script cache is cold.
 		reply, err := saveScript.Run(ctx, s.client, chunks[0].keys, chunks[0].args...).Slice()
 		if err != nil {
-			return SaveResult{}, fmt.Errorf("redisstore: save %d fixes for tenant %q: %w", chunks[0].fixes, tenant, err)
+			return SaveResult{}, fmt.Errorf("redisstore: save %d fixes for tenant %q: %w", chunks[0].fixes, tenant, outboxFull(err))
 		}
 		replies[0] = reply
 	} else if err := s.runPipelined(ctx, chunks, replies); err != nil {
-		return SaveResult{}, fmt.Errorf("redisstore: save for tenant %q: %w", tenant, err)
+		return SaveResult{}, fmt.Errorf("redisstore: save for tenant %q: %w", tenant, outboxFull(err))
 	}
 
 	for i, c := range chunks {
@@ -201,7 +210,10 @@ func (s *Store) encode(k tenantKeys, groups []Group, now time.Time) ([]chunk, er
 	header := func() []any {
 		nowMS := now.UnixMilli()
 		retention := s.opts.HistoryRetention.Milliseconds()
-		return []any{nowMS, nowMS - retention, retention, s.opts.DedupTTL.Milliseconds(), 0}
+		// groups, then the event outbox's KEYS index, capacity, the
+		// tenant and the number of event slots (set by finish).
+		return []any{nowMS, nowMS - retention, retention, s.opts.DedupTTL.Milliseconds(), 0,
+			0, s.opts.EventOutboxMaxLen, k.tenant, 0}
 	}
 	newChunk := func(first int) chunk {
 		return chunk{keys: []string{k.geo(), k.last(), k.lastTS(), k.devices()}, args: header(), firstGroup: first}
@@ -209,6 +221,20 @@ func (s *Store) encode(k tenantKeys, groups []Group, now time.Time) ([]chunk, er
 	var chunks []chunk
 	cur := newChunk(0)
 	histIndex := map[string]int{} // device -> KEYS index (1-based) in cur
+	var slots []*Announce         // event slots of cur, numbered from 1
+	finish := func() {
+		cur.args[4] = cur.groups
+		if len(slots) > 0 {
+			cur.keys = append(cur.keys, k.events())
+			cur.args[5] = len(cur.keys)
+			cur.args[8] = len(slots)
+			for _, a := range slots {
+				cur.args = append(cur.args, a.Type, a.Source, a.TraceParent)
+			}
+		}
+		chunks = append(chunks, cur)
+		slots = slots[:0]
+	}
 
 	for gi, g := range groups {
 		size := 0
@@ -216,7 +242,7 @@ func (s *Store) encode(k tenantKeys, groups []Group, now time.Time) ([]chunk, er
 			size += 128 + len(g.Fixes[i].Device) // rough; refined below
 		}
 		if cur.groups > 0 && (cur.fixes+len(g.Fixes) > maxChunkFixes || cur.bytes+size > maxChunkBytes) {
-			chunks = append(chunks, cur)
+			finish()
 			cur = newChunk(gi)
 			clear(histIndex)
 		}
@@ -225,7 +251,15 @@ func (s *Store) encode(k tenantKeys, groups []Group, now time.Time) ([]chunk, er
 			cur.keys = append(cur.keys, k.seen(g.Source, g.ID))
 			seenIdx = len(cur.keys)
 		}
-		cur.args = append(cur.args, seenIdx, len(g.Fixes))
+		slot := 0
+		if g.Announce != nil {
+			slot = slices.Index(slots, g.Announce) + 1
+			if slot == 0 {
+				slots = append(slots, g.Announce)
+				slot = len(slots)
+			}
+		}
+		cur.args = append(cur.args, seenIdx, len(g.Fixes), slot)
 		// The group's text arguments are written into one buffer and handed
 		// out as substrings of one string: one allocation instead of four
 		// per fix. (Save has validated every fix before this runs.)
@@ -261,9 +295,6 @@ func (s *Store) encode(k tenantKeys, groups []Group, now time.Time) ([]chunk, er
 		cur.fixes += len(g.Fixes)
 		cur.groups++
 	}
-	chunks = append(chunks, cur)
-	for i := range chunks {
-		chunks[i].args[4] = chunks[i].groups
-	}
+	finish()
 	return chunks, nil
 }

@@ -1,0 +1,91 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Announce asks Save to queue an event announcing the fixes it stores, in
+// the tenant's event outbox, in the same script call as the fixes: a fix is
+// never stored without its event nor announced without being stored. The
+// groups of one Save that share an *Announce share one event (one per script
+// call; a request chunked across calls gets one per chunk). The relay
+// (internal/eventoutbox) delivers the outbox to the event sink.
+type Announce struct {
+	Type        string // event type, e.g. events.TypeLocationUpdated
+	Source      string // CloudEvents source
+	TraceParent string // traceparent of the request that caused it ("" = none)
+}
+
+// DefaultEventOutboxMaxLen is the default capacity of a tenant's event
+// outbox, in events.
+const DefaultEventOutboxMaxLen = 1_000_000
+
+// ErrOutboxFull means a Save with Announce was refused because the tenant's
+// event outbox is at capacity (the sink has been unreachable for long);
+// nothing was written. Callers answer 503 so clients retry later.
+var ErrOutboxFull = errors.New("event outbox full")
+
+// outboxFullPrefix starts the script's error reply for a full outbox.
+const outboxFullPrefix = "OUTBOXFULL"
+
+// EventOutboxKey is the Redis stream holding tenant's queued events. It
+// carries the tenant's hash tag, so the save script writes it atomically with
+// the fixes (one cluster slot).
+func EventOutboxKey(prefix, tenant string) string { return prefix + ":{" + tenant + "}:events" }
+
+// EmittersKey is the set of tenants that ever queued an event: the relay's
+// list of outboxes to look at. It is written before a tenant's first event
+// and never pruned (it grows with tenants, not with events).
+func EmittersKey(prefix string) string { return prefix + ":events:tenants" }
+
+// EventID is the id of an event of eventType caused by the fix of device at
+// tsMS (unix ms) of tenant: the first fix it announces. A stored fix is
+// stored once, so the id is unique, and deterministic: the same event
+// rebuilt or redelivered keeps its id and consumers can drop the repeat.
+// save.lua computes the same value with redis.sha1hex.
+func EventID(eventType, tenant, device string, tsMS int64) string {
+	sum := sha1.Sum([]byte(eventType + "\x1f" + tenant + "\x1f" + device + "\x1f" + strconv.FormatInt(tsMS, 10)))
+	return hex.EncodeToString(sum[:])
+}
+
+// emitters remembers, per process, the tenants already in EmittersKey, so
+// that only a tenant's first announcing Save pays the extra round trip.
+type emitters struct {
+	known sync.Map // tenant -> struct{}
+}
+
+func (s *Store) registerEmitter(ctx context.Context, tenant string) error {
+	if _, ok := s.emitters.known.Load(tenant); ok {
+		return nil
+	}
+	if err := s.client.SAdd(ctx, EmittersKey(s.opts.KeyPrefix), tenant).Err(); err != nil {
+		return fmt.Errorf("register tenant %q in the event outbox list: %w", tenant, err)
+	}
+	s.emitters.known.Store(tenant, struct{}{})
+	return nil
+}
+
+// announces reports whether any group asks for an event.
+func announces(groups []Group) bool {
+	for _, g := range groups {
+		if g.Announce != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// outboxFull turns the script's OUTBOXFULL error reply into ErrOutboxFull.
+func outboxFull(err error) error {
+	if err != nil && strings.Contains(err.Error(), outboxFullPrefix) {
+		return fmt.Errorf("%w: %s", ErrOutboxFull, strings.TrimSpace(err.Error()[strings.Index(err.Error(), outboxFullPrefix)+len(outboxFullPrefix):]))
+	}
+	return err
+}
