@@ -2,13 +2,13 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/respond"
@@ -20,14 +20,20 @@ type Store interface {
 	Save(ctx context.Context, tenant string, groups []redisstore.Group, now time.Time) (redisstore.SaveResult, error)
 }
 
-// Sink receives the events the pipeline emits.
-type Sink = events.Sink
+// Relay delivers the event outbox; Wake asks it to look now.
+type Relay interface {
+	Wake()
+}
 
-// Pipeline is the cloud pipeline: authorise, store once, emit
-// io.geotrack.location.updated with the fixes stored for the first time.
+// Pipeline is the cloud pipeline: authorise, store once, and announce the
+// fixes stored for the first time with io.geotrack.location.updated, queued
+// in the event outbox atomically with the fixes (redisstore.Announce) and
+// delivered by the relay: the request never waits on the sink.
 type Pipeline struct {
-	Store  Store
-	Sink   Sink
+	Store Store
+	// Relay, when set, turns announcing on (an event sink is configured);
+	// nil queues nothing, so the outbox cannot grow without a relay.
+	Relay  Relay
 	Source string // CloudEvents source of emitted events
 	Now    func() time.Time
 }
@@ -48,75 +54,40 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	if pl.Now != nil {
 		now = pl.Now
 	}
-	res, err := pl.Store.Save(ctx, p.Tenant, toStoreGroups(groups), now())
+	res, err := pl.Store.Save(ctx, p.Tenant, pl.toStoreGroups(groups), now())
+	if errors.Is(err, redisstore.ErrOutboxFull) {
+		// counted by the relay's depth gauge; alert on it
+		runtime.LoggerFrom(ctx).Error("ALERT event outbox full: refusing fixes until the relay drains it", "tenant", p.Tenant, "err", err)
+		return intake.Summary{}, respond.WithStatus(http.StatusServiceUnavailable,
+			fmt.Errorf("event outbox full: the event sink has been unreachable for long; retry later: %w", err))
+	}
 	if err != nil {
 		return intake.Summary{}, err // retryable 5xx: the script marks nothing seen unless it stored
 	}
 	summary.Accepted, summary.Duplicates = res.Accepted, res.Duplicates
-	pl.emitUpdated(ctx, p.Tenant, groups, res)
+	if res.Accepted > 0 && pl.Relay != nil {
+		pl.Relay.Wake()
+	}
 	return summary, nil
 }
 
-func toStoreGroups(groups []intake.Group) []redisstore.Group {
-	out := make([]redisstore.Group, len(groups))
-	for i, g := range groups {
-		out[i] = redisstore.Group{Source: g.Source, ID: g.ID, Fixes: g.Fixes}
-	}
-	return out
-}
-
-// emitUpdated publishes the newly stored fixes, one event per request. A sink
-// failure is logged, not returned: the fixes are stored, and a retry would be
-// deduplicated without re-emitting anyway.
-func (pl *Pipeline) emitUpdated(ctx context.Context, tenant string, groups []intake.Group, res redisstore.SaveResult) {
-	if res.Accepted == 0 || !events.Enabled(pl.Sink) {
-		return
-	}
-	var fixes []fix.Fix
-	trace := ""
-	for i, g := range groups {
-		if i >= len(res.PerGroup) || res.PerGroup[i].Duplicate {
-			continue
-		}
-		stored := res.PerGroup[i].Stored
-		for j, f := range g.Fixes {
-			if j < len(stored) && stored[j] {
-				fixes = append(fixes, f)
+// toStoreGroups converts the request's groups; with a relay, all of them
+// share one Announce, so the request's stored fixes are one event carrying
+// the first traceparent.
+func (pl *Pipeline) toStoreGroups(groups []intake.Group) []redisstore.Group {
+	var ann *redisstore.Announce
+	if pl.Relay != nil {
+		ann = &redisstore.Announce{Type: events.TypeLocationUpdated, Source: pl.Source}
+		for _, g := range groups {
+			if g.TraceParent != "" {
+				ann.TraceParent = g.TraceParent
+				break
 			}
 		}
-		if trace == "" {
-			trace = g.TraceParent
-		}
 	}
-	if len(fixes) == 0 {
-		return
+	out := make([]redisstore.Group, len(groups))
+	for i, g := range groups {
+		out[i] = redisstore.Group{Source: g.Source, ID: g.ID, Fixes: g.Fixes, Announce: ann}
 	}
-	subject := fixes[0].Device
-	for _, f := range fixes {
-		if f.Device != subject {
-			subject = ""
-			break
-		}
-	}
-	log := runtime.LoggerFrom(ctx)
-	// The data is encoded here with the fixes' own encoder: one pass, no
-	// reflection (this runs for every accepted request).
-	data := make([]byte, 0, 160*len(fixes))
-	data = append(data, '[')
-	for i, f := range fixes {
-		if i > 0 {
-			data = append(data, ',')
-		}
-		data = f.AppendJSON(data)
-	}
-	data = append(data, ']')
-	e, err := events.New(pl.Source, events.TypeLocationUpdated, subject, trace, json.RawMessage(data))
-	if err != nil {
-		log.Error("build location.updated event", "err", err)
-		return
-	}
-	e.SetExtension(events.ExtTenant, tenant)
-	if err := pl.Sink.Send(ctx, e); err != nil {
-		log.Error("emit location.updated", "err", err, "event_id", e.ID())
-	}
+	return out
 }

@@ -1,0 +1,431 @@
+package eventoutbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/forward"
+	"github.com/geotrack/geotrack/internal/metrics"
+	"github.com/geotrack/geotrack/internal/outbox"
+	"github.com/geotrack/geotrack/internal/redisstore"
+)
+
+// Defaults for Config.
+const (
+	DefaultBatchSize   = 100
+	DefaultInterval    = time.Second
+	DefaultSendTimeout = 5 * time.Second
+	DefaultMinBackoff  = 200 * time.Millisecond
+	DefaultMaxBackoff  = 30 * time.Second
+	DefaultLockTTL     = 30 * time.Second
+	DefaultParallel    = 16
+)
+
+// detachedTimeout bounds the bookkeeping that must finish even when the
+// caller's context ended: acking what the sink has, releasing a lock.
+const detachedTimeout = 5 * time.Second
+
+// Config tunes a Relay; zero values take the defaults.
+type Config struct {
+	KeyPrefix   string        // the hot store's key prefix (default "gt")
+	BatchSize   int           // entries read from an outbox at a time (default 100)
+	Interval    time.Duration // how often outboxes are polled without a wake-up (default 1s)
+	SendTimeout time.Duration // bound of one delivery, the sink's own retries included (default 5s)
+	MinBackoff  time.Duration // first wait after a failed pass (default 200ms)
+	MaxBackoff  time.Duration // longest wait between failed passes (default 30s)
+	LockTTL     time.Duration // per-tenant lock, renewed between batches (default 30s)
+	// Parallel is how many devices' events are delivered at once; one
+	// device's events always go one after the other, in order (default 16).
+	Parallel int
+	// MaxBatchesPerTenant bounds one tenant's share of a pass, so a tenant
+	// with a large backlog does not starve others (default 10).
+	MaxBatchesPerTenant int
+	Logger              *slog.Logger      // default slog.Default()
+	Metrics             *metrics.Registry // nil keeps the metrics private
+}
+
+// Relay delivers every tenant's event outbox to a sink. Each emitting
+// process runs one (Run); replicas share the work through a per-tenant Redis
+// lock, so one tenant's outbox is sent by one replica at a time, in order.
+type Relay struct {
+	client redis.UniversalClient
+	sink   events.Sink
+	cfg    Config
+	log    *slog.Logger
+	wake   chan struct{}
+	m      *relayMetrics
+}
+
+// New returns a relay from the outboxes on client to sink.
+func New(client redis.UniversalClient, sink events.Sink, cfg Config) *Relay {
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = redisstore.DefaultKeyPrefix
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = DefaultSendTimeout
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
+	if cfg.LockTTL <= 0 {
+		cfg.LockTTL = DefaultLockTTL
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = DefaultParallel
+	}
+	if cfg.MaxBatchesPerTenant <= 0 {
+		cfg.MaxBatchesPerTenant = 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Relay{client: client, sink: sink, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), m: newRelayMetrics(cfg.Metrics)}
+}
+
+// Wake asks for a pass now (an emitter queued events); it never blocks.
+func (r *Relay) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Result of one pass.
+type Result struct {
+	Delivered    int   // events the sink acknowledged
+	DeadLettered int   // entries moved to a dead-letter stream (undecodable, or refused by the sink)
+	Depth        int64 // events waiting in all outboxes before the pass
+	More         bool  // a tenant had more than its share of the pass
+}
+
+// RunOnce delivers what every outbox holds, up to MaxBatchesPerTenant
+// batches per tenant. It stops at the first failure (the sink or Redis is
+// down: other tenants' events would fail the same way) and returns it.
+// Tenants whose outbox another replica is sending are skipped.
+func (r *Relay) RunOnce(ctx context.Context) (Result, error) {
+	var res Result
+	tenants, err := r.client.SMembers(ctx, redisstore.EmittersKey(r.cfg.KeyPrefix)).Result()
+	if err != nil {
+		r.m.failed.With("redis").Inc()
+		return res, fmt.Errorf("event relay: list outboxes: %w", err)
+	}
+	depths, err := r.refreshStats(ctx, tenants)
+	if err != nil {
+		r.m.failed.With("redis").Inc()
+		return res, err
+	}
+	sort.Strings(tenants)
+	for _, tenant := range tenants {
+		if depths[tenant] == 0 {
+			continue
+		}
+		res.Depth += depths[tenant]
+		t, err := r.drainTenant(ctx, tenant)
+		res.Delivered += t.Delivered
+		res.DeadLettered += t.DeadLettered
+		res.More = res.More || t.More
+		if err != nil {
+			return res, err
+		}
+	}
+	if res.Delivered+res.DeadLettered > 0 {
+		_, _ = r.refreshStats(ctx, tenants)
+	}
+	return res, nil
+}
+
+// Run makes passes until ctx ends: on a wake-up or every Interval, and after
+// a failure with exponential backoff (full jitter) during which wake-ups are
+// ignored, so busy ingest cannot hammer a dead sink.
+func (r *Relay) Run(ctx context.Context) {
+	failures := 0
+	for {
+		select { // this pass covers whatever woke us
+		case <-r.wake:
+		default:
+		}
+		res, err := r.RunOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait, wakeable := r.cfg.Interval, true
+		switch {
+		case err != nil:
+			failures++
+			wait, wakeable = r.backoff(failures), false
+			r.log.Warn("event relay: delivery failed, backing off", "err", err, "failures", failures,
+				"wait", wait, "delivered", res.Delivered, "depth", res.Depth)
+		case res.More:
+			failures, wait = 0, 0
+		default:
+			failures = 0
+		}
+		if wait == 0 {
+			continue
+		}
+		var wakeCh <-chan struct{}
+		if wakeable {
+			wakeCh = r.wake
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-wakeCh:
+			t.Stop()
+		}
+	}
+}
+
+// backoff is the wait after the n-th consecutive failed pass.
+func (r *Relay) backoff(n int) time.Duration {
+	hi := r.cfg.MinBackoff
+	for i := 1; i < n && hi < r.cfg.MaxBackoff; i++ {
+		hi *= 2
+	}
+	hi = min(hi, r.cfg.MaxBackoff)
+	return r.cfg.MinBackoff + rand.N(hi-r.cfg.MinBackoff+1)
+}
+
+// drainTenant sends one tenant's outbox under its lock.
+func (r *Relay) drainTenant(ctx context.Context, tenant string) (Result, error) {
+	var res Result
+	key := redisstore.EventOutboxKey(r.cfg.KeyPrefix, tenant)
+	lease, err := forward.NewLock(r.client, key+":lock", r.cfg.LockTTL).Acquire(ctx)
+	if errors.Is(err, forward.ErrLocked) {
+		return res, nil // another replica is on it
+	}
+	if err != nil {
+		r.m.failed.With("redis").Inc()
+		return res, fmt.Errorf("event relay: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+		defer cancel()
+		if err := lease.Release(rctx); err != nil {
+			r.log.Warn("event relay: release lock", "err", err) // it expires after LockTTL anyway
+		}
+	}()
+	stream := outbox.NewStream(r.client, key)
+	for batch := 0; batch < r.cfg.MaxBatchesPerTenant; batch++ {
+		msgs, err := stream.Head(ctx, "", r.cfg.BatchSize)
+		if err != nil {
+			r.m.failed.With("redis").Inc()
+			return res, fmt.Errorf("event relay: %w", err)
+		}
+		if len(msgs) == 0 {
+			return res, nil
+		}
+		out := r.deliver(ctx, tenant, msgs)
+		dead, derr := r.deadLetter(ctx, key, msgs, out.dead)
+		res.DeadLettered += dead
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+		aerr := stream.Ack(actx, out.delivered...)
+		cancel()
+		if aerr != nil {
+			// Delivered but still queued: resent later, dropped by id.
+			r.m.failed.With("redis").Inc()
+			return res, fmt.Errorf("event relay: %w", aerr)
+		}
+		res.Delivered += len(out.delivered)
+		r.m.delivered.Add(float64(len(out.delivered)))
+		switch {
+		case out.err != nil:
+			return res, out.err
+		case derr != nil:
+			r.m.failed.With("redis").Inc()
+			return res, derr
+		case len(msgs) < r.cfg.BatchSize:
+			return res, nil
+		}
+		if err := lease.Renew(ctx); err != nil {
+			return res, fmt.Errorf("event relay: %w", err)
+		}
+	}
+	res.More = true
+	return res, nil
+}
+
+// outcome of delivering one batch: stream ids delivered, entries to
+// dead-letter (id -> reason), and the failure that stopped it.
+type outcome struct {
+	delivered []string
+	dead      map[string]deadReason
+	err       error
+}
+
+type deadReason struct {
+	reason string
+	status int
+}
+
+// deliver sends a batch in order per device: consecutive events with a
+// subject (one device) go in parallel lanes, one lane per device; an event
+// without one (several devices) is a barrier sent on its own. A lane stops at
+// its first failure, and nothing after a failure's segment is sent, so a
+// device's later events never overtake an earlier one.
+func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessage) outcome {
+	out := outcome{dead: map[string]deadReason{}}
+	type item struct {
+		id string
+		e  event.Event
+	}
+	var sent []string // sent, not yet known to be received (flushed)
+	flusher, buffered := r.sink.(events.Flusher)
+	segment := map[string][]item{}
+	var order []string
+	runSegment := func() bool {
+		if len(order) == 0 {
+			return true
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, r.cfg.Parallel)
+		ok := true
+		for _, subject := range order {
+			lane := segment[subject]
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				for _, it := range lane {
+					err := r.send(ctx, it.e)
+					mu.Lock()
+					switch {
+					case err == nil:
+						sent = append(sent, it.id)
+					case isRejected(err):
+						status, _ := events.Rejected(err)
+						out.dead[it.id] = deadReason{reason: "refused by the event sink: " + err.Error(), status: status}
+					default:
+						ok = false
+						if out.err == nil {
+							out.err = fmt.Errorf("event relay: send %s %s of tenant %q: %w", it.e.Type(), it.e.ID(), tenant, err)
+						}
+					}
+					mu.Unlock()
+					if err != nil && !isRejected(err) {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		clear(segment)
+		order = order[:0]
+		return ok
+	}
+	add := func(id string, e event.Event) {
+		s := e.Subject()
+		if _, ok := segment[s]; !ok {
+			order = append(order, s)
+		}
+		segment[s] = append(segment[s], item{id, e})
+	}
+	for _, m := range msgs {
+		e, err := decode(tenant, m)
+		if err != nil {
+			out.dead[m.ID] = deadReason{reason: err.Error()}
+			r.log.Error("event relay: undecodable outbox entry", "tenant", tenant, "id", m.ID, "err", err)
+			continue
+		}
+		if e.Subject() == "" {
+			if !runSegment() {
+				break
+			}
+			add(m.ID, e)
+			if !runSegment() {
+				break
+			}
+			continue
+		}
+		add(m.ID, e)
+	}
+	runSegment()
+	if out.err != nil {
+		r.m.failed.With("sink").Inc()
+	}
+	if buffered && len(sent) > 0 {
+		fctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout)
+		err := flusher.Flush(fctx)
+		cancel()
+		if err != nil {
+			if out.err == nil {
+				r.m.failed.With("sink").Inc()
+				out.err = fmt.Errorf("event relay: tenant %q: %w", tenant, err)
+			}
+			return out // nothing is known to have arrived: all stays queued
+		}
+	}
+	out.delivered = sent
+	return out
+}
+
+func isRejected(err error) bool {
+	_, permanent := events.Rejected(err)
+	return permanent
+}
+
+func (r *Relay) send(ctx context.Context, e event.Event) error {
+	sctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout)
+	defer cancel()
+	return r.sink.Send(sctx, e)
+}
+
+// deadLetter moves entries to <outbox>:dead with why, atomically per entry
+// (MULTI on one slot): data the sink refused or that cannot be decoded is
+// kept for an operator instead of blocking the outbox.
+func (r *Relay) deadLetter(ctx context.Context, key string, msgs []redis.XMessage, dead map[string]deadReason) (int, error) {
+	if len(dead) == 0 {
+		return 0, nil
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+	defer cancel()
+	_, err := r.client.TxPipelined(dctx, func(pipe redis.Pipeliner) error {
+		for _, m := range msgs {
+			d, ok := dead[m.ID]
+			if !ok {
+				continue
+			}
+			values := make([]any, 0, 2*len(m.Values)+6)
+			for k, v := range m.Values {
+				values = append(values, k, v)
+			}
+			values = append(values, "dl_id", m.ID, "dl_reason", d.reason, "dl_status", strconv.Itoa(d.status))
+			pipe.XAdd(dctx, &redis.XAddArgs{Stream: key + ":dead", Values: values})
+			pipe.XDel(dctx, key, m.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("event relay: dead-letter %d entries of %s: %w", len(dead), key, err)
+	}
+	r.m.dead.Add(float64(len(dead)))
+	for id, d := range dead {
+		r.log.Error("event relay: entry dead-lettered", "key", key, "id", id, "reason", d.reason, "status", d.status)
+	}
+	return len(dead), nil
+}

@@ -1,0 +1,45 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+)
+
+// Flusher is a Sink that buffers: Send only queues, and Flush returns once
+// the receiver has everything sent before it (for core NATS: the server
+// processed it). A relay flushes before it forgets what it sent.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Flush waits until the server has processed every message published before.
+func (s *NATSSink) Flush(ctx context.Context) error {
+	if err := s.conn.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("flush to NATS: %w", err)
+	}
+	return nil
+}
+
+// Rejected reports whether a Send error is the receiver refusing the event
+// itself (HTTP 400, 413, 415, 422), which no retry will change, with its
+// status. Everything else (network, 5xx, 404 of a broker not yet ready, 429,
+// auth) may heal and is worth retrying.
+func Rejected(err error) (status int, permanent bool) {
+	var rr *cehttp.RetriesResult
+	if errors.As(err, &rr) {
+		err = rr.Result
+	}
+	var hr *cehttp.Result
+	if !errors.As(err, &hr) {
+		return 0, false
+	}
+	switch hr.StatusCode {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+		return hr.StatusCode, true
+	}
+	return hr.StatusCode, false
+}
