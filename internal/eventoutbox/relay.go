@@ -28,7 +28,7 @@ const (
 	DefaultSendTimeout = 5 * time.Second
 	DefaultMinBackoff  = 200 * time.Millisecond
 	DefaultMaxBackoff  = 30 * time.Second
-	DefaultLockTTL     = 30 * time.Second
+	DefaultLockTTL     = 5 * time.Second
 	DefaultParallel    = 16
 )
 
@@ -44,7 +44,10 @@ type Config struct {
 	SendTimeout time.Duration // bound of one delivery, the sink's own retries included (default 5s)
 	MinBackoff  time.Duration // first wait after a failed pass (default 200ms)
 	MaxBackoff  time.Duration // longest wait between failed passes (default 30s)
-	LockTTL     time.Duration // per-tenant lock, renewed between batches (default 30s)
+	// LockTTL is the per-tenant lock's lifetime, renewed every third of it
+	// while sending; it is also how long a crashed replica's tenants wait
+	// before another replica takes them over (default 5s).
+	LockTTL time.Duration
 	// Parallel is how many devices' events are delivered at once; one
 	// device's events always go one after the other, in order (default 16).
 	Parallel int
@@ -222,7 +225,11 @@ func (r *Relay) drainTenant(ctx context.Context, tenant string) (Result, error) 
 		r.m.failed.With("redis").Inc()
 		return res, fmt.Errorf("event relay: %w", err)
 	}
+	ctx, lost := context.WithCancelCause(ctx)
+	stopRenew := r.keepAlive(ctx, lease, lost)
 	defer func() {
+		stopRenew()
+		lost(nil)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
 		defer cancel()
 		if err := lease.Release(rctx); err != nil {
@@ -260,13 +267,42 @@ func (r *Relay) drainTenant(ctx context.Context, tenant string) (Result, error) 
 			return res, derr
 		case len(msgs) < r.cfg.BatchSize:
 			return res, nil
-		}
-		if err := lease.Renew(ctx); err != nil {
-			return res, fmt.Errorf("event relay: %w", err)
+		case context.Cause(ctx) != nil:
+			return res, fmt.Errorf("event relay: tenant %q: %w", tenant, context.Cause(ctx))
 		}
 	}
 	res.More = true
 	return res, nil
+}
+
+// keepAlive renews lease every LockTTL/3 until stopped; when the lease is
+// lost (or not renewed for a whole TTL) it cancels ctx with the reason, so
+// the drain stops before another replica starts on the same outbox.
+func (r *Relay) keepAlive(ctx context.Context, lease *forward.Lease, lost context.CancelCauseFunc) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(r.cfg.LockTTL/3, time.Millisecond))
+		defer tick.Stop()
+		lastOK := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			err := lease.Renew(ctx)
+			switch {
+			case err == nil:
+				lastOK = time.Now()
+			case errors.Is(err, forward.ErrLockLost), time.Since(lastOK) >= r.cfg.LockTTL:
+				lost(fmt.Errorf("%w: %v", forward.ErrLockLost, err))
+				return
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // outcome of delivering one batch: stream ids delivered, entries to
