@@ -10,10 +10,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -506,5 +509,92 @@ func TestOutboxSurvivesRelayKill(t *testing.T) {
 			t.Errorf("event %s delivered twice with different fixes: %s / %s", d.id, prev, data)
 		}
 		byID[d.id] = data
+	}
+}
+
+// TestRelayCommandDeliversQueuedEvents: with EVENT_RELAY_DISABLED=true
+// ingest only queues; `geotrack relay` (a scheduled job) delivers the queue
+// and exits.
+func TestRelayCommandDeliversQueuedEvents(t *testing.T) {
+	r := startReceiver(t)
+	rs := testenv.StartRedis(t)
+	rc, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	ingest := startFunction(t, "ingest", map[string]string{"REDIS_URL": rs.URL, "K_SINK": r.URL, "EVENT_RELAY_DISABLED": "true"})
+	tok := token(t, "acme", auth.RoleService, "")
+	stored := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		ingestOK(t, &cloud{ingest: ingest}, tok, hdr("Content-Type", "application/json"), fixJSON("cron-1", i, 51.5, -0.1), 1)
+		stored["cron-1|"+tsMS(i)] = true
+	}
+	if d := outboxDepth(t, rc, "acme"); d != 3 {
+		t.Fatalf("outbox depth %d with the relay disabled, want 3", d)
+	}
+	cmd := exec.Command(binary, "relay")
+	cmd.Env = append(os.Environ(), "REDIS_URL="+rs.URL, "K_SINK="+r.URL, "LOG_LEVEL=warn")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "delivered 3 events") {
+		t.Fatalf("geotrack relay: %v\n%s", err, out)
+	}
+	if problem, _ := r.got.check(stored); problem != "" || outboxDepth(t, rc, "acme") != 0 {
+		t.Fatalf("after geotrack relay: %s (depth %d)", problem, outboxDepth(t, rc, "acme"))
+	}
+}
+
+// TestDevRoutesEventsThroughTheOutbox: `geotrack dev` keeps routing events
+// in process; its router is the relay's sink, so what ingest queues is
+// delivered and removed from the outbox.
+func TestDevRoutesEventsThroughTheOutbox(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	rc, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cmd := exec.Command(binary, "dev", "--addr", addr)
+	cmd.Dir = t.TempDir()
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = append(os.Environ(), "REDIS_URL="+rs.URL, "GEOTRACK_JWT_SECRET="+testSecret, "SECRETS_DIR="+t.TempDir(), "LOG_LEVEL=info")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("geotrack dev:\n%s", tail(logs.String(), 3000))
+		}
+	})
+	testenv.WaitHTTP(t, "http://"+addr+"/_/ready", 20*time.Second)
+	ingest := &cloud{ingest: &proc{URL: "http://" + addr + "/function/ingest"}}
+	ingestOK(t, ingest, token(t, "acme", auth.RoleService, ""), hdr("Content-Type", "application/json"), fixJSON("dev-1", 0, 51.5, -0.1), 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := rc.Exists(context.Background(), redisstore.EmittersKey("gt")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 && outboxDepth(t, rc, "acme") == 0 {
+			break // queued (the tenant is registered) and delivered
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dev: emitters key %d, outbox depth %d after 10s", n, outboxDepth(t, rc, "acme"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := metric(t, "http://"+addr, "geotrack_events_delivered_total"); d < 1 {
+		t.Errorf("geotrack_events_delivered_total = %g in dev", d)
 	}
 }
