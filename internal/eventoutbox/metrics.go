@@ -45,6 +45,17 @@ func newRelayMetrics(reg *metrics.Registry) *relayMetrics {
 	return m
 }
 
+// drained lowers the depth gauge by n delivered or dead-lettered events.
+func (m *relayMetrics) drained(n int) {
+	if n == 0 {
+		return
+	}
+	if m.depth.Add(-int64(n)) <= 0 {
+		m.depth.Store(0)
+		m.oldestMilli.Store(0)
+	}
+}
+
 // refreshStats reads every outbox's depth and oldest entry in one pipeline,
 // updates the gauges and returns the depth per tenant.
 func (r *Relay) refreshStats(ctx context.Context, tenants []string) (map[string]int64, error) {

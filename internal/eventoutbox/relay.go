@@ -30,6 +30,7 @@ const (
 	DefaultMaxBackoff  = 30 * time.Second
 	DefaultLockTTL     = 5 * time.Second
 	DefaultParallel    = 16
+	DefaultWakeDelay   = 5 * time.Millisecond
 )
 
 // detachedTimeout bounds the bookkeeping that must finish even when the
@@ -51,6 +52,10 @@ type Config struct {
 	// Parallel is how many devices' events are delivered at once; one
 	// device's events always go one after the other, in order (default 16).
 	Parallel int
+	// WakeDelay is the least time between passes that deliver without
+	// failure, so that a burst of wake-ups shares one pass (default 5ms;
+	// negative: none).
+	WakeDelay time.Duration
 	// MaxBatchesPerTenant bounds one tenant's share of a pass, so a tenant
 	// with a large backlog does not starve others (default 10).
 	MaxBatchesPerTenant int
@@ -93,6 +98,9 @@ func New(client redis.UniversalClient, sink events.Sink, cfg Config) *Relay {
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
 	if cfg.LockTTL <= 0 {
 		cfg.LockTTL = DefaultLockTTL
+	}
+	if cfg.WakeDelay == 0 {
+		cfg.WakeDelay = DefaultWakeDelay
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = DefaultParallel
@@ -152,9 +160,7 @@ func (r *Relay) RunOnce(ctx context.Context) (Result, error) {
 			return res, err
 		}
 	}
-	if res.Delivered+res.DeadLettered > 0 {
-		_, _ = r.refreshStats(ctx, tenants)
-	}
+	r.m.drained(res.Delivered + res.DeadLettered) // the next pass reads the exact values
 	return res, nil
 }
 
@@ -169,6 +175,17 @@ func (r *Relay) Run(ctx context.Context) {
 		default:
 		}
 		res, err := r.RunOnce(ctx)
+		if err == nil && !res.More && r.cfg.WakeDelay > 0 {
+			// Let a burst of requests queue before the next pass, so busy
+			// ingest costs one pass per burst instead of one per request.
+			t := time.NewTimer(r.cfg.WakeDelay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
 		if ctx.Err() != nil {
 			return
 		}
