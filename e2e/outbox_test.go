@@ -598,3 +598,45 @@ func TestDevRoutesEventsThroughTheOutbox(t *testing.T) {
 		t.Errorf("geotrack_events_delivered_total = %g in dev", d)
 	}
 }
+
+// TestFullOutboxAnswers503: with the sink down and the outbox at
+// EVENT_OUTBOX_MAX_LEN, ingest refuses new fixes with 503 (stores nothing,
+// so the device's retry is not a duplicate) and stays ready; once the sink
+// is back and the relay drained the outbox, the retry is stored.
+func TestFullOutboxAnswers503(t *testing.T) {
+	r := startReceiver(t)
+	r.down()
+	rs := testenv.StartRedis(t)
+	ingest := startFunction(t, "ingest", map[string]string{"REDIS_URL": rs.URL, "K_SINK": r.URL,
+		"EVENT_OUTBOX_MAX_LEN": "2", "EVENT_RELAY_MAX_BACKOFF": "500ms"})
+	c := &cloud{ingest: ingest}
+	tok := token(t, "acme", auth.RoleService, "")
+	h := hdr("Content-Type", "application/json")
+	ingestOK(t, c, tok, h, fixJSON("full-1", 0, 51.5, -0.1), 1)
+	ingestOK(t, c, tok, h, fixJSON("full-1", 1, 51.5, -0.1), 1)
+	third := []byte(fixJSON("full-1", 2, 51.5, -0.1))
+	res := call(t, http.MethodPost, ingest.URL, tok, h, third)
+	if res.Status != http.StatusServiceUnavailable || !strings.Contains(string(res.Body), "outbox full") {
+		t.Fatalf("ingest into a full outbox: %d %s; want 503 naming the outbox", res.Status, res.Body)
+	}
+	if rr := call(t, http.MethodGet, ingest.URL+"/_/ready", "", nil, nil); rr.Status != http.StatusOK {
+		t.Errorf("/_/ready with a full outbox: %d", rr.Status)
+	}
+	r.up(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res = call(t, http.MethodPost, ingest.URL, tok, h, third)
+		if res.Status == http.StatusAccepted {
+			break
+		}
+		if res.Status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("retry after the sink came back: %d %s", res.Status, res.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var s summary
+	res.JSON(t, &s)
+	if s.Accepted != 1 {
+		t.Fatalf("the refused fix was not stored on retry: %s", res.Body)
+	}
+}
