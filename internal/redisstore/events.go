@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Announce asks Save to queue an event announcing the fixes it stores, in
@@ -55,20 +56,26 @@ func EventID(eventType, tenant, device string, tsMS int64) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// emitters remembers, per process, the tenants already in EmittersKey, so
-// that only a tenant's first announcing Save pays the extra round trip.
+// emitters remembers, per process, when each tenant was last written to
+// EmittersKey, so that an announcing Save pays the extra round trip once a
+// minute per tenant. Re-registering (rather than once per process) restores
+// the set if Redis lost it (a restart without persistence, a flush), so the
+// relay never overlooks an outbox for long.
 type emitters struct {
-	known sync.Map // tenant -> struct{}
+	known sync.Map // tenant -> time.Time of the last SADD
 }
 
+// reregisterAfter is how long a tenant's registration is trusted.
+const reregisterAfter = time.Minute
+
 func (s *Store) registerEmitter(ctx context.Context, tenant string) error {
-	if _, ok := s.emitters.known.Load(tenant); ok {
+	if at, ok := s.emitters.known.Load(tenant); ok && time.Since(at.(time.Time)) < reregisterAfter {
 		return nil
 	}
 	if err := s.client.SAdd(ctx, EmittersKey(s.opts.KeyPrefix), tenant).Err(); err != nil {
 		return fmt.Errorf("register tenant %q in the event outbox list: %w", tenant, err)
 	}
-	s.emitters.known.Store(tenant, struct{}{})
+	s.emitters.known.Store(tenant, time.Now())
 	return nil
 }
 
