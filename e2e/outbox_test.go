@@ -640,3 +640,48 @@ func TestFullOutboxAnswers503(t *testing.T) {
 		t.Fatalf("the refused fix was not stored on retry: %s", res.Body)
 	}
 }
+
+// TestEdgeWakeUpNeverHoldsTheDevice: edge-ingest's wake-up of the forwarder
+// (its K_SINK) hangs, as when the forwarder was killed mid-request: device
+// fixes are still accepted (202, not 503 "handler timeout"), because the
+// wake-up is fire-and-forget and the fixes are already in the edge outbox.
+func TestEdgeWakeUpNeverHoldsTheDevice(t *testing.T) {
+	var wakes atomic.Int32
+	release := make(chan struct{})
+	hanging := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		wakes.Add(1)
+		<-release // never answers while the test runs
+	})}
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hanging.Serve(ln) }()
+	t.Cleanup(func() { close(release); hanging.Close() })
+
+	rs := testenv.StartRedis(t, testenv.WithAppendOnly())
+	edge := startFunction(t, "edge-ingest", map[string]string{
+		"REDIS_URL": rs.URL, "EDGE_NODE_ID": "site-1", "K_SINK": "http://" + addr, "EXEC_TIMEOUT": "1s",
+	})
+	rc, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	for i := 0; i < 5; i++ {
+		body := fmt.Sprintf(`{"device":"w-%d","ts":%q,"lat":51.5,"lon":-0.1}`, i, tsMS(i))
+		// Each device's first fix is kept at once (nothing to compare with
+		// yet), so every request queues a fix and wakes the forwarder.
+		res := call(t, http.MethodPost, edge.URL, token(t, "acme", auth.RoleService, ""), hdr("Content-Type", "application/json"), []byte(body))
+		if res.Status != http.StatusAccepted {
+			t.Fatalf("fix %d with a hanging wake-up: %d %s", i, res.Status, res.Body)
+		}
+	}
+	if wakes.Load() == 0 {
+		t.Fatal("edge-ingest never tried to wake the forwarder: the test proves nothing")
+	}
+	if n, err := rc.XLen(context.Background(), "gt:{edge}:outbox").Result(); err != nil || n == 0 {
+		t.Fatalf("edge outbox length %d, %v: the fixes were not queued", n, err)
+	}
+}
