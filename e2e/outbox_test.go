@@ -435,6 +435,12 @@ func TestOutboxSurvivesSinkOutage(t *testing.T) {
 			if d := metric(t, ingest.URL, "geotrack_event_outbox_depth"); d == 0 {
 				t.Error("geotrack_event_outbox_depth is 0 while the sink is down")
 			}
+			if age := metric(t, ingest.URL, "geotrack_event_outbox_oldest_age_seconds"); age == 0 {
+				t.Error("geotrack_event_outbox_oldest_age_seconds is 0 while the sink is down")
+			}
+			if f := metric(t, ingest.URL, `geotrack_events_failed_total{reason="sink"}`); f == 0 {
+				t.Error(`geotrack_events_failed_total{reason="sink"} is 0 while the sink is down`)
+			}
 			time.Sleep(outageFor / 2)
 			s.up()
 			time.Sleep(2 * time.Second)

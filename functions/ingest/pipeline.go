@@ -20,9 +20,9 @@ type Store interface {
 	Save(ctx context.Context, tenant string, groups []redisstore.Group, now time.Time) (redisstore.SaveResult, error)
 }
 
-// Relay delivers the event outbox; Wake asks it to look now.
+// Relay delivers the event outbox; Wake asks it to look at a tenant's now.
 type Relay interface {
-	Wake()
+	Wake(tenant string)
 }
 
 // Pipeline is the cloud pipeline: authorise, store once, and announce the
@@ -66,7 +66,7 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	}
 	summary.Accepted, summary.Duplicates = res.Accepted, res.Duplicates
 	if res.Accepted > 0 && pl.Relay != nil {
-		pl.Relay.Wake()
+		pl.Relay.Wake(p.Tenant)
 	}
 	return summary, nil
 }

@@ -29,7 +29,11 @@ func (s *fakeStore) Save(_ context.Context, _ string, groups []redisstore.Group,
 
 type fakeRelay struct{ wakes int }
 
-func (r *fakeRelay) Wake() { r.wakes++ }
+func (r *fakeRelay) Wake(tenant string) {
+	if tenant == "acme" {
+		r.wakes++
+	}
+}
 
 func TestPipelineAnnouncesThroughTheOutbox(t *testing.T) {
 	now := time.Now()

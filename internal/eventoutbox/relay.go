@@ -73,6 +73,9 @@ type Relay struct {
 	log    *slog.Logger
 	wake   chan struct{}
 	m      *relayMetrics
+
+	mu    sync.Mutex
+	woken map[string]struct{} // tenants woken since the last pass
 }
 
 // New returns a relay from the outboxes on client to sink.
@@ -111,15 +114,32 @@ func New(client redis.UniversalClient, sink events.Sink, cfg Config) *Relay {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Relay{client: client, sink: sink, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), m: newRelayMetrics(cfg.Metrics)}
+	return &Relay{client: client, sink: sink, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
+		m: newRelayMetrics(cfg.Metrics), woken: map[string]struct{}{}}
 }
 
-// Wake asks for a pass now (an emitter queued events); it never blocks.
-func (r *Relay) Wake() {
+// Wake asks for a pass over tenant's outbox now (an emitter queued events
+// for it); it never blocks.
+func (r *Relay) Wake(tenant string) {
+	r.mu.Lock()
+	r.woken[tenant] = struct{}{}
+	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
+}
+
+// takeWoken returns and forgets the tenants woken since the last call.
+func (r *Relay) takeWoken() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.woken))
+	for t := range r.woken {
+		out = append(out, t)
+	}
+	clear(r.woken)
+	return out
 }
 
 // Result of one pass.
@@ -135,13 +155,18 @@ type Result struct {
 // down: other tenants' events would fail the same way) and returns it.
 // Tenants whose outbox another replica is sending are skipped.
 func (r *Relay) RunOnce(ctx context.Context) (Result, error) {
-	var res Result
 	tenants, err := r.client.SMembers(ctx, redisstore.EmittersKey(r.cfg.KeyPrefix)).Result()
 	if err != nil {
 		r.m.failed.With("redis").Inc()
-		return res, fmt.Errorf("event relay: list outboxes: %w", err)
+		return Result{}, fmt.Errorf("event relay: list outboxes: %w", err)
 	}
-	depths, err := r.refreshStats(ctx, tenants)
+	return r.pass(ctx, tenants, true)
+}
+
+// pass delivers the outboxes of tenants (full: every tenant).
+func (r *Relay) pass(ctx context.Context, tenants []string, full bool) (Result, error) {
+	var res Result
+	depths, err := r.readDepths(ctx, tenants, full)
 	if err != nil {
 		r.m.failed.With("redis").Inc()
 		return res, err
@@ -156,11 +181,11 @@ func (r *Relay) RunOnce(ctx context.Context) (Result, error) {
 		res.Delivered += t.Delivered
 		res.DeadLettered += t.DeadLettered
 		res.More = res.More || t.More
+		r.m.drained(tenant, t.Delivered+t.DeadLettered)
 		if err != nil {
 			return res, err
 		}
 	}
-	r.m.drained(res.Delivered + res.DeadLettered) // the next pass reads the exact values
 	return res, nil
 }
 
@@ -169,12 +194,24 @@ func (r *Relay) RunOnce(ctx context.Context) (Result, error) {
 // ignored, so busy ingest cannot hammer a dead sink.
 func (r *Relay) Run(ctx context.Context) {
 	failures := 0
+	var lastFull time.Time
 	for {
 		select { // this pass covers whatever woke us
 		case <-r.wake:
 		default:
 		}
-		res, err := r.RunOnce(ctx)
+		// A wake-up only concerns the woken tenants; every tenant is looked
+		// at each Interval (others' replicas may have crashed with events
+		// queued) and after a failure.
+		var res Result
+		var err error
+		woken := r.takeWoken()
+		if failures > 0 || time.Since(lastFull) >= r.cfg.Interval {
+			lastFull = time.Now()
+			res, err = r.RunOnce(ctx)
+		} else {
+			res, err = r.pass(ctx, woken, false)
+		}
 		if err == nil && !res.More && r.cfg.WakeDelay > 0 {
 			// Let a burst of requests queue before the next pass, so busy
 			// ingest costs one pass per burst instead of one per request.

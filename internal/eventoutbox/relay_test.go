@@ -312,7 +312,7 @@ func TestRunWakesAndStops(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
 	store(t, s, "acme", 1, 1)
-	r.Wake()
+	r.Wake("acme")
 	deadline := time.Now().Add(5 * time.Second)
 	for len(sink.events()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
