@@ -691,3 +691,21 @@ func TestEdgeWakeUpNeverHoldsTheDevice(t *testing.T) {
 		t.Fatalf("edge outbox length %d, %v: the fixes were not queued", n, err)
 	}
 }
+
+// TestNoSinkQueuesNothing: without EVENT_SINK or K_SINK nothing would drain
+// an outbox, so ingest queues nothing (no unbounded growth).
+func TestNoSinkQueuesNothing(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	rc, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	ingest := startFunction(t, "ingest", map[string]string{"REDIS_URL": rs.URL})
+	ingestOK(t, &cloud{ingest: ingest}, token(t, "acme", auth.RoleService, ""), hdr("Content-Type", "application/json"),
+		"["+fixJSON("ns-1", 0, 51.5, -0.1)+","+fixJSON("ns-1", 1, 51.5, -0.1)+"]", 2)
+	n, err := rc.Exists(context.Background(), redisstore.EventOutboxKey("gt", "acme"), redisstore.EmittersKey("gt")).Result()
+	if err != nil || n != 0 {
+		t.Fatalf("without a sink %d outbox keys exist (%v), want none", n, err)
+	}
+}

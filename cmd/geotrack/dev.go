@@ -74,6 +74,8 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	base := "http://" + *addr
 	router := &devRouter{subscribers: stackFile.Subscribers(), secret: []byte(secret), handlers: map[string]http.Handler{}}
+	// The router is the sink of the event relay, as NATS or a broker would
+	// be: emitted events go through the event outbox as in production.
 	deps := &functions.Deps{Sink: router}
 	defer deps.Close()
 
