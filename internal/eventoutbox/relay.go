@@ -42,7 +42,7 @@ type Config struct {
 	KeyPrefix   string        // the hot store's key prefix (default "gt")
 	BatchSize   int           // entries read from an outbox at a time (default 100)
 	Interval    time.Duration // how often outboxes are polled without a wake-up (default 1s)
-	SendTimeout time.Duration // bound of one delivery, the sink's own retries included (default 5s)
+	SendTimeout time.Duration // bound of one delivery attempt (default 5s)
 	MinBackoff  time.Duration // first wait after a failed pass (default 200ms)
 	MaxBackoff  time.Duration // longest wait between failed passes (default 30s)
 	// LockTTL is the per-tenant lock's lifetime, renewed every third of it
@@ -300,7 +300,11 @@ func (r *Relay) drainTenant(ctx context.Context, tenant string) (Result, error) 
 		if len(msgs) == 0 {
 			return res, nil
 		}
-		out := r.deliver(ctx, tenant, msgs)
+		out := r.deliver(ctx, tenant, msgs, func(ids []string) error {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+			defer cancel()
+			return stream.Ack(actx, ids...)
+		})
 		dead, derr := r.deadLetter(ctx, key, msgs, out.dead)
 		res.DeadLettered += dead
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
@@ -311,8 +315,8 @@ func (r *Relay) drainTenant(ctx context.Context, tenant string) (Result, error) 
 			r.m.failed.With("redis").Inc()
 			return res, fmt.Errorf("event relay: %w", aerr)
 		}
-		res.Delivered += len(out.delivered)
-		r.m.delivered.Add(float64(len(out.delivered)))
+		res.Delivered += len(out.acked) + len(out.delivered)
+		r.m.delivered.Add(float64(len(out.acked) + len(out.delivered)))
 		switch {
 		case out.err != nil:
 			return res, out.err
@@ -359,13 +363,20 @@ func (r *Relay) keepAlive(ctx context.Context, lease *forward.Lease, lost contex
 	return func() { cancel(); <-done }
 }
 
-// outcome of delivering one batch: stream ids delivered, entries to
-// dead-letter (id -> reason), and the failure that stopped it.
+// outcome of delivering one batch: stream ids delivered and already acked,
+// delivered and still to ack, entries to dead-letter (id -> reason), and the
+// failure that stopped it.
 type outcome struct {
+	acked     []string
 	delivered []string
 	dead      map[string]deadReason
 	err       error
 }
+
+// ackEvery is how often a batch's deliveries to an unbuffered (HTTP) sink
+// are acked while the batch is still being sent: with a slow sink a batch
+// takes long, and a crash should repeat seconds of it, not all of it.
+const ackEvery = 250 * time.Millisecond
 
 type deadReason struct {
 	reason string
@@ -377,21 +388,25 @@ type deadReason struct {
 // without one (several devices) is a barrier sent on its own. A lane stops at
 // its first failure, and nothing after a failure's segment is sent, so a
 // device's later events never overtake an earlier one.
-func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessage) outcome {
+func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessage, ack func(ids []string) error) outcome {
 	out := outcome{dead: map[string]deadReason{}}
 	type item struct {
 		id string
 		e  event.Event
 	}
-	var sent []string // sent, not yet known to be received (flushed)
+	var mu sync.Mutex // guards sent, out
+	var sent []string // sent, not yet acked (for a buffered sink: not yet known to be received)
 	flusher, buffered := r.sink.(events.Flusher)
+	stopAcks := func() {}
+	if !buffered {
+		stopAcks = ackWhileSending(&mu, &sent, &out.acked, ack)
+	}
 	segment := map[string][]item{}
 	var order []string
 	runSegment := func() bool {
 		if len(order) == 0 {
 			return true
 		}
-		var mu sync.Mutex
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, r.cfg.Parallel)
 		ok := true
@@ -455,6 +470,7 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 		add(m.ID, e)
 	}
 	runSegment()
+	stopAcks() // before sent is read below
 	if out.err != nil {
 		r.m.failed.With("sink").Inc()
 	}
@@ -474,13 +490,49 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 	return out
 }
 
+// ackWhileSending acks, every ackEvery until stopped, what was sent so far:
+// it moves ids from sent to acked (both guarded by mu). A failed ack leaves
+// them in sent for the final ack.
+func ackWhileSending(mu *sync.Mutex, sent, acked *[]string, ack func(ids []string) error) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(ackEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			ids := *sent
+			*sent = nil
+			mu.Unlock()
+			if len(ids) == 0 {
+				continue
+			}
+			err := ack(ids)
+			mu.Lock()
+			if err != nil {
+				*sent = append(*sent, ids...)
+			} else {
+				*acked = append(*acked, ids...)
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
 func isRejected(err error) bool {
 	_, permanent := events.Rejected(err)
 	return permanent
 }
 
 func (r *Relay) send(ctx context.Context, e event.Event) error {
-	sctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout)
+	// One attempt: the relay's backoff does the retrying.
+	sctx, cancel := context.WithTimeout(events.SendOnce(ctx), r.cfg.SendTimeout)
 	defer cancel()
 	return r.sink.Send(sctx, e)
 }

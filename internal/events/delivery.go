@@ -16,6 +16,20 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+type sendOnceKey struct{}
+
+// SendOnce marks ctx so that a Sink makes a single attempt: for a caller
+// that retries with its own backoff (the event relay), the sink's retries
+// would only hold it longer on a dead sink.
+func SendOnce(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sendOnceKey{}, true)
+}
+
+func sendOnce(ctx context.Context) bool {
+	once, _ := ctx.Value(sendOnceKey{}).(bool)
+	return once
+}
+
 // Flush waits until the server has processed every message published before.
 func (s *NATSSink) Flush(ctx context.Context) error {
 	if err := s.conn.FlushWithContext(ctx); err != nil {

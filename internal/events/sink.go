@@ -103,9 +103,12 @@ func NewHTTPSink(target string) (*HTTPSink, error) {
 	return &HTTPSink{client: c, target: target}, nil
 }
 
-// Send delivers e, retrying transient failures (5 tries, from 200 ms).
+// Send delivers e, retrying transient failures (5 tries, from 200 ms)
+// unless ctx comes from SendOnce.
 func (s *HTTPSink) Send(ctx context.Context, e event.Event) error {
-	ctx = cecontext.WithRetriesExponentialBackoff(ctx, 200*time.Millisecond, 5)
+	if !sendOnce(ctx) {
+		ctx = cecontext.WithRetriesExponentialBackoff(ctx, 200*time.Millisecond, 5)
+	}
 	if res := s.client.Send(ctx, e); !cloudevents.IsACK(res) {
 		return fmt.Errorf("send %s to %s: %w", e.Type(), s.target, res)
 	}
