@@ -78,6 +78,7 @@ func runDev(ctx context.Context, args []string) error {
 	defer deps.Close()
 
 	mux := http.NewServeMux()
+	mux.Handle("/", runtime.NotFound("functions are at /function/<name>"))
 	var ready []func(context.Context) error
 	for _, spec := range functions.All {
 		opts, err := runtime.OptionsFromEnv(spec.Name)
@@ -102,6 +103,9 @@ func runDev(ctx context.Context, args []string) error {
 	opts, err := runtime.OptionsFromEnv("dev")
 	if err != nil {
 		return err
+	}
+	if os.Getenv("SHUTDOWN_DELAY") == "" {
+		opts.ShutdownDelay = 0 // no load balancer to wait for on a laptop
 	}
 	opts.Ready = func(ctx context.Context) error {
 		for _, r := range ready {

@@ -89,7 +89,8 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	}
 	summary, err := f.acceptor.AcceptGroups(ctx, p, groups, rejected)
 	if err != nil {
-		runtime.LoggerFrom(ctx).Error("ingest failed", "tenant", p.Tenant, "err", err)
+		// The kit's access line logs it with the status: info for a 403,
+		// error for a 5xx.
 		return respond.FromError(err), nil
 	}
 	runtime.LoggerFrom(ctx).Debug("ingested", "tenant", p.Tenant, "accepted", summary.Accepted,

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/geotrack/geotrack/internal/dependency"
 )
 
 // JSON encodes v with status.
@@ -43,12 +46,29 @@ func (e *StatusError) Unwrap() error { return e.Err }
 // WithStatus tags err with an HTTP status.
 func WithStatus(status int, err error) error { return &StatusError{Status: status, Err: err} }
 
-// FromError maps err to a response: a StatusError keeps its status, anything
-// else is a retryable 500 (Knative retries 5xx, never 4xx).
+// FromError maps err to a response: a StatusError keeps its status; a
+// dependency outage (dependency.Unavailable) is 503 with Retry-After and a
+// message naming the service ("redis unavailable: ..."); anything else is a
+// bug, 500 (Knative retries 5xx, never 4xx).
 func FromError(err error) handler.Response {
+	status, msg, retryAfter := Classify(err)
+	r := Error(status, msg)
+	if retryAfter > 0 {
+		r.Header.Set("Retry-After", strconv.Itoa(retryAfter))
+	}
+	return r
+}
+
+// Classify is the one mapping of errors to HTTP: status, message and
+// Retry-After seconds (0: none). The HTTP kit uses it for errors a handler
+// returns, so both paths answer alike.
+func Classify(err error) (status int, msg string, retryAfter int) {
 	var se *StatusError
 	if errors.As(err, &se) {
-		return Error(se.Status, se.Error())
+		return se.Status, se.Error(), 0
 	}
-	return Error(http.StatusInternalServerError, err.Error())
+	if de, ok := dependency.As(err); ok {
+		return http.StatusServiceUnavailable, de.Error(), dependency.RetryAfterSeconds
+	}
+	return http.StatusInternalServerError, err.Error(), 0
 }

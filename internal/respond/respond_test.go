@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/geotrack/geotrack/internal/dependency"
 )
 
 func TestJSON(t *testing.T) {
@@ -108,12 +110,15 @@ func TestFromError(t *testing.T) {
 		err    error
 		status int
 		msg    string
+		retry  string
 	}{
-		{"plain error is 500", errors.New("redis: connection refused"), http.StatusInternalServerError, "redis: connection refused"},
-		{"status kept", WithStatus(http.StatusConflict, errors.New("stale")), http.StatusConflict, "stale"},
-		{"wrapped status", fmt.Errorf("store: %w", WithStatus(http.StatusBadRequest, errors.New("bad tenant"))), http.StatusBadRequest, "bad tenant"},
-		{"nested statuses: outermost wins", WithStatus(http.StatusForbidden, WithStatus(http.StatusNotFound, errors.New("x"))), http.StatusForbidden, "x"},
-		{"5xx status kept", WithStatus(http.StatusServiceUnavailable, errors.New("busy")), http.StatusServiceUnavailable, "busy"},
+		{"plain error is 500", errors.New("redis: connection refused"), http.StatusInternalServerError, "redis: connection refused", ""},
+		{"dependency outage is 503 naming the service", fmt.Errorf("save: %w", dependency.Unavailable("redis", errors.New("LOADING Redis is loading the dataset in memory"))),
+			http.StatusServiceUnavailable, "redis unavailable: LOADING Redis is loading the dataset in memory", "2"},
+		{"status kept", WithStatus(http.StatusConflict, errors.New("stale")), http.StatusConflict, "stale", ""},
+		{"wrapped status", fmt.Errorf("store: %w", WithStatus(http.StatusBadRequest, errors.New("bad tenant"))), http.StatusBadRequest, "bad tenant", ""},
+		{"nested statuses: outermost wins", WithStatus(http.StatusForbidden, WithStatus(http.StatusNotFound, errors.New("x"))), http.StatusForbidden, "x", ""},
+		{"5xx status kept", WithStatus(http.StatusServiceUnavailable, errors.New("busy")), http.StatusServiceUnavailable, "busy", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,6 +126,9 @@ func TestFromError(t *testing.T) {
 			want := fmt.Sprintf(`{"error":%q}`+"\n", tc.msg)
 			if r.StatusCode != tc.status || string(r.Body) != want {
 				t.Fatalf("got %d %q, want %d %q", r.StatusCode, r.Body, tc.status, want)
+			}
+			if got := r.Header.Get("Retry-After"); got != tc.retry {
+				t.Fatalf("Retry-After %q, want %q", got, tc.retry)
 			}
 		})
 	}

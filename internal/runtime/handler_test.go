@@ -18,7 +18,9 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/metrics"
+	"github.com/geotrack/geotrack/internal/respond"
 )
 
 // unknownLength hides the length of a reader so the client sends the body
@@ -277,15 +279,39 @@ func TestPanicRecovered(t *testing.T) {
 	}
 }
 
+// TestHandlerError: an error a handler returns is mapped once, by the kit:
+// an outage of a dependency is a retryable 503, a status error keeps its
+// status, anything else is a 500; the access line logs the reason at info
+// for a client's mistake and at error for a failure on our side.
 func TestHandlerError(t *testing.T) {
-	fn := handlerFunc(func(handler.Request) (handler.Response, error) {
-		return handler.Response{}, fmt.Errorf("store fix: %w", errors.New("redis down"))
-	})
-	f := start(t, fn, Options{})
-	wantJSONError(t, f.do(t, http.MethodPost, "/", nil, nil), 500, "store fix: redis down")
-	logged := f.logs.find(t, "handler failed")
-	if len(logged) != 1 || logged[0]["error"] != "store fix: redis down" {
-		t.Fatalf("error log = %v", logged)
+	cases := []struct {
+		name       string
+		err        error
+		status     int
+		msg        string
+		retryAfter string
+		level      string
+	}{
+		{"bug is 500", fmt.Errorf("store fix: %w", errors.New("bad reply")), 500, "store fix: bad reply", "", "ERROR"},
+		{"outage is 503", fmt.Errorf("store fix: %w", dependency.Unavailable("redis", errors.New("connection refused"))),
+			503, "redis unavailable: connection refused", "2", "ERROR"},
+		{"client mistake keeps its status", respond.WithStatus(http.StatusForbidden, errors.New("forbidden: role viewer may not ingest")),
+			403, "forbidden: role viewer may not ingest", "", "INFO"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fn := handlerFunc(func(handler.Request) (handler.Response, error) { return handler.Response{}, tc.err })
+			f := start(t, fn, Options{})
+			r := f.do(t, http.MethodPost, "/", nil, nil)
+			wantJSONError(t, r, tc.status, tc.msg)
+			if got := r.header.Get("Retry-After"); got != tc.retryAfter {
+				t.Errorf("Retry-After %q, want %q", got, tc.retryAfter)
+			}
+			logged := f.logs.find(t, "request")
+			if len(logged) != 1 || logged[0]["error"] != tc.msg || logged[0]["level"] != tc.level {
+				t.Fatalf("access log = %v, want one line at %s with error %q", logged, tc.level, tc.msg)
+			}
+		})
 	}
 }
 
