@@ -30,11 +30,12 @@ type Deps struct {
 	closers []func() error
 }
 
-// Redis returns a client for url, opened once per process.
-func (d *Deps) Redis(url, caFile string) (redis.UniversalClient, error) {
+// Redis returns a client for rc, opened once per process.
+func (d *Deps) Redis(rc config.Redis) (redis.UniversalClient, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	key := url + "\x00" + caFile
+	url, caFile := rc.RedisURL, rc.RedisTLSCAFile
+	key := fmt.Sprint(url, "\x00", caFile, "\x00", rc.RedisDialTimeout, "\x00", rc.RedisTimeout)
 	if c, ok := d.clients[key]; ok {
 		return c, nil
 	}
@@ -42,7 +43,7 @@ func (d *Deps) Redis(url, caFile string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []redisstore.OpenOption
+	opts := []redisstore.OpenOption{redisstore.WithTimeouts(rc.RedisDialTimeout, rc.RedisTimeout)}
 	if password != "" {
 		opts = append(opts, redisstore.WithPassword(password))
 	}

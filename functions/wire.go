@@ -71,7 +71,7 @@ func readSpec[C any](name string, zero *C, settings func(*C) (config.Redis, auth
 
 // hotStore opens the Redis hot store and the token verifier a function needs.
 func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options) (*redisstore.Store, func(context.Context) error, gate.Verifier, error) {
-	client, err := d.Redis(rc.RedisURL, rc.RedisTLSCAFile)
+	client, err := d.Redis(rc)
 	if err != nil {
 		return nil, nil, nil, err
 	}
