@@ -141,6 +141,9 @@ func (c *committer) run(s *Store, tenant string, batch []*saveCall) {
 			for _, g := range r.PerGroup {
 				r.Accepted += g.Accepted
 				r.Duplicates += g.DupFixes
+				if g.Conflict {
+					r.Conflicts++
+				}
 			}
 			b.res = r
 		}
