@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/respond"
 	"github.com/geotrack/geotrack/internal/runtime"
@@ -52,9 +54,34 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	if err != nil {
 		return intake.Summary{}, err // retryable 5xx: the script marks nothing seen unless it stored
 	}
-	summary.Accepted, summary.Duplicates = res.Accepted, res.Duplicates
+	summary.Accepted, summary.Duplicates, summary.TooOld = res.Accepted, res.Duplicates, res.TooOld
+	if res.TooOld > 0 {
+		summary.Hint = fmt.Sprintf("%d fixes are older than the history retention (HISTORY_RETENTION) and were not stored", res.TooOld)
+	}
+	if res.Conflicts > 0 {
+		logConflicts(ctx, p.Tenant, groups, res)
+	}
 	pl.emitUpdated(ctx, p.Tenant, groups, res)
 	return summary, nil
+}
+
+// duplicateConflicts counts event ids delivered again with other data.
+var duplicateConflicts = metrics.Default.NewCounter("geotrack_ingest_duplicate_conflicts_total",
+	"Duplicate CloudEvent ids (same source and id) whose data differs from the first delivery's; not stored.")
+
+// logConflicts reports events dropped as duplicates although their data
+// differs from the first delivery: right by CloudEvents, but silent data loss
+// for a producer that reuses ids, so it is counted and logged.
+func logConflicts(ctx context.Context, tenant string, groups []intake.Group, res redisstore.SaveResult) {
+	log := runtime.LoggerFrom(ctx)
+	for i, gr := range res.PerGroup {
+		if !gr.Conflict || i >= len(groups) {
+			continue
+		}
+		duplicateConflicts.Inc()
+		log.Warn("duplicate event id with different data: not stored; the producer reuses CloudEvent ids",
+			"tenant", tenant, "ce_source", groups[i].Source, "ce_id", groups[i].ID, "fixes", len(groups[i].Fixes))
+	}
 }
 
 func toStoreGroups(groups []intake.Group) []redisstore.Group {

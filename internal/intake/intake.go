@@ -38,6 +38,11 @@ type Summary struct {
 	Accepted   int         `json:"accepted"`
 	Duplicates int         `json:"duplicates"`
 	Rejected   []Rejection `json:"rejected"`
+	// TooOld counts valid fixes older than the history retention: not
+	// stored (and not in Accepted), since retention would delete them at
+	// once. Hint then says so in words.
+	TooOld int    `json:"too_old,omitempty"`
+	Hint   string `json:"hint,omitempty"`
 	// Edge only: fixes the filters dropped (by reason) and fixes queued for
 	// the cloud by this request (possibly earlier ones the window released).
 	Dropped   map[string]int `json:"dropped,omitempty"`
@@ -47,7 +52,7 @@ type Summary struct {
 // Status is the HTTP status for s: 400 when nothing was accepted because
 // something was rejected, else 202 (the Knative contract for "no reply").
 func (s Summary) Status() int {
-	if s.Accepted == 0 && s.Duplicates == 0 && len(s.Rejected) > 0 {
+	if s.Accepted == 0 && s.Duplicates == 0 && s.TooOld == 0 && len(s.Rejected) > 0 {
 		return http.StatusBadRequest
 	}
 	return http.StatusAccepted
