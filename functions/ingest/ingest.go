@@ -45,7 +45,7 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 		return *deny, nil
 	}
 	if p.Role == auth.RoleViewer {
-		return gate.Deny(auth.ErrForbidden), nil
+		return gate.Deny(fmt.Errorf("%w: this token has role viewer, which may not ingest (a device, service or admin token is needed)", auth.ErrForbidden)), nil
 	}
 	envs, err := events.Decode(req.Header, req.Body)
 	if err != nil {

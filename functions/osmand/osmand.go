@@ -61,12 +61,17 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 			q[k] = append(q[k], v...)
 		}
 	}
+	if auth.Credential(req.Header, q) == "" {
+		// OsmAnd and Traccar Client cannot set headers: the token goes in
+		// the server URL, so say that rather than "send a Bearer header".
+		return gate.Deny(fmt.Errorf("%w: missing token: put it in the server URL as ?token=<JWT> (or send Authorization: Bearer <JWT>)", auth.ErrUnauthenticated)), nil
+	}
 	p, deny := gate.Check(ctx, f.auth, req, q, nil)
 	if deny != nil {
 		return *deny, nil
 	}
 	if p.Role == auth.RoleViewer {
-		return gate.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+		return gate.Deny(fmt.Errorf("%w: this token has role viewer, which may not report positions (a device, service or admin token is needed)", auth.ErrForbidden)), nil
 	}
 	if isJSON {
 		decoded, err = osmand.DecodeJSON(req.Body, f.now())

@@ -55,7 +55,7 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 		return *deny, nil
 	}
 	if p.Role == auth.RoleViewer {
-		return gate.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+		return gate.Deny(fmt.Errorf("%w: this token has role viewer, which may not report positions (a device, service or admin token is needed)", auth.ErrForbidden)), nil
 	}
 	user := first(req.Header.Get("X-Limit-U"), q.Get("u"))
 	device := first(req.Header.Get("X-Limit-D"), q.Get("d"))

@@ -55,7 +55,7 @@ func Time(q url.Values, name string) (time.Time, error) {
 	}
 	t, err := fix.ParseTime(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%s: %v", name, err)
+		return time.Time{}, fmt.Errorf("%s: %q is neither an RFC 3339 time (e.g. 2024-05-01T12:00:00Z) nor unix seconds", name, s)
 	}
 	return t, nil
 }
