@@ -137,6 +137,10 @@ func Open(rawURL string, opts ...OpenOption) (redis.UniversalClient, error) {
 			ReadTimeout:  t.readTimeout,
 			WriteTimeout: t.writeTimeout,
 			PoolSize:     t.poolSize,
+			// One dial per attempt: the command's own retries (3) redial,
+			// and five dials per attempt made a request wait seconds
+			// before its 503 while Redis was down.
+			DialerRetries: 1,
 		})
 		c.AddHook(outageHook{})
 		return c, nil
@@ -151,6 +155,8 @@ func Open(rawURL string, opts ...OpenOption) (redis.UniversalClient, error) {
 		ReadTimeout:  t.readTimeout,
 		WriteTimeout: t.writeTimeout,
 		PoolSize:     t.poolSize,
+		// See the cluster case.
+		DialerRetries: 1,
 	})
 	c.AddHook(outageHook{})
 	return c, nil
