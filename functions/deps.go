@@ -10,6 +10,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/gate"
 	"github.com/geotrack/geotrack/internal/redisstore"
@@ -103,6 +104,9 @@ func (d *Deps) Close() error {
 func pinger(c redis.UniversalClient) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := c.Ping(ctx).Err(); err != nil {
+			if _, marked := dependency.As(err); marked {
+				return err // already says "redis unavailable: ..."
+			}
 			return fmt.Errorf("redis: %w", err)
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/respond"
 )
 
@@ -46,8 +47,9 @@ func Deny(err error) handler.Response {
 	case errors.Is(err, auth.ErrForbidden):
 		return respond.Error(http.StatusForbidden, err.Error())
 	}
-	// Anything else (OIDC discovery down) is on our side and retryable.
-	return respond.Error(http.StatusServiceUnavailable, "auth unavailable: "+err.Error())
+	// Anything else (OIDC discovery down) is an outage of the issuer:
+	// retryable, 503 with Retry-After like any dependency.
+	return respond.FromError(dependency.Unavailable("auth", err))
 }
 
 // Read is the preamble of every read function: GET or HEAD only, a

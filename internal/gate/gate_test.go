@@ -117,6 +117,10 @@ func TestDeny(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := gate.Deny(tc.err)
 			checkDenied(t, &r, tc.status, tc.msg)
+			// Only the outage is worth retrying.
+			if got, retry := r.Header.Get("Retry-After"), tc.status == http.StatusServiceUnavailable; (got != "") != retry {
+				t.Fatalf("Retry-After %q for status %d", got, tc.status)
+			}
 		})
 	}
 }
