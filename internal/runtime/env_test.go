@@ -109,9 +109,12 @@ func TestNewLogger(t *testing.T) {
 				t.Fatalf("debug line shown = %v, want %v", shown, tt.debugShown)
 			}
 			buf.Reset()
-			l.Error("e", "k", "v")
+			l.Error("e", "k", "v", "wait", 10*time.Second)
 			if isJSON := json.Valid(buf.Bytes()); isJSON != tt.json {
 				t.Fatalf("output %q: JSON = %v, want %v", buf.String(), isJSON, tt.json)
+			}
+			if !strings.Contains(buf.String(), `wait=10s`) && !strings.Contains(buf.String(), `"wait":"10s"`) {
+				t.Fatalf("output %q: want the duration as 10s", buf.String())
 			}
 		})
 	}
