@@ -11,7 +11,7 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -23,7 +23,7 @@ const RedisPasswordSecret = "redis-password"
 // override what the environment would select.
 type Deps struct {
 	Sink     events.Sink
-	Verifier gate.Verifier
+	Verifier httpkit.Verifier
 
 	mu      sync.Mutex
 	clients map[string]redis.UniversalClient
@@ -77,7 +77,7 @@ func (d *Deps) EventSink(cfg events.SinkConfig) (events.Sink, error) {
 }
 
 // Auth returns the override verifier or one built from cfg and the secret.
-func (d *Deps) Auth(cfg auth.Config) (gate.Verifier, error) {
+func (d *Deps) Auth(cfg auth.Config) (httpkit.Verifier, error) {
 	if d.Verifier != nil {
 		return d.Verifier, nil
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/geotrack/geotrack/functions"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/runtime"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/stack"
 )
 
@@ -132,7 +132,7 @@ func TestStackEntries(t *testing.T) {
 		}
 	}
 	runtimeKeys := map[string]bool{}
-	for _, k := range runtime.EnvVars() {
+	for _, k := range httpkit.EnvVars() {
 		runtimeKeys[k] = true
 	}
 
@@ -159,7 +159,7 @@ func TestStackEntries(t *testing.T) {
 			cfgKeys := envKeys(t, spec.Config)
 			for k := range f.Environment {
 				if !cfgKeys[k] && !runtimeKeys[k] {
-					t.Errorf("environment %s is read by neither %T nor runtime.Env", k, spec.Config)
+					t.Errorf("environment %s is read by neither %T nor httpkit.Env", k, spec.Config)
 				}
 			}
 

@@ -14,9 +14,9 @@ import (
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
 	"github.com/geotrack/geotrack/internal/geojson"
 	"github.com/geotrack/geotrack/internal/gpx"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
@@ -41,16 +41,16 @@ func init() {
 		},
 	})
 	readSpec("position", &position.Config{}, func(cfg *position.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
-		func(s *redisstore.Store, v gate.Verifier) handler.FunctionHandler { return position.New(s, v) })
+		func(s *redisstore.Store, v httpkit.Verifier) handler.FunctionHandler { return position.New(s, v) })
 	readSpec("nearby", &nearby.Config{}, func(cfg *nearby.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
-		func(s *redisstore.Store, v gate.Verifier) handler.FunctionHandler { return nearby.New(s, v) })
+		func(s *redisstore.Store, v httpkit.Verifier) handler.FunctionHandler { return nearby.New(s, v) })
 	readSpec("track", &track.Config{}, func(cfg *track.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
-		func(s *redisstore.Store, v gate.Verifier) handler.FunctionHandler { return track.New(s, v) })
+		func(s *redisstore.Store, v httpkit.Verifier) handler.FunctionHandler { return track.New(s, v) })
 }
 
 // readSpec registers a read function: hot store plus verifier, nothing else.
 func readSpec[C any](name string, zero *C, settings func(*C) (config.Redis, auth.Config),
-	build func(*redisstore.Store, gate.Verifier) handler.FunctionHandler) {
+	build func(*redisstore.Store, httpkit.Verifier) handler.FunctionHandler) {
 	add(Spec{
 		Name:   name,
 		Config: zero,
@@ -70,7 +70,7 @@ func readSpec[C any](name string, zero *C, settings func(*C) (config.Redis, auth
 }
 
 // hotStore opens the Redis hot store and the token verifier a function needs.
-func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options) (*redisstore.Store, func(context.Context) error, gate.Verifier, error) {
+func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options) (*redisstore.Store, func(context.Context) error, httpkit.Verifier, error) {
 	client, err := d.Redis(rc.RedisURL, rc.RedisTLSCAFile)
 	if err != nil {
 		return nil, nil, nil, err
@@ -85,7 +85,7 @@ func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options)
 // cloudPipeline builds the cloud ingest pipeline (hot store, event sink)
 // and the verifier of a position-accepting function.
 func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, opts redisstore.Options, source string) (
-	*ingest.Pipeline, func(context.Context) error, gate.Verifier, error) {
+	*ingest.Pipeline, func(context.Context) error, httpkit.Verifier, error) {
 	store, ready, verifier, err := hotStore(d, rc, ac, opts)
 	if err != nil {
 		return nil, nil, nil, err

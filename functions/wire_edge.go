@@ -16,7 +16,7 @@ import (
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/forward"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/outbox"
@@ -41,10 +41,10 @@ func init() {
 			return &Built{Handler: ingest.New(Parser(), acc, verifier), Ready: ready, Close: stop}, nil
 		},
 	})
-	protocolSpec("owntracks", &owntracks.Config{}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
+	protocolSpec("owntracks", &owntracks.Config{}, func(p intake.Parser, a intake.Acceptor, v httpkit.Verifier) handler.FunctionHandler {
 		return owntracks.New(p, a, v)
 	})
-	protocolSpec("osmand", &osmand.Config{}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
+	protocolSpec("osmand", &osmand.Config{}, func(p intake.Parser, a intake.Acceptor, v httpkit.Verifier) handler.FunctionHandler {
 		return osmand.New(p, a, v)
 	})
 
@@ -94,7 +94,7 @@ func init() {
 // protocolSpec registers a device-protocol function: cloud pipeline by
 // default, the edge pipeline with EDGE_MODE=true.
 func protocolSpec(name string, zero *edgeingest.ProtocolConfig,
-	build func(intake.Parser, intake.Acceptor, gate.Verifier) handler.FunctionHandler) {
+	build func(intake.Parser, intake.Acceptor, httpkit.Verifier) handler.FunctionHandler) {
 	add(Spec{
 		Name:   name,
 		Config: zero,
@@ -125,7 +125,7 @@ func protocolSpec(name string, zero *edgeingest.ProtocolConfig,
 // edgeAcceptor builds the edge pipeline and starts its idle-flush loop; stop
 // ends the loop.
 func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, ec edgeingest.Edge) (
-	intake.Acceptor, func(context.Context) error, gate.Verifier, func() error, error) {
+	intake.Acceptor, func(context.Context) error, httpkit.Verifier, func() error, error) {
 	settings, err := edgeingest.ParseSettings(ec.FilterSettings, ec.DeviceSettings)
 	if err != nil {
 		return nil, nil, nil, nil, err

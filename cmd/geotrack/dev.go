@@ -23,7 +23,7 @@ import (
 	"github.com/geotrack/geotrack/functions"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/runtime"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/stack"
 )
 
@@ -80,7 +80,7 @@ func runDev(ctx context.Context, args []string) error {
 	mux := http.NewServeMux()
 	var ready []func(context.Context) error
 	for _, spec := range functions.All {
-		opts, err := runtime.OptionsFromEnv(spec.Name)
+		opts, err := httpkit.OptionsFromEnv(spec.Name)
 		if err != nil {
 			return err
 		}
@@ -93,13 +93,13 @@ func runDev(ctx context.Context, args []string) error {
 		if built.Ready != nil {
 			ready = append(ready, built.Ready)
 		}
-		h := runtime.FunctionHandler(built.Handler, opts)
+		h := httpkit.FunctionHandler(built.Handler, opts)
 		prefix := "/function/" + spec.Name
 		router.handlers[spec.Name] = h
 		mux.Handle(prefix, http.StripPrefix(prefix, h))
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
 	}
-	opts, err := runtime.OptionsFromEnv("dev")
+	opts, err := httpkit.OptionsFromEnv("dev")
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func runDev(ctx context.Context, args []string) error {
 	if *simulate > 0 {
 		go runDevSimulation(ctx, base+"/function/ingest", []byte(secret), *simulate, *rate)
 	}
-	return runtime.ServeHandler(ctx, mux, opts, *addr)
+	return httpkit.ServeHandler(ctx, mux, opts, *addr)
 }
 
 // devRouter stands in for the NATS connector / Knative Trigger during

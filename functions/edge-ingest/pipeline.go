@@ -23,12 +23,11 @@ import (
 	"github.com/geotrack/geotrack/internal/edgefilter"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/outbox"
 	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/respond"
-	"github.com/geotrack/geotrack/internal/runtime"
 )
 
 var (
@@ -84,7 +83,7 @@ func NewPipeline(client redis.UniversalClient, store Store, ob Outbox, sink Sink
 // AcceptGroups implements intake.Acceptor.
 func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups []intake.Group, rejected []intake.Rejection) (intake.Summary, error) {
 	if err := intake.Authorize(p, groups); err != nil {
-		return intake.Summary{}, respond.WithStatus(http.StatusForbidden, err)
+		return intake.Summary{}, httpkit.WithStatus(http.StatusForbidden, err)
 	}
 	summary := intake.Summary{Rejected: rejected, Dropped: map[string]int{}}
 	if summary.Rejected == nil {
@@ -151,8 +150,8 @@ func (pl *Pipeline) commit(ctx context.Context, tenant string, raw, kept []fix.F
 	if err := pl.outbox.Append(ctx, tenant, kept); err != nil {
 		if errors.Is(err, outbox.ErrFull) {
 			// counted by the outbox in geotrack_outbox_rejected_total
-			runtime.LoggerFrom(ctx).Error("ALERT outbox full: refusing fixes until the forwarder drains it", "err", err)
-			return respond.WithStatus(http.StatusServiceUnavailable, fmt.Errorf("outbox full: the edge cannot reach the cloud; retry later: %w", err))
+			httpkit.LoggerFrom(ctx).Error("ALERT outbox full: refusing fixes until the forwarder drains it", "err", err)
+			return httpkit.WithStatus(http.StatusServiceUnavailable, fmt.Errorf("outbox full: the edge cannot reach the cloud; retry later: %w", err))
 		}
 		return err
 	}
@@ -224,7 +223,7 @@ func (pl *Pipeline) wake(ctx context.Context, tenant string, n int) {
 	e.SetExtension(events.ExtTenant, tenant)
 	if err := pl.sink.Send(ctx, e); err != nil {
 		// The forwarder also runs on a timer: a lost wake-up only delays.
-		runtime.LoggerFrom(ctx).Warn("wake forwarder", "err", err)
+		httpkit.LoggerFrom(ctx).Warn("wake forwarder", "err", err)
 	}
 }
 

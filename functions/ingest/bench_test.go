@@ -18,9 +18,9 @@ import (
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/runtime"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -88,9 +88,9 @@ func BenchmarkHTTPSingleParallel(b *testing.B) {
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
 	sink, _ := events.NewSink(events.SinkConfig{})
 	fn := ingest.New(intake.Parser{}, &ingest.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}, v)
-	opts, _ := runtime.OptionsFromEnv("ingest")
+	opts, _ := httpkit.OptionsFromEnv("ingest")
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(runtime.FunctionHandler(fn, opts))
+	srv := httptest.NewServer(httpkit.FunctionHandler(fn, opts))
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	hc := &http.Client{Transport: tr}

@@ -15,21 +15,19 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
-	"github.com/geotrack/geotrack/internal/respond"
-	"github.com/geotrack/geotrack/internal/runtime"
 )
 
 // Function is the ingest function.
 type Function struct {
 	parser   intake.Parser
 	acceptor intake.Acceptor
-	auth     gate.Verifier
+	auth     httpkit.Verifier
 }
 
 // New builds ingest from its dependencies.
-func New(parser intake.Parser, acceptor intake.Acceptor, verifier gate.Verifier) *Function {
+func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifier) *Function {
 	return &Function{parser: parser, acceptor: acceptor, auth: verifier}
 }
 
@@ -37,37 +35,37 @@ func New(parser intake.Parser, acceptor intake.Acceptor, verifier gate.Verifier)
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
 	if req.Method != http.MethodPost && req.Method != http.MethodPut {
-		return respond.Error(http.StatusMethodNotAllowed, "method: use POST"), nil
+		return httpkit.Error(http.StatusMethodNotAllowed, "method: use POST"), nil
 	}
 	query, _ := url.ParseQuery(req.QueryString)
-	p, deny := gate.Check(ctx, f.auth, req, query, nil)
+	p, deny := httpkit.Check(ctx, f.auth, req, query, nil)
 	if deny != nil {
 		return *deny, nil
 	}
 	if p.Role == auth.RoleViewer {
-		return gate.Deny(auth.ErrForbidden), nil
+		return httpkit.Deny(auth.ErrForbidden), nil
 	}
 	envs, err := events.Decode(req.Header, req.Body)
 	if err != nil {
 		var de *events.Error
 		if errors.As(err, &de) {
-			return respond.Error(de.Status, de.Error()), nil
+			return httpkit.Error(de.Status, de.Error()), nil
 		}
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
 	// The access log has ce_id for binary mode; structured and batch events
 	// only show up here, so the function's own log lines carry them.
 	if len(envs) == 1 && envs[0].Mode != events.ModeBinary && envs[0].ID != "" {
-		ctx = runtime.WithLogAttrs(ctx, "ce_id", envs[0].ID, "ce_source", envs[0].Source)
+		ctx = httpkit.WithLogAttrs(ctx, "ce_id", envs[0].ID, "ce_source", envs[0].Source)
 	} else if len(envs) > 1 {
-		ctx = runtime.WithLogAttrs(ctx, "ce_batch", len(envs), "ce_first_id", envs[0].ID)
+		ctx = httpkit.WithLogAttrs(ctx, "ce_batch", len(envs), "ce_first_id", envs[0].ID)
 	}
 	// The tenant comes only from the token; an event that names another
 	// tenant (an edge forwarder with the wrong token) is refused, not stored
 	// under the token's tenant.
 	for _, env := range envs {
 		if env.Tenant != "" && env.Tenant != p.Tenant {
-			return gate.Deny(fmt.Errorf("%w: event %q is for tenant %q but the token is for %q", auth.ErrForbidden, env.ID, env.Tenant, p.Tenant)), nil
+			return httpkit.Deny(fmt.Errorf("%w: event %q is for tenant %q but the token is for %q", auth.ErrForbidden, env.ID, env.Tenant, p.Tenant)), nil
 		}
 	}
 	// Plain uploads (a GPX or GeoJSON file, fixes without a device) name the
@@ -83,16 +81,16 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	if err != nil {
 		var re *intake.RequestError
 		if errors.As(err, &re) {
-			return respond.Error(re.Status, re.Error()), nil
+			return httpkit.Error(re.Status, re.Error()), nil
 		}
-		return respond.FromError(err), nil
+		return httpkit.FromError(err), nil
 	}
 	summary, err := f.acceptor.AcceptGroups(ctx, p, groups, rejected)
 	if err != nil {
-		runtime.LoggerFrom(ctx).Error("ingest failed", "tenant", p.Tenant, "err", err)
-		return respond.FromError(err), nil
+		httpkit.LoggerFrom(ctx).Error("ingest failed", "tenant", p.Tenant, "err", err)
+		return httpkit.FromError(err), nil
 	}
-	runtime.LoggerFrom(ctx).Debug("ingested", "tenant", p.Tenant, "accepted", summary.Accepted,
+	httpkit.LoggerFrom(ctx).Debug("ingested", "tenant", p.Tenant, "accepted", summary.Accepted,
 		"duplicates", summary.Duplicates, "rejected", len(summary.Rejected))
-	return respond.JSON(summary.Status(), summary), nil
+	return httpkit.JSON(summary.Status(), summary), nil
 }

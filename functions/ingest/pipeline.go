@@ -9,10 +9,9 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/respond"
-	"github.com/geotrack/geotrack/internal/runtime"
 )
 
 // Store keeps accepted fixes, deduplicating by event and by device+ts.
@@ -35,7 +34,7 @@ type Pipeline struct {
 // AcceptGroups implements intake.Acceptor.
 func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups []intake.Group, rejected []intake.Rejection) (intake.Summary, error) {
 	if err := intake.Authorize(p, groups); err != nil {
-		return intake.Summary{}, respond.WithStatus(http.StatusForbidden, err)
+		return intake.Summary{}, httpkit.WithStatus(http.StatusForbidden, err)
 	}
 	summary := intake.Summary{Rejected: rejected}
 	if summary.Rejected == nil {
@@ -98,7 +97,7 @@ func (pl *Pipeline) emitUpdated(ctx context.Context, tenant string, groups []int
 			break
 		}
 	}
-	log := runtime.LoggerFrom(ctx)
+	log := httpkit.LoggerFrom(ctx)
 	// The data is encoded here with the fixes' own encoder: one pass, no
 	// reflection (this runs for every accepted request).
 	data := make([]byte, 0, 160*len(fixes))

@@ -13,10 +13,8 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
-	"github.com/geotrack/geotrack/internal/query"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/respond"
 )
 
 // Limits of one search (public contract).
@@ -34,11 +32,11 @@ type Store interface {
 // Function is the nearby function.
 type Function struct {
 	store Store
-	auth  gate.Verifier
+	auth  httpkit.Verifier
 }
 
 // New builds nearby from its dependencies.
-func New(store Store, verifier gate.Verifier) *Function {
+func New(store Store, verifier httpkit.Verifier) *Function {
 	return &Function{store: store, auth: verifier}
 }
 
@@ -70,32 +68,32 @@ func encodeResult(hits []redisstore.NearbyRaw) []byte {
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	p, q, deny := gate.Read(f.auth, req)
+	p, q, deny := httpkit.Read(f.auth, req)
 	if deny != nil {
 		return *deny, nil
 	}
-	lat, err := query.Float(q, "lat", -fix.MaxLat, fix.MaxLat)
+	lat, err := httpkit.Float(q, "lat", -fix.MaxLat, fix.MaxLat)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
-	lon, err := query.Float(q, "lon", -180, 180)
+	lon, err := httpkit.Float(q, "lon", -180, 180)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
-	radius, err := query.Float(q, "radius", 0, MaxRadiusM)
+	radius, err := httpkit.Float(q, "radius", 0, MaxRadiusM)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
 	if radius <= 0 {
-		return respond.Error(http.StatusBadRequest, "radius: must be more than 0 metres"), nil
+		return httpkit.Error(http.StatusBadRequest, "radius: must be more than 0 metres"), nil
 	}
-	limit, err := query.Int(q, "limit", DefaultLimit, 1, MaxLimit)
+	limit, err := httpkit.Int(q, "limit", DefaultLimit, 1, MaxLimit)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
 	found, err := f.store.NearbyRaw(ctx, p.Tenant, lat, lon, radius, limit)
 	if err != nil {
-		return respond.FromError(fmt.Errorf("nearby search: %w", err)), nil
+		return httpkit.FromError(fmt.Errorf("nearby search: %w", err)), nil
 	}
-	return respond.Raw(http.StatusOK, "application/json", encodeResult(found)), nil
+	return httpkit.Raw(http.StatusOK, "application/json", encodeResult(found)), nil
 }

@@ -18,22 +18,21 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/osmand"
-	"github.com/geotrack/geotrack/internal/respond"
 )
 
 // Function is the osmand function.
 type Function struct {
 	parser   intake.Parser
 	acceptor intake.Acceptor
-	auth     gate.Verifier
+	auth     httpkit.Verifier
 	now      func() time.Time
 }
 
 // New builds osmand from its dependencies.
-func New(parser intake.Parser, acceptor intake.Acceptor, verifier gate.Verifier) *Function {
+func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifier) *Function {
 	return &Function{parser: parser, acceptor: acceptor, auth: verifier, now: time.Now}
 }
 
@@ -42,31 +41,31 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
 	q, err := url.ParseQuery(req.QueryString)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, "query: "+err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, "query: "+err.Error()), nil
 	}
 	var decoded fix.Fix
 	switch req.Method {
 	case http.MethodGet, http.MethodPost:
 	default:
-		return respond.Error(http.StatusMethodNotAllowed, "method: use GET or POST"), nil
+		return httpkit.Error(http.StatusMethodNotAllowed, "method: use GET or POST"), nil
 	}
 	mediaType, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	isJSON := req.Method == http.MethodPost && (mediaType == "application/json" || strings.HasPrefix(strings.TrimSpace(string(req.Body)), "{"))
 	if req.Method == http.MethodPost && !isJSON && len(req.Body) > 0 {
 		form, err := url.ParseQuery(string(req.Body))
 		if err != nil {
-			return respond.Error(http.StatusBadRequest, "body: not a form: "+err.Error()), nil
+			return httpkit.Error(http.StatusBadRequest, "body: not a form: "+err.Error()), nil
 		}
 		for k, v := range form {
 			q[k] = append(q[k], v...)
 		}
 	}
-	p, deny := gate.Check(ctx, f.auth, req, q, nil)
+	p, deny := httpkit.Check(ctx, f.auth, req, q, nil)
 	if deny != nil {
 		return *deny, nil
 	}
 	if p.Role == auth.RoleViewer {
-		return gate.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+		return httpkit.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
 	}
 	if isJSON {
 		decoded, err = osmand.DecodeJSON(req.Body, f.now())
@@ -77,18 +76,18 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	if err != nil {
 		var fe *fix.FieldError
 		if errors.As(err, &fe) {
-			return respond.Error(http.StatusBadRequest, fe.Error()), nil
+			return httpkit.Error(http.StatusBadRequest, fe.Error()), nil
 		}
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
 	group, rejected := f.parser.Validate([]fix.Fix{decoded})
 	group.Source = "urn:geotrack:osmand"
 	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
 	if err != nil {
-		return respond.FromError(err), nil
+		return httpkit.FromError(err), nil
 	}
 	if summary.Status() >= 400 {
-		return respond.Error(summary.Status(), summary.Rejected[0].Error), nil
+		return httpkit.Error(summary.Status(), summary.Rejected[0].Error), nil
 	}
 	return handler.Response{StatusCode: http.StatusOK}, nil
 }

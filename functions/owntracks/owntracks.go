@@ -17,12 +17,10 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
 	ot "github.com/geotrack/geotrack/internal/owntracks"
-	"github.com/geotrack/geotrack/internal/respond"
-	"github.com/geotrack/geotrack/internal/runtime"
 )
 
 var messagesTotal = metrics.Default.NewCounterVec("geotrack_owntracks_messages_total",
@@ -32,11 +30,11 @@ var messagesTotal = metrics.Default.NewCounterVec("geotrack_owntracks_messages_t
 type Function struct {
 	parser   intake.Parser
 	acceptor intake.Acceptor
-	auth     gate.Verifier
+	auth     httpkit.Verifier
 }
 
 // New builds owntracks from its dependencies.
-func New(parser intake.Parser, acceptor intake.Acceptor, verifier gate.Verifier) *Function {
+func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifier) *Function {
 	return &Function{parser: parser, acceptor: acceptor, auth: verifier}
 }
 
@@ -44,18 +42,18 @@ func New(parser intake.Parser, acceptor intake.Acceptor, verifier gate.Verifier)
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
 	if req.Method != http.MethodPost && req.Method != http.MethodPut {
-		return respond.Error(http.StatusMethodNotAllowed, "method: OwnTracks HTTP mode uses POST"), nil
+		return httpkit.Error(http.StatusMethodNotAllowed, "method: OwnTracks HTTP mode uses POST"), nil
 	}
 	q, err := url.ParseQuery(req.QueryString)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, "query: "+err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, "query: "+err.Error()), nil
 	}
-	p, deny := gate.Check(ctx, f.auth, req, q, nil)
+	p, deny := httpkit.Check(ctx, f.auth, req, q, nil)
 	if deny != nil {
 		return *deny, nil
 	}
 	if p.Role == auth.RoleViewer {
-		return gate.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+		return httpkit.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
 	}
 	user := first(req.Header.Get("X-Limit-U"), q.Get("u"))
 	device := first(req.Header.Get("X-Limit-D"), q.Get("d"))
@@ -71,17 +69,17 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 		}
 	}
 	if len(fixes) == 0 {
-		runtime.LoggerFrom(ctx).Debug("owntracks message without location acknowledged", "messages", len(msgs))
+		httpkit.LoggerFrom(ctx).Debug("owntracks message without location acknowledged", "messages", len(msgs))
 		return emptyArray(), nil
 	}
 	group, rejected := f.parser.Validate(fixes)
 	group.Source = "urn:geotrack:owntracks"
 	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
 	if err != nil {
-		return respond.FromError(err), nil
+		return httpkit.FromError(err), nil
 	}
 	if summary.Status() >= 400 {
-		return respond.JSON(summary.Status(), map[string]any{"error": joinRejections(summary.Rejected), "rejected": summary.Rejected}), nil
+		return httpkit.JSON(summary.Status(), map[string]any{"error": joinRejections(summary.Rejected), "rejected": summary.Rejected}), nil
 	}
 	// The app treats any 2xx as delivered and shows the array's contents
 	// (friends' cards and locations); geotrack has nothing to share yet.
@@ -89,15 +87,15 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 }
 
 func emptyArray() handler.Response {
-	return respond.Raw(http.StatusOK, "application/json", []byte("[]\n"))
+	return httpkit.Raw(http.StatusOK, "application/json", []byte("[]\n"))
 }
 
 func fieldError(err error) handler.Response {
 	var fe *fix.FieldError
 	if errors.As(err, &fe) {
-		return respond.Error(http.StatusBadRequest, fe.Error())
+		return httpkit.Error(http.StatusBadRequest, fe.Error())
 	}
-	return respond.Error(http.StatusBadRequest, err.Error())
+	return httpkit.Error(http.StatusBadRequest, err.Error())
 }
 
 func joinRejections(rs []intake.Rejection) string {

@@ -10,8 +10,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
-	"github.com/geotrack/geotrack/internal/respond"
+	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
 // Store reads a device's latest fix.
@@ -22,31 +21,31 @@ type Store interface {
 // Function is the position function.
 type Function struct {
 	store Store
-	auth  gate.Verifier
+	auth  httpkit.Verifier
 }
 
 // New builds position from its dependencies.
-func New(store Store, verifier gate.Verifier) *Function {
+func New(store Store, verifier httpkit.Verifier) *Function {
 	return &Function{store: store, auth: verifier}
 }
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	p, query, deny := gate.Read(f.auth, req)
+	p, query, deny := httpkit.Read(f.auth, req)
 	if deny != nil {
 		return *deny, nil
 	}
 	device := query.Get("device")
 	if err := fix.ValidateDevice("device", device); err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
 	latest, ok, err := f.store.Latest(ctx, p.Tenant, device)
 	if err != nil {
-		return respond.FromError(fmt.Errorf("read latest position: %w", err)), nil
+		return httpkit.FromError(fmt.Errorf("read latest position: %w", err)), nil
 	}
 	if !ok {
-		return respond.Error(http.StatusNotFound, fmt.Sprintf("device %q has no position", device)), nil
+		return httpkit.Error(http.StatusNotFound, fmt.Sprintf("device %q has no position", device)), nil
 	}
-	return respond.JSON(http.StatusOK, latest), nil
+	return httpkit.JSON(http.StatusOK, latest), nil
 }

@@ -14,12 +14,10 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
 	"github.com/geotrack/geotrack/internal/geojson"
 	"github.com/geotrack/geotrack/internal/gpx"
-	"github.com/geotrack/geotrack/internal/query"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/respond"
 )
 
 // Page sizes (public contract: limit ≤ MaxLimit).
@@ -36,11 +34,11 @@ type Store interface {
 // Function is the track function.
 type Function struct {
 	store Store
-	auth  gate.Verifier
+	auth  httpkit.Verifier
 }
 
 // New builds track from its dependencies.
-func New(store Store, verifier gate.Verifier) *Function {
+func New(store Store, verifier httpkit.Verifier) *Function {
 	return &Function{store: store, auth: verifier}
 }
 
@@ -54,49 +52,49 @@ type Result struct {
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	p, q, deny := gate.Read(f.auth, req)
+	p, q, deny := httpkit.Read(f.auth, req)
 	if deny != nil {
 		return *deny, nil
 	}
 	device := q.Get("device")
 	if err := fix.ValidateDevice("device", device); err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
-	from, err := query.Time(q, "from")
+	from, err := httpkit.Time(q, "from")
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
-	to, err := query.Time(q, "to")
+	to, err := httpkit.Time(q, "to")
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
 	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		return respond.Error(http.StatusBadRequest, "to: must not be before from"), nil
+		return httpkit.Error(http.StatusBadRequest, "to: must not be before from"), nil
 	}
-	limit, err := query.Int(q, "limit", DefaultLimit, 1, MaxLimit)
+	limit, err := httpkit.Int(q, "limit", DefaultLimit, 1, MaxLimit)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
 	}
 	format := q.Get("format")
 	if format == "" {
 		format = "json"
 	}
 	if format != "json" && format != "geojson" && format != "gpx" {
-		return respond.Error(http.StatusBadRequest, fmt.Sprintf("format: %q is not one of json, geojson, gpx", format)), nil
+		return httpkit.Error(http.StatusBadRequest, fmt.Sprintf("format: %q is not one of json, geojson, gpx", format)), nil
 	}
 	page, err := f.store.History(ctx, p.Tenant, device, from, to, limit, q.Get("cursor"))
 	if errors.Is(err, redisstore.ErrBadCursor) {
-		return respond.Error(http.StatusBadRequest, "cursor: "+err.Error()), nil
+		return httpkit.Error(http.StatusBadRequest, "cursor: "+err.Error()), nil
 	}
 	if err != nil {
-		return respond.FromError(fmt.Errorf("read history: %w", err)), nil
+		return httpkit.FromError(fmt.Errorf("read history: %w", err)), nil
 	}
 	if page.Fixes == nil {
 		page.Fixes = []fix.Fix{}
 	}
 	resp, err := encode(format, device, page)
 	if err != nil {
-		return respond.FromError(fmt.Errorf("encode %s: %w", format, err)), nil
+		return httpkit.FromError(fmt.Errorf("encode %s: %w", format, err)), nil
 	}
 	if page.Next != "" {
 		// Non-JSON formats have no place for the cursor in the document.
@@ -118,14 +116,14 @@ func encode(format, device string, page redisstore.Page) (handler.Response, erro
 		if err := geojson.EncodeTrack(&buf, device, page.Fixes); err != nil {
 			return handler.Response{}, err
 		}
-		return respond.Raw(http.StatusOK, "application/geo+json", buf.Bytes()), nil
+		return httpkit.Raw(http.StatusOK, "application/geo+json", buf.Bytes()), nil
 	case "gpx":
 		if err := gpx.Encode(&buf, device, page.Fixes); err != nil {
 			return handler.Response{}, err
 		}
-		r := respond.Raw(http.StatusOK, "application/gpx+xml", buf.Bytes())
+		r := httpkit.Raw(http.StatusOK, "application/gpx+xml", buf.Bytes())
 		r.Header.Set("Content-Disposition", fmt.Sprintf(`attachment; filename=%q`, device+".gpx"))
 		return r, nil
 	}
-	return respond.JSON(http.StatusOK, Result{Device: device, Points: page.Fixes, Next: page.Next}), nil
+	return httpkit.JSON(http.StatusOK, Result{Device: device, Points: page.Fixes, Next: page.Next}), nil
 }

@@ -1,4 +1,4 @@
-package respond
+package httpkit
 
 import (
 	"errors"

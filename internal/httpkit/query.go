@@ -1,6 +1,6 @@
 // Package query parses and checks the query parameters of the read
 // functions, so each bad parameter gets a 400 naming it.
-package query
+package httpkit
 
 import (
 	"fmt"

@@ -1,6 +1,6 @@
 // Package gate authenticates a function request and maps auth failures to
 // 401/403 responses, so every function guards itself the same way.
-package gate
+package httpkit
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/auth"
-	"github.com/geotrack/geotrack/internal/respond"
 )
 
 // Verifier checks a bearer token.
@@ -40,26 +39,26 @@ func Check(ctx context.Context, v Verifier, req handler.Request, query url.Value
 func Deny(err error) handler.Response {
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
-		r := respond.Error(http.StatusUnauthorized, err.Error())
+		r := Error(http.StatusUnauthorized, err.Error())
 		r.Header.Set("WWW-Authenticate", `Bearer realm="geotrack"`)
 		return r
 	case errors.Is(err, auth.ErrForbidden):
-		return respond.Error(http.StatusForbidden, err.Error())
+		return Error(http.StatusForbidden, err.Error())
 	}
 	// Anything else (OIDC discovery down) is on our side and retryable.
-	return respond.Error(http.StatusServiceUnavailable, "auth unavailable: "+err.Error())
+	return Error(http.StatusServiceUnavailable, "auth unavailable: "+err.Error())
 }
 
 // Read is the preamble of every read function: GET or HEAD only, a
 // parseable query, and a caller allowed to read its tenant.
 func Read(v Verifier, req handler.Request) (auth.Principal, url.Values, *handler.Response) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		r := respond.Error(http.StatusMethodNotAllowed, "method: use GET")
+		r := Error(http.StatusMethodNotAllowed, "method: use GET")
 		return auth.Principal{}, nil, &r
 	}
 	q, err := url.ParseQuery(req.QueryString)
 	if err != nil {
-		r := respond.Error(http.StatusBadRequest, "query: "+err.Error())
+		r := Error(http.StatusBadRequest, "query: "+err.Error())
 		return auth.Principal{}, nil, &r
 	}
 	p, deny := Check(req.Context(), v, req, q, auth.Principal.CanRead)

@@ -1,4 +1,4 @@
-// Package runtime serves any geotrack function — an OpenFaaS go-http SDK
+// Package httpkit serves any geotrack function — an OpenFaaS go-http SDK
 // handler.FunctionHandler — over HTTP, so one binary runs unchanged under
 // OpenFaaS (of-watchdog http mode), Knative and locally.
 //
@@ -9,4 +9,4 @@
 //
 // Startup is kept cheap (no goroutines or work beyond the listener) because
 // functions are cold-started.
-package runtime
+package httpkit

@@ -1,4 +1,4 @@
-package query
+package httpkit
 
 import (
 	"net/url"

@@ -1,6 +1,6 @@
 // Package respond builds the JSON responses every function returns, so status
 // codes and error bodies look the same across the pack.
-package respond
+package httpkit
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package gate_test
+package httpkit_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/auth"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
 var secret = []byte("gate-test-secret-0123456789")
@@ -115,7 +115,7 @@ func TestDeny(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := gate.Deny(tc.err)
+			r := httpkit.Deny(tc.err)
 			checkDenied(t, &r, tc.status, tc.msg)
 		})
 	}
@@ -130,7 +130,7 @@ func TestCheck(t *testing.T) {
 
 	cases := []struct {
 		name   string
-		v      gate.Verifier
+		v      httpkit.Verifier
 		header http.Header
 		query  url.Values
 		need   func(auth.Principal) error
@@ -159,7 +159,7 @@ func TestCheck(t *testing.T) {
 			if q == nil {
 				q = url.Values{}
 			}
-			p, deny := gate.Check(context.Background(), tc.v, req, q, tc.need)
+			p, deny := httpkit.Check(context.Background(), tc.v, req, q, tc.need)
 			if tc.status != 0 {
 				checkDenied(t, deny, tc.status, tc.msg)
 				if p != (auth.Principal{}) {
@@ -184,7 +184,7 @@ func TestRead(t *testing.T) {
 
 	cases := []struct {
 		name   string
-		v      gate.Verifier
+		v      httpkit.Verifier
 		method string
 		query  string
 		header http.Header
@@ -206,7 +206,7 @@ func TestRead(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, q, deny := gate.Read(tc.v, request(tc.method, tc.query, tc.header))
+			p, q, deny := httpkit.Read(tc.v, request(tc.method, tc.query, tc.header))
 			if tc.status != 0 {
 				checkDenied(t, deny, tc.status, tc.msg)
 				if p != (auth.Principal{}) {
