@@ -48,7 +48,7 @@ type Result struct {
 // outbox to the configured cloud URL, so it needs no caller credentials.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {
-		return httpkit.Error(http.StatusMethodNotAllowed, "method: use POST"), nil
+		return httpkit.ErrorResponse(http.StatusMethodNotAllowed, "method: use POST"), nil
 	}
 	if f.wake != nil {
 		select {

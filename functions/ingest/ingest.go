@@ -6,7 +6,6 @@
 package ingest
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -33,25 +32,26 @@ func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifi
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
 	if req.Method != http.MethodPost && req.Method != http.MethodPut {
-		return httpkit.Error(http.StatusMethodNotAllowed, "method: use POST"), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use POST"}
 	}
 	query, _ := url.ParseQuery(req.QueryString)
-	p, deny := httpkit.Check(ctx, f.auth, req, query, nil)
-	if deny != nil {
-		return *deny, nil
+	p, err := httpkit.Authenticate(ctx, f.auth, req, query, nil)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	if p.Role == auth.RoleViewer {
-		return httpkit.Deny(auth.ErrForbidden), nil
+		return handler.Response{}, auth.ErrForbidden
 	}
 	envs, err := events.Decode(req.Header, req.Body)
 	if err != nil {
-		var de *events.Error
-		if errors.As(err, &de) {
-			return httpkit.Error(de.Status, de.Error()), nil
-		}
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, httpkit.BadInput(err)
 	}
 	// The access log has ce_id for binary mode; structured and batch events
 	// only show up here, so the function's own log lines carry them.
@@ -65,7 +65,7 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	// under the token's tenant.
 	for _, env := range envs {
 		if env.Tenant != "" && env.Tenant != p.Tenant {
-			return httpkit.Deny(fmt.Errorf("%w: event %q is for tenant %q but the token is for %q", auth.ErrForbidden, env.ID, env.Tenant, p.Tenant)), nil
+			return handler.Response{}, fmt.Errorf("%w: event %q is for tenant %q but the token is for %q", auth.ErrForbidden, env.ID, env.Tenant, p.Tenant)
 		}
 	}
 	// Plain uploads (a GPX or GeoJSON file, fixes without a device) name the
@@ -79,16 +79,11 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	}
 	groups, rejected, err := f.parser.Parse(envs)
 	if err != nil {
-		var re *intake.RequestError
-		if errors.As(err, &re) {
-			return httpkit.Error(re.Status, re.Error()), nil
-		}
-		return httpkit.FromError(err), nil
+		return handler.Response{}, err
 	}
 	summary, err := f.acceptor.AcceptGroups(ctx, p, groups, rejected)
 	if err != nil {
-		httpkit.LoggerFrom(ctx).Error("ingest failed", "tenant", p.Tenant, "err", err)
-		return httpkit.FromError(err), nil
+		return handler.Response{}, err // its own status, else a retryable 500
 	}
 	httpkit.LoggerFrom(ctx).Debug("ingested", "tenant", p.Tenant, "accepted", summary.Accepted,
 		"duplicates", summary.Duplicates, "rejected", len(summary.Rejected))

@@ -67,33 +67,38 @@ func encodeResult(hits []redisstore.NearbyRaw) []byte {
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	p, q, deny := httpkit.Read(f.auth, req)
-	if deny != nil {
-		return *deny, nil
-	}
-	lat, err := httpkit.Float(q, "lat", -fix.MaxLat, fix.MaxLat)
+	p, q, err := httpkit.AuthorizeRead(f.auth, req)
 	if err != nil {
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	lon, err := httpkit.Float(q, "lon", -180, 180)
+	lat, err := httpkit.QueryFloat(q, "lat", -fix.MaxLat, fix.MaxLat)
 	if err != nil {
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	radius, err := httpkit.Float(q, "radius", 0, MaxRadiusM)
+	lon, err := httpkit.QueryFloat(q, "lon", -180, 180)
 	if err != nil {
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
+	}
+	radius, err := httpkit.QueryFloat(q, "radius", 0, MaxRadiusM)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	if radius <= 0 {
-		return httpkit.Error(http.StatusBadRequest, "radius: must be more than 0 metres"), nil
+		return handler.Response{}, httpkit.Invalid("radius", "must be more than 0 metres")
 	}
-	limit, err := httpkit.Int(q, "limit", DefaultLimit, 1, MaxLimit)
+	limit, err := httpkit.QueryInt(q, "limit", DefaultLimit, 1, MaxLimit)
 	if err != nil {
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
 	found, err := f.store.NearbyRaw(ctx, p.Tenant, lat, lon, radius, limit)
 	if err != nil {
-		return httpkit.FromError(fmt.Errorf("nearby search: %w", err)), nil
+		return handler.Response{}, fmt.Errorf("nearby search: %w", err)
 	}
 	return httpkit.Raw(http.StatusOK, "application/json", encodeResult(found)), nil
 }

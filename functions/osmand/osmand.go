@@ -6,7 +6,6 @@
 package osmand
 
 import (
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -38,34 +37,39 @@ func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifi
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
 	q, err := url.ParseQuery(req.QueryString)
 	if err != nil {
-		return httpkit.Error(http.StatusBadRequest, "query: "+err.Error()), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusBadRequest, Field: "query", Err: err}
 	}
 	var decoded fix.Fix
 	switch req.Method {
 	case http.MethodGet, http.MethodPost:
 	default:
-		return httpkit.Error(http.StatusMethodNotAllowed, "method: use GET or POST"), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use GET or POST"}
 	}
 	mediaType, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	isJSON := req.Method == http.MethodPost && (mediaType == "application/json" || strings.HasPrefix(strings.TrimSpace(string(req.Body)), "{"))
 	if req.Method == http.MethodPost && !isJSON && len(req.Body) > 0 {
 		form, err := url.ParseQuery(string(req.Body))
 		if err != nil {
-			return httpkit.Error(http.StatusBadRequest, "body: not a form: "+err.Error()), nil
+			return handler.Response{}, httpkit.Invalid("body", "not a form: %v", err)
 		}
 		for k, v := range form {
 			q[k] = append(q[k], v...)
 		}
 	}
-	p, deny := httpkit.Check(ctx, f.auth, req, q, nil)
-	if deny != nil {
-		return *deny, nil
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, nil)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	if p.Role == auth.RoleViewer {
-		return httpkit.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+		return handler.Response{}, fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)
 	}
 	if isJSON {
 		decoded, err = osmand.DecodeJSON(req.Body, f.now())
@@ -74,20 +78,16 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 		decoded, err = osmand.DecodeQuery(q, f.now())
 	}
 	if err != nil {
-		var fe *fix.FieldError
-		if errors.As(err, &fe) {
-			return httpkit.Error(http.StatusBadRequest, fe.Error()), nil
-		}
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, httpkit.BadInput(err)
 	}
 	group, rejected := f.parser.Validate([]fix.Fix{decoded})
 	group.Source = "urn:geotrack:osmand"
 	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
 	if err != nil {
-		return httpkit.FromError(err), nil
+		return handler.Response{}, err
 	}
 	if summary.Status() >= 400 {
-		return httpkit.Error(summary.Status(), summary.Rejected[0].Error), nil
+		return httpkit.ErrorResponse(summary.Status(), summary.Rejected[0].Error), nil
 	}
 	return handler.Response{StatusCode: http.StatusOK}, nil
 }

@@ -7,7 +7,6 @@
 package owntracks
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,26 +39,31 @@ func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifi
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
 	if req.Method != http.MethodPost && req.Method != http.MethodPut {
-		return httpkit.Error(http.StatusMethodNotAllowed, "method: OwnTracks HTTP mode uses POST"), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "OwnTracks HTTP mode uses POST"}
 	}
 	q, err := url.ParseQuery(req.QueryString)
 	if err != nil {
-		return httpkit.Error(http.StatusBadRequest, "query: "+err.Error()), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusBadRequest, Field: "query", Err: err}
 	}
-	p, deny := httpkit.Check(ctx, f.auth, req, q, nil)
-	if deny != nil {
-		return *deny, nil
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, nil)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	if p.Role == auth.RoleViewer {
-		return httpkit.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+		return handler.Response{}, fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)
 	}
 	user := first(req.Header.Get("X-Limit-U"), q.Get("u"))
 	device := first(req.Header.Get("X-Limit-D"), q.Get("d"))
 	msgs, err := ot.DecodeAll(req.Body, user, device)
 	if err != nil {
-		return fieldError(err), nil
+		return handler.Response{}, httpkit.BadInput(err)
 	}
 	var fixes []fix.Fix
 	for _, m := range msgs {
@@ -76,7 +80,7 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	group.Source = "urn:geotrack:owntracks"
 	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
 	if err != nil {
-		return httpkit.FromError(err), nil
+		return handler.Response{}, err
 	}
 	if summary.Status() >= 400 {
 		return httpkit.JSON(summary.Status(), map[string]any{"error": joinRejections(summary.Rejected), "rejected": summary.Rejected}), nil
@@ -88,14 +92,6 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 
 func emptyArray() handler.Response {
 	return httpkit.Raw(http.StatusOK, "application/json", []byte("[]\n"))
-}
-
-func fieldError(err error) handler.Response {
-	var fe *fix.FieldError
-	if errors.As(err, &fe) {
-		return httpkit.Error(http.StatusBadRequest, fe.Error())
-	}
-	return httpkit.Error(http.StatusBadRequest, err.Error())
 }
 
 func joinRejections(rs []intake.Rejection) string {

@@ -31,21 +31,26 @@ func New(store Store, verifier httpkit.Verifier) *Function {
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	p, query, deny := httpkit.Read(f.auth, req)
-	if deny != nil {
-		return *deny, nil
+	p, query, err := httpkit.AuthorizeRead(f.auth, req)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	device := query.Get("device")
 	if err := fix.ValidateDevice("device", device); err != nil {
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
 	latest, ok, err := f.store.Latest(ctx, p.Tenant, device)
 	if err != nil {
-		return httpkit.FromError(fmt.Errorf("read latest position: %w", err)), nil
+		return handler.Response{}, fmt.Errorf("read latest position: %w", err)
 	}
 	if !ok {
-		return httpkit.Error(http.StatusNotFound, fmt.Sprintf("device %q has no position", device)), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusNotFound, Msg: fmt.Sprintf("device %q has no position", device)}
 	}
 	return httpkit.JSON(http.StatusOK, latest), nil
 }

@@ -51,50 +51,55 @@ type Result struct {
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	p, q, deny := httpkit.Read(f.auth, req)
-	if deny != nil {
-		return *deny, nil
+	p, q, err := httpkit.AuthorizeRead(f.auth, req)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	device := q.Get("device")
 	if err := fix.ValidateDevice("device", device); err != nil {
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	from, err := httpkit.Time(q, "from")
+	from, err := httpkit.QueryTime(q, "from")
 	if err != nil {
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	to, err := httpkit.Time(q, "to")
+	to, err := httpkit.QueryTime(q, "to")
 	if err != nil {
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
 	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		return httpkit.Error(http.StatusBadRequest, "to: must not be before from"), nil
+		return handler.Response{}, httpkit.Invalid("to", "must not be before from")
 	}
-	limit, err := httpkit.Int(q, "limit", DefaultLimit, 1, MaxLimit)
+	limit, err := httpkit.QueryInt(q, "limit", DefaultLimit, 1, MaxLimit)
 	if err != nil {
-		return httpkit.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
 	format := q.Get("format")
 	if format == "" {
 		format = "json"
 	}
 	if format != "json" && format != "geojson" && format != "gpx" {
-		return httpkit.Error(http.StatusBadRequest, fmt.Sprintf("format: %q is not one of json, geojson, gpx", format)), nil
+		return handler.Response{}, httpkit.Invalid("format", "%q is not one of json, geojson, gpx", format)
 	}
 	page, err := f.store.History(ctx, p.Tenant, device, from, to, limit, q.Get("cursor"))
 	if errors.Is(err, redisstore.ErrBadCursor) {
-		return httpkit.Error(http.StatusBadRequest, "cursor: "+err.Error()), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusBadRequest, Field: "cursor", Err: err}
 	}
 	if err != nil {
-		return httpkit.FromError(fmt.Errorf("read history: %w", err)), nil
+		return handler.Response{}, fmt.Errorf("read history: %w", err)
 	}
 	if page.Fixes == nil {
 		page.Fixes = []fix.Fix{}
 	}
 	resp, err := encode(format, device, page)
 	if err != nil {
-		return httpkit.FromError(fmt.Errorf("encode %s: %w", format, err)), nil
+		return handler.Response{}, fmt.Errorf("encode %s: %w", format, err)
 	}
 	if page.Next != "" {
 		// Non-JSON formats have no place for the cursor in the document.

@@ -1,10 +1,7 @@
-// Package gate authenticates a function request and maps auth failures to
-// 401/403 responses, so every function guards itself the same way.
 package httpkit
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -18,49 +15,42 @@ type Verifier interface {
 	Verify(ctx context.Context, token string) (auth.Principal, error)
 }
 
-// Check authenticates req and applies need (e.g. auth.Principal.CanRead).
-// On failure it returns the response to send.
-func Check(ctx context.Context, v Verifier, req handler.Request, query url.Values, need func(auth.Principal) error) (auth.Principal, *handler.Response) {
+// Authenticate verifies the request's credential (header, or ?token= in
+// query) and applies need (e.g. auth.Principal.CanRead), so every function
+// guards itself the same way. Its errors map to 401 and 403; a verifier
+// that cannot decide (OIDC discovery down) is our fault and a retryable 503.
+func Authenticate(ctx context.Context, v Verifier, req handler.Request, query url.Values, need func(auth.Principal) error) (auth.Principal, error) {
 	p, err := v.Verify(ctx, auth.Credential(req.Header, query))
 	if err != nil {
-		r := Deny(err)
-		return auth.Principal{}, &r
+		return auth.Principal{}, authFailure(err)
 	}
 	if need != nil {
 		if err := need(p); err != nil {
-			r := Deny(err)
-			return auth.Principal{}, &r
+			return auth.Principal{}, authFailure(err)
 		}
 	}
 	return p, nil
 }
 
-// Deny maps an auth error to its response.
-func Deny(err error) handler.Response {
-	switch {
-	case errors.Is(err, auth.ErrUnauthenticated):
-		r := Error(http.StatusUnauthorized, err.Error())
-		r.Header.Set("WWW-Authenticate", `Bearer realm="geotrack"`)
-		return r
-	case errors.Is(err, auth.ErrForbidden):
-		return Error(http.StatusForbidden, err.Error())
+// authFailure keeps a 401 or 403; anything else stopped the check on our
+// side and is a retryable 503.
+func authFailure(err error) error {
+	if s := StatusOf(err); s == http.StatusUnauthorized || s == http.StatusForbidden {
+		return err
 	}
-	// Anything else (OIDC discovery down) is on our side and retryable.
-	return Error(http.StatusServiceUnavailable, "auth unavailable: "+err.Error())
+	return &Error{Status: http.StatusServiceUnavailable, Msg: "auth unavailable: " + err.Error(), Err: err}
 }
 
-// Read is the preamble of every read function: GET or HEAD only, a
+// AuthorizeRead is the preamble of every read function: GET or HEAD only, a
 // parseable query, and a caller allowed to read its tenant.
-func Read(v Verifier, req handler.Request) (auth.Principal, url.Values, *handler.Response) {
+func AuthorizeRead(v Verifier, req handler.Request) (auth.Principal, url.Values, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		r := Error(http.StatusMethodNotAllowed, "method: use GET")
-		return auth.Principal{}, nil, &r
+		return auth.Principal{}, nil, &Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use GET"}
 	}
 	q, err := url.ParseQuery(req.QueryString)
 	if err != nil {
-		r := Error(http.StatusBadRequest, "query: "+err.Error())
-		return auth.Principal{}, nil, &r
+		return auth.Principal{}, nil, &Error{Status: http.StatusBadRequest, Field: "query", Err: err}
 	}
-	p, deny := Check(req.Context(), v, req, q, auth.Principal.CanRead)
-	return p, q, deny
+	p, err := Authenticate(req.Context(), v, req, q, auth.Principal.CanRead)
+	return p, q, err
 }

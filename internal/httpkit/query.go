@@ -1,10 +1,10 @@
-// Package query parses and checks the query parameters of the read
-// functions, so each bad parameter gets a 400 naming it.
 package httpkit
 
+// Query parameters of the read functions: each bad one is a 400 naming it.
+
 import (
-	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -12,40 +12,40 @@ import (
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
-// Float reads a required finite float within [min,max].
-func Float(q url.Values, name string, min, max float64) (float64, error) {
+// QueryFloat reads a required finite float within [min,max].
+func QueryFloat(q url.Values, name string, min, max float64) (float64, error) {
 	s := q.Get(name)
 	if s == "" {
-		return 0, fmt.Errorf("%s: required", name)
+		return 0, Invalid(name, "required")
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%s: %q is not a finite number", name, s)
+		return 0, Invalid(name, "%q is not a finite number", s)
 	}
 	if v < min || v > max {
-		return 0, fmt.Errorf("%s: %g is outside [%g,%g]", name, v, min, max)
+		return 0, Invalid(name, "%g is outside [%g,%g]", v, min, max)
 	}
 	return v, nil
 }
 
-// Int reads an optional integer within [min,max], def when absent.
-func Int(q url.Values, name string, def, min, max int) (int, error) {
+// QueryInt reads an optional integer within [min,max], def when absent.
+func QueryInt(q url.Values, name string, def, min, max int) (int, error) {
 	s := q.Get(name)
 	if s == "" {
 		return def, nil
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not an integer", name, s)
+		return 0, Invalid(name, "%q is not an integer", s)
 	}
 	if v < min || v > max {
-		return 0, fmt.Errorf("%s: %d is outside [%d,%d]", name, v, min, max)
+		return 0, Invalid(name, "%d is outside [%d,%d]", v, min, max)
 	}
 	return v, nil
 }
 
-// Time reads an optional RFC 3339 time (or unix seconds); zero when absent.
-func Time(q url.Values, name string) (time.Time, error) {
+// QueryTime reads an optional RFC 3339 time (or unix seconds); zero when absent.
+func QueryTime(q url.Values, name string) (time.Time, error) {
 	s := q.Get(name)
 	if s == "" {
 		return time.Time{}, nil
@@ -55,7 +55,7 @@ func Time(q url.Values, name string) (time.Time, error) {
 	}
 	t, err := fix.ParseTime(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%s: %v", name, err)
+		return time.Time{}, &Error{Status: http.StatusBadRequest, Field: name, Err: err}
 	}
 	return t, nil
 }

@@ -1,6 +1,7 @@
 package httpkit
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -29,10 +30,13 @@ func checkErr(t *testing.T, err error, wantErr string) bool {
 	if !strings.Contains(err.Error(), wantErr) {
 		t.Fatalf("error %q does not contain %q", err, wantErr)
 	}
+	if s := StatusOf(err); s != http.StatusBadRequest {
+		t.Fatalf("error %q maps to %d, want 400", err, s)
+	}
 	return true
 }
 
-func TestFloat(t *testing.T) {
+func TestQueryFloat(t *testing.T) {
 	cases := []struct {
 		name    string
 		raw     string
@@ -60,7 +64,7 @@ func TestFloat(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Float(values("lat", tc.raw, tc.present), "lat", -90, 90)
+			got, err := QueryFloat(values("lat", tc.raw, tc.present), "lat", -90, 90)
 			if checkErr(t, err, tc.wantErr) {
 				if got != 0 {
 					t.Fatalf("value %v returned with error", got)
@@ -74,7 +78,7 @@ func TestFloat(t *testing.T) {
 	}
 }
 
-func TestInt(t *testing.T) {
+func TestQueryInt(t *testing.T) {
 	cases := []struct {
 		name    string
 		raw     string
@@ -99,7 +103,7 @@ func TestInt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Int(values("limit", tc.raw, tc.present), "limit", 50, 1, 1000)
+			got, err := QueryInt(values("limit", tc.raw, tc.present), "limit", 50, 1, 1000)
 			if checkErr(t, err, tc.wantErr) {
 				return
 			}
@@ -110,7 +114,7 @@ func TestInt(t *testing.T) {
 	}
 }
 
-func TestTime(t *testing.T) {
+func TestQueryTime(t *testing.T) {
 	cases := []struct {
 		name    string
 		raw     string
@@ -134,7 +138,7 @@ func TestTime(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Time(values("from", tc.raw, tc.present), "from")
+			got, err := QueryTime(values("from", tc.raw, tc.present), "from")
 			if checkErr(t, err, tc.wantErr) {
 				if !got.IsZero() {
 					t.Fatalf("value %v returned with error", got)

@@ -1,8 +1,6 @@
 package httpkit
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -69,7 +67,7 @@ func TestRaw(t *testing.T) {
 	}
 }
 
-func TestError(t *testing.T) {
+func TestErrorResponse(t *testing.T) {
 	cases := []struct {
 		status int
 		msg    string
@@ -80,48 +78,9 @@ func TestError(t *testing.T) {
 		{http.StatusInternalServerError, "", `{"error":""}` + "\n"},
 	}
 	for _, tc := range cases {
-		r := Error(tc.status, tc.msg)
+		r := ErrorResponse(tc.status, tc.msg)
 		if r.StatusCode != tc.status || string(r.Body) != tc.want || r.Header.Get("Content-Type") != "application/json" {
-			t.Errorf("Error(%d, %q) = %d %q", tc.status, tc.msg, r.StatusCode, r.Body)
+			t.Errorf("ErrorResponse(%d, %q) = %d %q", tc.status, tc.msg, r.StatusCode, r.Body)
 		}
-	}
-}
-
-func TestWithStatus(t *testing.T) {
-	base := errors.New("device not found")
-	err := WithStatus(http.StatusNotFound, base)
-	if err.Error() != "device not found" {
-		t.Errorf("Error() = %q", err)
-	}
-	if !errors.Is(err, base) {
-		t.Errorf("WithStatus does not unwrap to its cause")
-	}
-	var se *StatusError
-	if !errors.As(fmt.Errorf("lookup: %w", err), &se) || se.Status != http.StatusNotFound {
-		t.Errorf("StatusError not found through wrapping: %+v", se)
-	}
-}
-
-func TestFromError(t *testing.T) {
-	cases := []struct {
-		name   string
-		err    error
-		status int
-		msg    string
-	}{
-		{"plain error is 500", errors.New("redis: connection refused"), http.StatusInternalServerError, "redis: connection refused"},
-		{"status kept", WithStatus(http.StatusConflict, errors.New("stale")), http.StatusConflict, "stale"},
-		{"wrapped status", fmt.Errorf("store: %w", WithStatus(http.StatusBadRequest, errors.New("bad tenant"))), http.StatusBadRequest, "bad tenant"},
-		{"nested statuses: outermost wins", WithStatus(http.StatusForbidden, WithStatus(http.StatusNotFound, errors.New("x"))), http.StatusForbidden, "x"},
-		{"5xx status kept", WithStatus(http.StatusServiceUnavailable, errors.New("busy")), http.StatusServiceUnavailable, "busy"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := FromError(tc.err)
-			want := fmt.Sprintf(`{"error":%q}`+"\n", tc.msg)
-			if r.StatusCode != tc.status || string(r.Body) != want {
-				t.Fatalf("got %d %q, want %d %q", r.StatusCode, r.Body, tc.status, want)
-			}
-		})
 	}
 }
