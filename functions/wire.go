@@ -11,6 +11,7 @@ import (
 	"github.com/geotrack/geotrack/functions/position"
 	"github.com/geotrack/geotrack/functions/track"
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/cloud"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
@@ -85,7 +86,7 @@ func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options)
 // cloudPipeline builds the cloud ingest pipeline (hot store, event sink)
 // and the verifier of a position-accepting function.
 func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, opts redisstore.Options, source string) (
-	*ingest.Pipeline, func(context.Context) error, httpkit.Verifier, error) {
+	*cloud.Pipeline, func(context.Context) error, httpkit.Verifier, error) {
 	store, ready, verifier, err := hotStore(d, rc, ac, opts)
 	if err != nil {
 		return nil, nil, nil, err
@@ -94,7 +95,7 @@ func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfi
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return &ingest.Pipeline{Store: store, Sink: sink, Source: source}, ready, verifier, nil
+	return &cloud.Pipeline{Store: store, Sink: sink, Source: source}, ready, verifier, nil
 }
 
 // Parser is the intake parser every position-accepting function uses:

@@ -14,6 +14,7 @@ import (
 	"github.com/geotrack/geotrack/functions/owntracks"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/edge"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/forward"
 	"github.com/geotrack/geotrack/internal/httpkit"
@@ -93,7 +94,7 @@ func init() {
 
 // protocolSpec registers a device-protocol function: cloud pipeline by
 // default, the edge pipeline with EDGE_MODE=true.
-func protocolSpec(name string, zero *edgeingest.ProtocolConfig,
+func protocolSpec(name string, zero *edge.ProtocolConfig,
 	build func(intake.Parser, intake.Acceptor, httpkit.Verifier) handler.FunctionHandler) {
 	add(Spec{
 		Name:   name,
@@ -101,7 +102,7 @@ func protocolSpec(name string, zero *edgeingest.ProtocolConfig,
 		Edge:   true,
 		Emits:  []string{events.TypeLocationUpdated, events.TypeEdgeStored},
 		Build: func(ctx context.Context, d *Deps) (*Built, error) {
-			var cfg edgeingest.ProtocolConfig
+			var cfg edge.ProtocolConfig
 			if err := config.Load(&cfg); err != nil {
 				return nil, err
 			}
@@ -124,9 +125,9 @@ func protocolSpec(name string, zero *edgeingest.ProtocolConfig,
 
 // edgeAcceptor builds the edge pipeline and starts its idle-flush loop; stop
 // ends the loop.
-func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, ec edgeingest.Edge) (
+func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, ec edge.Edge) (
 	intake.Acceptor, func(context.Context) error, httpkit.Verifier, func() error, error) {
-	settings, err := edgeingest.ParseSettings(ec.FilterSettings, ec.DeviceSettings)
+	settings, err := edge.ParseSettings(ec.FilterSettings, ec.DeviceSettings)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -146,7 +147,7 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 		ec.FlushInterval = 5 * time.Second
 	}
 	ob := outbox.New(client, outbox.Options{MaxLen: ec.OutboxMaxLen, Metrics: metrics.Default})
-	pipeline := edgeingest.NewPipeline(client, store, ob, sink, settings, ec)
+	pipeline := edge.NewPipeline(client, store, ob, sink, settings, ec)
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

@@ -1,7 +1,7 @@
 package osmand
 
-import edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
+import "github.com/geotrack/geotrack/internal/edge"
 
 // Config is osmand's environment (envconfig): cloud mode by default, the edge
 // pipeline with EDGE_MODE=true.
-type Config = edgeingest.ProtocolConfig
+type Config = edge.ProtocolConfig

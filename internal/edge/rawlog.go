@@ -1,4 +1,4 @@
-package edgeingest
+package edge
 
 import (
 	"context"

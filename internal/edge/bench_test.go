@@ -1,12 +1,12 @@
-package edgeingest_test
+package edge_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/edge"
 	"github.com/geotrack/geotrack/internal/edgebench"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/intake"
@@ -26,12 +26,12 @@ func BenchmarkEdgePipeline(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer client.Close()
-	settings, err := edgeingest.ParseSettings("", "")
+	settings, err := edge.ParseSettings("", "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := edgeingest.Edge{NodeID: "bench", RawRetention: time.Hour, OutboxMaxLen: 1 << 40}
-	pl := edgeingest.NewPipeline(client, redisstore.New(client, redisstore.Options{}), outbox.New(client, outbox.Options{MaxLen: 1 << 40}), nil, settings, cfg)
+	cfg := edge.Edge{NodeID: "bench", RawRetention: time.Hour, OutboxMaxLen: 1 << 40}
+	pl := edge.NewPipeline(client, redisstore.New(client, redisstore.Options{}), outbox.New(client, outbox.Options{MaxLen: 1 << 40}), nil, settings, cfg)
 	track := edgebench.Simulate(1, 10*time.Hour)
 	p := auth.Principal{Tenant: "bench", Role: auth.RoleService}
 	shift := time.Since(track[0].TS) - time.Hour

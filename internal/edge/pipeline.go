@@ -1,10 +1,10 @@
-// Package edgeingest is the edge tier's ingest: the same request handling as
+// Package edge is the edge tier's ingest: the same request handling as
 // ingest, with a pipeline that drops invalid, duplicate and redundant fixes
 // (internal/edgefilter), keeps every raw fix for a while, stores the kept
 // ones in the edge's own hot store (so position, nearby and track answer
 // during a cloud outage) and queues them in the durable outbox the forwarder
 // drains to the cloud.
-package edgeingest
+package edge
 
 import (
 	"context"
