@@ -147,7 +147,13 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 		ec.FlushInterval = 5 * time.Second
 	}
 	ob := outbox.New(client, outbox.Options{MaxLen: ec.OutboxMaxLen, Metrics: metrics.Default})
-	pipeline := edge.NewPipeline(client, store, ob, sink, settings, ec)
+	pipeline := edge.NewPipeline(edge.Ports{
+		Store:  store,
+		States: redisstore.NewFilterStates(client),
+		Raw:    redisstore.NewRawLog(client, ec.RawRetention),
+		Outbox: ob,
+		Sink:   sink,
+	}, settings, ec)
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

@@ -31,7 +31,12 @@ func BenchmarkEdgePipeline(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := edge.Edge{NodeID: "bench", RawRetention: time.Hour, OutboxMaxLen: 1 << 40}
-	pl := edge.NewPipeline(client, redisstore.New(client, redisstore.Options{}), outbox.New(client, outbox.Options{MaxLen: 1 << 40}), nil, settings, cfg)
+	pl := edge.NewPipeline(edge.Ports{
+		Store:  redisstore.New(client, redisstore.Options{}),
+		States: redisstore.NewFilterStates(client),
+		Raw:    redisstore.NewRawLog(client, cfg.RawRetention),
+		Outbox: outbox.New(client, outbox.Options{MaxLen: 1 << 40}),
+	}, settings, cfg)
 	track := edgebench.Simulate(1, 10*time.Hour)
 	p := auth.Principal{Tenant: "bench", Role: auth.RoleService}
 	shift := time.Since(track[0].TS) - time.Hour

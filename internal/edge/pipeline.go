@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/edgefilter"
@@ -41,6 +40,20 @@ type Store interface {
 	Save(ctx context.Context, tenant string, groups []redisstore.Group, now time.Time) (redisstore.SaveResult, error)
 }
 
+// FilterStates keeps each device's filter state between requests and
+// across replicas.
+type FilterStates interface {
+	Load(ctx context.Context, tenant string, devices []string) (map[string]edgefilter.State, error)
+	Save(ctx context.Context, tenant string, states map[string]edgefilter.State, now time.Time) error
+	// Idle lists, by tenant, devices with undecided fixes older than cutoff.
+	Idle(ctx context.Context, cutoff time.Time, max int64) (map[string][]string, error)
+}
+
+// RawLog keeps every valid fix received, filtered or not, for a while.
+type RawLog interface {
+	Append(ctx context.Context, tenant string, fixes []fix.Fix, now time.Time) error
+}
+
 // Outbox queues kept fixes for the cloud.
 type Outbox interface {
 	Append(ctx context.Context, tenant string, fixes []fix.Fix) error
@@ -56,8 +69,8 @@ type Pipeline struct {
 	store     Store
 	outbox    Outbox
 	sink      Sink
-	raw       *rawLog
-	states    *stateStore
+	raw       RawLog
+	states    FilterStates
 	settings  Settings
 	source    string
 	idleAfter time.Duration
@@ -65,14 +78,25 @@ type Pipeline struct {
 	stripes   [64]sync.Mutex // serialise requests of one device within a process
 }
 
-// NewPipeline builds the edge pipeline on the edge Redis client.
-func NewPipeline(client redis.UniversalClient, store Store, ob Outbox, sink Sink, settings Settings, cfg Edge) *Pipeline {
+// Ports are the edge pipeline's adapters: the edge's local hot store, its
+// filter states and raw log, the outbox to the cloud and the sink that
+// wakes the forwarder (nil: none).
+type Ports struct {
+	Store  Store
+	States FilterStates
+	Raw    RawLog
+	Outbox Outbox
+	Sink   Sink
+}
+
+// NewPipeline builds the edge pipeline.
+func NewPipeline(ports Ports, settings Settings, cfg Edge) *Pipeline {
 	return &Pipeline{
-		store:     store,
-		outbox:    ob,
-		sink:      sink,
-		raw:       &rawLog{client: client, key: "gt:{edge}:raw", retention: cfg.RawRetention},
-		states:    newStateStore(client),
+		store:     ports.Store,
+		outbox:    ports.Outbox,
+		sink:      ports.Sink,
+		raw:       ports.Raw,
+		states:    ports.States,
 		settings:  settings,
 		source:    "urn:geotrack:edge:" + cfg.NodeID,
 		idleAfter: cfg.IdleAfter,
@@ -110,7 +134,7 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	defer unlock()
 
 	now := pl.now()
-	filters, err := pl.states.load(ctx, p.Tenant, devices, pl.settings)
+	filters, err := pl.loadFilters(ctx, p.Tenant, devices)
 	if err != nil {
 		return intake.Summary{}, err
 	}
@@ -144,7 +168,7 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 // device's resend queue the same fixes again, which the cloud deduplicates
 // by device and timestamp.
 func (pl *Pipeline) commit(ctx context.Context, tenant string, raw, kept []fix.Fix, filters map[string]*edgefilter.Filter, now time.Time) error {
-	if err := pl.raw.append(ctx, tenant, raw, now); err != nil {
+	if err := pl.raw.Append(ctx, tenant, raw, now); err != nil {
 		return err
 	}
 	if err := pl.outbox.Append(ctx, tenant, kept); err != nil {
@@ -155,7 +179,11 @@ func (pl *Pipeline) commit(ctx context.Context, tenant string, raw, kept []fix.F
 		}
 		return err
 	}
-	if err := pl.states.save(ctx, tenant, filters, now); err != nil {
+	states := make(map[string]edgefilter.State, len(filters))
+	for d, f := range filters {
+		states[d] = f.State()
+	}
+	if err := pl.states.Save(ctx, tenant, states, now); err != nil {
 		return err
 	}
 	if len(kept) == 0 {
@@ -179,29 +207,50 @@ func (pl *Pipeline) FlushIdle(ctx context.Context) (int, error) {
 		idle = time.Duration(pl.settings.fleet.WindowS * float64(time.Second))
 	}
 	cutoff := now.Add(-idle)
-	members, err := pl.states.idle(ctx, cutoff, 500)
+	quiet, err := pl.states.Idle(ctx, cutoff, 500)
 	if err != nil {
-		return 0, fmt.Errorf("list idle devices: %w", err)
+		return 0, err
 	}
 	flushed := 0
-	for _, m := range members {
-		tenant, device, ok := splitMember(m)
-		if !ok {
-			continue
+	for tenant, devices := range quiet {
+		for _, device := range devices {
+			n, err := pl.flushDevice(ctx, tenant, device, now)
+			if err != nil {
+				return flushed, err
+			}
+			flushed += n
 		}
-		n, err := pl.flushDevice(ctx, tenant, device, now)
-		if err != nil {
-			return flushed, err
-		}
-		flushed += n
 	}
 	return flushed, nil
+}
+
+// loadFilters returns the filters of devices: their stored state under
+// their current settings, or a new filter.
+func (pl *Pipeline) loadFilters(ctx context.Context, tenant string, devices []string) (map[string]*edgefilter.Filter, error) {
+	states, err := pl.states.Load(ctx, tenant, devices)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*edgefilter.Filter, len(devices))
+	for _, d := range devices {
+		st, ok := states[d]
+		if !ok {
+			out[d] = edgefilter.New(pl.settings.For(d))
+			continue
+		}
+		f, err := edgefilter.FromState(pl.settings.For(d), st)
+		if err != nil {
+			return nil, fmt.Errorf("filter state of %s: %w", d, err)
+		}
+		out[d] = f
+	}
+	return out, nil
 }
 
 func (pl *Pipeline) flushDevice(ctx context.Context, tenant, device string, now time.Time) (int, error) {
 	unlock := pl.lock(tenant, []string{device})
 	defer unlock()
-	filters, err := pl.states.load(ctx, tenant, []string{device}, pl.settings)
+	filters, err := pl.loadFilters(ctx, tenant, []string{device})
 	if err != nil {
 		return 0, err
 	}
@@ -232,7 +281,7 @@ func (pl *Pipeline) lock(tenant string, devices []string) func() {
 	idx := map[int]bool{}
 	for _, d := range devices {
 		h := fnv.New32a()
-		h.Write([]byte(member(tenant, d)))
+		h.Write([]byte(tenant + "\x1f" + d))
 		idx[int(h.Sum32()%uint32(len(pl.stripes)))] = true
 	}
 	order := make([]int, 0, len(idx))

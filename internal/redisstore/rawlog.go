@@ -1,4 +1,4 @@
-package edge
+package redisstore
 
 import (
 	"context"
@@ -12,16 +12,22 @@ import (
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
-// rawLog keeps every valid fix the edge received, filtered or not, for
+// RawLog keeps every valid fix the edge received, filtered or not, for
 // RAW_RETENTION: for replaying a day through other filter settings and for
 // debugging a device. A Redis stream trimmed by entry id (time).
-type rawLog struct {
+type RawLog struct {
 	client    redis.UniversalClient
 	key       string
 	retention time.Duration
 }
 
-func (r *rawLog) append(ctx context.Context, tenant string, fixes []fix.Fix, now time.Time) error {
+// NewRawLog keeps raw fixes on client for retention (0 keeps none).
+func NewRawLog(client redis.UniversalClient, retention time.Duration) *RawLog {
+	return &RawLog{client: client, key: RawKey, retention: retention}
+}
+
+// Append logs fixes received at now and trims entries older than retention.
+func (r *RawLog) Append(ctx context.Context, tenant string, fixes []fix.Fix, now time.Time) error {
 	if len(fixes) == 0 || r.retention <= 0 {
 		return nil
 	}
@@ -39,9 +45,6 @@ func (r *rawLog) append(ctx context.Context, tenant string, fixes []fix.Fix, now
 	}
 	return nil
 }
-
-// RawKey is the edge Redis stream holding raw fixes.
-const RawKey = "gt:{edge}:raw"
 
 // RawFix is one entry of the raw log.
 type RawFix struct {
