@@ -12,6 +12,7 @@ import (
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -19,9 +20,12 @@ import (
 const RedisPasswordSecret = "redis-password"
 
 // Deps holds the adapters shared by the functions of one process, so the
-// dev runner opens one Redis pool for all of them. Set Sink or Verifier to
-// override what the environment would select.
+// dev runner opens one Redis pool for all of them. Metrics is the process's
+// registry, where each function built registers its series (nil: they are
+// kept in a registry nobody serves). Set Sink or Verifier to override what
+// the environment would select.
 type Deps struct {
+	Metrics  *metrics.Registry
 	Sink     events.Sink
 	Verifier httpkit.Verifier
 

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 
-	handler "github.com/openfaas/templates-sdk/go-http"
-
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/functions/nearby"
 	"github.com/geotrack/geotrack/functions/position"
@@ -22,52 +20,55 @@ import (
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
-func init() {
-	add(Spec{
-		Name:       "ingest",
-		Config:     &ingest.Config{},
-		Subscribes: []string{events.TypeLocationReported},
-		Emits:      []string{events.TypeLocationUpdated},
-		Build: func(ctx context.Context, d *Deps) (*Built, error) {
-			var cfg ingest.Config
-			if err := config.Load(&cfg); err != nil {
-				return nil, err
-			}
-			pipeline, ready, verifier, err := cloudPipeline(d, cfg.Redis, cfg.Config, cfg.SinkConfig,
-				redisstore.Options{HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL}, cfg.Source)
-			if err != nil {
-				return nil, err
-			}
-			return &Built{Handler: ingest.New(Parser(), pipeline, verifier), Ready: ready}, nil
-		},
-	})
-	readSpec("position", &position.Config{}, func(cfg *position.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
-		func(s *redisstore.Store, v httpkit.Verifier) handler.FunctionHandler { return position.New(s, v) })
-	readSpec("nearby", &nearby.Config{}, func(cfg *nearby.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
-		func(s *redisstore.Store, v httpkit.Verifier) handler.FunctionHandler { return nearby.New(s, v) })
-	readSpec("track", &track.Config{}, func(cfg *track.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
-		func(s *redisstore.Store, v httpkit.Verifier) handler.FunctionHandler { return track.New(s, v) })
+// The cloud functions: ingest and the read functions.
+
+func buildIngest(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg ingest.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	pipeline, ready, verifier, err := cloudPipeline(d, cfg.Redis, cfg.Config, cfg.SinkConfig,
+		redisstore.Options{HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL}, cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: ingest.New(Parser(), pipeline, verifier), Ready: ready}, nil
 }
 
-// readSpec registers a read function: hot store plus verifier, nothing else.
-func readSpec[C any](name string, zero *C, settings func(*C) (config.Redis, auth.Config),
-	build func(*redisstore.Store, httpkit.Verifier) handler.FunctionHandler) {
-	add(Spec{
-		Name:   name,
-		Config: zero,
-		Build: func(ctx context.Context, d *Deps) (*Built, error) {
-			cfg := new(C)
-			if err := config.Load(cfg); err != nil {
-				return nil, err
-			}
-			rc, ac := settings(cfg)
-			store, ready, verifier, err := hotStore(d, rc, ac, redisstore.Options{})
-			if err != nil {
-				return nil, err
-			}
-			return &Built{Handler: build(store, verifier), Ready: ready}, nil
-		},
-	})
+func buildPosition(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg position.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: position.New(store, verifier), Ready: ready}, nil
+}
+
+func buildNearby(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg nearby.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: nearby.New(store, verifier), Ready: ready}, nil
+}
+
+func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg track.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: track.New(store, verifier), Ready: ready}, nil
 }
 
 // hotStore opens the Redis hot store and the token verifier a function needs.

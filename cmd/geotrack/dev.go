@@ -19,12 +19,11 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
 
-	geotrack "github.com/geotrack/geotrack"
 	"github.com/geotrack/geotrack/functions"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
-	"github.com/geotrack/geotrack/internal/stack"
+	"github.com/geotrack/geotrack/internal/metrics"
 )
 
 func init() {
@@ -68,22 +67,20 @@ func runDev(ctx context.Context, args []string) error {
 			os.Setenv("EDGE_SERVICE_TOKEN", tok)
 		}
 	}
-	stackFile, err := stack.Parse(geotrack.StackYAML)
-	if err != nil {
-		return err
-	}
 	base := "http://" + *addr
-	router := &devRouter{subscribers: stackFile.Subscribers(), secret: []byte(secret), handlers: map[string]http.Handler{}}
-	deps := &functions.Deps{Sink: router}
+	router := &devRouter{subscribers: functions.Subscribers(), secret: []byte(secret), handlers: map[string]http.Handler{}}
+	reg := metrics.NewProcessRegistry() // one /metrics for every function of the runner
+	deps := &functions.Deps{Sink: router, Metrics: reg}
 	defer deps.Close()
 
 	mux := http.NewServeMux()
 	var ready []func(context.Context) error
-	for _, spec := range functions.All {
+	for _, spec := range functions.Pack() {
 		opts, err := httpkit.OptionsFromEnv(spec.Name)
 		if err != nil {
 			return err
 		}
+		opts.Metrics = reg
 		built, err := spec.Build(ctx, deps)
 		if err != nil {
 			slog.Warn("function not started", "function", spec.Name, "err", err)
@@ -103,6 +100,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	opts.Metrics = reg
 	opts.Ready = func(ctx context.Context) error {
 		for _, r := range ready {
 			if err := r(ctx); err != nil {
@@ -120,8 +118,9 @@ func runDev(ctx context.Context, args []string) error {
 
 // devRouter stands in for the NATS connector / Knative Trigger during
 // development: it delivers each emitted event, in structured mode with the
-// X-Topic header as the connector does, to the functions whose stack.yml
-// topic names its type.
+// X-Topic header as the connector does, to the functions that subscribe to
+// its type (functions.Subscribers, which stack.yml's topics are tested
+// against).
 type devRouter struct {
 	subscribers map[string][]string
 	handlers    map[string]http.Handler

@@ -42,7 +42,7 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	deps := &functions.Deps{}
+	deps := &functions.Deps{Metrics: opts.Metrics} // /metrics shows this function's series only
 	defer deps.Close()
 	built, err := spec.Build(ctx, deps)
 	if err != nil {

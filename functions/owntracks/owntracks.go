@@ -22,19 +22,22 @@ import (
 	ot "github.com/geotrack/geotrack/internal/owntracks"
 )
 
-var messagesTotal = metrics.Default.NewCounterVec("geotrack_owntracks_messages_total",
-	"OwnTracks messages received, by _type.", "type")
-
 // Function is the owntracks function.
 type Function struct {
 	parser   intake.Parser
 	acceptor intake.Acceptor
 	auth     httpkit.Verifier
+	messages *metrics.CounterVec
 }
 
-// New builds owntracks from its dependencies.
-func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifier) *Function {
-	return &Function{parser: parser, acceptor: acceptor, auth: verifier}
+// New builds owntracks from its dependencies; reg is the process's metrics
+// registry (nil: a registry of its own).
+func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifier, reg *metrics.Registry) *Function {
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	return &Function{parser: parser, acceptor: acceptor, auth: verifier,
+		messages: reg.NewCounterVec("geotrack_owntracks_messages_total", "OwnTracks messages received, by _type.", "type")}
 }
 
 // Handle implements the OpenFaaS go-http handler.
@@ -67,7 +70,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	}
 	var fixes []fix.Fix
 	for _, m := range msgs {
-		messagesTotal.With(m.Type).Inc()
+		f.messages.With(m.Type).Inc()
 		if m.Fix != nil {
 			fixes = append(fixes, *m.Fix)
 		}

@@ -2,10 +2,6 @@ package edge
 
 import (
 	"time"
-
-	"github.com/geotrack/geotrack/internal/auth"
-	"github.com/geotrack/geotrack/internal/config"
-	"github.com/geotrack/geotrack/internal/events"
 )
 
 // Edge is the edge pipeline's settings.
@@ -31,14 +27,4 @@ type Acceptance struct {
 	EdgeMode bool          `envconfig:"EDGE_MODE"`
 	DedupTTL time.Duration `envconfig:"DEDUP_TTL" default:"24h"`
 	Edge
-}
-
-// ProtocolConfig is the environment of a device-protocol function (owntracks,
-// osmand): the cloud pipeline's settings plus the edge pipeline's, chosen by
-// EDGE_MODE.
-type ProtocolConfig struct {
-	config.Redis
-	auth.Config
-	events.SinkConfig
-	Acceptance
 }

@@ -29,11 +29,23 @@ import (
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
-var (
-	receivedTotal = metrics.Default.NewCounter("geotrack_edge_received_total", "Valid fixes received by the edge pipeline.")
-	droppedTotal  = metrics.Default.NewCounterVec("geotrack_edge_dropped_total", "Fixes the edge filters dropped, by reason.", "reason")
-	keptTotal     = metrics.Default.NewCounter("geotrack_edge_forwarded_total", "Fixes the edge queued for the cloud.")
-)
+// counters are the edge pipeline's series in the process's registry.
+type counters struct {
+	received *metrics.Counter
+	dropped  *metrics.CounterVec
+	kept     *metrics.Counter
+}
+
+func newCounters(r *metrics.Registry) counters {
+	if r == nil {
+		r = metrics.NewRegistry()
+	}
+	return counters{
+		received: r.NewCounter("geotrack_edge_received_total", "Valid fixes received by the edge pipeline."),
+		dropped:  r.NewCounterVec("geotrack_edge_dropped_total", "Fixes the edge filters dropped, by reason.", "reason"),
+		kept:     r.NewCounter("geotrack_edge_forwarded_total", "Fixes the edge queued for the cloud."),
+	}
+}
 
 // Store is the edge's local hot store.
 type Store interface {
@@ -75,6 +87,7 @@ type Pipeline struct {
 	source    string
 	idleAfter time.Duration
 	now       func() time.Time
+	counters  counters
 	stripes   [64]sync.Mutex // serialise requests of one device within a process
 }
 
@@ -87,6 +100,8 @@ type Ports struct {
 	Raw    RawLog
 	Outbox Outbox
 	Sink   Sink
+	// Metrics is where the edge counters go (nil: a registry of their own).
+	Metrics *metrics.Registry
 }
 
 // NewPipeline builds the edge pipeline.
@@ -97,6 +112,7 @@ func NewPipeline(ports Ports, settings Settings, cfg Edge) *Pipeline {
 		sink:      ports.Sink,
 		raw:       ports.Raw,
 		states:    ports.States,
+		counters:  newCounters(ports.Metrics),
 		settings:  settings,
 		source:    "urn:geotrack:edge:" + cfg.NodeID,
 		idleAfter: cfg.IdleAfter,
@@ -145,7 +161,7 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 			out, reason := filters[d].Push(f, now)
 			if reason != "" {
 				summary.Dropped[string(reason)]++
-				droppedTotal.With(string(reason)).Inc()
+				pl.counters.dropped.With(string(reason)).Inc()
 				if reason == edgefilter.ReasonDuplicate {
 					summary.Duplicates++
 				}
@@ -154,7 +170,7 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 		}
 	}
 	summary.Accepted = len(all)
-	receivedTotal.Add(float64(len(all)))
+	pl.counters.received.Add(float64(len(all)))
 	if err := pl.commit(ctx, p.Tenant, all, kept, filters, now); err != nil {
 		return intake.Summary{}, err
 	}
@@ -189,7 +205,7 @@ func (pl *Pipeline) commit(ctx context.Context, tenant string, raw, kept []fix.F
 	if len(kept) == 0 {
 		return nil
 	}
-	keptTotal.Add(float64(len(kept)))
+	pl.counters.kept.Add(float64(len(kept)))
 	if _, err := pl.store.Save(ctx, tenant, []redisstore.Group{{Fixes: kept}}, now); err != nil {
 		return fmt.Errorf("edge store: %w", err)
 	}

@@ -44,6 +44,7 @@ func Mux(name string, fn handler.FunctionHandler, opts Options) http.Handler {
 	if name != "" {
 		opts.Name = name
 	}
+	opts = opts.withDefaults() // one metrics registry for the handler and /metrics
 	return newProbes(FunctionHandler(fn, opts), opts)
 }
 

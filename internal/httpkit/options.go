@@ -43,7 +43,9 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Logger is the base logger; nil means slog.Default().
 	Logger *slog.Logger
-	// Metrics is where the HTTP metrics go; nil means metrics.Default.
+	// Metrics is where the HTTP metrics go and what /metrics serves: one
+	// registry per process, shared with the functions it serves. nil means
+	// a new one with the process metrics (OptionsFromEnv makes it).
 	Metrics *metrics.Registry
 }
 
@@ -73,7 +75,7 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.Default()
 	}
 	if o.Metrics == nil {
-		o.Metrics = metrics.Default
+		o.Metrics = metrics.NewProcessRegistry()
 	}
 	return o
 }

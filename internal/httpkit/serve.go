@@ -21,6 +21,7 @@ func Serve(ctx context.Context, name string, fn handler.FunctionHandler, opts Op
 	if name != "" {
 		opts.Name = name
 	}
+	opts = opts.withDefaults() // one metrics registry for the handler and /metrics
 	return ServeHandler(ctx, FunctionHandler(fn, opts), opts, addr)
 }
 

@@ -372,8 +372,8 @@ func TestProcessMetrics(t *testing.T) {
 			t.Errorf("%s = %v is implausible", c.series, v)
 		}
 	}
-	if _, ok := parseText(t, render(t, Default))["go_goroutines"]; !ok {
-		t.Error("Default registry lacks the process metrics")
+	if _, ok := parseText(t, render(t, NewProcessRegistry()))["go_goroutines"]; !ok {
+		t.Error("NewProcessRegistry lacks the process metrics")
 	}
 }
 
