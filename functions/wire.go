@@ -17,6 +17,7 @@ import (
 	"github.com/geotrack/geotrack/internal/gpx"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -44,7 +45,7 @@ func buildPosition(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: position.New(store, verifier), Ready: ready}, nil
+	return &Built{Handler: position.New(locate.New(store), verifier), Ready: ready}, nil
 }
 
 func buildNearby(ctx context.Context, d *Deps) (*Built, error) {
@@ -56,7 +57,7 @@ func buildNearby(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: nearby.New(store, verifier), Ready: ready}, nil
+	return &Built{Handler: nearby.New(locate.New(store), verifier), Ready: ready}, nil
 }
 
 func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
@@ -68,7 +69,7 @@ func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: track.New(store, verifier), Ready: ready}, nil
+	return &Built{Handler: track.New(locate.New(store), verifier), Ready: ready}, nil
 }
 
 // hotStore opens the Redis hot store and the token verifier a function needs.

@@ -5,7 +5,6 @@ package nearby
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
-	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/locate"
 )
 
 // Limits of one search (public contract).
@@ -24,25 +23,26 @@ const (
 	DefaultLimit = 100
 )
 
-// Store searches latest positions, returning each hit's stored fix JSON.
-type Store interface {
-	NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]redisstore.NearbyRaw, error)
+// Searcher finds the devices near a point, each with its stored fix JSON
+// (locate.Service).
+type Searcher interface {
+	Nearby(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]locate.Hit, error)
 }
 
 // Function is the nearby function.
 type Function struct {
-	store Store
-	auth  httpkit.Verifier
+	searcher Searcher
+	auth     httpkit.Verifier
 }
 
 // New builds nearby from its dependencies.
-func New(store Store, verifier httpkit.Verifier) *Function {
-	return &Function{store: store, auth: verifier}
+func New(searcher Searcher, verifier httpkit.Verifier) *Function {
+	return &Function{searcher: searcher, auth: verifier}
 }
 
 // encodeResult writes {"devices":[...]} from the stored fix JSON, adding
 // distance_m to each object: no decode and re-encode of every fix.
-func encodeResult(hits []redisstore.NearbyRaw) []byte {
+func encodeResult(hits []locate.Hit) []byte {
 	size := 16
 	for _, h := range hits {
 		size += len(h.JSON) + 24
@@ -89,16 +89,13 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
-	if radius <= 0 {
-		return handler.Response{}, httpkit.Invalid("radius", "must be more than 0 metres")
-	}
 	limit, err := httpkit.QueryInt(q, "limit", DefaultLimit, 1, MaxLimit)
 	if err != nil {
 		return handler.Response{}, err
 	}
-	found, err := f.store.NearbyRaw(ctx, p.Tenant, lat, lon, radius, limit)
+	found, err := f.searcher.Nearby(ctx, p.Tenant, lat, lon, radius, limit)
 	if err != nil {
-		return handler.Response{}, fmt.Errorf("nearby search: %w", err)
+		return handler.Response{}, err
 	}
 	return httpkit.Raw(http.StatusOK, "application/json", encodeResult(found)), nil
 }

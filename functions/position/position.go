@@ -13,20 +13,20 @@ import (
 	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
-// Store reads a device's latest fix.
-type Store interface {
+// Reader reads a device's latest fix (locate.Service).
+type Reader interface {
 	Latest(ctx context.Context, tenant, device string) (fix.Fix, bool, error)
 }
 
 // Function is the position function.
 type Function struct {
-	store Store
-	auth  httpkit.Verifier
+	reader Reader
+	auth   httpkit.Verifier
 }
 
 // New builds position from its dependencies.
-func New(store Store, verifier httpkit.Verifier) *Function {
-	return &Function{store: store, auth: verifier}
+func New(reader Reader, verifier httpkit.Verifier) *Function {
+	return &Function{reader: reader, auth: verifier}
 }
 
 // Handle implements the OpenFaaS go-http handler.
@@ -36,18 +36,14 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 }
 
 func (f *Function) handle(req handler.Request) (handler.Response, error) {
-	ctx := req.Context()
 	p, query, err := httpkit.AuthorizeRead(f.auth, req)
 	if err != nil {
 		return handler.Response{}, err
 	}
 	device := query.Get("device")
-	if err := fix.ValidateDevice("device", device); err != nil {
-		return handler.Response{}, err
-	}
-	latest, ok, err := f.store.Latest(ctx, p.Tenant, device)
+	latest, ok, err := f.reader.Latest(req.Context(), p.Tenant, device)
 	if err != nil {
-		return handler.Response{}, fmt.Errorf("read latest position: %w", err)
+		return handler.Response{}, err
 	}
 	if !ok {
 		return handler.Response{}, &httpkit.Error{Status: http.StatusNotFound, Msg: fmt.Sprintf("device %q has no position", device)}

@@ -5,7 +5,6 @@ package track
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,7 +16,7 @@ import (
 	"github.com/geotrack/geotrack/internal/geojson"
 	"github.com/geotrack/geotrack/internal/gpx"
 	"github.com/geotrack/geotrack/internal/httpkit"
-	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/locate"
 )
 
 // Page sizes (public contract: limit ≤ MaxLimit).
@@ -26,20 +25,21 @@ const (
 	MaxLimit     = 10000
 )
 
-// Store reads history in time order.
-type Store interface {
-	History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (redisstore.Page, error)
+// HistoryReader reads a device's history in time order, a page at a time
+// (locate.Service).
+type HistoryReader interface {
+	History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (locate.Page, error)
 }
 
 // Function is the track function.
 type Function struct {
-	store Store
-	auth  httpkit.Verifier
+	history HistoryReader
+	auth    httpkit.Verifier
 }
 
 // New builds track from its dependencies.
-func New(store Store, verifier httpkit.Verifier) *Function {
-	return &Function{store: store, auth: verifier}
+func New(history HistoryReader, verifier httpkit.Verifier) *Function {
+	return &Function{history: history, auth: verifier}
 }
 
 // Result is the JSON format's body.
@@ -62,9 +62,6 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, err
 	}
 	device := q.Get("device")
-	if err := fix.ValidateDevice("device", device); err != nil {
-		return handler.Response{}, err
-	}
 	from, err := httpkit.QueryTime(q, "from")
 	if err != nil {
 		return handler.Response{}, err
@@ -72,9 +69,6 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	to, err := httpkit.QueryTime(q, "to")
 	if err != nil {
 		return handler.Response{}, err
-	}
-	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		return handler.Response{}, httpkit.Invalid("to", "must not be before from")
 	}
 	limit, err := httpkit.QueryInt(q, "limit", DefaultLimit, 1, MaxLimit)
 	if err != nil {
@@ -87,15 +81,9 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	if format != "json" && format != "geojson" && format != "gpx" {
 		return handler.Response{}, httpkit.Invalid("format", "%q is not one of json, geojson, gpx", format)
 	}
-	page, err := f.store.History(ctx, p.Tenant, device, from, to, limit, q.Get("cursor"))
-	if errors.Is(err, redisstore.ErrBadCursor) {
-		return handler.Response{}, &httpkit.Error{Status: http.StatusBadRequest, Field: "cursor", Err: err}
-	}
+	page, err := f.history.History(ctx, p.Tenant, device, from, to, limit, q.Get("cursor"))
 	if err != nil {
-		return handler.Response{}, fmt.Errorf("read history: %w", err)
-	}
-	if page.Fixes == nil {
-		page.Fixes = []fix.Fix{}
+		return handler.Response{}, err
 	}
 	resp, err := encode(format, device, page)
 	if err != nil {
@@ -114,7 +102,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	return resp, nil
 }
 
-func encode(format, device string, page redisstore.Page) (handler.Response, error) {
+func encode(format, device string, page locate.Page) (handler.Response, error) {
 	var buf bytes.Buffer
 	switch format {
 	case "geojson":

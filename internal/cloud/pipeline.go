@@ -1,9 +1,12 @@
+// Package cloud is the cloud ingest pipeline, the application service
+// behind ingest and the device protocols in cloud mode: it stores validated
+// fixes once in the hot store and emits io.geotrack.location.updated with
+// the fixes stored for the first time.
 package cloud
 
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"time"
 
 	"github.com/geotrack/geotrack/internal/auth"
@@ -11,12 +14,11 @@ import (
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
-	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
 // Store keeps accepted fixes, deduplicating by event and by device+ts.
 type Store interface {
-	Save(ctx context.Context, tenant string, groups []redisstore.Group, now time.Time) (redisstore.SaveResult, error)
+	Save(ctx context.Context, tenant string, groups []intake.Group, now time.Time) (intake.SaveResult, error)
 }
 
 // Sink receives the events the pipeline emits.
@@ -34,7 +36,7 @@ type Pipeline struct {
 // AcceptGroups implements intake.Acceptor.
 func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups []intake.Group, rejected []intake.Rejection) (intake.Summary, error) {
 	if err := intake.Authorize(p, groups); err != nil {
-		return intake.Summary{}, httpkit.WithStatus(http.StatusForbidden, err)
+		return intake.Summary{}, err // auth.ErrForbidden: 403
 	}
 	summary := intake.Summary{Rejected: rejected}
 	if summary.Rejected == nil {
@@ -47,7 +49,7 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	if pl.Now != nil {
 		now = pl.Now
 	}
-	res, err := pl.Store.Save(ctx, p.Tenant, toStoreGroups(groups), now())
+	res, err := pl.Store.Save(ctx, p.Tenant, groups, now())
 	if err != nil {
 		return intake.Summary{}, err // retryable 5xx: the script marks nothing seen unless it stored
 	}
@@ -56,18 +58,10 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	return summary, nil
 }
 
-func toStoreGroups(groups []intake.Group) []redisstore.Group {
-	out := make([]redisstore.Group, len(groups))
-	for i, g := range groups {
-		out[i] = redisstore.Group{Source: g.Source, ID: g.ID, Fixes: g.Fixes}
-	}
-	return out
-}
-
 // emitUpdated publishes the newly stored fixes, one event per request. A sink
 // failure is logged, not returned: the fixes are stored, and a retry would be
 // deduplicated without re-emitting anyway.
-func (pl *Pipeline) emitUpdated(ctx context.Context, tenant string, groups []intake.Group, res redisstore.SaveResult) {
+func (pl *Pipeline) emitUpdated(ctx context.Context, tenant string, groups []intake.Group, res intake.SaveResult) {
 	if res.Accepted == 0 || !events.Enabled(pl.Sink) {
 		return
 	}

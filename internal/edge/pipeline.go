@@ -1,5 +1,5 @@
-// Package edge is the edge tier's ingest: the same request handling as
-// ingest, with a pipeline that drops invalid, duplicate and redundant fixes
+// Package edge is the edge pipeline, the application service behind
+// edge-ingest and the device protocols with EDGE_MODE=true: it drops invalid, duplicate and redundant fixes
 // (internal/edgefilter), keeps every raw fix for a while, stores the kept
 // ones in the edge's own hot store (so position, nearby and track answer
 // during a cloud outage) and queues them in the durable outbox the forwarder
@@ -26,7 +26,6 @@ import (
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/outbox"
-	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
 // counters are the edge pipeline's series in the process's registry.
@@ -49,7 +48,7 @@ func newCounters(r *metrics.Registry) counters {
 
 // Store is the edge's local hot store.
 type Store interface {
-	Save(ctx context.Context, tenant string, groups []redisstore.Group, now time.Time) (redisstore.SaveResult, error)
+	Save(ctx context.Context, tenant string, groups []intake.Group, now time.Time) (intake.SaveResult, error)
 }
 
 // FilterStates keeps each device's filter state between requests and
@@ -123,7 +122,7 @@ func NewPipeline(ports Ports, settings Settings, cfg Edge) *Pipeline {
 // AcceptGroups implements intake.Acceptor.
 func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups []intake.Group, rejected []intake.Rejection) (intake.Summary, error) {
 	if err := intake.Authorize(p, groups); err != nil {
-		return intake.Summary{}, httpkit.WithStatus(http.StatusForbidden, err)
+		return intake.Summary{}, err // auth.ErrForbidden: 403
 	}
 	summary := intake.Summary{Rejected: rejected, Dropped: map[string]int{}}
 	if summary.Rejected == nil {
@@ -206,7 +205,7 @@ func (pl *Pipeline) commit(ctx context.Context, tenant string, raw, kept []fix.F
 		return nil
 	}
 	pl.counters.kept.Add(float64(len(kept)))
-	if _, err := pl.store.Save(ctx, tenant, []redisstore.Group{{Fixes: kept}}, now); err != nil {
+	if _, err := pl.store.Save(ctx, tenant, []intake.Group{{Fixes: kept}}, now); err != nil {
 		return fmt.Errorf("edge store: %w", err)
 	}
 	pl.wake(ctx, tenant, len(kept))

@@ -21,10 +21,30 @@ import (
 )
 
 // Group is the fixes of one received unit: the unit of CloudEvent dedup.
+// Source and ID identify the event; when either is empty the group is not
+// deduplicated as an event (its fixes still are, by device and timestamp).
 type Group struct {
 	Source, ID  string // empty when the unit had no CloudEvent envelope
 	TraceParent string
 	Fixes       []fix.Fix
+}
+
+// GroupResult is what storing one Group did. For a duplicate event nothing
+// is stored and DupFixes counts all its fixes, so Accepted+DupFixes is
+// always len(Fixes).
+type GroupResult struct {
+	Duplicate bool
+	Accepted  int
+	DupFixes  int
+	// Stored tells, per fix of the group, whether this call stored it (false
+	// for a fix already in history and for every fix of a duplicate event).
+	Stored []bool
+}
+
+// SaveResult sums GroupResults: Accepted+Duplicates is the number of fixes.
+type SaveResult struct {
+	Accepted, Duplicates int
+	PerGroup             []GroupResult
 }
 
 // Rejection reports one fix (or one event) that was not accepted.
