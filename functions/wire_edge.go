@@ -33,7 +33,7 @@ func buildEdgeIngest(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: ingest.New(Parser(), acc, verifier), Ready: ready, Close: stop}, nil
+	return &Built{Handler: ingest.New(intake.NewService(Parser(), acc), verifier), Ready: ready, Close: stop}, nil
 }
 
 func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
@@ -45,7 +45,7 @@ func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	built.Handler = owntracks.New(Parser(), acc, verifier, d.Metrics)
+	built.Handler = owntracks.New(intake.NewService(Parser(), acc), verifier, d.Metrics)
 	return built, nil
 }
 
@@ -58,7 +58,7 @@ func buildOsmAnd(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	built.Handler = osmand.New(Parser(), acc, verifier)
+	built.Handler = osmand.New(intake.NewService(Parser(), acc), verifier)
 	return built, nil
 }
 

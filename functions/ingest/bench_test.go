@@ -47,7 +47,7 @@ func benchHandle(b *testing.B, perRequest, devices int) {
 	}
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
 	sink, _ := events.NewSink(events.SinkConfig{})
-	fn := ingest.New(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}, v)
+	fn := ingest.New(intake.NewService(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}), v)
 	hdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + tok}}
 	base := time.Now().Add(-time.Hour).UnixMilli()
 	b.SetBytes(int64(perRequest))
@@ -88,7 +88,7 @@ func BenchmarkHTTPSingleParallel(b *testing.B) {
 	v, _ := auth.NewVerifierWithSecret(secret, auth.Config{})
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
 	sink, _ := events.NewSink(events.SinkConfig{})
-	fn := ingest.New(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}, v)
+	fn := ingest.New(intake.NewService(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}), v)
 	opts, _ := httpkit.OptionsFromEnv("ingest")
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(httpkit.FunctionHandler(fn, opts))

@@ -1,12 +1,13 @@
 // Package ingest is the function that accepts position reports (CloudEvents
 // in binary, structured or batch mode, or plain JSON fixes, GPX and GeoJSON
-// documents), validates them and hands them to a pipeline: in the cloud the
-// hot store plus io.geotrack.location.updated (Pipeline), at the edge the
-// filtering edge pipeline.
+// documents): it decodes them and hands them to the intake service, which
+// validates them and feeds a pipeline: in the cloud the hot store plus
+// io.geotrack.location.updated (internal/cloud), at the edge the filtering
+// edge pipeline (internal/edge).
 package ingest
 
 import (
-	"fmt"
+	"context"
 	"net/http"
 	"net/url"
 
@@ -18,16 +19,20 @@ import (
 	"github.com/geotrack/geotrack/internal/intake"
 )
 
+// Ingester takes decoded envelopes on behalf of a caller (intake.Service).
+type Ingester interface {
+	Ingest(ctx context.Context, p auth.Principal, envs []events.Envelope, device string) (intake.Summary, error)
+}
+
 // Function is the ingest function.
 type Function struct {
-	parser   intake.Parser
-	acceptor intake.Acceptor
-	auth     httpkit.Verifier
+	intake Ingester
+	auth   httpkit.Verifier
 }
 
 // New builds ingest from its dependencies.
-func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifier) *Function {
-	return &Function{parser: parser, acceptor: acceptor, auth: verifier}
+func New(in Ingester, verifier httpkit.Verifier) *Function {
+	return &Function{intake: in, auth: verifier}
 }
 
 // Handle implements the OpenFaaS go-http handler.
@@ -42,12 +47,9 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use POST"}
 	}
 	query, _ := url.ParseQuery(req.QueryString)
-	p, err := httpkit.Authenticate(ctx, f.auth, req, query, nil)
+	p, err := httpkit.Authenticate(ctx, f.auth, req, query, intake.MayReport)
 	if err != nil {
 		return handler.Response{}, err
-	}
-	if p.Role == auth.RoleViewer {
-		return handler.Response{}, auth.ErrForbidden
 	}
 	envs, err := events.Decode(req.Header, req.Body)
 	if err != nil {
@@ -60,28 +62,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	} else if len(envs) > 1 {
 		ctx = httpkit.WithLogAttrs(ctx, "ce_batch", len(envs), "ce_first_id", envs[0].ID)
 	}
-	// The tenant comes only from the token; an event that names another
-	// tenant (an edge forwarder with the wrong token) is refused, not stored
-	// under the token's tenant.
-	for _, env := range envs {
-		if env.Tenant != "" && env.Tenant != p.Tenant {
-			return handler.Response{}, fmt.Errorf("%w: event %q is for tenant %q but the token is for %q", auth.ErrForbidden, env.ID, env.Tenant, p.Tenant)
-		}
-	}
-	// Plain uploads (a GPX or GeoJSON file, fixes without a device) name the
-	// device with ?device=, as the CloudEvent subject would.
-	if dev := query.Get("device"); dev != "" {
-		for i := range envs {
-			if envs[i].Mode == events.ModePlain && envs[i].Subject == "" {
-				envs[i].Subject = dev
-			}
-		}
-	}
-	groups, rejected, err := f.parser.Parse(envs)
-	if err != nil {
-		return handler.Response{}, err
-	}
-	summary, err := f.acceptor.AcceptGroups(ctx, p, groups, rejected)
+	summary, err := f.intake.Ingest(ctx, p, envs, query.Get("device"))
 	if err != nil {
 		return handler.Response{}, err // its own status, else a retryable 500
 	}

@@ -6,7 +6,7 @@
 package osmand
 
 import (
-	"fmt"
+	"context"
 	"mime"
 	"net/http"
 	"net/url"
@@ -22,17 +22,24 @@ import (
 	"github.com/geotrack/geotrack/internal/osmand"
 )
 
+// source is the CloudEvents source of what osmand accepts.
+const source = "urn:geotrack:osmand"
+
+// FixAcceptor takes the fixes a protocol decoded (intake.Service).
+type FixAcceptor interface {
+	AcceptFixes(ctx context.Context, p auth.Principal, fixes []fix.Fix, source string) (intake.Summary, error)
+}
+
 // Function is the osmand function.
 type Function struct {
-	parser   intake.Parser
-	acceptor intake.Acceptor
-	auth     httpkit.Verifier
-	now      func() time.Time
+	intake FixAcceptor
+	auth   httpkit.Verifier
+	now    func() time.Time
 }
 
 // New builds osmand from its dependencies.
-func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifier) *Function {
-	return &Function{parser: parser, acceptor: acceptor, auth: verifier, now: time.Now}
+func New(in FixAcceptor, verifier httpkit.Verifier) *Function {
+	return &Function{intake: in, auth: verifier, now: time.Now}
 }
 
 // Handle implements the OpenFaaS go-http handler.
@@ -64,12 +71,9 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 			q[k] = append(q[k], v...)
 		}
 	}
-	p, err := httpkit.Authenticate(ctx, f.auth, req, q, nil)
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, intake.MayReport)
 	if err != nil {
 		return handler.Response{}, err
-	}
-	if p.Role == auth.RoleViewer {
-		return handler.Response{}, fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)
 	}
 	if isJSON {
 		decoded, err = osmand.DecodeJSON(req.Body, f.now())
@@ -80,9 +84,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, httpkit.BadInput(err)
 	}
-	group, rejected := f.parser.Validate([]fix.Fix{decoded})
-	group.Source = "urn:geotrack:osmand"
-	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
+	summary, err := f.intake.AcceptFixes(ctx, p, []fix.Fix{decoded}, source)
 	if err != nil {
 		return handler.Response{}, err
 	}

@@ -7,7 +7,7 @@
 package owntracks
 
 import (
-	"fmt"
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,21 +22,28 @@ import (
 	ot "github.com/geotrack/geotrack/internal/owntracks"
 )
 
+// source is the CloudEvents source of what owntracks accepts.
+const source = "urn:geotrack:owntracks"
+
+// FixAcceptor takes the fixes a protocol decoded (intake.Service).
+type FixAcceptor interface {
+	AcceptFixes(ctx context.Context, p auth.Principal, fixes []fix.Fix, source string) (intake.Summary, error)
+}
+
 // Function is the owntracks function.
 type Function struct {
-	parser   intake.Parser
-	acceptor intake.Acceptor
+	intake   FixAcceptor
 	auth     httpkit.Verifier
 	messages *metrics.CounterVec
 }
 
 // New builds owntracks from its dependencies; reg is the process's metrics
 // registry (nil: a registry of its own).
-func New(parser intake.Parser, acceptor intake.Acceptor, verifier httpkit.Verifier, reg *metrics.Registry) *Function {
+func New(in FixAcceptor, verifier httpkit.Verifier, reg *metrics.Registry) *Function {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
-	return &Function{parser: parser, acceptor: acceptor, auth: verifier,
+	return &Function{intake: in, auth: verifier,
 		messages: reg.NewCounterVec("geotrack_owntracks_messages_total", "OwnTracks messages received, by _type.", "type")}
 }
 
@@ -55,12 +62,9 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, &httpkit.Error{Status: http.StatusBadRequest, Field: "query", Err: err}
 	}
-	p, err := httpkit.Authenticate(ctx, f.auth, req, q, nil)
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, intake.MayReport)
 	if err != nil {
 		return handler.Response{}, err
-	}
-	if p.Role == auth.RoleViewer {
-		return handler.Response{}, fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)
 	}
 	user := first(req.Header.Get("X-Limit-U"), q.Get("u"))
 	device := first(req.Header.Get("X-Limit-D"), q.Get("d"))
@@ -79,9 +83,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		httpkit.LoggerFrom(ctx).Debug("owntracks message without location acknowledged", "messages", len(msgs))
 		return emptyArray(), nil
 	}
-	group, rejected := f.parser.Validate(fixes)
-	group.Source = "urn:geotrack:owntracks"
-	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
+	summary, err := f.intake.AcceptFixes(ctx, p, fixes, source)
 	if err != nil {
 		return handler.Response{}, err
 	}
