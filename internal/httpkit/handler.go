@@ -166,8 +166,16 @@ func (h *functionHandler) respond(w http.ResponseWriter, res result, log *slog.L
 		log.Error("handler panicked", slog.Any("panic", res.panic), slog.String("stack", string(res.stack)))
 		return writeError(w, http.StatusInternalServerError, "internal error")
 	case res.err != nil:
-		log.Error("handler failed", slog.Any("error", res.err))
-		return writeError(w, http.StatusInternalServerError, res.err.Error())
+		// A function that returns its error (rather than ending with
+		// Respond) gets the same mapping: FromError's.
+		status, msg := classify(res.err)
+		if status >= 500 {
+			log.Error("handler failed", slog.Any("error", res.err))
+		}
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="geotrack"`)
+		}
+		return writeError(w, status, msg)
 	}
 	status := res.resp.StatusCode
 	if status == 0 {

@@ -18,6 +18,8 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/geotrack/geotrack/internal/auth"
+
 	"github.com/geotrack/geotrack/internal/metrics"
 )
 
@@ -286,6 +288,37 @@ func TestHandlerError(t *testing.T) {
 	logged := f.logs.find(t, "handler failed")
 	if len(logged) != 1 || logged[0]["error"] != "store fix: redis down" {
 		t.Fatalf("error log = %v", logged)
+	}
+}
+
+// TestHandlerErrorStatus: an error returned from Handle maps as FromError
+// maps it, and only a 5xx is logged as a failure.
+func TestHandlerErrorStatus(t *testing.T) {
+	cases := []struct {
+		name      string
+		err       error
+		status    int
+		msg       string
+		challenge bool
+	}{
+		{"kit error keeps its status", Invalid("lat", "required"), 400, "lat: required", false},
+		{"wrapped kit error", fmt.Errorf("decode: %w", &Error{Status: 413, Field: "body", Msg: "too many"}), 413, "body: too many", false},
+		{"unauthenticated", fmt.Errorf("%w: token expired", auth.ErrUnauthenticated), 401, "unauthenticated: token expired", true},
+		{"retryable", WithStatus(503, errors.New("busy")), 503, "busy", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fn := handlerFunc(func(handler.Request) (handler.Response, error) { return handler.Response{}, tc.err })
+			f := start(t, fn, Options{})
+			r := f.do(t, http.MethodPost, "/", nil, nil)
+			wantJSONError(t, r, tc.status, tc.msg)
+			if got := r.header.Get("WWW-Authenticate") != ""; got != tc.challenge {
+				t.Errorf("WWW-Authenticate present %v, want %v", got, tc.challenge)
+			}
+			if logged := f.logs.find(t, "handler failed"); len(logged) != 0 && tc.status < 500 {
+				t.Errorf("a %d was logged as a failure: %v", tc.status, logged)
+			}
+		})
 	}
 }
 
