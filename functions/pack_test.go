@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -137,3 +138,66 @@ func TestChartValuesMatchPack(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployDocMatchesPack: DEPLOY.md's table of functions names every
+// function once, with the events it is triggered by, what it emits, its
+// schedule and whether edge sites run it, as the pack says.
+func TestDeployDocMatchesPack(t *testing.T) {
+	raw, err := os.ReadFile("../DEPLOY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	start := strings.Index(doc, "\n## Functions\n")
+	if start < 0 {
+		t.Fatal("DEPLOY.md has no '## Functions' section")
+	}
+	section := doc[start+1:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	eventType := regexp.MustCompile(`io\.geotrack\.[a-z.]+[a-z]`)
+	name := regexp.MustCompile("`([a-z-]+)`")
+	type row struct{ tier, triggers, emits string }
+	rows := map[string]row{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 6 || !strings.Contains(cells[1], "`") {
+			continue
+		}
+		for _, m := range name.FindAllStringSubmatch(cells[1], -1) {
+			if _, dup := rows[m[1]]; dup {
+				t.Errorf("%s has two rows", m[1])
+			}
+			rows[m[1]] = row{tier: cells[2], triggers: cells[3], emits: cells[4]}
+		}
+	}
+	var documented []string
+	for n := range rows {
+		documented = append(documented, n)
+	}
+	slices.Sort(documented)
+	if !slices.Equal(documented, functions.Names()) {
+		t.Fatalf("DEPLOY.md documents %v, the pack is %v", documented, functions.Names())
+	}
+	for _, s := range functions.Pack() {
+		r := rows[s.Name]
+		if triggers := sorted(eventType.FindAllString(r.triggers, -1)); !slices.Equal(triggers, sorted(s.Subscribes)) {
+			t.Errorf("%s: DEPLOY.md triggered by %v, pack subscribes %v", s.Name, triggers, s.Subscribes)
+		}
+		for _, e := range s.Emits {
+			if !strings.Contains(r.emits, e) {
+				t.Errorf("%s: DEPLOY.md does not say it emits %s", s.Name, e)
+			}
+		}
+		if strings.Contains(r.triggers, "every minute") != (s.Schedule == forwardScheduleDoc) {
+			t.Errorf("%s: DEPLOY.md schedule %q, pack schedule %q", s.Name, r.triggers, s.Schedule)
+		}
+		if strings.Contains(r.tier, "edge") != s.EdgeSite {
+			t.Errorf("%s: DEPLOY.md tier %q, pack EdgeSite %v", s.Name, strings.TrimSpace(r.tier), s.EdgeSite)
+		}
+	}
+}
+
+// forwardScheduleDoc is the schedule DEPLOY.md calls "every minute".
+const forwardScheduleDoc = "*/1 * * * *"
