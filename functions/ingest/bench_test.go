@@ -76,7 +76,7 @@ func benchHandle(b *testing.B, perRequest, devices int) {
 }
 
 // BenchmarkHTTPSingleParallel is one binary-mode CloudEvent per request
-// through the shared runtime over loopback HTTP, from concurrent clients.
+// through the HTTP kit (httpkit) over loopback HTTP, from concurrent clients.
 func BenchmarkHTTPSingleParallel(b *testing.B) {
 	rs := testenv.StartRedis(b)
 	client, err := redisstore.Open(rs.URL)

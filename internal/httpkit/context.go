@@ -7,7 +7,7 @@ import (
 	"log/slog"
 )
 
-// call is what the runtime puts in each request's context.
+// call is what the kit puts in each request's context.
 type call struct {
 	id  string
 	log *slog.Logger
