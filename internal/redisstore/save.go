@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/intake"
 )
 
 //go:embed save.lua
@@ -29,40 +30,21 @@ const (
 	maxChunkBytes = 8 << 20
 )
 
-// Group is the fixes of one CloudEvent. Source and ID identify the event for
-// deduplication; when either is empty the group is not deduplicated as an
-// event (its fixes still are, by device and timestamp).
-type Group struct {
-	Source, ID string
-	Fixes      []fix.Fix
+// Save takes and returns the pipelines' own types (intake's), so no caller
+// copies its groups into a store type; the short names keep this file
+// readable.
+type (
+	Group       = intake.Group
+	GroupResult = intake.GroupResult
+	SaveResult  = intake.SaveResult
+)
 
-	digest string // of the event's data, set by Save (see prepare)
-}
-
-// GroupResult is the outcome for one Group. For a duplicate event nothing is
-// stored and DupFixes counts all its fixes, so Accepted+DupFixes+TooOld is
-// always len(Fixes).
-type GroupResult struct {
-	Duplicate bool
-	// Conflict marks a duplicate event whose data differs from what was
-	// first stored under its source and id: a producer reusing ids.
-	Conflict bool
-	Accepted int
-	DupFixes int
-	// TooOld counts fixes older than the history retention: not stored,
-	// since retention would delete them at once.
-	TooOld int
-	// Stored tells, per fix of the group, whether this call stored it (false
-	// for a fix already in history, a fix too old and every fix of a
-	// duplicate event).
-	Stored []bool
-}
-
-// SaveResult sums GroupResults: Accepted+Duplicates+TooOld is the number of
-// fixes; Conflicts counts the groups with Conflict.
-type SaveResult struct {
-	Accepted, Duplicates, TooOld, Conflicts int
-	PerGroup                                []GroupResult
+// prepared is a Group as the script gets it: with the digest of its data,
+// which the seen mark keeps so that a reused event id with other data is
+// told apart from a redelivery (GroupResult.Conflict).
+type prepared struct {
+	Group
+	digest string
 }
 
 // Save stores groups of fixes for tenant in one round trip (see the package
@@ -115,12 +97,12 @@ func (s *Store) Save(ctx context.Context, tenant string, groups []Group, now tim
 // retention, which the script's trim would delete at once. tooOld is nil
 // when no fix is too old, else per group the too-old flags (nil for a group
 // without any).
-func (s *Store) prepare(groups []Group, now time.Time) (kept []Group, tooOld [][]bool) {
+func (s *Store) prepare(groups []Group, now time.Time) (kept []prepared, tooOld [][]bool) {
 	cutoff := now.UnixMilli() - s.opts.HistoryRetention.Milliseconds()
-	kept = make([]Group, len(groups))
+	kept = make([]prepared, len(groups))
 	var buf []byte
 	for gi, g := range groups {
-		kept[gi] = g
+		kept[gi] = prepared{Group: g}
 		if g.Source != "" && g.ID != "" {
 			h := fnv.New64a()
 			for i := range g.Fixes {
@@ -206,7 +188,7 @@ func checkGroups(groups []Group, now time.Time) error {
 }
 
 // saveNow is one Save without coalescing.
-func (s *Store) saveNow(ctx context.Context, tenant string, groups []Group, now time.Time) (SaveResult, error) {
+func (s *Store) saveNow(ctx context.Context, tenant string, groups []prepared, now time.Time) (SaveResult, error) {
 	keys, err := s.keys(tenant)
 	if err != nil {
 		return SaveResult{}, fmt.Errorf("redisstore: save: %w", err)
@@ -301,7 +283,7 @@ type chunk struct {
 
 // encode validates the fixes and packs groups into chunks (see save.lua for
 // the argument layout).
-func (s *Store) encode(k tenantKeys, groups []Group, now time.Time) ([]chunk, error) {
+func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk, error) {
 	header := func() []any {
 		nowMS := now.UnixMilli()
 		retention := s.opts.HistoryRetention.Milliseconds()

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -438,7 +439,7 @@ func testBadCursor(t *testing.T, s *Store, tenant string) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.History(ctx, tenant, "d", tt.from, tt.to, 1, tt.cursor)
-			if !errors.Is(err, ErrBadCursor) {
+			if !errors.Is(err, locate.ErrBadCursor) {
 				t.Errorf("History(cursor %q) error = %v, want ErrBadCursor", tt.cursor, err)
 			}
 		})
@@ -520,7 +521,8 @@ func testChunked(t *testing.T, s *Store, tenant string) {
 	}
 	groups = append(groups, groups[0]) // a redelivery in the same request
 	keys := s.mustKeys(t, tenant)
-	if chunks, err := s.encode(keys, groups, at(time.Hour)); err != nil || len(chunks) < 2 {
+	prepared, _ := s.prepare(groups, at(time.Hour))
+	if chunks, err := s.encode(keys, prepared, at(time.Hour)); err != nil || len(chunks) < 2 {
 		t.Fatalf("encode: %d chunks, %v; the test needs several", len(chunks), err)
 	}
 	// A cold script cache exercises the NOSCRIPT fallback of the pipeline.
