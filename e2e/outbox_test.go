@@ -113,20 +113,20 @@ func (d *deliveries) check(stored map[string]bool) (string, int) {
 	return strings.Join(problems, "; "), repeats
 }
 
-// load posts one fix per device every interval until stop is closed and
+// sinkLoad posts one fix per device every interval until stop is closed and
 // records the fixes ingest stored (canonical ts as ingest writes it). Any
 // answer other than 202 is recorded as a failure: ingest must not fail
 // because of the sink.
-type load struct {
+type sinkLoad struct {
 	mu       sync.Mutex
 	stored   map[string]bool
 	failures []string
 	requests atomic.Int64
 }
 
-func runLoad(t *testing.T, url, tok string, devices int, interval time.Duration, stop <-chan struct{}) (*load, *sync.WaitGroup) {
+func runLoad(t *testing.T, url, tok string, devices int, interval time.Duration, stop <-chan struct{}) (*sinkLoad, *sync.WaitGroup) {
 	t.Helper()
-	l := &load{stored: map[string]bool{}}
+	l := &sinkLoad{stored: map[string]bool{}}
 	client := &http.Client{Timeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	for d := 0; d < devices; d++ {
@@ -168,13 +168,13 @@ func runLoad(t *testing.T, url, tok string, devices int, interval time.Duration,
 	return l, &wg
 }
 
-func (l *load) fail(msg string) {
+func (l *sinkLoad) fail(msg string) {
 	l.mu.Lock()
 	l.failures = append(l.failures, msg)
 	l.mu.Unlock()
 }
 
-func (l *load) snapshot() (map[string]bool, []string) {
+func (l *sinkLoad) snapshot() (map[string]bool, []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	stored := make(map[string]bool, len(l.stored))

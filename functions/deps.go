@@ -10,9 +10,10 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
@@ -21,11 +22,14 @@ import (
 const RedisPasswordSecret = "redis-password"
 
 // Deps holds the adapters shared by the functions of one process, so the
-// dev runner opens one Redis pool for all of them. Set Sink or Verifier to
-// override what the environment would select.
+// dev runner opens one Redis pool for all of them. Metrics is the process's
+// registry, where each function built registers its series (nil: they are
+// kept in a registry nobody serves). Set Sink or Verifier to override what
+// the environment would select.
 type Deps struct {
+	Metrics  *metrics.Registry
 	Sink     events.Sink
-	Verifier gate.Verifier
+	Verifier httpkit.Verifier
 
 	mu      sync.Mutex
 	clients map[string]redis.UniversalClient
@@ -34,11 +38,12 @@ type Deps struct {
 	closers []func() error
 }
 
-// Redis returns a client for url, opened once per process.
-func (d *Deps) Redis(url, caFile string) (redis.UniversalClient, error) {
+// Redis returns a client for rc, opened once per process.
+func (d *Deps) Redis(rc config.Redis) (redis.UniversalClient, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	key := url + "\x00" + caFile
+	url, caFile := rc.RedisURL, rc.RedisTLSCAFile
+	key := fmt.Sprint(url, "\x00", caFile, "\x00", rc.RedisDialTimeout, "\x00", rc.RedisTimeout)
 	if c, ok := d.clients[key]; ok {
 		return c, nil
 	}
@@ -46,7 +51,7 @@ func (d *Deps) Redis(url, caFile string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []redisstore.OpenOption
+	opts := []redisstore.OpenOption{redisstore.WithTimeouts(rc.RedisDialTimeout, rc.RedisTimeout)}
 	if password != "" {
 		opts = append(opts, redisstore.WithPassword(password))
 	}
@@ -92,7 +97,7 @@ func (d *Deps) EventRelay(rc config.Redis, sc events.SinkConfig) (*eventoutbox.R
 	if !events.Enabled(sink) {
 		return nil, nil
 	}
-	client, err := d.Redis(rc.RedisURL, rc.RedisTLSCAFile)
+	client, err := d.Redis(rc)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +108,7 @@ func (d *Deps) EventRelay(rc config.Redis, sc events.SinkConfig) (*eventoutbox.R
 		return r, nil
 	}
 	r := eventoutbox.New(client, sink, eventoutbox.Config{
-		Interval: sc.RelayInterval, SendTimeout: sc.RelayTimeout, MaxBackoff: sc.RelayMaxBackoff, Metrics: metrics.Default,
+		Interval: sc.RelayInterval, SendTimeout: sc.RelayTimeout, MaxBackoff: sc.RelayMaxBackoff, Metrics: d.Metrics,
 	})
 	if d.relays == nil {
 		d.relays = map[string]*eventoutbox.Relay{}
@@ -119,7 +124,7 @@ func (d *Deps) EventRelay(rc config.Redis, sc events.SinkConfig) (*eventoutbox.R
 }
 
 // Auth returns the override verifier or one built from cfg and the secret.
-func (d *Deps) Auth(cfg auth.Config) (gate.Verifier, error) {
+func (d *Deps) Auth(cfg auth.Config) (httpkit.Verifier, error) {
 	if d.Verifier != nil {
 		return d.Verifier, nil
 	}
@@ -151,6 +156,9 @@ func (d *Deps) Close() error {
 func pinger(c redis.UniversalClient) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := c.Ping(ctx).Err(); err != nil {
+			if _, marked := dependency.As(err); marked {
+				return err // already says "redis unavailable: ..."
+			}
 			return fmt.Errorf("redis: %w", err)
 		}
 		return nil

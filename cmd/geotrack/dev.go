@@ -19,12 +19,11 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
 
-	geotrack "github.com/geotrack/geotrack"
 	"github.com/geotrack/geotrack/functions"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/runtime"
-	"github.com/geotrack/geotrack/internal/stack"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/metrics"
 )
 
 func init() {
@@ -68,24 +67,23 @@ func runDev(ctx context.Context, args []string) error {
 			os.Setenv("EDGE_SERVICE_TOKEN", tok)
 		}
 	}
-	stackFile, err := stack.Parse(geotrack.StackYAML)
-	if err != nil {
-		return err
-	}
 	base := "http://" + *addr
-	router := &devRouter{subscribers: stackFile.Subscribers(), secret: []byte(secret), handlers: map[string]http.Handler{}}
+	router := &devRouter{subscribers: functions.Subscribers(), secret: []byte(secret), handlers: map[string]http.Handler{}}
+	reg := metrics.NewProcessRegistry() // one /metrics for every function of the runner
 	// The router is the sink of the event relay, as NATS or a broker would
 	// be: emitted events go through the event outbox as in production.
-	deps := &functions.Deps{Sink: router}
+	deps := &functions.Deps{Sink: router, Metrics: reg}
 	defer deps.Close()
 
 	mux := http.NewServeMux()
+	mux.Handle("/", httpkit.NotFound("functions are at /function/<name>"))
 	var ready []func(context.Context) error
-	for _, spec := range functions.All {
-		opts, err := runtime.OptionsFromEnv(spec.Name)
+	for _, spec := range functions.Pack() {
+		opts, err := httpkit.OptionsFromEnv(spec.Name)
 		if err != nil {
 			return err
 		}
+		opts.Metrics = reg
 		built, err := spec.Build(ctx, deps)
 		if err != nil {
 			slog.Warn("function not started", "function", spec.Name, "err", err)
@@ -95,15 +93,19 @@ func runDev(ctx context.Context, args []string) error {
 		if built.Ready != nil {
 			ready = append(ready, built.Ready)
 		}
-		h := runtime.FunctionHandler(built.Handler, opts)
+		h := httpkit.FunctionHandler(built.Handler, opts)
 		prefix := "/function/" + spec.Name
 		router.handlers[spec.Name] = h
 		mux.Handle(prefix, http.StripPrefix(prefix, h))
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
 	}
-	opts, err := runtime.OptionsFromEnv("dev")
+	opts, err := httpkit.OptionsFromEnv("dev")
 	if err != nil {
 		return err
+	}
+	opts.Metrics = reg
+	if os.Getenv("SHUTDOWN_DELAY") == "" {
+		opts.ShutdownDelay = 0 // no load balancer to wait for on a laptop
 	}
 	opts.Ready = func(ctx context.Context) error {
 		for _, r := range ready {
@@ -117,13 +119,14 @@ func runDev(ctx context.Context, args []string) error {
 	if *simulate > 0 {
 		go runDevSimulation(ctx, base+"/function/ingest", []byte(secret), *simulate, *rate)
 	}
-	return runtime.ServeHandler(ctx, mux, opts, *addr)
+	return httpkit.ServeHandler(ctx, mux, opts, *addr)
 }
 
 // devRouter stands in for the NATS connector / Knative Trigger during
 // development: it delivers each emitted event, in structured mode with the
-// X-Topic header as the connector does, to the functions whose stack.yml
-// topic names its type.
+// X-Topic header as the connector does, to the functions that subscribe to
+// its type (functions.Subscribers, which stack.yml's topics are tested
+// against).
 type devRouter struct {
 	subscribers map[string][]string
 	handlers    map[string]http.Handler

@@ -18,11 +18,12 @@ import (
 
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/cloud"
 	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/runtime"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -63,7 +64,7 @@ func benchHandle(b *testing.B, perRequest, devices int, outbox bool) {
 		b.Fatal(err)
 	}
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
-	pipeline := &ingest.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Source: "urn:bench"}
+	pipeline := &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Source: "urn:bench"}
 	sink := &countingSink{}
 	if outbox {
 		relay := eventoutbox.New(client, sink, eventoutbox.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -73,7 +74,7 @@ func benchHandle(b *testing.B, perRequest, devices int, outbox bool) {
 		defer func() { cancel(); <-done }()
 		pipeline.Relay = relay
 	}
-	fn := ingest.New(intake.Parser{}, pipeline, v)
+	fn := ingest.New(intake.NewService(intake.Parser{}, pipeline), v)
 	hdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + tok}}
 	base := time.Now().Add(-time.Hour).UnixMilli()
 	b.SetBytes(int64(perRequest))
@@ -106,7 +107,7 @@ func benchHandle(b *testing.B, perRequest, devices int, outbox bool) {
 }
 
 // BenchmarkHTTPSingleParallel is one binary-mode CloudEvent per request
-// through the shared runtime over loopback HTTP, from concurrent clients.
+// through the HTTP kit (httpkit) over loopback HTTP, from concurrent clients.
 func BenchmarkHTTPSingleParallel(b *testing.B) {
 	rs := testenv.StartRedis(b)
 	client, err := redisstore.Open(rs.URL)
@@ -117,10 +118,10 @@ func BenchmarkHTTPSingleParallel(b *testing.B) {
 	secret := []byte("bench-secret-0123456789")
 	v, _ := auth.NewVerifierWithSecret(secret, auth.Config{})
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
-	fn := ingest.New(intake.Parser{}, &ingest.Pipeline{Store: redisstore.New(client, redisstore.Options{})}, v)
-	opts, _ := runtime.OptionsFromEnv("ingest")
+	fn := ingest.New(intake.NewService(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{})}), v)
+	opts, _ := httpkit.OptionsFromEnv("ingest")
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(runtime.FunctionHandler(fn, opts))
+	srv := httptest.NewServer(httpkit.FunctionHandler(fn, opts))
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	hc := &http.Client{Transport: tr}

@@ -2,7 +2,7 @@
 // emitting function never sends from its request path: it queues each event
 // in the tenant's outbox (a Redis stream, gt:{<tenant>}:events) atomically
 // with the state change that causes it (for location.updated, the hot
-// store's save script: redisstore.Announce), and a Relay delivers the
+// store's save script: intake.Announce), and a Relay delivers the
 // outboxes to the event sink, in order, removing an entry only after the
 // sink acknowledged it. Event ids are deterministic, so a crash between
 // delivery and removal causes a duplicate that consumers drop, never a loss.

@@ -4,34 +4,18 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-)
 
-// Announce asks Save to queue an event announcing the fixes it stores, in
-// the tenant's event outbox, in the same script call as the fixes: a fix is
-// never stored without its event nor announced without being stored. The
-// groups of one Save that share an *Announce share one event (one per script
-// call; a request chunked across calls gets one per chunk). The relay
-// (internal/eventoutbox) delivers the outbox to the event sink.
-type Announce struct {
-	Type        string // event type, e.g. events.TypeLocationUpdated
-	Source      string // CloudEvents source
-	TraceParent string // traceparent of the request that caused it ("" = none)
-}
+	"github.com/geotrack/geotrack/internal/intake"
+)
 
 // DefaultEventOutboxMaxLen is the default capacity of a tenant's event
 // outbox, in events.
 const DefaultEventOutboxMaxLen = 1_000_000
-
-// ErrOutboxFull means a Save with Announce was refused because the tenant's
-// event outbox is at capacity (the sink has been unreachable for long);
-// nothing was written. Callers answer 503 so clients retry later.
-var ErrOutboxFull = errors.New("event outbox full")
 
 // outboxFullPrefix starts the script's error reply for a full outbox.
 const outboxFullPrefix = "OUTBOXFULL"
@@ -89,10 +73,11 @@ func announces(groups []Group) bool {
 	return false
 }
 
-// outboxFull turns the script's OUTBOXFULL error reply into ErrOutboxFull.
+// outboxFull turns the script's OUTBOXFULL error reply into
+// intake.ErrOutboxFull.
 func outboxFull(err error) error {
 	if err != nil && strings.Contains(err.Error(), outboxFullPrefix) {
-		return fmt.Errorf("%w: %s", ErrOutboxFull, strings.TrimSpace(err.Error()[strings.Index(err.Error(), outboxFullPrefix)+len(outboxFullPrefix):]))
+		return fmt.Errorf("%w: %s", intake.ErrOutboxFull, strings.TrimSpace(err.Error()[strings.Index(err.Error(), outboxFullPrefix)+len(outboxFullPrefix):]))
 	}
 	return err
 }

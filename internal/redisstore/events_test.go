@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -106,9 +107,31 @@ func testEventOutbox(t *testing.T, s *Store, tenant string) {
 		t.Errorf("second announce's event = %v", msgs[3].Values)
 	}
 
+	// An event id reused with other data is a conflict: nothing stored,
+	// nothing announced. A fix beyond retention is not stored, so not
+	// announced: the event carries the group's other fix and takes its id
+	// from it (the first fix stored).
+	res := save(t, s, tenant, at(time.Minute), Group{Source: "/gw", ID: "e1", Fixes: []fix.Fix{mkFix("ev-a", at(5*time.Second), 9, 9)}, Announce: ann})
+	if !res.PerGroup[0].Conflict || res.Accepted != 0 {
+		t.Errorf("reused id with other data: %+v, want a conflict storing nothing", res)
+	}
+	tooOld, e0 := mkFix("ev-e", at(-8*24*time.Hour), 5, 5), mkFix("ev-e", at(5*time.Second), 5, 5)
+	res = save(t, s, tenant, at(time.Minute), Group{Source: "/gw", ID: "e9", Fixes: []fix.Fix{tooOld, e0}, Announce: ann})
+	if res.TooOld != 1 || res.Accepted != 1 {
+		t.Errorf("a too old and a new fix: %+v", res)
+	}
+	msgs = outboxEntries(t, s, tenant)
+	if len(msgs) != 5 {
+		t.Fatalf("%d entries after a conflict and a too old fix, want 5", len(msgs))
+	}
+	if got := announcedFixes(t, msgs[4]); len(got) != 1 || !got[0].TS.Equal(e0.TS) ||
+		msgs[4].Values["id"] != EventID(ann.Type, tenant, "ev-e", e0.TS.UnixMilli()) {
+		t.Errorf("event %v announces %+v, want e0 only", msgs[4].Values, got)
+	}
+
 	// No Announce, no entry.
-	save(t, s, tenant, at(time.Minute), Group{Fixes: []fix.Fix{mkFix("ev-e", at(0), 5, 5)}})
-	if n := len(outboxEntries(t, s, tenant)); n != 4 {
+	save(t, s, tenant, at(time.Minute), Group{Fixes: []fix.Fix{mkFix("ev-f", at(0), 5, 5)}})
+	if n := len(outboxEntries(t, s, tenant)); n != 5 {
 		t.Errorf("an unannounced Save queued an event (%d entries)", n)
 	}
 }
@@ -132,7 +155,7 @@ func TestEventOutboxFull(t *testing.T) {
 	before, _ := client.Keys(ctx, "*").Result()
 	g := Group{Source: "/gw", ID: "late", Fixes: []fix.Fix{mkFix("d", at(5*time.Second), 1, 1)}, Announce: ann}
 	_, err = s.Save(ctx, "acme", []Group{g}, at(time.Minute))
-	if !errors.Is(err, ErrOutboxFull) {
+	if !errors.Is(err, intake.ErrOutboxFull) {
 		t.Fatalf("Save into a full outbox: %v, want ErrOutboxFull", err)
 	}
 	after, _ := client.Keys(ctx, "*").Result()

@@ -5,6 +5,14 @@ import (
 	"unicode/utf8"
 )
 
+// Keys of the edge tier, in the edge's own Redis. The {edge} hash tag keeps
+// them on one cluster slot; they hold every tenant of the edge node.
+const (
+	RawKey           = "gt:{edge}:raw"      // STREAM of raw fixes (RawLog)
+	FilterStateKey   = "gt:{edge}:fstate"   // HASH tenant\x1fdevice → filter state JSON
+	FilterPendingKey = "gt:{edge}:fpending" // ZSET tenant\x1fdevice → last push, devices with undecided fixes
+)
+
 // maxTenantLen bounds tenant ids, which end up in every key name.
 const maxTenantLen = 256
 

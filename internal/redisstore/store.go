@@ -33,7 +33,7 @@ type Options struct {
 	KeyPrefix        string        // first key segment (default "gt"); must not contain '{' or '}'
 	// EventOutboxMaxLen caps each tenant's event outbox (default
 	// DefaultEventOutboxMaxLen); an announcing Save beyond it fails with
-	// ErrOutboxFull.
+	// intake.ErrOutboxFull.
 	EventOutboxMaxLen int64
 }
 

@@ -1,0 +1,132 @@
+// Package cloud is the cloud ingest pipeline, the application service
+// behind ingest and the device protocols in cloud mode: it stores validated
+// fixes once in the hot store and announces the fixes stored for the first
+// time with io.geotrack.location.updated, through the event outbox.
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/metrics"
+)
+
+// Store keeps accepted fixes, deduplicating by event and by device+ts.
+type Store interface {
+	Save(ctx context.Context, tenant string, groups []intake.Group, now time.Time) (intake.SaveResult, error)
+}
+
+// Relay delivers the event outbox; Wake asks it to look at a tenant's now.
+type Relay interface {
+	Wake(tenant string)
+}
+
+// Pipeline is the cloud pipeline: authorise, store once, and announce the
+// fixes stored for the first time with io.geotrack.location.updated, queued
+// in the event outbox atomically with the fixes (intake.Announce) and
+// delivered by the relay: the request never waits on the sink.
+type Pipeline struct {
+	Store Store
+	// Relay, when set, turns announcing on (an event sink is configured);
+	// nil queues nothing, so the outbox cannot grow without a relay.
+	Relay  Relay
+	Source string // CloudEvents source of emitted events
+	Now    func() time.Time
+	// Conflicts counts duplicate event ids delivered with other data
+	// (NewConflictCounter); nil: they are only logged.
+	Conflicts *metrics.Counter
+}
+
+// AcceptGroups implements intake.Acceptor.
+func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups []intake.Group, rejected []intake.Rejection) (intake.Summary, error) {
+	if err := intake.Authorize(p, groups); err != nil {
+		return intake.Summary{}, err // auth.ErrForbidden: 403
+	}
+	summary := intake.Summary{Rejected: rejected}
+	if summary.Rejected == nil {
+		summary.Rejected = []intake.Rejection{}
+	}
+	if len(groups) == 0 {
+		return summary, nil
+	}
+	now := time.Now
+	if pl.Now != nil {
+		now = pl.Now
+	}
+	res, err := pl.Store.Save(ctx, p.Tenant, pl.announced(groups), now())
+	if errors.Is(err, intake.ErrOutboxFull) {
+		// counted by the relay's depth gauge; alert on it
+		httpkit.LoggerFrom(ctx).Error("ALERT event outbox full: refusing fixes until the relay drains it", "tenant", p.Tenant, "err", err)
+		// The sink has been unreachable for long: an outage of a
+		// dependency, 503 with Retry-After; nothing was stored.
+		return intake.Summary{}, dependency.Unavailable("event sink", err)
+	}
+	if err != nil {
+		return intake.Summary{}, err // retryable 503/5xx: the script marks nothing seen unless it stored
+	}
+	summary.Accepted, summary.Duplicates, summary.TooOld = res.Accepted, res.Duplicates, res.TooOld
+	if res.TooOld > 0 {
+		summary.Hint = fmt.Sprintf("%d fixes are older than the history retention (HISTORY_RETENTION) and were not stored", res.TooOld)
+	}
+	if res.Conflicts > 0 {
+		pl.logConflicts(ctx, p.Tenant, groups, res)
+	}
+	if res.Accepted > 0 && pl.Relay != nil {
+		pl.Relay.Wake(p.Tenant)
+	}
+	return summary, nil
+}
+
+// announced is groups as the store gets them: with a relay, all of them
+// share one Announce, so the request's stored fixes are one event carrying
+// the first traceparent; without one, groups as they are (nothing queued).
+func (pl *Pipeline) announced(groups []intake.Group) []intake.Group {
+	if pl.Relay == nil {
+		return groups
+	}
+	ann := &intake.Announce{Type: events.TypeLocationUpdated, Source: pl.Source}
+	for _, g := range groups {
+		if g.TraceParent != "" {
+			ann.TraceParent = g.TraceParent
+			break
+		}
+	}
+	out := make([]intake.Group, len(groups))
+	for i, g := range groups {
+		g.Announce = ann
+		out[i] = g
+	}
+	return out
+}
+
+// NewConflictCounter registers geotrack_ingest_duplicate_conflicts_total,
+// the Pipeline's Conflicts, in r (the process's registry; registering again
+// returns the same counter).
+func NewConflictCounter(r *metrics.Registry) *metrics.Counter {
+	return r.NewCounter("geotrack_ingest_duplicate_conflicts_total",
+		"Duplicate CloudEvent ids (same source and id) whose data differs from the first delivery's; not stored.")
+}
+
+// logConflicts reports events dropped as duplicates although their data
+// differs from the first delivery: right by CloudEvents, but silent data loss
+// for a producer that reuses ids, so it is counted and logged.
+func (pl *Pipeline) logConflicts(ctx context.Context, tenant string, groups []intake.Group, res intake.SaveResult) {
+	log := httpkit.LoggerFrom(ctx)
+	for i, gr := range res.PerGroup {
+		if !gr.Conflict || i >= len(groups) {
+			continue
+		}
+		if pl.Conflicts != nil {
+			pl.Conflicts.Inc()
+		}
+		log.Warn("duplicate event id with different data: not stored; the producer reuses CloudEvent ids",
+			"tenant", tenant, "ce_source", groups[i].Source, "ce_id", groups[i].ID, "fixes", len(groups[i].Fixes))
+	}
+}
