@@ -30,6 +30,7 @@ func (e *StatusError) Error() string {
 type summary struct {
 	Accepted   *int `json:"accepted"`
 	Duplicates int  `json:"duplicates"`
+	TooOld     int  `json:"too_old"`
 	Rejected   []struct {
 		Index int    `json:"index"`
 		Error string `json:"error"`
@@ -142,7 +143,7 @@ func (s *Sender) postOnce(ctx context.Context, enc encoded) (Totals, time.Durati
 		if !parsed || sum.Accepted == nil {
 			return Totals{}, 0, &StatusError{Code: resp.StatusCode, Msg: "reply is not an ingest summary: " + snippet(body)}
 		}
-		t := Totals{Accepted: *sum.Accepted, Duplicates: sum.Duplicates, Rejected: len(sum.Rejected)}
+		t := Totals{Accepted: *sum.Accepted, Duplicates: sum.Duplicates, TooOld: sum.TooOld, Rejected: len(sum.Rejected)}
 		for _, r := range sum.Rejected {
 			if len(t.RejectedSamples) >= maxSamples {
 				break

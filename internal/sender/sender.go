@@ -68,7 +68,10 @@ type Sender struct {
 type Totals struct {
 	Accepted   int
 	Duplicates int
-	Rejected   int
+	// TooOld counts valid fixes ingest did not keep because they are older
+	// than its hot history retention (its reply's "too_old"; 0 when absent).
+	TooOld   int
+	Rejected int
 	// RejectedSamples holds the first few rejection messages, for display.
 	RejectedSamples []string
 }
@@ -80,6 +83,7 @@ const maxSamples = 10
 func (t *Totals) Add(o Totals) {
 	t.Accepted += o.Accepted
 	t.Duplicates += o.Duplicates
+	t.TooOld += o.TooOld
 	t.Rejected += o.Rejected
 	for _, s := range o.RejectedSamples {
 		if len(t.RejectedSamples) >= maxSamples {
@@ -90,7 +94,7 @@ func (t *Totals) Add(o Totals) {
 }
 
 // Sent is the number of fixes ingest answered for.
-func (t Totals) Sent() int { return t.Accepted + t.Duplicates + t.Rejected }
+func (t Totals) Sent() int { return t.Accepted + t.Duplicates + t.TooOld + t.Rejected }
 
 func (s *Sender) batchSize() int {
 	switch {
