@@ -1,33 +1,40 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/poll"
 )
 
 // WaitHTTP polls url with GET until it answers 200 OK, failing the test with
 // the last status or error when timeout passes.
 func WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = fmt.Sprintf("status %s", resp.Status)
-		} else {
-			last = err.Error()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("testenv: %s not ready after %s: %s", url, timeout, last)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := poll.Until(context.Background(), timeout, 50*time.Millisecond, func(ctx context.Context) error {
+		return CheckHTTP(ctx, url)
+	}); err != nil {
+		t.Fatalf("testenv: %s not ready: %v", url, err)
 	}
+}
+
+// CheckHTTP reports nil when GET url answers 200 OK, for poll.Until.
+func CheckHTTP(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return nil
 }
