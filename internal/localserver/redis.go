@@ -3,6 +3,7 @@ package localserver
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -149,6 +150,11 @@ func newClient(addr, password string) *redis.Client {
 // Ping reports nil once a Redis server at addr (host:port) answers PING;
 // LOADING replies (AOF replay) are errors, so a caller polling keeps waiting.
 func Ping(ctx context.Context, addr, password string) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	conn.Close()
 	c := newClient(addr, password)
 	defer c.Close()
 	return c.Ping(ctx).Err()
@@ -157,6 +163,12 @@ func Ping(ctx context.Context, addr, password string) error {
 // answersAs reports nil once the Redis server at addr is process pid: PING
 // alone would be answered by another server already on a fixed port.
 func answersAs(ctx context.Context, addr, password string, pid int) error {
+	// A plain dial first: go-redis logs every refused connection.
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	conn.Close()
 	c := newClient(addr, password)
 	defer c.Close()
 	info, err := c.Info(ctx, "server").Result()

@@ -33,14 +33,19 @@ func Until(ctx context.Context, timeout, interval time.Duration, check func(ctx 
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	var last error
 	for {
-		last := check(ctx)
-		if last == nil {
+		err := check(ctx)
+		if err == nil {
 			return nil
 		}
 		var abort abortError
-		if errors.As(last, &abort) {
+		if errors.As(err, &abort) {
 			return abort.err
+		}
+		// A check cut short by the deadline says less than the one before.
+		if last == nil || ctx.Err() == nil {
+			last = err
 		}
 		select {
 		case <-ctx.Done():
