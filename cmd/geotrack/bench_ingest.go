@@ -32,6 +32,8 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/fleet"
+	"github.com/geotrack/geotrack/internal/localserver"
+	"github.com/geotrack/geotrack/internal/poll"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/sender"
 )
@@ -447,60 +449,29 @@ func lastOutputLine(b []byte) string {
 
 // redisServer is a private, non-persistent redis-server for the run.
 type redisServer struct {
-	cmd  *exec.Cmd
-	dir  string
+	*localserver.Redis
 	url  string
-	done chan struct{}
 	once sync.Once
 }
 
 func startRedisServer(ctx context.Context) (*redisServer, error) {
-	port, err := loopbackPort()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "geotrack-bench-redis-")
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes", "--daemonize", "no")
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
+	r, err := localserver.StartRedis(ctx, localserver.RedisConfig{Dir: dir, Args: []string{"--protected-mode", "yes"}})
+	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("bench ingest: start redis-server: %w", err)
+		return nil, fmt.Errorf("bench ingest: %w", err)
 	}
-	rs := &redisServer{cmd: cmd, dir: dir, url: fmt.Sprintf("redis://127.0.0.1:%d/0", port), done: make(chan struct{})}
-	go func() { cmd.Wait(); close(rs.done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := redisstore.Open(rs.url)
-		if err == nil {
-			err = c.Ping(ctx).Err()
-			c.Close()
-		}
-		if err == nil {
-			return rs, nil
-		}
-		select {
-		case <-rs.done:
-			rs.stop()
-			return nil, errors.New("bench ingest: redis-server exited at start-up")
-		default:
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			rs.stop()
-			return nil, fmt.Errorf("bench ingest: redis-server not answering PING: %w", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return &redisServer{Redis: r, url: r.URL}, nil
 }
 
-// stop ends the server by its PID: SIGTERM, then SIGKILL after 10 s.
+// stop ends the server by its PID (SIGTERM, then SIGKILL) and removes its dir.
 func (r *redisServer) stop() {
 	r.once.Do(func() {
-		stopProcess(r.cmd.Process, r.done)
-		os.RemoveAll(r.dir)
+		r.Stop()
+		os.RemoveAll(r.Dir)
 	})
 }
 
@@ -557,28 +528,29 @@ func startServed(ctx context.Context, exe, name string, env []string) (*servedFu
 func (s *servedFunction) waitReady(ctx context.Context, timeout, interval time.Duration) (time.Time, error) {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := client.Get(s.url + "_/ready")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return time.Now(), nil
-			}
-		}
+	var readyAt time.Time
+	err := poll.Until(ctx, timeout, interval, func(ctx context.Context) error {
 		select {
 		case <-s.done:
-			return time.Time{}, fmt.Errorf("geotrack serve exited before ready: %s", s.log.String())
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
+			return poll.Abort(errors.New("exited before ready"))
 		default:
 		}
-		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("not ready after %s (last: %v): %s", timeout, err, s.log.String())
+		resp, err := client.Get(s.url + "_/ready")
+		if err != nil {
+			return err
 		}
-		time.Sleep(interval)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		readyAt = time.Now()
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("geotrack serve not ready: %w: %s", err, s.log.String())
 	}
+	return readyAt, nil
 }
 
 func (s *servedFunction) stop() {
