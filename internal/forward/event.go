@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/geotrack/geotrack/internal/eventtype"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/outbox"
 )
 
 // CloudEvents attributes of a forwarded batch.
 const (
-	EventType   = "io.geotrack.location.reported"
 	ContentType = "application/cloudevents+json"
 	SpecVersion = "1.0"
 )
@@ -54,7 +54,7 @@ func encodeBatch(nodeID string, batch []outbox.Entry) (id string, body []byte, e
 	}
 	ev := batchEvent{
 		SpecVersion:     SpecVersion,
-		Type:            EventType,
+		Type:            eventtype.LocationReported,
 		Source:          Source(nodeID),
 		ID:              EventID(nodeID, batch),
 		Time:            fix.FormatTime(queued),

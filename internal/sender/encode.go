@@ -7,13 +7,9 @@ import (
 	"math"
 	"net/http"
 
+	"github.com/geotrack/geotrack/internal/eventtype"
 	"github.com/geotrack/geotrack/internal/fix"
 )
-
-// TypeLocationReported is the CloudEvent type ingest accepts (the same
-// constant as events.TypeLocationReported, repeated so this client does not
-// pull in the server's event decoding).
-const TypeLocationReported = "io.geotrack.location.reported"
 
 // Content types on the wire.
 const (
@@ -114,7 +110,7 @@ func encode(mode Mode, source string, fixes []fix.Fix) (encoded, error) {
 		out.header.Set("Ce-Specversion", "1.0")
 		out.header.Set("Ce-Id", batchID(source, fixes))
 		out.header.Set("Ce-Source", source)
-		out.header.Set("Ce-Type", TypeLocationReported)
+		out.header.Set("Ce-Type", eventtype.LocationReported)
 		out.header.Set("Ce-Time", fix.FormatTime(fixes[len(fixes)-1].TS))
 		if subj := subjectOf(fixes); subj != "" {
 			out.header.Set("Ce-Subject", subj)
@@ -143,7 +139,7 @@ func appendEvent(b []byte, source, id, subject string, fixes []fix.Fix, array bo
 	}
 	b = append(b, `,"source":`...)
 	b = fix.AppendString(b, source)
-	b = append(b, `,"type":"`+TypeLocationReported+`"`...)
+	b = append(b, `,"type":"`+eventtype.LocationReported+`"`...)
 	if subject != "" {
 		b = append(b, `,"subject":`...)
 		b = fix.AppendString(b, subject)
