@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/fleet"
 	"github.com/geotrack/geotrack/internal/localserver"
@@ -736,11 +737,7 @@ func nearbyHTTP(ctx context.Context, c *http.Client, u, token string) (int, erro
 }
 
 func bodySnippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
+	return clip.String(strings.TrimSpace(string(b)), 200)
 }
 
 // regionPoint is a uniform point of the square of side km around London.

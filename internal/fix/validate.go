@@ -2,6 +2,7 @@ package fix
 
 import (
 	"fmt"
+	"github.com/geotrack/geotrack/internal/clip"
 	"math"
 	"time"
 )
@@ -48,7 +49,7 @@ func ValidateDevice(field, id string) error {
 		return fieldErr(field, "required")
 	}
 	if !ValidDevice(id) {
-		return fieldErr(field, "%q must match ^[A-Za-z0-9._:-]{1,128}$", truncate(id, 40))
+		return fieldErr(field, "%q must match ^[A-Za-z0-9._:-]{1,128}$", clip.String(id, 40))
 	}
 	return nil
 }
@@ -111,7 +112,7 @@ func Validate(f *Fix, now time.Time) error {
 	}
 	for k, v := range f.Attrs {
 		if len(k) > 64 || len(v) > 1024 {
-			return fieldErr("attrs", "key %q: keys are at most 64 and values at most 1024 bytes", truncate(k, 40))
+			return fieldErr("attrs", "key %q: keys are at most 64 and values at most 1024 bytes", clip.String(k, 40))
 		}
 	}
 	if len(f.Attrs) > 64 {
@@ -125,11 +126,4 @@ func finite(field string, v float64) error {
 		return fieldErr(field, "must be a finite number, got %g", v)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -2,6 +2,7 @@ package osmand
 
 import (
 	"fmt"
+	"github.com/geotrack/geotrack/internal/clip"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ func parseTimestamp(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not epoch seconds/ms, ISO 8601 or yyyy-MM-dd HH:mm:ss", clip(s, 40))
+	return time.Time{}, fmt.Errorf("%q is not epoch seconds/ms, ISO 8601 or yyyy-MM-dd HH:mm:ss", clip.String(s, 40))
 }
 
 // isDigits limits the epoch form to plain decimals, so "1e9", "Inf" and

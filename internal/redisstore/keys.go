@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"fmt"
+	"github.com/geotrack/geotrack/internal/clip"
 	"unicode/utf8"
 )
 
@@ -30,7 +31,7 @@ type tenantKeys struct {
 
 func (s *Store) keys(tenant string) (tenantKeys, error) {
 	if !ValidTenant(tenant) {
-		return tenantKeys{}, fmt.Errorf("%w: tenant %q: want 1-%d bytes without braces or control characters", ErrInvalidArgument, truncate(tenant, 40), maxTenantLen)
+		return tenantKeys{}, fmt.Errorf("%w: tenant %q: want 1-%d bytes without braces or control characters", ErrInvalidArgument, clip.String(tenant, 40), maxTenantLen)
 	}
 	return tenantKeys{base: s.opts.KeyPrefix + ":{" + tenant + "}:"}, nil
 }
@@ -44,10 +45,3 @@ func (k tenantKeys) history(device string) string { return k.base + "h:" + devic
 // seen is the dedup key of one CloudEvent; \x1f (unit separator) cannot be
 // confused with characters of a source URI or an id.
 func (k tenantKeys) seen(source, id string) string { return k.base + "seen:" + source + "\x1f" + id }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

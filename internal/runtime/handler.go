@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/geotrack/geotrack/internal/clip"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,7 +53,7 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Call-Id", id)
 	log := h.opts.Logger.With(slog.String("function", h.opts.Name), slog.String("call_id", id))
 	if ce := r.Header.Get("Ce-Id"); ce != "" {
-		log = log.With(slog.String("ce_id", truncate(ce, maxCEID)))
+		log = log.With(slog.String("ce_id", clip.Prefix(ce, maxCEID)))
 	}
 	ctx := withCall(r.Context(), &call{id: id, log: log})
 
@@ -219,11 +220,4 @@ func accessLevel(path string) slog.Level {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

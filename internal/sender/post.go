@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -167,10 +168,7 @@ func retryAfter(v string) time.Duration {
 }
 
 func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
+	s := clip.String(strings.TrimSpace(string(body)), 300)
 	if s == "" {
 		return "(empty body)"
 	}
