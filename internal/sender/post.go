@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/backoff"
 	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
@@ -40,7 +40,8 @@ type summary struct {
 }
 
 // Post sends fixes as one request (no batching beyond what it is given),
-// retrying 5xx, 429 and network errors with exponential backoff. A 413 is
+// retrying 5xx, 429 and network errors after backoff.Policy delays (at
+// least Retry-After, at most 30 s of it). A 413 is
 // answered by splitting the request in halves, since the server's body
 // limit is not known in advance.
 func (s *Sender) Post(ctx context.Context, fixes []fix.Fix) (Totals, error) {
@@ -71,12 +72,12 @@ func (s *Sender) postWithRetry(ctx context.Context, req encoded) (Totals, error)
 	if attempts <= 0 {
 		attempts = DefaultMaxAttempts
 	}
-	delay, maxDelay := s.Backoff, s.MaxBackoff
-	if delay <= 0 {
-		delay = 200 * time.Millisecond
+	policy := backoff.Policy{Min: s.Backoff, Max: s.MaxBackoff}
+	if policy.Min <= 0 {
+		policy.Min = DefaultBackoff
 	}
-	if maxDelay <= 0 {
-		maxDelay = 5 * time.Second
+	if policy.Max <= 0 {
+		policy.Max = DefaultMaxBackoff
 	}
 	var last error
 	for attempt := 1; ; attempt++ {
@@ -95,8 +96,7 @@ func (s *Sender) postWithRetry(ctx context.Context, req encoded) (Totals, error)
 		if attempt >= attempts {
 			return Totals{}, fmt.Errorf("post %d fixes: giving up after %d attempts: %w", req.fixes, attempt, last)
 		}
-		// Full jitter spreads the retries of concurrent workers.
-		wait := time.Duration(rand.Int64N(int64(delay))) + delay/2
+		wait := policy.Delay(attempt)
 		if retryAfter > wait {
 			wait = min(retryAfter, 30*time.Second)
 		}
@@ -107,7 +107,6 @@ func (s *Sender) postWithRetry(ctx context.Context, req encoded) (Totals, error)
 			return Totals{}, fmt.Errorf("post %d fixes: %w (last error: %v)", req.fixes, context.Cause(ctx), last)
 		case <-timer.C:
 		}
-		delay = min(delay*2, maxDelay)
 	}
 }
 

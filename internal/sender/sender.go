@@ -34,6 +34,8 @@ const (
 	DefaultBatchSize   = 500
 	DefaultSource      = "urn:geotrack:cli"
 	DefaultMaxAttempts = 6 // the first try plus five retries
+	DefaultBackoff     = 200 * time.Millisecond
+	DefaultMaxBackoff  = 5 * time.Second
 	DefaultTimeout     = 60 * time.Second
 )
 
@@ -55,8 +57,8 @@ type Sender struct {
 	// Concurrency.
 	HTTPClient *http.Client
 	// MaxAttempts bounds tries per request on 5xx, 429 and network errors
-	// (default 6); Backoff is the first retry delay, doubled each time up to
-	// MaxBackoff (defaults 200ms and 5s).
+	// (default 6); Backoff and MaxBackoff bound the backoff.Policy between
+	// tries (defaults 200ms and 5s).
 	MaxAttempts         int
 	Backoff, MaxBackoff time.Duration
 
