@@ -162,13 +162,7 @@ func history(t *testing.T, trackURL, tok, dev string) []json.RawMessage {
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, what, timeout, cond)
 }
 
 // TestEdgeOutage: devices keep reporting through OwnTracks, OsmAnd and

@@ -254,3 +254,15 @@ func do(addr, password string, args ...string) (string, error) {
 	}
 	return c.Do(context.Background(), cmdArgs...).Text()
 }
+
+func TestEventually(t *testing.T) {
+	calls := 0
+	Eventually(t, "third call", 10*time.Second, func() bool { calls++; return calls == 3 })
+	if calls != 3 {
+		t.Fatalf("cond called %d times, want 3", calls)
+	}
+	msg := runFatal(t, func(tb testing.TB) { Eventually(tb, "never", 20*time.Millisecond, func() bool { return false }) })
+	if !strings.Contains(msg, "waiting for never") {
+		t.Fatalf("Fatalf message = %q, want it to name what was awaited", msg)
+	}
+}
