@@ -7,8 +7,8 @@ import (
 
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	"github.com/geotrack/geotrack/internal/auth"
-	"github.com/geotrack/geotrack/internal/edgebench"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/fleet"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/outbox"
 	"github.com/geotrack/geotrack/internal/redisstore"
@@ -32,7 +32,7 @@ func BenchmarkEdgePipeline(b *testing.B) {
 	}
 	cfg := edgeingest.Edge{NodeID: "bench", RawRetention: time.Hour, OutboxMaxLen: 1 << 40}
 	pl := edgeingest.NewPipeline(client, redisstore.New(client, redisstore.Options{}), outbox.New(client, outbox.Options{MaxLen: 1 << 40}), nil, settings, cfg)
-	track := edgebench.Simulate(1, 10*time.Hour)
+	track := fleet.Track(1, 10*time.Hour)
 	p := auth.Principal{Tenant: "bench", Role: auth.RoleService}
 	shift := time.Since(track[0].TS) - time.Hour
 	const batch = 100
