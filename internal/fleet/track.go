@@ -64,16 +64,13 @@ func Track(seed uint64, duration time.Duration) []fix.Fix {
 		out = append(out, fix.Fix{
 			Device: device,
 			TS:     t0.Add(time.Duration(float64(i+1)/simHz*1e3) * time.Millisecond),
-			Lat:    round6(p.Lat), Lon: round6(p.Lon),
+			Lat:    round(p.Lat, 1e-6), Lon: round(p.Lon, 1e-6), // ~0.1 m, what trackers send
 			Acc:   fix.Float(5),
 			Speed: fix.Float(math.Round(speed*10) / 10),
 		})
 	}
 	return out
 }
-
-// round6 keeps 6 decimals (~0.1 m), what trackers send.
-func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
 type gpsNoise struct {
 	rng  *rand.Rand
