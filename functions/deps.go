@@ -11,7 +11,8 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -19,11 +20,14 @@ import (
 const RedisPasswordSecret = "redis-password"
 
 // Deps holds the adapters shared by the functions of one process, so the
-// dev runner opens one Redis pool for all of them. Set Sink or Verifier to
-// override what the environment would select.
+// dev runner opens one Redis pool for all of them. Metrics is the process's
+// registry, where each function built registers its series (nil: they are
+// kept in a registry nobody serves). Set Sink or Verifier to override what
+// the environment would select.
 type Deps struct {
+	Metrics  *metrics.Registry
 	Sink     events.Sink
-	Verifier gate.Verifier
+	Verifier httpkit.Verifier
 
 	mu      sync.Mutex
 	clients map[string]redis.UniversalClient
@@ -77,7 +81,7 @@ func (d *Deps) EventSink(cfg events.SinkConfig) (events.Sink, error) {
 }
 
 // Auth returns the override verifier or one built from cfg and the secret.
-func (d *Deps) Auth(cfg auth.Config) (gate.Verifier, error) {
+func (d *Deps) Auth(cfg auth.Config) (httpkit.Verifier, error) {
 	if d.Verifier != nil {
 		return d.Verifier, nil
 	}

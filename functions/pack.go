@@ -1,15 +1,25 @@
-// Package functions lists every function of the pack and wires each one
-// from its environment: the one place that knows which adapters a function
-// gets. `geotrack serve <name>` and `geotrack dev` both build from here.
+// Package functions is the pack: the list of every function with its
+// metadata and how each is built from its environment and dependencies.
+// It is the one source of truth about a function: `geotrack serve <name>`
+// builds from it, `geotrack dev` routes events by it, and tests fail when
+// stack.yml, the chart's values, edge-k3s or openapi.yaml disagree with it.
 package functions
 
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
+	"github.com/geotrack/geotrack/functions/forwarder"
+	"github.com/geotrack/geotrack/functions/ingest"
+	"github.com/geotrack/geotrack/functions/nearby"
+	"github.com/geotrack/geotrack/functions/osmand"
+	"github.com/geotrack/geotrack/functions/owntracks"
+	"github.com/geotrack/geotrack/functions/position"
+	"github.com/geotrack/geotrack/functions/track"
 	"github.com/geotrack/geotrack/internal/events"
 )
 
@@ -19,7 +29,8 @@ type Spec struct {
 	Config     any      // pointer to the function's envconfig struct
 	Subscribes []string // CloudEvent types that trigger it (stack.yml topic)
 	Schedule   string   // cron schedule ("" = none): topic cron-function
-	Edge       bool     // also deployed on edge nodes
+	Edge       bool     // runs on edge nodes: built for linux/arm64, placed there by the chart
+	EdgeSite   bool     // part of an edge site (edge-k3s): the Edge ones, and reads that answer during a cloud outage
 	Emits      []string // event types it emits
 	Build      func(ctx context.Context, deps *Deps) (*Built, error)
 }
@@ -31,53 +42,95 @@ type Built struct {
 	Close   func() error
 }
 
-// All is the pack, sorted by name.
-var All []Spec
+// forwardSchedule is how often the cron-connector drains the edge outbox.
+const forwardSchedule = "*/1 * * * *"
 
-func add(s Spec) {
-	All = append(All, s)
-	sort.Slice(All, func(i, j int) bool { return All[i].Name < All[j].Name })
+// Pack returns every function of the pack, sorted by name. Each call
+// returns a new list: nothing registers itself and nothing is global.
+func Pack() []Spec {
+	return []Spec{
+		{
+			Name: "edge-ingest", Config: &edgeingest.Config{}, Edge: true, EdgeSite: true,
+			Emits: []string{events.TypeEdgeStored},
+			Build: buildEdgeIngest,
+		},
+		{
+			Name: "forwarder", Config: &forwarder.Config{}, Edge: true, EdgeSite: true,
+			Subscribes: []string{events.TypeEdgeStored}, Schedule: forwardSchedule,
+			Build: buildForwarder,
+		},
+		{
+			Name: "ingest", Config: &ingest.Config{},
+			Subscribes: []string{events.TypeLocationReported}, Emits: []string{events.TypeLocationUpdated},
+			Build: buildIngest,
+		},
+		{
+			Name: "nearby", Config: &nearby.Config{}, EdgeSite: true,
+			Build: buildNearby,
+		},
+		{
+			Name: "osmand", Config: &osmand.Config{}, Edge: true, EdgeSite: true,
+			Emits: []string{events.TypeLocationUpdated, events.TypeEdgeStored},
+			Build: buildOsmAnd,
+		},
+		{
+			Name: "owntracks", Config: &owntracks.Config{}, Edge: true, EdgeSite: true,
+			Emits: []string{events.TypeLocationUpdated, events.TypeEdgeStored},
+			Build: buildOwnTracks,
+		},
+		{
+			Name: "position", Config: &position.Config{}, EdgeSite: true,
+			Build: buildPosition,
+		},
+		{
+			Name: "track", Config: &track.Config{}, EdgeSite: true,
+			Build: buildTrack,
+		},
+	}
+}
+
+// Names returns the names of the pack's functions, sorted.
+func Names() []string {
+	var names []string
+	for _, s := range Pack() {
+		names = append(names, s.Name)
+	}
+	return names
 }
 
 // Lookup finds a function by name.
 func Lookup(name string) (Spec, error) {
-	for _, s := range All {
+	for _, s := range Pack() {
 		if s.Name == name {
 			return s, nil
 		}
 	}
-	names := make([]string, len(All))
-	for i, s := range All {
-		names[i] = s.Name
-	}
-	return Spec{}, fmt.Errorf("no function %q (have %v)", name, names)
+	return Spec{}, fmt.Errorf("no function %q (have %v)", name, Names())
 }
 
-// Subscribers returns the functions triggered by eventType.
-func Subscribers(eventType string) []Spec {
-	var out []Spec
-	for _, s := range All {
+// Subscribers maps each event type to the functions it triggers, sorted:
+// how `geotrack dev` routes events, as the connectors do from stack.yml.
+func Subscribers() map[string][]string {
+	out := map[string][]string{}
+	for _, s := range Pack() {
 		for _, t := range s.Subscribes {
-			if t == eventType {
-				out = append(out, s)
-			}
+			out[t] = append(out[t], s.Name)
 		}
+	}
+	for _, names := range out {
+		slices.Sort(names)
 	}
 	return out
 }
 
-// KnownEventTypes is every event type some function emits or consumes.
+// KnownEventTypes is every event type some function emits or consumes,
+// plus io.geotrack.location.reported, which devices publish from outside.
 func KnownEventTypes() []string {
-	seen := map[string]bool{events.TypeLocationReported: true}
-	for _, s := range All {
-		for _, t := range append(append([]string{}, s.Emits...), s.Subscribes...) {
-			seen[t] = true
-		}
+	types := []string{events.TypeLocationReported}
+	for _, s := range Pack() {
+		types = append(types, s.Emits...)
+		types = append(types, s.Subscribes...)
 	}
-	out := make([]string, 0, len(seen))
-	for t := range seen {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
+	slices.Sort(types)
+	return slices.Compact(types)
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/geotrack/geotrack/functions"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/runtime"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/stack"
 )
 
@@ -85,14 +85,14 @@ func envKeys(t *testing.T, cfg any) map[string]bool {
 
 func specByName() map[string]functions.Spec {
 	m := map[string]functions.Spec{}
-	for _, s := range functions.All {
+	for _, s := range functions.Pack() {
 		m[s.Name] = s
 	}
 	return m
 }
 
 // TestStackEntriesMatchPack: one stack.yml entry per function package, one
-// package per entry, and both are exactly functions.All.
+// package per entry, and both are exactly functions.Pack().
 func TestStackEntriesMatchPack(t *testing.T) {
 	sf := loadStack(t)
 	var entries []string
@@ -101,7 +101,7 @@ func TestStackEntriesMatchPack(t *testing.T) {
 	}
 	slices.Sort(entries)
 	var pack []string
-	for _, s := range functions.All {
+	for _, s := range functions.Pack() {
 		pack = append(pack, s.Name)
 	}
 	slices.Sort(pack)
@@ -110,7 +110,7 @@ func TestStackEntriesMatchPack(t *testing.T) {
 		t.Errorf("stack.yml entries %v != function packages %v", entries, dirs)
 	}
 	if !slices.Equal(entries, pack) {
-		t.Errorf("stack.yml entries %v != functions.All %v", entries, pack)
+		t.Errorf("stack.yml entries %v != functions.Pack() %v", entries, pack)
 	}
 	if sf.Version != "1.0" || sf.Provider.Name != "openfaas" || sf.Provider.Gateway == "" {
 		t.Errorf("stack header: version %q provider %q gateway %q", sf.Version, sf.Provider.Name, sf.Provider.Gateway)
@@ -126,13 +126,13 @@ func TestStackEntries(t *testing.T) {
 		// forwarders publish it from outside.
 		events.TypeLocationReported: true,
 	}
-	for _, s := range functions.All {
+	for _, s := range functions.Pack() {
 		for _, e := range s.Emits {
 			emitted[e] = true
 		}
 	}
 	runtimeKeys := map[string]bool{}
-	for _, k := range runtime.EnvVars() {
+	for _, k := range httpkit.EnvVars() {
 		runtimeKeys[k] = true
 	}
 
@@ -140,7 +140,7 @@ func TestStackEntries(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			spec, ok := specs[name]
 			if !ok {
-				t.Fatalf("no Spec named %q in functions.All", name)
+				t.Fatalf("no Spec named %q in functions.Pack()", name)
 			}
 			if want := "ghcr.io/geotrack/" + name + ":latest"; f.Image != want {
 				t.Errorf("image %q, want ${REGISTRY:-ghcr.io/geotrack}/%s:${TAG:-latest}", f.Image, name)
@@ -159,7 +159,7 @@ func TestStackEntries(t *testing.T) {
 			cfgKeys := envKeys(t, spec.Config)
 			for k := range f.Environment {
 				if !cfgKeys[k] && !runtimeKeys[k] {
-					t.Errorf("environment %s is read by neither %T nor runtime.Env", k, spec.Config)
+					t.Errorf("environment %s is read by neither %T nor httpkit.Env", k, spec.Config)
 				}
 			}
 

@@ -4,73 +4,76 @@ import (
 	"bytes"
 	"context"
 
-	handler "github.com/openfaas/templates-sdk/go-http"
-
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/functions/nearby"
 	"github.com/geotrack/geotrack/functions/position"
 	"github.com/geotrack/geotrack/functions/track"
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/cloud"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
 	"github.com/geotrack/geotrack/internal/geojson"
 	"github.com/geotrack/geotrack/internal/gpx"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
-func init() {
-	add(Spec{
-		Name:       "ingest",
-		Config:     &ingest.Config{},
-		Subscribes: []string{events.TypeLocationReported},
-		Emits:      []string{events.TypeLocationUpdated},
-		Build: func(ctx context.Context, d *Deps) (*Built, error) {
-			var cfg ingest.Config
-			if err := config.Load(&cfg); err != nil {
-				return nil, err
-			}
-			pipeline, ready, verifier, err := cloudPipeline(d, cfg.Redis, cfg.Config, cfg.SinkConfig,
-				redisstore.Options{HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL}, cfg.Source)
-			if err != nil {
-				return nil, err
-			}
-			return &Built{Handler: ingest.New(Parser(), pipeline, verifier), Ready: ready}, nil
-		},
-	})
-	readSpec("position", &position.Config{}, func(cfg *position.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
-		func(s *redisstore.Store, v gate.Verifier) handler.FunctionHandler { return position.New(s, v) })
-	readSpec("nearby", &nearby.Config{}, func(cfg *nearby.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
-		func(s *redisstore.Store, v gate.Verifier) handler.FunctionHandler { return nearby.New(s, v) })
-	readSpec("track", &track.Config{}, func(cfg *track.Config) (config.Redis, auth.Config) { return cfg.Redis, cfg.Config },
-		func(s *redisstore.Store, v gate.Verifier) handler.FunctionHandler { return track.New(s, v) })
+// The cloud functions: ingest and the read functions.
+
+func buildIngest(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg ingest.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	pipeline, ready, verifier, err := cloudPipeline(d, cfg.Redis, cfg.Config, cfg.SinkConfig,
+		redisstore.Options{HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL}, cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: ingest.New(intake.NewService(Parser(), pipeline), verifier), Ready: ready}, nil
 }
 
-// readSpec registers a read function: hot store plus verifier, nothing else.
-func readSpec[C any](name string, zero *C, settings func(*C) (config.Redis, auth.Config),
-	build func(*redisstore.Store, gate.Verifier) handler.FunctionHandler) {
-	add(Spec{
-		Name:   name,
-		Config: zero,
-		Build: func(ctx context.Context, d *Deps) (*Built, error) {
-			cfg := new(C)
-			if err := config.Load(cfg); err != nil {
-				return nil, err
-			}
-			rc, ac := settings(cfg)
-			store, ready, verifier, err := hotStore(d, rc, ac, redisstore.Options{})
-			if err != nil {
-				return nil, err
-			}
-			return &Built{Handler: build(store, verifier), Ready: ready}, nil
-		},
-	})
+func buildPosition(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg position.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: position.New(locate.New(store), verifier), Ready: ready}, nil
+}
+
+func buildNearby(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg nearby.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: nearby.New(locate.New(store), verifier), Ready: ready}, nil
+}
+
+func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg track.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	store, ready, verifier, err := hotStore(d, cfg.Redis, cfg.Config, redisstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: track.New(locate.New(store), verifier), Ready: ready}, nil
 }
 
 // hotStore opens the Redis hot store and the token verifier a function needs.
-func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options) (*redisstore.Store, func(context.Context) error, gate.Verifier, error) {
+func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options) (*redisstore.Store, func(context.Context) error, httpkit.Verifier, error) {
 	client, err := d.Redis(rc.RedisURL, rc.RedisTLSCAFile)
 	if err != nil {
 		return nil, nil, nil, err
@@ -85,7 +88,7 @@ func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options)
 // cloudPipeline builds the cloud ingest pipeline (hot store, event sink)
 // and the verifier of a position-accepting function.
 func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, opts redisstore.Options, source string) (
-	*ingest.Pipeline, func(context.Context) error, gate.Verifier, error) {
+	*cloud.Pipeline, func(context.Context) error, httpkit.Verifier, error) {
 	store, ready, verifier, err := hotStore(d, rc, ac, opts)
 	if err != nil {
 		return nil, nil, nil, err
@@ -94,7 +97,7 @@ func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfi
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return &ingest.Pipeline{Store: store, Sink: sink, Source: source}, ready, verifier, nil
+	return &cloud.Pipeline{Store: store, Sink: sink, Source: source}, ready, verifier, nil
 }
 
 // Parser is the intake parser every position-accepting function uses:

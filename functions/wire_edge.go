@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	handler "github.com/openfaas/templates-sdk/go-http"
-
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	"github.com/geotrack/geotrack/functions/forwarder"
 	"github.com/geotrack/geotrack/functions/ingest"
@@ -14,119 +12,116 @@ import (
 	"github.com/geotrack/geotrack/functions/owntracks"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/edge"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/forward"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
-	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/outbox"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
-func init() {
-	add(Spec{
-		Name:   "edge-ingest",
-		Config: &edgeingest.Config{},
-		Edge:   true,
-		Emits:  []string{events.TypeEdgeStored},
-		Build: func(ctx context.Context, d *Deps) (*Built, error) {
-			var cfg edgeingest.Config
-			if err := config.Load(&cfg); err != nil {
-				return nil, err
-			}
-			acc, ready, verifier, stop, err := edgeAcceptor(ctx, d, cfg.Redis, cfg.Config, cfg.SinkConfig, cfg.Edge)
-			if err != nil {
-				return nil, err
-			}
-			return &Built{Handler: ingest.New(Parser(), acc, verifier), Ready: ready, Close: stop}, nil
-		},
-	})
-	protocolSpec("owntracks", &owntracks.Config{}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
-		return owntracks.New(p, a, v)
-	})
-	protocolSpec("osmand", &osmand.Config{}, func(p intake.Parser, a intake.Acceptor, v gate.Verifier) handler.FunctionHandler {
-		return osmand.New(p, a, v)
-	})
+// The edge functions: edge-ingest, the forwarder, and the device protocols
+// (which feed the cloud pipeline, or the edge pipeline with EDGE_MODE=true).
 
-	add(Spec{
-		Name:       "forwarder",
-		Config:     &forwarder.Config{},
-		Edge:       true,
-		Subscribes: []string{events.TypeEdgeStored},
-		Schedule:   "*/1 * * * *",
-		Build: func(ctx context.Context, d *Deps) (*Built, error) {
-			var cfg forwarder.Config
-			if err := config.Load(&cfg); err != nil {
-				return nil, err
-			}
-			client, err := d.Redis(cfg.RedisURL, cfg.RedisTLSCAFile)
-			if err != nil {
-				return nil, err
-			}
-			token, err := config.Secret(forwarder.TokenSecret, forwarder.TokenEnv)
-			if err != nil {
-				return nil, err
-			}
-			ob := outbox.New(client, outbox.Options{MaxLen: cfg.OutboxMaxLen, Metrics: metrics.Default})
-			fw, err := forward.New(ob, forward.Config{
-				URL: cfg.CloudIngestURL, Token: token, NodeID: cfg.NodeID, BatchSize: cfg.BatchSize,
-				RatePerSecond: cfg.RatePerSecond, MaxBackoff: cfg.MaxBackoff, Gzip: cfg.Gzip, Metrics: metrics.Default,
-			})
-			if err != nil {
-				return nil, err
-			}
-			built := &Built{Ready: pinger(client)}
-			if cfg.Interval <= 0 {
-				built.Handler = forwarder.New(fw, nil)
-				return built, nil
-			}
-			wake := make(chan struct{}, 1)
-			loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			done := make(chan struct{})
-			go func() { defer close(done); fw.Run(loopCtx, wake, cfg.Interval) }()
-			built.Handler = forwarder.New(fw, wake)
-			built.Close = func() error { cancel(); <-done; return nil }
-			return built, nil
-		},
-	})
+func buildEdgeIngest(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg edgeingest.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	acc, ready, verifier, stop, err := edgeAcceptor(ctx, d, cfg.Redis, cfg.Config, cfg.SinkConfig, cfg.Edge)
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: ingest.New(intake.NewService(Parser(), acc), verifier), Ready: ready, Close: stop}, nil
 }
 
-// protocolSpec registers a device-protocol function: cloud pipeline by
-// default, the edge pipeline with EDGE_MODE=true.
-func protocolSpec(name string, zero *edgeingest.ProtocolConfig,
-	build func(intake.Parser, intake.Acceptor, gate.Verifier) handler.FunctionHandler) {
-	add(Spec{
-		Name:   name,
-		Config: zero,
-		Edge:   true,
-		Emits:  []string{events.TypeLocationUpdated, events.TypeEdgeStored},
-		Build: func(ctx context.Context, d *Deps) (*Built, error) {
-			var cfg edgeingest.ProtocolConfig
-			if err := config.Load(&cfg); err != nil {
-				return nil, err
-			}
-			if cfg.EdgeMode {
-				acc, ready, verifier, stop, err := edgeAcceptor(ctx, d, cfg.Redis, cfg.Config, cfg.SinkConfig, cfg.Edge)
-				if err != nil {
-					return nil, err
-				}
-				return &Built{Handler: build(Parser(), acc, verifier), Ready: ready, Close: stop}, nil
-			}
-			pipeline, ready, verifier, err := cloudPipeline(d, cfg.Redis, cfg.Config, cfg.SinkConfig,
-				redisstore.Options{HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL}, "urn:geotrack:"+name)
-			if err != nil {
-				return nil, err
-			}
-			return &Built{Handler: build(Parser(), pipeline, verifier), Ready: ready}, nil
-		},
+func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg owntracks.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	built, acc, verifier, err := protocolAcceptor(ctx, d, "owntracks", cfg.Redis, cfg.Config, cfg.SinkConfig, cfg.Acceptance)
+	if err != nil {
+		return nil, err
+	}
+	built.Handler = owntracks.New(intake.NewService(Parser(), acc), verifier, d.Metrics)
+	return built, nil
+}
+
+func buildOsmAnd(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg osmand.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	built, acc, verifier, err := protocolAcceptor(ctx, d, "osmand", cfg.Redis, cfg.Config, cfg.SinkConfig, cfg.Acceptance)
+	if err != nil {
+		return nil, err
+	}
+	built.Handler = osmand.New(intake.NewService(Parser(), acc), verifier)
+	return built, nil
+}
+
+func buildForwarder(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg forwarder.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	client, err := d.Redis(cfg.RedisURL, cfg.RedisTLSCAFile)
+	if err != nil {
+		return nil, err
+	}
+	token, err := config.Secret(forwarder.TokenSecret, forwarder.TokenEnv)
+	if err != nil {
+		return nil, err
+	}
+	ob := outbox.New(client, outbox.Options{MaxLen: cfg.OutboxMaxLen, Metrics: d.Metrics})
+	fw, err := forward.New(ob, forward.Config{
+		URL: cfg.CloudIngestURL, Token: token, NodeID: cfg.NodeID, BatchSize: cfg.BatchSize,
+		RatePerSecond: cfg.RatePerSecond, MaxBackoff: cfg.MaxBackoff, Gzip: cfg.Gzip, Metrics: d.Metrics,
 	})
+	if err != nil {
+		return nil, err
+	}
+	built := &Built{Ready: pinger(client)}
+	if cfg.Interval <= 0 {
+		built.Handler = forwarder.New(fw, nil)
+		return built, nil
+	}
+	wake := make(chan struct{}, 1)
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); fw.Run(loopCtx, wake, cfg.Interval) }()
+	built.Handler = forwarder.New(fw, wake)
+	built.Close = func() error { cancel(); <-done; return nil }
+	return built, nil
+}
+
+// protocolAcceptor builds what a device-protocol function accepts into:
+// the cloud pipeline by default, the edge pipeline with EDGE_MODE=true. The
+// returned Built lacks only its Handler.
+func protocolAcceptor(ctx context.Context, d *Deps, name string, rc config.Redis, ac auth.Config, sc events.SinkConfig, acc edge.Acceptance) (
+	*Built, intake.Acceptor, httpkit.Verifier, error) {
+	if acc.EdgeMode {
+		pipeline, ready, verifier, stop, err := edgeAcceptor(ctx, d, rc, ac, sc, acc.Edge)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return &Built{Ready: ready, Close: stop}, pipeline, verifier, nil
+	}
+	pipeline, ready, verifier, err := cloudPipeline(d, rc, ac, sc,
+		redisstore.Options{HistoryRetention: acc.HistoryRetention, DedupTTL: acc.DedupTTL}, "urn:geotrack:"+name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return &Built{Ready: ready}, pipeline, verifier, nil
 }
 
 // edgeAcceptor builds the edge pipeline and starts its idle-flush loop; stop
 // ends the loop.
-func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, ec edgeingest.Edge) (
-	intake.Acceptor, func(context.Context) error, gate.Verifier, func() error, error) {
-	settings, err := edgeingest.ParseSettings(ec.FilterSettings, ec.DeviceSettings)
+func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, ec edge.Edge) (
+	intake.Acceptor, func(context.Context) error, httpkit.Verifier, func() error, error) {
+	settings, err := edge.ParseSettings(ec.FilterSettings, ec.DeviceSettings)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -145,8 +140,14 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 	if ec.FlushInterval <= 0 {
 		ec.FlushInterval = 5 * time.Second
 	}
-	ob := outbox.New(client, outbox.Options{MaxLen: ec.OutboxMaxLen, Metrics: metrics.Default})
-	pipeline := edgeingest.NewPipeline(client, store, ob, sink, settings, ec)
+	pipeline := edge.NewPipeline(edge.Ports{
+		Store:   store,
+		States:  redisstore.NewFilterStates(client),
+		Raw:     redisstore.NewRawLog(client, ec.RawRetention),
+		Outbox:  outbox.New(client, outbox.Options{MaxLen: ec.OutboxMaxLen, Metrics: d.Metrics}),
+		Sink:    sink,
+		Metrics: d.Metrics,
+	}, settings, ec)
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

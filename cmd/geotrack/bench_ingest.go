@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"time"
 
@@ -107,8 +107,8 @@ func benchIngest(ctx context.Context, c benchIngestConfig) (*benchReport, error)
 		command:    "geotrack " + quoteArgs(os.Args[1:]),
 		date:       time.Now().UTC(),
 		cfg:        c,
-		goVersion:  goruntime.Version(),
-		machine:    fmt.Sprintf("%s/%s, nproc %d", goruntime.GOOS, goruntime.GOARCH, goruntime.NumCPU()),
+		goVersion:  runtime.Version(),
+		machine:    fmt.Sprintf("%s/%s, nproc %d", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
 		cpu:        cpuModel(),
 		loadBefore: loadAverage(),
 	}

@@ -20,14 +20,13 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
 
-	geotrack "github.com/geotrack/geotrack"
 	"github.com/geotrack/geotrack/functions"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/localserver"
+	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/poll"
-	"github.com/geotrack/geotrack/internal/runtime"
-	"github.com/geotrack/geotrack/internal/stack"
 )
 
 func init() {
@@ -53,7 +52,7 @@ func runDev(ctx context.Context, args []string) error {
 		os.Setenv("LOG_LEVEL", "debug")
 	}
 	setenvDefault("LOG_LEVEL", "info")
-	logger, err := runtime.NewLogger(os.Stderr, os.Getenv("LOG_LEVEL"), os.Getenv("LOG_FORMAT"))
+	logger, err := httpkit.NewLogger(os.Stderr, os.Getenv("LOG_LEVEL"), os.Getenv("LOG_FORMAT"))
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -96,23 +95,21 @@ func runDev(ctx context.Context, args []string) error {
 			os.Setenv("EDGE_SERVICE_TOKEN", tok)
 		}
 	}
-	stackFile, err := stack.Parse(geotrack.StackYAML)
-	if err != nil {
-		return err
-	}
 	base := "http://" + *addr
-	router := &devRouter{subscribers: stackFile.Subscribers(), secret: []byte(secret), handlers: map[string]http.Handler{}}
-	deps := &functions.Deps{Sink: router}
+	router := &devRouter{subscribers: functions.Subscribers(), secret: []byte(secret), handlers: map[string]http.Handler{}}
+	reg := metrics.NewProcessRegistry() // one /metrics for every function of the runner
+	deps := &functions.Deps{Sink: router, Metrics: reg}
 	defer deps.Close()
 
 	mux := http.NewServeMux()
 	var ready []func(context.Context) error
-	for _, spec := range functions.All {
-		opts, err := runtime.OptionsFromEnv(spec.Name)
+	for _, spec := range functions.Pack() {
+		opts, err := httpkit.OptionsFromEnv(spec.Name)
 		if err != nil {
 			return err
 		}
 		opts.Logger = logger
+		opts.Metrics = reg
 		built, err := spec.Build(ctx, deps)
 		if err != nil {
 			slog.Warn("function not started", "function", spec.Name, "err", err)
@@ -122,17 +119,18 @@ func runDev(ctx context.Context, args []string) error {
 		if built.Ready != nil {
 			ready = append(ready, built.Ready)
 		}
-		h := runtime.FunctionHandler(built.Handler, opts)
+		h := httpkit.FunctionHandler(built.Handler, opts)
 		prefix := "/function/" + spec.Name
 		router.handlers[spec.Name] = h
 		mux.Handle(prefix, http.StripPrefix(prefix, h))
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
 	}
-	opts, err := runtime.OptionsFromEnv("dev")
+	opts, err := httpkit.OptionsFromEnv("dev")
 	if err != nil {
 		return err
 	}
 	opts.Logger = logger
+	opts.Metrics = reg
 	opts.Ready = func(ctx context.Context) error {
 		for _, r := range ready {
 			if err := r(ctx); err != nil {
@@ -155,7 +153,7 @@ func runDev(ctx context.Context, args []string) error {
 			runDevSimulation(ctx, base+"/function/ingest", []byte(secret), *simulate, *rate)
 		}
 	}()
-	return runtime.ServeListener(ctx, ln, mux, opts)
+	return httpkit.ServeListener(ctx, ln, mux, opts)
 }
 
 // quietRequests logs the functions' successful request lines at debug: with
@@ -201,8 +199,9 @@ func setenvDefault(key, value string) {
 
 // devRouter stands in for the NATS connector / Knative Trigger during
 // development: it delivers each emitted event, in structured mode with the
-// X-Topic header as the connector does, to the functions whose stack.yml
-// topic names its type.
+// X-Topic header as the connector does, to the functions that subscribe to
+// its type (functions.Subscribers, which stack.yml's topics are tested
+// against).
 type devRouter struct {
 	subscribers map[string][]string
 	handlers    map[string]http.Handler

@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/gpx"
 	"github.com/geotrack/geotrack/internal/redisstore"
@@ -43,7 +42,7 @@ func runRaw(ctx context.Context, args []string) error {
 		return err
 	}
 	defer client.Close()
-	entries, err := edgeingest.ReadRaw(ctx, client, time.Now().Add(-*since), *device, *max)
+	entries, err := redisstore.ReadRaw(ctx, client, time.Now().Add(-*since), *device, *max)
 	if err != nil {
 		return err
 	}

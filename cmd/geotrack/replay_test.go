@@ -17,8 +17,8 @@ import (
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/fleet"
 	"github.com/geotrack/geotrack/internal/gpx"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/runtime"
 	"github.com/geotrack/geotrack/internal/sender"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
@@ -166,7 +166,7 @@ func startIngest(t *testing.T) ingestUnderTest {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := httptest.NewServer(runtime.Mux("ingest", built.Handler, runtime.Options{Name: "ingest", Ready: built.Ready, Logger: logger}))
+	srv := httptest.NewServer(httpkit.Mux("ingest", built.Handler, httpkit.Options{Name: "ingest", Ready: built.Ready, Logger: logger}))
 	t.Cleanup(srv.Close)
 	testenv.WaitHTTP(t, srv.URL+"/_/ready", 10*time.Second)
 

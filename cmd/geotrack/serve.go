@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/functions"
-	"github.com/geotrack/geotrack/internal/runtime"
+	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
 func init() {
@@ -38,11 +38,11 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts, err := runtime.OptionsFromEnv(name)
+	opts, err := httpkit.OptionsFromEnv(name)
 	if err != nil {
 		return err
 	}
-	deps := &functions.Deps{}
+	deps := &functions.Deps{Metrics: opts.Metrics} // /metrics shows this function's series only
 	defer deps.Close()
 	built, err := spec.Build(ctx, deps)
 	if err != nil {
@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string) error {
 			*addr = ":8080"
 		}
 	}
-	return runtime.Serve(ctx, name, built.Handler, opts, *addr)
+	return httpkit.Serve(ctx, name, built.Handler, opts, *addr)
 }
 
 func runProbe(ctx context.Context, args []string) error {

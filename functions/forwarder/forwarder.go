@@ -13,7 +13,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/forward"
-	"github.com/geotrack/geotrack/internal/respond"
+	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
 // Drainer sends the outbox.
@@ -48,22 +48,22 @@ type Result struct {
 // outbox to the configured cloud URL, so it needs no caller credentials.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {
-		return respond.Error(http.StatusMethodNotAllowed, "method: use POST"), nil
+		return httpkit.ErrorResponse(http.StatusMethodNotAllowed, "method: use POST"), nil
 	}
 	if f.wake != nil {
 		select {
 		case f.wake <- struct{}{}:
 		default: // a wake-up is already pending
 		}
-		return respond.JSON(http.StatusAccepted, Result{Woken: true}), nil
+		return httpkit.JSON(http.StatusAccepted, Result{Woken: true}), nil
 	}
 	res, err := f.drainer.RunOnce(req.Context())
 	out := Result{Sent: res.Sent, Batches: res.Batches, Dead: res.Dead, Backlog: res.Backlog, More: res.More}
 	switch {
 	case errors.Is(err, forward.ErrLocked):
-		return respond.JSON(http.StatusAccepted, out), nil // another replica is draining
+		return httpkit.JSON(http.StatusAccepted, out), nil // another replica is draining
 	case err != nil:
-		return respond.JSON(http.StatusServiceUnavailable, map[string]any{"error": err.Error(), "result": out}), nil
+		return httpkit.JSON(http.StatusServiceUnavailable, map[string]any{"error": err.Error(), "result": out}), nil
 	}
-	return respond.JSON(http.StatusOK, out), nil
+	return httpkit.JSON(http.StatusOK, out), nil
 }

@@ -17,10 +17,11 @@ import (
 
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/cloud"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/runtime"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -46,7 +47,7 @@ func benchHandle(b *testing.B, perRequest, devices int) {
 	}
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
 	sink, _ := events.NewSink(events.SinkConfig{})
-	fn := ingest.New(intake.Parser{}, &ingest.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}, v)
+	fn := ingest.New(intake.NewService(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}), v)
 	hdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + tok}}
 	base := time.Now().Add(-time.Hour).UnixMilli()
 	b.SetBytes(int64(perRequest))
@@ -75,7 +76,7 @@ func benchHandle(b *testing.B, perRequest, devices int) {
 }
 
 // BenchmarkHTTPSingleParallel is one binary-mode CloudEvent per request
-// through the shared runtime over loopback HTTP, from concurrent clients.
+// through the HTTP kit (httpkit) over loopback HTTP, from concurrent clients.
 func BenchmarkHTTPSingleParallel(b *testing.B) {
 	rs := testenv.StartRedis(b)
 	client, err := redisstore.Open(rs.URL)
@@ -87,10 +88,10 @@ func BenchmarkHTTPSingleParallel(b *testing.B) {
 	v, _ := auth.NewVerifierWithSecret(secret, auth.Config{})
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
 	sink, _ := events.NewSink(events.SinkConfig{})
-	fn := ingest.New(intake.Parser{}, &ingest.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}, v)
-	opts, _ := runtime.OptionsFromEnv("ingest")
+	fn := ingest.New(intake.NewService(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}), v)
+	opts, _ := httpkit.OptionsFromEnv("ingest")
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(runtime.FunctionHandler(fn, opts))
+	srv := httptest.NewServer(httpkit.FunctionHandler(fn, opts))
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	hc := &http.Client{Transport: tr}

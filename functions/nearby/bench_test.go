@@ -14,6 +14,7 @@ import (
 	"github.com/geotrack/geotrack/functions/nearby"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
@@ -45,7 +46,7 @@ func BenchmarkNearby1M(b *testing.B) {
 	secret := []byte("bench-secret-0123456789")
 	v, _ := auth.NewVerifierWithSecret(secret, auth.Config{})
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleViewer}, time.Hour)
-	fn := nearby.New(store, v)
+	fn := nearby.New(locate.New(store), v)
 	hdr := http.Header{"Authorization": {"Bearer " + tok}}
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()

@@ -5,7 +5,6 @@ package nearby
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -13,10 +12,8 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
-	"github.com/geotrack/geotrack/internal/query"
-	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/respond"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/locate"
 )
 
 // Limits of one search (public contract).
@@ -26,25 +23,26 @@ const (
 	DefaultLimit = 100
 )
 
-// Store searches latest positions, returning each hit's stored fix JSON.
-type Store interface {
-	NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]redisstore.NearbyRaw, error)
+// Searcher finds the devices near a point, each with its stored fix JSON
+// (locate.Service).
+type Searcher interface {
+	Nearby(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]locate.Hit, error)
 }
 
 // Function is the nearby function.
 type Function struct {
-	store Store
-	auth  gate.Verifier
+	searcher Searcher
+	auth     httpkit.Verifier
 }
 
 // New builds nearby from its dependencies.
-func New(store Store, verifier gate.Verifier) *Function {
-	return &Function{store: store, auth: verifier}
+func New(searcher Searcher, verifier httpkit.Verifier) *Function {
+	return &Function{searcher: searcher, auth: verifier}
 }
 
 // encodeResult writes {"devices":[...]} from the stored fix JSON, adding
 // distance_m to each object: no decode and re-encode of every fix.
-func encodeResult(hits []redisstore.NearbyRaw) []byte {
+func encodeResult(hits []locate.Hit) []byte {
 	size := 16
 	for _, h := range hits {
 		size += len(h.JSON) + 24
@@ -69,33 +67,35 @@ func encodeResult(hits []redisstore.NearbyRaw) []byte {
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	p, q, deny := gate.Read(f.auth, req)
-	if deny != nil {
-		return *deny, nil
-	}
-	lat, err := query.Float(q, "lat", -fix.MaxLat, fix.MaxLat)
+	p, q, err := httpkit.AuthorizeRead(f.auth, req)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	lon, err := query.Float(q, "lon", -180, 180)
+	lat, err := httpkit.QueryFloat(q, "lat", -fix.MaxLat, fix.MaxLat)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	radius, err := query.Float(q, "radius", 0, MaxRadiusM)
+	lon, err := httpkit.QueryFloat(q, "lon", -180, 180)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	if radius <= 0 {
-		return respond.Error(http.StatusBadRequest, "radius: must be more than 0 metres"), nil
-	}
-	limit, err := query.Int(q, "limit", DefaultLimit, 1, MaxLimit)
+	radius, err := httpkit.QueryFloat(q, "radius", 0, MaxRadiusM)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	found, err := f.store.NearbyRaw(ctx, p.Tenant, lat, lon, radius, limit)
+	limit, err := httpkit.QueryInt(q, "limit", DefaultLimit, 1, MaxLimit)
 	if err != nil {
-		return respond.FromError(fmt.Errorf("nearby search: %w", err)), nil
+		return handler.Response{}, err
 	}
-	return respond.Raw(http.StatusOK, "application/json", encodeResult(found)), nil
+	found, err := f.searcher.Nearby(ctx, p.Tenant, lat, lon, radius, limit)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	return httpkit.Raw(http.StatusOK, "application/json", encodeResult(found)), nil
 }

@@ -1,7 +1,17 @@
 package osmand
 
-import edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
+import (
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/edge"
+	"github.com/geotrack/geotrack/internal/events"
+)
 
-// Config is osmand's environment (envconfig): cloud mode by default, the edge
-// pipeline with EDGE_MODE=true.
-type Config = edgeingest.ProtocolConfig
+// Config is osmand's environment (envconfig): the cloud pipeline's settings
+// plus the edge pipeline's, which EDGE_MODE=true selects.
+type Config struct {
+	config.Redis
+	auth.Config
+	events.SinkConfig
+	edge.Acceptance
+}

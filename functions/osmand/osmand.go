@@ -6,8 +6,7 @@
 package osmand
 
 import (
-	"errors"
-	"fmt"
+	"context"
 	"mime"
 	"net/http"
 	"net/url"
@@ -18,55 +17,63 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/osmand"
-	"github.com/geotrack/geotrack/internal/respond"
 )
+
+// source is the CloudEvents source of what osmand accepts.
+const source = "urn:geotrack:osmand"
+
+// FixAcceptor takes the fixes a protocol decoded (intake.Service).
+type FixAcceptor interface {
+	AcceptFixes(ctx context.Context, p auth.Principal, fixes []fix.Fix, source string) (intake.Summary, error)
+}
 
 // Function is the osmand function.
 type Function struct {
-	parser   intake.Parser
-	acceptor intake.Acceptor
-	auth     gate.Verifier
-	now      func() time.Time
+	intake FixAcceptor
+	auth   httpkit.Verifier
+	now    func() time.Time
 }
 
 // New builds osmand from its dependencies.
-func New(parser intake.Parser, acceptor intake.Acceptor, verifier gate.Verifier) *Function {
-	return &Function{parser: parser, acceptor: acceptor, auth: verifier, now: time.Now}
+func New(in FixAcceptor, verifier httpkit.Verifier) *Function {
+	return &Function{intake: in, auth: verifier, now: time.Now}
 }
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
 	q, err := url.ParseQuery(req.QueryString)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, "query: "+err.Error()), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusBadRequest, Field: "query", Err: err}
 	}
 	var decoded fix.Fix
 	switch req.Method {
 	case http.MethodGet, http.MethodPost:
 	default:
-		return respond.Error(http.StatusMethodNotAllowed, "method: use GET or POST"), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use GET or POST"}
 	}
 	mediaType, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	isJSON := req.Method == http.MethodPost && (mediaType == "application/json" || strings.HasPrefix(strings.TrimSpace(string(req.Body)), "{"))
 	if req.Method == http.MethodPost && !isJSON && len(req.Body) > 0 {
 		form, err := url.ParseQuery(string(req.Body))
 		if err != nil {
-			return respond.Error(http.StatusBadRequest, "body: not a form: "+err.Error()), nil
+			return handler.Response{}, httpkit.Invalid("body", "not a form: %v", err)
 		}
 		for k, v := range form {
 			q[k] = append(q[k], v...)
 		}
 	}
-	p, deny := gate.Check(ctx, f.auth, req, q, nil)
-	if deny != nil {
-		return *deny, nil
-	}
-	if p.Role == auth.RoleViewer {
-		return gate.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, intake.MayReport)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	if isJSON {
 		decoded, err = osmand.DecodeJSON(req.Body, f.now())
@@ -75,20 +82,14 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 		decoded, err = osmand.DecodeQuery(q, f.now())
 	}
 	if err != nil {
-		var fe *fix.FieldError
-		if errors.As(err, &fe) {
-			return respond.Error(http.StatusBadRequest, fe.Error()), nil
-		}
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, httpkit.BadInput(err)
 	}
-	group, rejected := f.parser.Validate([]fix.Fix{decoded})
-	group.Source = "urn:geotrack:osmand"
-	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
+	summary, err := f.intake.AcceptFixes(ctx, p, []fix.Fix{decoded}, source)
 	if err != nil {
-		return respond.FromError(err), nil
+		return handler.Response{}, err
 	}
 	if summary.Status() >= 400 {
-		return respond.Error(summary.Status(), summary.Rejected[0].Error), nil
+		return httpkit.ErrorResponse(summary.Status(), summary.Rejected[0].Error), nil
 	}
 	return handler.Response{StatusCode: http.StatusOK}, nil
 }

@@ -7,8 +7,7 @@
 package owntracks
 
 import (
-	"errors"
-	"fmt"
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,71 +16,79 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
 	ot "github.com/geotrack/geotrack/internal/owntracks"
-	"github.com/geotrack/geotrack/internal/respond"
-	"github.com/geotrack/geotrack/internal/runtime"
 )
 
-var messagesTotal = metrics.Default.NewCounterVec("geotrack_owntracks_messages_total",
-	"OwnTracks messages received, by _type.", "type")
+// source is the CloudEvents source of what owntracks accepts.
+const source = "urn:geotrack:owntracks"
+
+// FixAcceptor takes the fixes a protocol decoded (intake.Service).
+type FixAcceptor interface {
+	AcceptFixes(ctx context.Context, p auth.Principal, fixes []fix.Fix, source string) (intake.Summary, error)
+}
 
 // Function is the owntracks function.
 type Function struct {
-	parser   intake.Parser
-	acceptor intake.Acceptor
-	auth     gate.Verifier
+	intake   FixAcceptor
+	auth     httpkit.Verifier
+	messages *metrics.CounterVec
 }
 
-// New builds owntracks from its dependencies.
-func New(parser intake.Parser, acceptor intake.Acceptor, verifier gate.Verifier) *Function {
-	return &Function{parser: parser, acceptor: acceptor, auth: verifier}
+// New builds owntracks from its dependencies; reg is the process's metrics
+// registry (nil: a registry of its own).
+func New(in FixAcceptor, verifier httpkit.Verifier, reg *metrics.Registry) *Function {
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	return &Function{intake: in, auth: verifier,
+		messages: reg.NewCounterVec("geotrack_owntracks_messages_total", "OwnTracks messages received, by _type.", "type")}
 }
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
 	if req.Method != http.MethodPost && req.Method != http.MethodPut {
-		return respond.Error(http.StatusMethodNotAllowed, "method: OwnTracks HTTP mode uses POST"), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "OwnTracks HTTP mode uses POST"}
 	}
 	q, err := url.ParseQuery(req.QueryString)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, "query: "+err.Error()), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusBadRequest, Field: "query", Err: err}
 	}
-	p, deny := gate.Check(ctx, f.auth, req, q, nil)
-	if deny != nil {
-		return *deny, nil
-	}
-	if p.Role == auth.RoleViewer {
-		return gate.Deny(fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)), nil
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, intake.MayReport)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	user := first(req.Header.Get("X-Limit-U"), q.Get("u"))
 	device := first(req.Header.Get("X-Limit-D"), q.Get("d"))
 	msgs, err := ot.DecodeAll(req.Body, user, device)
 	if err != nil {
-		return fieldError(err), nil
+		return handler.Response{}, httpkit.BadInput(err)
 	}
 	var fixes []fix.Fix
 	for _, m := range msgs {
-		messagesTotal.With(m.Type).Inc()
+		f.messages.With(m.Type).Inc()
 		if m.Fix != nil {
 			fixes = append(fixes, *m.Fix)
 		}
 	}
 	if len(fixes) == 0 {
-		runtime.LoggerFrom(ctx).Debug("owntracks message without location acknowledged", "messages", len(msgs))
+		httpkit.LoggerFrom(ctx).Debug("owntracks message without location acknowledged", "messages", len(msgs))
 		return emptyArray(), nil
 	}
-	group, rejected := f.parser.Validate(fixes)
-	group.Source = "urn:geotrack:owntracks"
-	summary, err := f.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
+	summary, err := f.intake.AcceptFixes(ctx, p, fixes, source)
 	if err != nil {
-		return respond.FromError(err), nil
+		return handler.Response{}, err
 	}
 	if summary.Status() >= 400 {
-		return respond.JSON(summary.Status(), map[string]any{"error": joinRejections(summary.Rejected), "rejected": summary.Rejected}), nil
+		return httpkit.JSON(summary.Status(), map[string]any{"error": joinRejections(summary.Rejected), "rejected": summary.Rejected}), nil
 	}
 	// The app treats any 2xx as delivered and shows the array's contents
 	// (friends' cards and locations); geotrack has nothing to share yet.
@@ -89,15 +96,7 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 }
 
 func emptyArray() handler.Response {
-	return respond.Raw(http.StatusOK, "application/json", []byte("[]\n"))
-}
-
-func fieldError(err error) handler.Response {
-	var fe *fix.FieldError
-	if errors.As(err, &fe) {
-		return respond.Error(http.StatusBadRequest, fe.Error())
-	}
-	return respond.Error(http.StatusBadRequest, err.Error())
+	return httpkit.Raw(http.StatusOK, "application/json", []byte("[]\n"))
 }
 
 func joinRejections(rs []intake.Rejection) string {

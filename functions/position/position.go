@@ -10,43 +10,43 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
-	"github.com/geotrack/geotrack/internal/respond"
+	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
-// Store reads a device's latest fix.
-type Store interface {
+// Reader reads a device's latest fix (locate.Service).
+type Reader interface {
 	Latest(ctx context.Context, tenant, device string) (fix.Fix, bool, error)
 }
 
 // Function is the position function.
 type Function struct {
-	store Store
-	auth  gate.Verifier
+	reader Reader
+	auth   httpkit.Verifier
 }
 
 // New builds position from its dependencies.
-func New(store Store, verifier gate.Verifier) *Function {
-	return &Function{store: store, auth: verifier}
+func New(reader Reader, verifier httpkit.Verifier) *Function {
+	return &Function{reader: reader, auth: verifier}
 }
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
-	ctx := req.Context()
-	p, query, deny := gate.Read(f.auth, req)
-	if deny != nil {
-		return *deny, nil
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
+	p, query, err := httpkit.AuthorizeRead(f.auth, req)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	device := query.Get("device")
-	if err := fix.ValidateDevice("device", device); err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
-	}
-	latest, ok, err := f.store.Latest(ctx, p.Tenant, device)
+	latest, ok, err := f.reader.Latest(req.Context(), p.Tenant, device)
 	if err != nil {
-		return respond.FromError(fmt.Errorf("read latest position: %w", err)), nil
+		return handler.Response{}, err
 	}
 	if !ok {
-		return respond.Error(http.StatusNotFound, fmt.Sprintf("device %q has no position", device)), nil
+		return handler.Response{}, &httpkit.Error{Status: http.StatusNotFound, Msg: fmt.Sprintf("device %q has no position", device)}
 	}
-	return respond.JSON(http.StatusOK, latest), nil
+	return httpkit.JSON(http.StatusOK, latest), nil
 }

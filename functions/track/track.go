@@ -5,7 +5,6 @@ package track
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,12 +13,10 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/gate"
 	"github.com/geotrack/geotrack/internal/geojson"
 	"github.com/geotrack/geotrack/internal/gpx"
-	"github.com/geotrack/geotrack/internal/query"
-	"github.com/geotrack/geotrack/internal/redisstore"
-	"github.com/geotrack/geotrack/internal/respond"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/locate"
 )
 
 // Page sizes (public contract: limit ≤ MaxLimit).
@@ -28,20 +25,21 @@ const (
 	MaxLimit     = 10000
 )
 
-// Store reads history in time order.
-type Store interface {
-	History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (redisstore.Page, error)
+// HistoryReader reads a device's history in time order, a page at a time
+// (locate.Service).
+type HistoryReader interface {
+	History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (locate.Page, error)
 }
 
 // Function is the track function.
 type Function struct {
-	store Store
-	auth  gate.Verifier
+	history HistoryReader
+	auth    httpkit.Verifier
 }
 
 // New builds track from its dependencies.
-func New(store Store, verifier gate.Verifier) *Function {
-	return &Function{store: store, auth: verifier}
+func New(history HistoryReader, verifier httpkit.Verifier) *Function {
+	return &Function{history: history, auth: verifier}
 }
 
 // Result is the JSON format's body.
@@ -53,50 +51,43 @@ type Result struct {
 
 // Handle implements the OpenFaaS go-http handler.
 func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
-	p, q, deny := gate.Read(f.auth, req)
-	if deny != nil {
-		return *deny, nil
+	p, q, err := httpkit.AuthorizeRead(f.auth, req)
+	if err != nil {
+		return handler.Response{}, err
 	}
 	device := q.Get("device")
-	if err := fix.ValidateDevice("device", device); err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
-	}
-	from, err := query.Time(q, "from")
+	from, err := httpkit.QueryTime(q, "from")
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	to, err := query.Time(q, "to")
+	to, err := httpkit.QueryTime(q, "to")
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
-	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		return respond.Error(http.StatusBadRequest, "to: must not be before from"), nil
-	}
-	limit, err := query.Int(q, "limit", DefaultLimit, 1, MaxLimit)
+	limit, err := httpkit.QueryInt(q, "limit", DefaultLimit, 1, MaxLimit)
 	if err != nil {
-		return respond.Error(http.StatusBadRequest, err.Error()), nil
+		return handler.Response{}, err
 	}
 	format := q.Get("format")
 	if format == "" {
 		format = "json"
 	}
 	if format != "json" && format != "geojson" && format != "gpx" {
-		return respond.Error(http.StatusBadRequest, fmt.Sprintf("format: %q is not one of json, geojson, gpx", format)), nil
+		return handler.Response{}, httpkit.Invalid("format", "%q is not one of json, geojson, gpx", format)
 	}
-	page, err := f.store.History(ctx, p.Tenant, device, from, to, limit, q.Get("cursor"))
-	if errors.Is(err, redisstore.ErrBadCursor) {
-		return respond.Error(http.StatusBadRequest, "cursor: "+err.Error()), nil
-	}
+	page, err := f.history.History(ctx, p.Tenant, device, from, to, limit, q.Get("cursor"))
 	if err != nil {
-		return respond.FromError(fmt.Errorf("read history: %w", err)), nil
-	}
-	if page.Fixes == nil {
-		page.Fixes = []fix.Fix{}
+		return handler.Response{}, err
 	}
 	resp, err := encode(format, device, page)
 	if err != nil {
-		return respond.FromError(fmt.Errorf("encode %s: %w", format, err)), nil
+		return handler.Response{}, fmt.Errorf("encode %s: %w", format, err)
 	}
 	if page.Next != "" {
 		// Non-JSON formats have no place for the cursor in the document.
@@ -111,21 +102,21 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 	return resp, nil
 }
 
-func encode(format, device string, page redisstore.Page) (handler.Response, error) {
+func encode(format, device string, page locate.Page) (handler.Response, error) {
 	var buf bytes.Buffer
 	switch format {
 	case "geojson":
 		if err := geojson.EncodeTrack(&buf, device, page.Fixes); err != nil {
 			return handler.Response{}, err
 		}
-		return respond.Raw(http.StatusOK, "application/geo+json", buf.Bytes()), nil
+		return httpkit.Raw(http.StatusOK, "application/geo+json", buf.Bytes()), nil
 	case "gpx":
 		if err := gpx.Encode(&buf, device, page.Fixes); err != nil {
 			return handler.Response{}, err
 		}
-		r := respond.Raw(http.StatusOK, "application/gpx+xml", buf.Bytes())
+		r := httpkit.Raw(http.StatusOK, "application/gpx+xml", buf.Bytes())
 		r.Header.Set("Content-Disposition", fmt.Sprintf(`attachment; filename=%q`, device+".gpx"))
 		return r, nil
 	}
-	return respond.JSON(http.StatusOK, Result{Device: device, Points: page.Fixes, Next: page.Next}), nil
+	return httpkit.JSON(http.StatusOK, Result{Device: device, Points: page.Fixes, Next: page.Next}), nil
 }

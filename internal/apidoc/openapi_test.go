@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/geotrack/geotrack/functions"
 )
 
 // specPath is openapi.yaml at the repository root, relative to this package.
@@ -18,12 +20,6 @@ const specPath = "../../openapi.yaml"
 
 // functionsDir holds one directory per function of the pack.
 const functionsDir = "../../functions"
-
-// httpFunctions are the functions that are HTTP APIs; each needs a path.
-var httpFunctions = []string{"ingest", "position", "nearby", "track", "owntracks", "osmand", "edge-ingest", "forwarder"}
-
-// notHTTP lists function directories that deliberately have no path (none yet).
-var notHTTP = map[string]bool{}
 
 func loadSpec(t *testing.T) map[string]any {
 	t.Helper()
@@ -68,15 +64,12 @@ func TestOpenAPIVersion(t *testing.T) {
 func TestEveryHTTPFunctionHasAPath(t *testing.T) {
 	doc := loadSpec(t)
 	paths := mapAt(t, doc, "paths")
-	want := slices.Clone(httpFunctions)
-	// A new function directory must be documented (or listed in notHTTP).
-	entries, err := os.ReadDir(functionsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() && !notHTTP[e.Name()] && !slices.Contains(want, e.Name()) {
-			want = append(want, e.Name())
+	// Every function of the pack is an HTTP API, and no path documents a
+	// function the pack does not have.
+	want := functions.Names()
+	for p := range paths {
+		if name, ok := strings.CutPrefix(p, "/function/"); ok && !slices.Contains(want, name) {
+			t.Errorf("path %s documents no function of the pack %v", p, want)
 		}
 	}
 	for _, name := range want {
@@ -199,11 +192,11 @@ func TestSecuritySchemesExist(t *testing.T) {
 }
 
 // Query parameters as the functions read them: q.Get("x") / query.Get("x")
-// on the url.Values, and the internal/query helpers query.Float(q, "x", ...),
-// query.Int(q, "x", ...), query.Time(q, "x").
+// on the url.Values, and the httpkit helpers httpkit.QueryFloat(q, "x", ...),
+// httpkit.QueryInt(q, "x", ...), httpkit.QueryTime(q, "x").
 var (
 	getRe    = regexp.MustCompile(`\b(?:q|query)\.Get\("([^"]+)"\)`)
-	helperRe = regexp.MustCompile(`\bquery\.(?:Float|Int|Time)\(\s*q\s*,\s*"([^"]+)"`)
+	helperRe = regexp.MustCompile(`\bhttpkit\.Query(?:Float|Int|Time)\(\s*q\s*,\s*"([^"]+)"`)
 )
 
 // codeQueryParams returns the query parameter names read by the non-test Go

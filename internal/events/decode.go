@@ -16,6 +16,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
 // Mode is how a request carried its events.
@@ -50,17 +52,10 @@ type Envelope struct {
 	Tenant      string // the tenant extension attribute, if any
 }
 
-// Error is a decode failure that must not be retried (4xx).
-type Error struct {
-	Status int
-	Field  string
-	Msg    string
-}
-
-func (e *Error) Error() string { return e.Field + ": " + e.Msg }
-
-func badRequest(field, format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, Field: field, Msg: fmt.Sprintf(format, args...)}
+// Decode failures are *httpkit.Error (a 4xx naming the field): the client
+// must fix the request, a retry would fail the same way.
+func badRequest(field, format string, args ...any) *httpkit.Error {
+	return httpkit.Invalid(field, format, args...)
 }
 
 // Decode reads the events of one HTTP request.
@@ -69,7 +64,7 @@ func Decode(header http.Header, body []byte) ([]Envelope, error) {
 	if ct := header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil {
-			return nil, &Error{Status: http.StatusUnsupportedMediaType, Field: "content-type", Msg: fmt.Sprintf("cannot parse %q", ct)}
+			return nil, &httpkit.Error{Status: http.StatusUnsupportedMediaType, Field: "content-type", Msg: fmt.Sprintf("cannot parse %q", ct)}
 		}
 		mediaType = mt
 	}
@@ -205,7 +200,7 @@ func decodeBatch(body []byte, trace string) ([]Envelope, error) {
 	for i, raw := range raws {
 		env, err := decodeStructured(raw)
 		if err != nil {
-			de := err.(*Error)
+			de := err.(*httpkit.Error)
 			de.Field = fmt.Sprintf("[%d].%s", i, de.Field)
 			return nil, de
 		}

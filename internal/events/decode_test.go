@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
 func h(kv ...string) http.Header {
@@ -97,7 +99,7 @@ func TestDecodeErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode(tc.header, []byte(tc.body))
-			de, ok := err.(*Error)
+			de, ok := err.(*httpkit.Error)
 			if !ok {
 				t.Fatalf("error %v (%T)", err, err)
 			}
@@ -109,7 +111,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 // FuzzDecode: any header/body mix either decodes to envelopes with an id
-// (unless plain) or fails with a 4xx Error — never a panic.
+// (unless plain) or fails with a 4xx *httpkit.Error — never a panic.
 func FuzzDecode(f *testing.F) {
 	f.Add("application/cloudevents+json", "", []byte(structured))
 	f.Add("application/cloudevents-batch+json", "", []byte("["+structured+"]"))
@@ -128,7 +130,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		envs, err := Decode(hd, body)
 		if err != nil {
-			de, ok := err.(*Error)
+			de, ok := err.(*httpkit.Error)
 			if !ok || de.Status < 400 || de.Status > 499 || de.Field == "" {
 				t.Fatalf("error %v is not a 4xx naming a field", err)
 			}

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/geotrack/geotrack/internal/clip"
 	"strings"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/clip"
 )
 
 // MaxBatch is the largest number of fixes one request or event may carry.

@@ -2,9 +2,10 @@ package fix
 
 import (
 	"fmt"
-	"github.com/geotrack/geotrack/internal/clip"
 	"math"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/clip"
 )
 
 // MaxLat is the largest latitude Redis GEO can index (EPSG:900913 limits);

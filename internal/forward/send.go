@@ -7,12 +7,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"github.com/geotrack/geotrack/internal/clip"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/clip"
 )
 
 // maxBodyRead bounds how much of a response is read (kept for dead letters

@@ -17,13 +17,34 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
 // Group is the fixes of one received unit: the unit of CloudEvent dedup.
+// Source and ID identify the event; when either is empty the group is not
+// deduplicated as an event (its fixes still are, by device and timestamp).
 type Group struct {
 	Source, ID  string // empty when the unit had no CloudEvent envelope
 	TraceParent string
 	Fixes       []fix.Fix
+}
+
+// GroupResult is what storing one Group did. For a duplicate event nothing
+// is stored and DupFixes counts all its fixes, so Accepted+DupFixes is
+// always len(Fixes).
+type GroupResult struct {
+	Duplicate bool
+	Accepted  int
+	DupFixes  int
+	// Stored tells, per fix of the group, whether this call stored it (false
+	// for a fix already in history and for every fix of a duplicate event).
+	Stored []bool
+}
+
+// SaveResult sums GroupResults: Accepted+Duplicates is the number of fixes.
+type SaveResult struct {
+	Accepted, Duplicates int
+	PerGroup             []GroupResult
 }
 
 // Rejection reports one fix (or one event) that was not accepted.
@@ -53,15 +74,6 @@ func (s Summary) Status() int {
 	return http.StatusAccepted
 }
 
-// RequestError is a whole-request failure (4xx) naming the field.
-type RequestError struct {
-	Status int
-	Field  string
-	Msg    string
-}
-
-func (e *RequestError) Error() string { return e.Field + ": " + e.Msg }
-
 // DataDecoder decodes an envelope's data of one media type into fixes;
 // subject is the default device.
 type DataDecoder func(data []byte, subject string) ([]fix.Fix, error)
@@ -74,7 +86,7 @@ type Parser struct {
 }
 
 // Parse decodes and validates every fix of envs. Invalid fixes become
-// rejections; a request-level problem is a *RequestError.
+// rejections; a request-level problem is an error with its status (see httpkit.FromError).
 func (p Parser) Parse(envs []events.Envelope) ([]Group, []Rejection, error) {
 	now := time.Now()
 	if p.Now != nil {
@@ -98,7 +110,7 @@ func (p Parser) Parse(envs []events.Envelope) ([]Group, []Rejection, error) {
 		g := Group{Source: env.Source, ID: env.ID, TraceParent: env.TraceParent}
 		for i := range fixes {
 			if index >= fix.MaxBatch {
-				return nil, nil, &RequestError{Status: http.StatusRequestEntityTooLarge, Field: "body",
+				return nil, nil, &httpkit.Error{Status: http.StatusRequestEntityTooLarge, Field: "body",
 					Msg: fmt.Sprintf("more than %d fixes in one request", fix.MaxBatch)}
 			}
 			if errs[i] == nil {
@@ -121,7 +133,7 @@ func (p Parser) Parse(envs []events.Envelope) ([]Group, []Rejection, error) {
 // decode returns the fixes of one envelope with a per-fix decode error.
 func (p Parser) decode(env events.Envelope) ([]fix.Fix, []error, error) {
 	if env.Type != "" && env.Type != events.TypeLocationReported {
-		return nil, nil, &RequestError{Status: http.StatusBadRequest, Field: "type",
+		return nil, nil, &httpkit.Error{Status: http.StatusBadRequest, Field: "type",
 			Msg: fmt.Sprintf("unknown event type %q; expected %s", env.Type, events.TypeLocationReported)}
 	}
 	field := "content-type"
@@ -130,7 +142,7 @@ func (p Parser) decode(env events.Envelope) ([]fix.Fix, []error, error) {
 	}
 	mediaType, _, err := mime.ParseMediaType(env.ContentType)
 	if err != nil {
-		return nil, nil, &RequestError{Status: http.StatusUnsupportedMediaType, Field: field, Msg: fmt.Sprintf("cannot parse %q", env.ContentType)}
+		return nil, nil, &httpkit.Error{Status: http.StatusUnsupportedMediaType, Field: field, Msg: fmt.Sprintf("cannot parse %q", env.ContentType)}
 	}
 	if dec, ok := p.Decoders[mediaType]; ok {
 		fixes, err := dec(env.Data, env.Subject)
@@ -138,13 +150,13 @@ func (p Parser) decode(env events.Envelope) ([]fix.Fix, []error, error) {
 			return nil, nil, asRequestError(err)
 		}
 		if len(fixes) > fix.MaxBatch {
-			return nil, nil, &RequestError{Status: http.StatusRequestEntityTooLarge, Field: "body",
+			return nil, nil, &httpkit.Error{Status: http.StatusRequestEntityTooLarge, Field: "body",
 				Msg: fmt.Sprintf("%d fixes in one document; the limit is %d", len(fixes), fix.MaxBatch)}
 		}
 		return fixes, make([]error, len(fixes)), nil
 	}
 	if mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json") && mediaType != "text/plain" {
-		return nil, nil, &RequestError{Status: http.StatusUnsupportedMediaType, Field: field,
+		return nil, nil, &httpkit.Error{Status: http.StatusUnsupportedMediaType, Field: field,
 			Msg: fmt.Sprintf("%q is not supported; send application/json, CloudEvents%s", mediaType, p.supported())}
 	}
 	fixes, errs, err := fix.DecodeBatch(env.Data, env.Subject)
@@ -170,9 +182,9 @@ func (p Parser) supported() string {
 func asRequestError(err error) error {
 	var fe *fix.FieldError
 	if errors.As(err, &fe) {
-		return &RequestError{Status: http.StatusBadRequest, Field: fe.Field, Msg: fe.Msg}
+		return &httpkit.Error{Status: http.StatusBadRequest, Field: fe.Field, Msg: fe.Msg}
 	}
-	return &RequestError{Status: http.StatusBadRequest, Field: "body", Msg: err.Error()}
+	return &httpkit.Error{Status: http.StatusBadRequest, Field: "body", Msg: err.Error()}
 }
 
 // Authorize checks that p may report every fix; one fix for a device the
@@ -200,7 +212,8 @@ func Count(groups []Group) int {
 // Acceptor takes validated groups on behalf of a principal: the cloud
 // pipeline stores and emits them, the edge pipeline filters, stores locally
 // and queues them for the cloud. Errors carry their HTTP status
-// (respond.StatusError); anything else is a retryable 5xx.
+// (httpkit.Error, or a domain error httpkit.FromError maps); anything else
+// is a retryable 5xx.
 type Acceptor interface {
 	AcceptGroups(ctx context.Context, p auth.Principal, groups []Group, rejected []Rejection) (Summary, error)
 }

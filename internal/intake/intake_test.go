@@ -11,6 +11,7 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 )
 
@@ -49,11 +50,11 @@ func devices(groups []intake.Group) []string {
 	return out
 }
 
-func requestError(t *testing.T, err error) *intake.RequestError {
+func requestError(t *testing.T, err error) *httpkit.Error {
 	t.Helper()
-	var re *intake.RequestError
+	var re *httpkit.Error
 	if !errors.As(err, &re) {
-		t.Fatalf("error %v (%T) is not a *RequestError", err, err)
+		t.Fatalf("error %v (%T) is not a *httpkit.Error", err, err)
 	}
 	return re
 }
@@ -485,7 +486,7 @@ func TestCount(t *testing.T) {
 	}
 }
 
-// FuzzParse: any body as one plain envelope either fails as a *RequestError
+// FuzzParse: any body as one plain envelope either fails as a *httpkit.Error
 // or yields only fixes that pass fix.Validate, with rejections indexed within
 // the batch.
 func FuzzParse(f *testing.F) {
@@ -506,9 +507,9 @@ func FuzzParse(f *testing.F) {
 		env.Subject = subject
 		groups, rejected, err := p.Parse([]events.Envelope{env})
 		if err != nil {
-			var re *intake.RequestError
+			var re *httpkit.Error
 			if !errors.As(err, &re) || re.Status < 400 || re.Status > 499 || re.Field == "" {
-				t.Fatalf("error %v (%T) is not a 4xx RequestError", err, err)
+				t.Fatalf("error %v (%T) is not a 4xx *httpkit.Error", err, err)
 			}
 			if groups != nil || rejected != nil {
 				t.Fatalf("results with error")

@@ -69,8 +69,3 @@ func (c *CounterVec) labelNames() []string { return c.v.labelNames() }
 func (c *CounterVec) write(b *bytes.Buffer, name string) bool {
 	return writeScalars(b, name, c.v, (*Counter).Value)
 }
-
-// NewCounterVec registers name in Default.
-func NewCounterVec(name, help string, labels ...string) *CounterVec {
-	return Default.NewCounterVec(name, help, labels...)
-}

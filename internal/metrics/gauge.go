@@ -64,13 +64,3 @@ func (g *GaugeFunc) write(b *bytes.Buffer, name string) bool {
 	writeSample(b, name, nil, nil, "", "", g.fn())
 	return true
 }
-
-// NewGaugeVec registers name in Default.
-func NewGaugeVec(name, help string, labels ...string) *GaugeVec {
-	return Default.NewGaugeVec(name, help, labels...)
-}
-
-// NewGaugeFunc registers name in Default.
-func NewGaugeFunc(name, help string, fn func() float64) *GaugeFunc {
-	return Default.NewGaugeFunc(name, help, fn)
-}

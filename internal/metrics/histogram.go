@@ -130,8 +130,3 @@ func ExponentialBuckets(start, factor float64, count int) []float64 {
 	}
 	return b
 }
-
-// NewHistogramVec registers name in Default.
-func NewHistogramVec(name, help string, buckets []float64, labels ...string) *HistogramVec {
-	return Default.NewHistogramVec(name, help, buckets, labels...)
-}

@@ -8,7 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	goruntime "runtime"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -360,7 +360,7 @@ func TestProcessMetrics(t *testing.T) {
 		{"go_memstats_sys_bytes", func(v float64) bool { return v > 0 }},
 		{"process_start_time_seconds", func(v float64) bool { return v > now-3600 && v <= now+1 }},
 		{"process_resident_memory_bytes", func(v float64) bool { return v > 0 }},
-		{`go_info{version="` + goruntime.Version() + `"}`, func(v float64) bool { return v == 1 }},
+		{`go_info{version="` + runtime.Version() + `"}`, func(v float64) bool { return v == 1 }},
 	}
 	for _, c := range checks {
 		v, ok := got[c.series]
@@ -372,8 +372,8 @@ func TestProcessMetrics(t *testing.T) {
 			t.Errorf("%s = %v is implausible", c.series, v)
 		}
 	}
-	if _, ok := parseText(t, render(t, Default))["go_goroutines"]; !ok {
-		t.Error("Default registry lacks the process metrics")
+	if _, ok := parseText(t, render(t, NewProcessRegistry()))["go_goroutines"]; !ok {
+		t.Error("NewProcessRegistry lacks the process metrics")
 	}
 }
 

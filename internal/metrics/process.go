@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"math"
 	"os"
-	goruntime "runtime"
+	"runtime"
 	rtmetrics "runtime/metrics"
 	"strconv"
 	"time"
@@ -19,16 +19,16 @@ var startTime = time.Now()
 // does not stop the world.
 func RegisterProcessMetrics(r *Registry) {
 	r.NewGaugeFunc("go_goroutines", "Number of goroutines that currently exist.",
-		func() float64 { return float64(goruntime.NumGoroutine()) })
+		func() float64 { return float64(runtime.NumGoroutine()) })
 	r.NewGaugeFunc("go_memstats_heap_alloc_bytes", "Number of heap bytes allocated and still in use.",
 		runtimeMetric("/memory/classes/heap/objects:bytes"))
 	r.NewGaugeFunc("go_memstats_sys_bytes", "Number of bytes obtained from the OS by the Go runtime.",
 		runtimeMetric("/memory/classes/total:bytes"))
 	r.NewGaugeVec("go_info", "Information about the Go environment.", "version").
-		With(goruntime.Version()).Set(1)
+		With(runtime.Version()).Set(1)
 	r.NewGaugeFunc("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
 		func() float64 { return float64(startTime.UnixNano()) / 1e9 })
-	if goruntime.GOOS == "linux" {
+	if runtime.GOOS == "linux" {
 		r.NewGaugeFunc("process_resident_memory_bytes", "Resident memory size in bytes.", residentBytes)
 	}
 }

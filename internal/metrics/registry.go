@@ -55,12 +55,14 @@ func NewRegistry() *Registry {
 	return &Registry{families: make(map[string]*entry)}
 }
 
-// Default is the process-wide registry, with the Go and process metrics.
-var Default = func() *Registry {
+// NewProcessRegistry returns a registry with the Go and process metrics: a
+// process makes one and passes it to what it serves, so /metrics shows
+// exactly the series of the functions that process runs.
+func NewProcessRegistry() *Registry {
 	r := NewRegistry()
 	RegisterProcessMetrics(r)
 	return r
-}()
+}
 
 // register returns the family already registered under name, or stores the
 // one built by create. A clash of type or label names panics.

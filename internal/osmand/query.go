@@ -6,7 +6,6 @@ package osmand
 
 import (
 	"fmt"
-	"github.com/geotrack/geotrack/internal/clip"
 	"math"
 	"net/url"
 	"sort"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 

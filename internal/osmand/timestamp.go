@@ -2,11 +2,11 @@ package osmand
 
 import (
 	"fmt"
-	"github.com/geotrack/geotrack/internal/clip"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 

@@ -3,10 +3,10 @@ package outbox
 import (
 	"context"
 	"fmt"
-	"github.com/geotrack/geotrack/internal/clip"
 	"strconv"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 

@@ -3,10 +3,10 @@ package owntracks
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/geotrack/geotrack/internal/clip"
 	"math"
 	"strconv"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 

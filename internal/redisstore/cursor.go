@@ -2,15 +2,12 @@ package redisstore
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-)
 
-// ErrBadCursor is wrapped by History when the cursor was not produced by
-// History or does not fit the queried time range.
-var ErrBadCursor = errors.New("bad cursor")
+	"github.com/geotrack/geotrack/internal/locate"
+)
 
 // cursorPrefix versions the cursor format; cursors are opaque to clients.
 const cursorPrefix = "h1:"
@@ -26,20 +23,20 @@ func encodeCursor(tsMS int64) string {
 func decodeCursor(cursor string) (int64, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
-		return 0, fmt.Errorf("%w: not base64url", ErrBadCursor)
+		return 0, fmt.Errorf("%w: not base64url", locate.ErrBadCursor)
 	}
 	digits, ok := strings.CutPrefix(string(raw), cursorPrefix)
 	if !ok {
-		return 0, fmt.Errorf("%w: unknown format", ErrBadCursor)
+		return 0, fmt.Errorf("%w: unknown format", locate.ErrBadCursor)
 	}
 	ts, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || ts < 0 {
-		return 0, fmt.Errorf("%w: bad timestamp", ErrBadCursor)
+		return 0, fmt.Errorf("%w: bad timestamp", locate.ErrBadCursor)
 	}
 	// Only the exact form encodeCursor makes is accepted (no leading zeros,
 	// "+", newlines or stray base64 bits), so a cursor has one spelling.
 	if encodeCursor(ts) != cursor {
-		return 0, fmt.Errorf("%w: not canonical", ErrBadCursor)
+		return 0, fmt.Errorf("%w: not canonical", locate.ErrBadCursor)
 	}
 	return ts, nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"testing"
+
+	"github.com/geotrack/geotrack/internal/locate"
 )
 
 func encodeRaw(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
@@ -26,7 +28,7 @@ func FuzzDecodeCursor(f *testing.F) {
 	f.Fuzz(func(t *testing.T, cursor string) {
 		ts, err := decodeCursor(cursor)
 		if err != nil {
-			if !errors.Is(err, ErrBadCursor) {
+			if !errors.Is(err, locate.ErrBadCursor) {
 				t.Fatalf("decodeCursor(%q) error %v does not wrap ErrBadCursor", cursor, err)
 			}
 			return

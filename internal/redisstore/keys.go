@@ -2,8 +2,17 @@ package redisstore
 
 import (
 	"fmt"
-	"github.com/geotrack/geotrack/internal/clip"
 	"unicode/utf8"
+
+	"github.com/geotrack/geotrack/internal/clip"
+)
+
+// Keys of the edge tier, in the edge's own Redis. The {edge} hash tag keeps
+// them on one cluster slot; they hold every tenant of the edge node.
+const (
+	RawKey           = "gt:{edge}:raw"      // STREAM of raw fixes (RawLog)
+	FilterStateKey   = "gt:{edge}:fstate"   // HASH tenant\x1fdevice → filter state JSON
+	FilterPendingKey = "gt:{edge}:fpending" // ZSET tenant\x1fdevice → last push, devices with undecided fixes
 )
 
 // maxTenantLen bounds tenant ids, which end up in every key name.

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/locate"
 )
 
 // Latest returns the newest fix of device; ok is false when there is none.
@@ -58,13 +59,6 @@ func (s *Store) Nearby(ctx context.Context, tenant string, lat, lon, radiusM flo
 	return out, nil
 }
 
-// NearbyRaw is one hit of NearbyRaw: the stored JSON of the latest fix, as
-// fix.Fix.AppendJSON wrote it, and the distance.
-type NearbyRaw struct {
-	JSON      []byte
-	DistanceM float64
-}
-
 //go:embed nearby.lua
 var nearbyLua string
 
@@ -72,7 +66,7 @@ var nearbyScript = redis.NewScript(nearbyLua)
 
 // NearbyRaw is Nearby without decoding the fixes, for callers that pass the
 // JSON through (the nearby function): one script, one round trip.
-func (s *Store) NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]NearbyRaw, error) {
+func (s *Store) NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]locate.Hit, error) {
 	keys, err := s.keys(tenant)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: nearby: %w", err)
@@ -86,7 +80,7 @@ func (s *Store) NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM 
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: nearby: %w", err)
 	}
-	out := make([]NearbyRaw, 0, len(reply)/2)
+	out := make([]locate.Hit, 0, len(reply)/2)
 	for i := 0; i+1 < len(reply); i += 2 {
 		dist, _ := reply[i].(string)
 		js, _ := reply[i+1].(string)
@@ -94,7 +88,7 @@ func (s *Store) NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM 
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: nearby: distance %q: %w", dist, err)
 		}
-		out = append(out, NearbyRaw{JSON: []byte(js), DistanceM: d})
+		out = append(out, locate.Hit{JSON: []byte(js), DistanceM: d})
 	}
 	return out, nil
 }
@@ -118,23 +112,17 @@ func checkLimit(limit int) error {
 	return nil
 }
 
-// Page is one page of History.
-type Page struct {
-	Fixes []fix.Fix
-	Next  string // opaque cursor for the next page; "" when done
-}
-
 // History returns device's fixes with from <= ts <= to in time order, at
 // most limit per page. Zero from or to means unbounded. Pass the previous
 // page's Next as cursor to continue; a cursor that was not produced by
-// History for this range fails with an error wrapping ErrBadCursor.
-func (s *Store) History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (Page, error) {
+// History for this range fails with an error wrapping locate.ErrBadCursor.
+func (s *Store) History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (locate.Page, error) {
 	keys, err := s.keys(tenant)
 	if err != nil {
-		return Page{}, fmt.Errorf("redisstore: history: %w", err)
+		return locate.Page{}, fmt.Errorf("redisstore: history: %w", err)
 	}
 	if err := checkLimit(limit); err != nil {
-		return Page{}, fmt.Errorf("redisstore: history: %w", err)
+		return locate.Page{}, fmt.Errorf("redisstore: history: %w", err)
 	}
 	minMS, maxMS := int64(math.MinInt64), int64(math.MaxInt64)
 	if !from.IsZero() {
@@ -152,15 +140,15 @@ func (s *Store) History(ctx context.Context, tenant, device string, from, to tim
 		}
 	}
 	if minMS > maxMS {
-		return Page{}, fmt.Errorf("redisstore: history: %w: from %s is after to %s", ErrInvalidArgument, fix.FormatTime(from), fix.FormatTime(to))
+		return locate.Page{}, fmt.Errorf("redisstore: history: %w: from %s is after to %s", ErrInvalidArgument, fix.FormatTime(from), fix.FormatTime(to))
 	}
 	if cursor != "" {
 		ts, err := decodeCursor(cursor)
 		if err != nil {
-			return Page{}, fmt.Errorf("redisstore: history: %w", err)
+			return locate.Page{}, fmt.Errorf("redisstore: history: %w", err)
 		}
 		if ts < minMS || ts > maxMS {
-			return Page{}, fmt.Errorf("redisstore: history: %w: points outside the queried range", ErrBadCursor)
+			return locate.Page{}, fmt.Errorf("redisstore: history: %w: points outside the queried range", locate.ErrBadCursor)
 		}
 		minMS = ts
 	}
@@ -173,9 +161,9 @@ func (s *Store) History(ctx context.Context, tenant, device string, from, to tim
 		Count:   int64(limit) + 1, // one extra tells whether there is a next page
 	}).Result()
 	if err != nil {
-		return Page{}, fmt.Errorf("redisstore: history of %q: %w", device, err)
+		return locate.Page{}, fmt.Errorf("redisstore: history of %q: %w", device, err)
 	}
-	var page Page
+	var page locate.Page
 	if len(zs) > limit {
 		page.Next = encodeCursor(int64(zs[limit].Score))
 		zs = zs[:limit]
@@ -184,7 +172,7 @@ func (s *Store) History(ctx context.Context, tenant, device string, from, to tim
 	for i, z := range zs {
 		str, _ := z.Member.(string)
 		if err := json.Unmarshal([]byte(str), &page.Fixes[i]); err != nil {
-			return Page{}, fmt.Errorf("redisstore: history of %q: decode stored fix: %w", device, err)
+			return locate.Page{}, fmt.Errorf("redisstore: history of %q: decode stored fix: %w", device, err)
 		}
 	}
 	return page, nil

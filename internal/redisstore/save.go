@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/intake"
 )
 
 //go:embed save.lua
@@ -28,31 +29,14 @@ const (
 	maxChunkBytes = 8 << 20
 )
 
-// Group is the fixes of one CloudEvent. Source and ID identify the event for
-// deduplication; when either is empty the group is not deduplicated as an
-// event (its fixes still are, by device and timestamp).
-type Group struct {
-	Source, ID string
-	Fixes      []fix.Fix
-}
-
-// GroupResult is the outcome for one Group. For a duplicate event nothing is
-// stored and DupFixes counts all its fixes, so Accepted+DupFixes is always
-// len(Fixes).
-type GroupResult struct {
-	Duplicate bool
-	Accepted  int
-	DupFixes  int
-	// Stored tells, per fix of the group, whether this call stored it (false
-	// for a fix already in history and for every fix of a duplicate event).
-	Stored []bool
-}
-
-// SaveResult sums GroupResults: Accepted+Duplicates is the number of fixes.
-type SaveResult struct {
-	Accepted, Duplicates int
-	PerGroup             []GroupResult
-}
+// Save takes and returns the pipelines' own types (intake's), so no caller
+// copies its groups into a store type; the short names keep this file
+// readable.
+type (
+	Group       = intake.Group
+	GroupResult = intake.GroupResult
+	SaveResult  = intake.SaveResult
+)
 
 // Save stores groups of fixes for tenant in one round trip (see the package
 // doc for semantics). Every fix must pass fix.Validate relative to now; one

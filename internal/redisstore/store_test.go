@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -394,7 +395,7 @@ func testBadCursor(t *testing.T, s *Store, tenant string) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.History(ctx, tenant, "d", tt.from, tt.to, 1, tt.cursor)
-			if !errors.Is(err, ErrBadCursor) {
+			if !errors.Is(err, locate.ErrBadCursor) {
 				t.Errorf("History(cursor %q) error = %v, want ErrBadCursor", tt.cursor, err)
 			}
 		})

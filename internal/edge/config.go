@@ -1,0 +1,30 @@
+package edge
+
+import (
+	"time"
+)
+
+// Edge is the edge pipeline's settings.
+type Edge struct {
+	NodeID           string        `envconfig:"EDGE_NODE_ID" default:"edge"`
+	HistoryRetention time.Duration `envconfig:"HISTORY_RETENTION" default:"168h"`
+	OutboxMaxLen     int64         `envconfig:"OUTBOX_MAX_LEN" default:"1000000"`
+	RawRetention     time.Duration `envconfig:"RAW_RETENTION" default:"24h"`
+	// FilterSettings is JSON over edgefilter.DefaultSettings() for every
+	// device; DeviceSettings is a JSON object device id → settings JSON for
+	// per-device overrides (applied over FilterSettings).
+	FilterSettings string        `envconfig:"EDGE_FILTER_SETTINGS"`
+	DeviceSettings string        `envconfig:"EDGE_DEVICE_SETTINGS"`
+	FlushInterval  time.Duration `envconfig:"EDGE_FLUSH_INTERVAL" default:"5s"`
+	// IdleAfter is how long a device must be quiet before its undecided
+	// fixes are flushed; 0 means the filter window (window_s).
+	IdleAfter time.Duration `envconfig:"EDGE_IDLE_AFTER"`
+}
+
+// Acceptance is the settings of a device-protocol function, which feeds the
+// cloud pipeline or, with EDGE_MODE=true, this edge pipeline.
+type Acceptance struct {
+	EdgeMode bool          `envconfig:"EDGE_MODE"`
+	DedupTTL time.Duration `envconfig:"DEDUP_TTL" default:"24h"`
+	Edge
+}

@@ -1,0 +1,232 @@
+package httpkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/geotrack/geotrack/internal/clip"
+)
+
+// statusClientClosed is nginx's code for "the client went away first"; it
+// only appears in metrics and logs, the client never sees it.
+const statusClientClosed = 499
+
+// maxCEID bounds the logged ce-id header.
+const maxCEID = 128
+
+type functionHandler struct {
+	fn       handler.FunctionHandler
+	opts     Options
+	metrics  *httpMetrics
+	inflight atomic.Int64
+}
+
+// FunctionHandler adapts fn to HTTP: any path and method reach fn. See the
+// package doc for what it adds; opts.Name labels metrics and logs.
+func FunctionHandler(fn handler.FunctionHandler, opts Options) http.Handler {
+	opts = opts.withDefaults()
+	return &functionHandler{fn: fn, opts: opts, metrics: newHTTPMetrics(opts.Metrics, opts.Name)}
+}
+
+// result is what the handler goroutine hands back.
+type result struct {
+	resp  handler.Response
+	err   error
+	panic any
+	stack []byte
+}
+
+func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := callIDFrom(r.Header.Get("X-Call-Id"))
+	w.Header().Set("X-Call-Id", id)
+	log := h.opts.Logger.With(slog.String("function", h.opts.Name), slog.String("call_id", id))
+	if ce := r.Header.Get("Ce-Id"); ce != "" {
+		log = log.With(slog.String("ce_id", clip.Prefix(ce, maxCEID)))
+	}
+	ctx := withCall(r.Context(), &call{id: id, log: log})
+
+	status, written := h.serve(ctx, w, r, log)
+
+	elapsed := time.Since(start)
+	h.metrics.observe(r.Method, status, elapsed)
+	log.LogAttrs(ctx, accessLevel(r.URL.Path), "request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Int("bytes", written),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+	)
+}
+
+// serve runs one request and returns the status and body bytes written.
+func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) (int, int) {
+	if n := h.inflight.Add(1); n > int64(h.opts.MaxInflight) {
+		h.inflight.Add(-1)
+		w.Header().Set("Retry-After", "1")
+		return writeError(w, http.StatusTooManyRequests,
+			fmt.Sprintf("too many requests in flight (limit %d)", h.opts.MaxInflight))
+	}
+	h.metrics.inflight.Inc()
+	// Admission is released when the handler really returns, not when we
+	// answer: a handler that outlives its timeout still holds resources.
+	release := func() {
+		h.metrics.inflight.Dec()
+		h.inflight.Add(-1)
+	}
+
+	body, err := readBody(w, r, h.opts.MaxBodyBytes)
+	header := r.Header
+	if err == nil {
+		header, body, err = decodeBody(r.Header, body, h.opts.MaxBodyBytes)
+	}
+	if err != nil {
+		release()
+		return h.bodyError(w, err, log)
+	}
+
+	hctx, cancel := context.WithTimeout(ctx, h.opts.HandlerTimeout)
+	defer cancel()
+	req := handler.Request{
+		Body:        body,
+		Header:      header,
+		QueryString: r.URL.RawQuery,
+		Method:      r.Method,
+		Host:        r.Host,
+	}
+	req.WithContext(hctx)
+
+	done := make(chan result, 1) // buffered: an abandoned handler must not block
+	go func() {
+		res := h.call(req)
+		// Release before handing the result over, so that once the client
+		// has its answer the slot is free: a client sending requests one
+		// after another never sees a spurious 429.
+		release()
+		done <- res
+	}()
+
+	select {
+	case res := <-done:
+		return h.respond(w, res, log)
+	case <-hctx.Done():
+		if r.Context().Err() != nil {
+			log.Info("client closed the request before the handler finished")
+			return statusClientClosed, 0
+		}
+		log.Warn("handler timeout: context cancelled, handler abandoned", slog.Duration("timeout", h.opts.HandlerTimeout))
+		// The server's write deadline may equal the handler timeout; give the
+		// 503 a moment of its own so the client gets an answer.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Second))
+		return writeError(w, http.StatusServiceUnavailable, "handler timeout")
+	}
+}
+
+// call runs the function, turning a panic into a result.
+func (h *functionHandler) call(req handler.Request) (res result) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = result{panic: p, stack: debug.Stack()}
+		}
+	}()
+	resp, err := h.fn.Handle(req)
+	return result{resp: resp, err: err}
+}
+
+func (h *functionHandler) bodyError(w http.ResponseWriter, err error, log *slog.Logger) (int, int) {
+	if errors.Is(err, errEncoding) {
+		return writeError(w, http.StatusUnsupportedMediaType, err.Error())
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return writeError(w, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("body: request body exceeds %d bytes", tooBig.Limit))
+	}
+	log.Info("read request body", slog.Any("error", err))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return writeError(w, http.StatusRequestTimeout, "body: read timed out")
+	}
+	return writeError(w, http.StatusBadRequest, "body: "+err.Error())
+}
+
+func (h *functionHandler) respond(w http.ResponseWriter, res result, log *slog.Logger) (int, int) {
+	switch {
+	case res.panic != nil:
+		log.Error("handler panicked", slog.Any("panic", res.panic), slog.String("stack", string(res.stack)))
+		return writeError(w, http.StatusInternalServerError, "internal error")
+	case res.err != nil:
+		// A function that returns its error (rather than ending with
+		// Respond) gets the same mapping: FromError's.
+		status, msg := classify(res.err)
+		if status >= 500 {
+			log.Error("handler failed", slog.Any("error", res.err))
+		}
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="geotrack"`)
+		}
+		return writeError(w, status, msg)
+	}
+	status := res.resp.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status < 100 || status > 599 {
+		log.Error("handler returned an invalid status code", slog.Int("status", status))
+		return writeError(w, http.StatusInternalServerError, "internal error")
+	}
+	header := w.Header()
+	for k, v := range res.resp.Header {
+		header[k] = v
+	}
+	if bodyAllowed(status) && header.Get("Content-Length") == "" {
+		header.Set("Content-Length", strconv.Itoa(len(res.resp.Body)))
+	}
+	w.WriteHeader(status)
+	if !bodyAllowed(status) {
+		return status, 0
+	}
+	n, err := w.Write(res.resp.Body)
+	if err != nil {
+		log.Debug("write response", slog.Any("error", err))
+	}
+	return status, n
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// writeError writes the uniform {"error": msg} body.
+func writeError(w http.ResponseWriter, status int, msg string) (int, int) {
+	body, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg}) // a struct of one string always marshals
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	n, _ := w.Write(body) // the client went away; the status is logged anyway
+	return status, n
+}
+
+// accessLevel keeps probe traffic out of info logs.
+func accessLevel(path string) slog.Level {
+	if strings.HasPrefix(path, "/_/") {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}

@@ -1,0 +1,81 @@
+package httpkit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/geotrack/geotrack/internal/metrics"
+)
+
+// Defaults, shared by Options and Env.
+const (
+	DefaultAddr            = ":8080"
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultReadTimeout     = 10 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultHandlerTimeout  = 10 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxInflight     = 256
+)
+
+// Options configure how a function is served. Zero fields take the defaults
+// above.
+type Options struct {
+	// Name labels metrics and log lines ("function").
+	Name string
+	// Addr is where Serve listens when its addr argument is empty.
+	Addr string
+	// MaxBodyBytes bounds the request body; larger bodies get 413.
+	MaxBodyBytes int64
+	// ReadTimeout and WriteTimeout bound the whole request read and response
+	// write, as in http.Server.
+	ReadTimeout, WriteTimeout time.Duration
+	// HandlerTimeout is the deadline of the handler's context; a handler
+	// still running then gets 503 (and its context is cancelled).
+	HandlerTimeout time.Duration
+	// ShutdownTimeout bounds the drain of in-flight requests on shutdown.
+	ShutdownTimeout time.Duration
+	// MaxInflight bounds concurrent requests per function; more get 429.
+	MaxInflight int
+	// Ready reports whether the function can serve (e.g. Redis reachable);
+	// nil means always ready. It is called with a 2s deadline.
+	Ready func(ctx context.Context) error
+	// Logger is the base logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics is where the HTTP metrics go and what /metrics serves: one
+	// registry per process, shared with the functions it serves. nil means
+	// a new one with the process metrics (OptionsFromEnv makes it).
+	Metrics *metrics.Registry
+}
+
+func (o Options) withDefaults() Options {
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.HandlerTimeout <= 0 {
+		o.HandlerTimeout = DefaultHandlerTimeout
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = DefaultMaxInflight
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewProcessRegistry()
+	}
+	return o
+}
