@@ -76,6 +76,7 @@ func startFunction(t *testing.T, name string, env map[string]string) *proc {
 		"GEOTRACK_JWT_SECRET="+testSecret,
 		"SECRETS_DIR="+t.TempDir(),
 		"LOG_LEVEL=warn",
+		"SHUTDOWN_DELAY=0", // tests stop functions often; the fault suite sets its own
 	)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/metrics"
@@ -34,11 +35,12 @@ type Deps struct {
 	closers []func() error
 }
 
-// Redis returns a client for url, opened once per process.
-func (d *Deps) Redis(url, caFile string) (redis.UniversalClient, error) {
+// Redis returns a client for rc, opened once per process.
+func (d *Deps) Redis(rc config.Redis) (redis.UniversalClient, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	key := url + "\x00" + caFile
+	url, caFile := rc.RedisURL, rc.RedisTLSCAFile
+	key := fmt.Sprint(url, "\x00", caFile, "\x00", rc.RedisDialTimeout, "\x00", rc.RedisTimeout)
 	if c, ok := d.clients[key]; ok {
 		return c, nil
 	}
@@ -46,7 +48,7 @@ func (d *Deps) Redis(url, caFile string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []redisstore.OpenOption
+	opts := []redisstore.OpenOption{redisstore.WithTimeouts(rc.RedisDialTimeout, rc.RedisTimeout)}
 	if password != "" {
 		opts = append(opts, redisstore.WithPassword(password))
 	}
@@ -106,6 +108,9 @@ func (d *Deps) Close() error {
 func pinger(c redis.UniversalClient) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := c.Ping(ctx).Err(); err != nil {
+			if _, marked := dependency.As(err); marked {
+				return err // already says "redis unavailable: ..."
+			}
 			return fmt.Errorf("redis: %w", err)
 		}
 		return nil

@@ -74,7 +74,7 @@ func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
 
 // hotStore opens the Redis hot store and the token verifier a function needs.
 func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options) (*redisstore.Store, func(context.Context) error, httpkit.Verifier, error) {
-	client, err := d.Redis(rc.RedisURL, rc.RedisTLSCAFile)
+	client, err := d.Redis(rc)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -97,7 +97,11 @@ func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfi
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return &cloud.Pipeline{Store: store, Sink: sink, Source: source}, ready, verifier, nil
+	pl := &cloud.Pipeline{Store: store, Sink: sink, Source: source}
+	if d.Metrics != nil {
+		pl.Conflicts = cloud.NewConflictCounter(d.Metrics)
+	}
+	return pl, ready, verifier, nil
 }
 
 // Parser is the intake parser every position-accepting function uses:

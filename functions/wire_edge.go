@@ -67,7 +67,7 @@ func buildForwarder(ctx context.Context, d *Deps) (*Built, error) {
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
 	}
-	client, err := d.Redis(cfg.RedisURL, cfg.RedisTLSCAFile)
+	client, err := d.Redis(cfg.Redis)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	client, err := d.Redis(rc.RedisURL, rc.RedisTLSCAFile)
+	client, err := d.Redis(rc)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

@@ -102,6 +102,7 @@ func runDev(ctx context.Context, args []string) error {
 	defer deps.Close()
 
 	mux := http.NewServeMux()
+	mux.Handle("/", httpkit.NotFound("functions are at /function/<name>"))
 	var ready []func(context.Context) error
 	for _, spec := range functions.Pack() {
 		opts, err := httpkit.OptionsFromEnv(spec.Name)
@@ -131,6 +132,9 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	opts.Logger = logger
 	opts.Metrics = reg
+	if os.Getenv("SHUTDOWN_DELAY") == "" {
+		opts.ShutdownDelay = 0 // no load balancer to wait for on a laptop
+	}
 	opts.Ready = func(ctx context.Context) error {
 		for _, r := range ready {
 			if err := r(ctx); err != nil {

@@ -36,7 +36,7 @@ func token(args []string, out io.Writer) error {
 	tenant := fs.String("tenant", "", "tenant the token belongs to (required)")
 	role := fs.String("role", "", "device | viewer | admin | service (required)")
 	device := fs.String("device", "", "device id (required for role device)")
-	ttl := fs.Duration("ttl", 24*time.Hour, "validity")
+	ttl := fs.Duration("ttl", 24*time.Hour, "validity; functions still accept the token for AUTH_LEEWAY (default 30s) after it expires, for clock skew")
 	secretFlag := fs.String("secret", "", "HS256 secret, at least 16 bytes (default: /var/openfaas/secrets/jwt-secret, then $GEOTRACK_JWT_SECRET, then .dev/secret of geotrack dev)")
 	if err := fs.Parse(args); err != nil {
 		return err

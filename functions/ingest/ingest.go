@@ -64,9 +64,9 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	}
 	summary, err := f.intake.Ingest(ctx, p, envs, query.Get("device"))
 	if err != nil {
-		return handler.Response{}, err // its own status, else a retryable 500
+		return handler.Response{}, err // its status (a 403, an outage's 503), else a retryable 500
 	}
 	httpkit.LoggerFrom(ctx).Debug("ingested", "tenant", p.Tenant, "accepted", summary.Accepted,
-		"duplicates", summary.Duplicates, "rejected", len(summary.Rejected))
+		"duplicates", summary.Duplicates, "too_old", summary.TooOld, "rejected", len(summary.Rejected))
 	return httpkit.JSON(summary.Status(), summary), nil
 }

@@ -7,6 +7,7 @@ package osmand
 
 import (
 	"context"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -70,6 +71,11 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		for k, v := range form {
 			q[k] = append(q[k], v...)
 		}
+	}
+	if auth.Credential(req.Header, q) == "" {
+		// OsmAnd and Traccar Client cannot set headers: the token goes in
+		// the server URL, so say that rather than "send a Bearer header".
+		return handler.Response{}, fmt.Errorf("%w: missing token: put it in the server URL as ?token=<JWT> (or send Authorization: Bearer <JWT>)", auth.ErrUnauthenticated)
 	}
 	p, err := httpkit.Authenticate(ctx, f.auth, req, q, intake.MayReport)
 	if err != nil {

@@ -156,3 +156,25 @@ func TestVerifyTwiceGivesTheSamePrincipal(t *testing.T) {
 		t.Fatalf("tampered token: %v", err)
 	}
 }
+
+// TestLeeway: a token that expired 10s ago passes only within the leeway.
+func TestLeeway(t *testing.T) {
+	tok := sign(t, jwt.SigningMethodHS256, jwt.MapClaims{"tenant": "acme", "role": "viewer", "exp": time.Now().Add(-10 * time.Second).Unix()}, secret)
+	cases := []struct {
+		leeway time.Duration
+		ok     bool
+	}{{0, false}, {5 * time.Second, false}, {30 * time.Second, true}}
+	for _, tc := range cases {
+		v, err := NewVerifierWithSecret(secret, Config{Leeway: tc.leeway})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(context.Background(), tok)
+		if (err == nil) != tc.ok {
+			t.Errorf("leeway %s: err = %v, want accepted=%v", tc.leeway, err, tc.ok)
+		}
+	}
+	if _, err := NewVerifierWithSecret(secret, Config{Leeway: -time.Second}); err == nil {
+		t.Error("negative leeway accepted")
+	}
+}

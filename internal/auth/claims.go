@@ -65,7 +65,7 @@ func (p Principal) CanIngest(device string) error {
 		}
 		return fmt.Errorf("%w: a device token may only report for device %q, not %q", ErrForbidden, p.Device, device)
 	}
-	return fmt.Errorf("%w: role %s may not ingest", ErrForbidden, p.Role)
+	return fmt.Errorf("%w: this token has role %s, which may not ingest (a device, service or admin token is needed)", ErrForbidden, p.Role)
 }
 
 // CanRead reports whether p may use the read functions of its tenant.

@@ -24,6 +24,10 @@ import (
 type Config struct {
 	OIDCIssuer   string `envconfig:"OIDC_ISSUER"`
 	OIDCAudience string `envconfig:"OIDC_AUDIENCE"`
+	// Leeway is how long after its exp an HS256 token is still accepted, to
+	// tolerate clock skew between the issuer and the functions. Zero (the
+	// zero Config) accepts none; the environment's default is 30s.
+	Leeway time.Duration `envconfig:"AUTH_LEEWAY" default:"30s"`
 }
 
 // SecretName is the OpenFaaS secret holding the HS256 key; SecretEnv its
@@ -65,6 +69,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 func NewVerifierWithSecret(secret []byte, cfg Config) (*Verifier, error) {
 	if len(secret) == 0 && cfg.OIDCIssuer == "" {
 		return nil, fmt.Errorf("auth: set the %s secret (or %s) or OIDC_ISSUER", SecretName, SecretEnv)
+	}
+	if cfg.Leeway < 0 {
+		return nil, errors.New("auth: AUTH_LEEWAY must not be negative")
 	}
 	if len(secret) > 0 && len(secret) < 16 {
 		return nil, fmt.Errorf("auth: %s must be at least 16 bytes", SecretName)
@@ -131,15 +138,12 @@ func (v *Verifier) verifyHS256(token string) (Principal, time.Time, error) {
 	}
 	var c tokenClaims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.secret, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(leeway))
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(v.cfg.Leeway))
 	if err != nil {
 		return Principal{}, time.Time{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
-	return Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device}, c.ExpiresAt.Time.Add(leeway), nil
+	return Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device}, c.ExpiresAt.Time.Add(v.cfg.Leeway), nil
 }
-
-// leeway tolerates clock skew between the issuer and the functions.
-const leeway = 30 * time.Second
 
 func (v *Verifier) verifyOIDC(ctx context.Context, token string) (Principal, time.Time, error) {
 	if v.cfg.OIDCIssuer == "" {

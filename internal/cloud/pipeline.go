@@ -7,6 +7,7 @@ package cloud
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/geotrack/geotrack/internal/auth"
@@ -14,6 +15,7 @@ import (
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/metrics"
 )
 
 // Store keeps accepted fixes, deduplicating by event and by device+ts.
@@ -31,6 +33,9 @@ type Pipeline struct {
 	Sink   Sink
 	Source string // CloudEvents source of emitted events
 	Now    func() time.Time
+	// Conflicts counts duplicate event ids delivered with other data
+	// (NewConflictCounter); nil: they are only logged.
+	Conflicts *metrics.Counter
 }
 
 // AcceptGroups implements intake.Acceptor.
@@ -51,11 +56,42 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	}
 	res, err := pl.Store.Save(ctx, p.Tenant, groups, now())
 	if err != nil {
-		return intake.Summary{}, err // retryable 5xx: the script marks nothing seen unless it stored
+		return intake.Summary{}, err // retryable 503/5xx: the script marks nothing seen unless it stored
 	}
-	summary.Accepted, summary.Duplicates = res.Accepted, res.Duplicates
+	summary.Accepted, summary.Duplicates, summary.TooOld = res.Accepted, res.Duplicates, res.TooOld
+	if res.TooOld > 0 {
+		summary.Hint = fmt.Sprintf("%d fixes are older than the history retention (HISTORY_RETENTION) and were not stored", res.TooOld)
+	}
+	if res.Conflicts > 0 {
+		pl.logConflicts(ctx, p.Tenant, groups, res)
+	}
 	pl.emitUpdated(ctx, p.Tenant, groups, res)
 	return summary, nil
+}
+
+// NewConflictCounter registers geotrack_ingest_duplicate_conflicts_total,
+// the Pipeline's Conflicts, in r (the process's registry; registering again
+// returns the same counter).
+func NewConflictCounter(r *metrics.Registry) *metrics.Counter {
+	return r.NewCounter("geotrack_ingest_duplicate_conflicts_total",
+		"Duplicate CloudEvent ids (same source and id) whose data differs from the first delivery's; not stored.")
+}
+
+// logConflicts reports events dropped as duplicates although their data
+// differs from the first delivery: right by CloudEvents, but silent data loss
+// for a producer that reuses ids, so it is counted and logged.
+func (pl *Pipeline) logConflicts(ctx context.Context, tenant string, groups []intake.Group, res intake.SaveResult) {
+	log := httpkit.LoggerFrom(ctx)
+	for i, gr := range res.PerGroup {
+		if !gr.Conflict || i >= len(groups) {
+			continue
+		}
+		if pl.Conflicts != nil {
+			pl.Conflicts.Inc()
+		}
+		log.Warn("duplicate event id with different data: not stored; the producer reuses CloudEvent ids",
+			"tenant", tenant, "ce_source", groups[i].Source, "ce_id", groups[i].ID, "fixes", len(groups[i].Fixes))
+	}
 }
 
 // emitUpdated publishes the newly stored fixes, one event per request. A sink

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,10 +13,12 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/cloud"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/metrics"
 )
 
 // fakeStore answers Save with a fixed result and counts calls.
@@ -53,7 +56,9 @@ func TestAcceptGroups(t *testing.T) {
 		status     int // of the error; 0 when none
 		accepted   int
 		duplicates int
-		emitted    int // fixes in the one location.updated event; 0: no event
+		tooOld     int     // fixes beyond retention, which also bring a hint
+		conflicts  float64 // geotrack_ingest_duplicate_conflicts_total after the call
+		emitted    int     // fixes in the one location.updated event; 0: no event
 	}{
 		{name: "stored and emitted", p: service, groups: groups,
 			store:    fakeStore{res: intake.SaveResult{Accepted: 2, PerGroup: []intake.GroupResult{{Accepted: 2, Stored: []bool{true, true}}}}},
@@ -64,14 +69,22 @@ func TestAcceptGroups(t *testing.T) {
 		{name: "duplicate event emits nothing", p: service, groups: groups,
 			store:      fakeStore{res: intake.SaveResult{Duplicates: 2, PerGroup: []intake.GroupResult{{Duplicate: true, DupFixes: 2, Stored: []bool{false, false}}}}},
 			duplicates: 2},
+		{name: "duplicate id with other data is counted", p: service, groups: groups,
+			store:      fakeStore{res: intake.SaveResult{Duplicates: 2, Conflicts: 1, PerGroup: []intake.GroupResult{{Duplicate: true, Conflict: true, DupFixes: 2, Stored: []bool{false, false}}}}},
+			duplicates: 2, conflicts: 1},
+		{name: "fixes beyond retention are too old, not accepted", p: service, groups: groups,
+			store:    fakeStore{res: intake.SaveResult{Accepted: 1, TooOld: 1, PerGroup: []intake.GroupResult{{Accepted: 1, TooOld: 1, Stored: []bool{false, true}}}}},
+			accepted: 1, tooOld: 1, emitted: 1},
 		{name: "nothing to store", p: service, groups: nil},
 		{name: "device token for another device", p: auth.Principal{Tenant: "acme", Role: auth.RoleDevice, Device: "d2"}, groups: groups, status: http.StatusForbidden},
-		{name: "store down is retryable", p: service, groups: groups, store: fakeStore{err: errors.New("redis: refused")}, status: http.StatusInternalServerError},
+		{name: "store bug is retryable", p: service, groups: groups, store: fakeStore{err: errors.New("redis: bad reply")}, status: http.StatusInternalServerError},
+		{name: "store outage is 503", p: service, groups: groups, store: fakeStore{err: dependency.Unavailable("redis", errors.New("connection refused"))}, status: http.StatusServiceUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := &fakeSink{}
-			pl := &cloud.Pipeline{Store: &tc.store, Sink: sink, Source: "urn:test", Now: func() time.Time { return ts.Add(time.Minute) }}
+			conflicts := cloud.NewConflictCounter(metrics.NewRegistry())
+			pl := &cloud.Pipeline{Store: &tc.store, Sink: sink, Source: "urn:test", Now: func() time.Time { return ts.Add(time.Minute) }, Conflicts: conflicts}
 			sum, err := pl.AcceptGroups(context.Background(), tc.p, tc.groups, nil)
 			if tc.status != 0 {
 				if s := httpkit.StatusOf(err); s != tc.status {
@@ -85,8 +98,14 @@ func TestAcceptGroups(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sum.Accepted != tc.accepted || sum.Duplicates != tc.duplicates || sum.Rejected == nil {
+			if sum.Accepted != tc.accepted || sum.Duplicates != tc.duplicates || sum.TooOld != tc.tooOld || sum.Rejected == nil {
 				t.Fatalf("summary %+v", sum)
+			}
+			if hinted := strings.Contains(sum.Hint, "HISTORY_RETENTION"); hinted != (tc.tooOld > 0) {
+				t.Fatalf("hint %q with %d too old", sum.Hint, tc.tooOld)
+			}
+			if got := conflicts.Value(); got != tc.conflicts {
+				t.Fatalf("conflicts counted %g, want %g", got, tc.conflicts)
 			}
 			if tc.emitted == 0 {
 				if len(sink.sent) != 0 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -53,4 +54,9 @@ func Load(cfg any) error {
 type Redis struct {
 	RedisURL       string `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0"`
 	RedisTLSCAFile string `envconfig:"REDIS_TLS_CA_FILE"`
+	// RedisDialTimeout and RedisTimeout bound a connection attempt and one
+	// command, so a request fails with 503 soon after Redis goes away
+	// instead of hanging; dial_timeout etc. in REDIS_URL win over them.
+	RedisDialTimeout time.Duration `envconfig:"REDIS_DIAL_TIMEOUT" default:"1s"`
+	RedisTimeout     time.Duration `envconfig:"REDIS_TIMEOUT" default:"3s"`
 }

@@ -1,6 +1,7 @@
 package httpkit
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ type Env struct {
 	WriteTimeout    time.Duration `envconfig:"WRITE_TIMEOUT" default:"10s"`
 	ExecTimeout     time.Duration `envconfig:"EXEC_TIMEOUT" default:"10s"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
+	ShutdownDelay   time.Duration `envconfig:"SHUTDOWN_DELAY" default:"5s"`
 	MaxInflight     int           `envconfig:"MAX_INFLIGHT" default:"256"`
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info"`  // debug|info|warn|error
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json"` // json|text
@@ -69,6 +71,9 @@ func (e Env) validate() error {
 			return fmt.Errorf("%s must be positive", p.key)
 		}
 	}
+	if e.ShutdownDelay < 0 {
+		return errors.New("SHUTDOWN_DELAY must not be negative (0 turns it off)")
+	}
 	if e.Port < 1 || e.Port > 65535 {
 		return fmt.Errorf("PORT %d is outside 1..65535", e.Port)
 	}
@@ -109,6 +114,7 @@ func (e Env) Options(name string, w io.Writer) (Options, error) {
 		WriteTimeout:    e.WriteTimeout,
 		HandlerTimeout:  e.ExecTimeout,
 		ShutdownTimeout: e.ShutdownTimeout,
+		ShutdownDelay:   e.ShutdownDelay,
 		MaxInflight:     e.MaxInflight,
 		Logger:          logger,
 	}.withDefaults(), nil
@@ -121,7 +127,7 @@ func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log level: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: readableDuration}
 	switch strings.ToLower(format) {
 	case "", "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
@@ -129,6 +135,15 @@ func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: want json or text", format)
+}
+
+// readableDuration logs durations as "10s" rather than the JSON handler's
+// nanoseconds (10000000000), which nobody reads right.
+func readableDuration(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -21,22 +21,23 @@ func TestOptionsFromEnv(t *testing.T) {
 			return o.Name == "ingest" && o.Addr == ":8080" && o.MaxBodyBytes == 1<<20 &&
 				o.ReadTimeout == 10*time.Second && o.WriteTimeout == 10*time.Second &&
 				o.HandlerTimeout == 10*time.Second && o.ShutdownTimeout == 10*time.Second &&
-				o.MaxInflight == 256 && o.Logger != nil && o.Metrics != nil && o.Ready == nil
+				o.ShutdownDelay == 5*time.Second && o.MaxInflight == 256 && o.Logger != nil && o.Metrics != nil && o.Ready == nil
 		}, ""},
 		{"all set", map[string]string{
 			"PORT": "8082", "MAX_BODY_BYTES": "2048", "READ_TIMEOUT": "3s", "WRITE_TIMEOUT": "4s",
-			"EXEC_TIMEOUT": "2500ms", "SHUTDOWN_TIMEOUT": "20s", "MAX_INFLIGHT": "7",
+			"EXEC_TIMEOUT": "2500ms", "SHUTDOWN_TIMEOUT": "20s", "SHUTDOWN_DELAY": "0s", "MAX_INFLIGHT": "7",
 			"LOG_LEVEL": "DEBUG", "LOG_FORMAT": "text",
 		}, func(o Options) bool {
 			return o.Addr == ":8082" && o.MaxBodyBytes == 2048 && o.ReadTimeout == 3*time.Second &&
 				o.WriteTimeout == 4*time.Second && o.HandlerTimeout == 2500*time.Millisecond &&
-				o.ShutdownTimeout == 20*time.Second && o.MaxInflight == 7
+				o.ShutdownTimeout == 20*time.Second && o.ShutdownDelay == 0 && o.MaxInflight == 7
 		}, ""},
 		{"bad port", map[string]string{"PORT": "http"}, nil, "PORT"},
 		{"port range", map[string]string{"PORT": "70000"}, nil, "PORT 70000"},
 		{"bad duration", map[string]string{"EXEC_TIMEOUT": "10"}, nil, "EXEC_TIMEOUT"},
 		{"zero inflight", map[string]string{"MAX_INFLIGHT": "0"}, nil, "MAX_INFLIGHT must be positive"},
 		{"negative body", map[string]string{"MAX_BODY_BYTES": "-1"}, nil, "MAX_BODY_BYTES must be positive"},
+		{"negative delay", map[string]string{"SHUTDOWN_DELAY": "-1s"}, nil, "SHUTDOWN_DELAY must not be negative"},
 		{"bad level", map[string]string{"LOG_LEVEL": "verbose"}, nil, "LOG_LEVEL"},
 		{"bad format", map[string]string{"LOG_FORMAT": "xml"}, nil, "LOG_FORMAT"},
 	}
@@ -70,7 +71,7 @@ func TestOptionsFromEnv(t *testing.T) {
 
 func TestEnvVars(t *testing.T) {
 	want := []string{"PORT", "MAX_BODY_BYTES", "READ_TIMEOUT", "WRITE_TIMEOUT", "EXEC_TIMEOUT",
-		"SHUTDOWN_TIMEOUT", "MAX_INFLIGHT", "LOG_LEVEL", "LOG_FORMAT"}
+		"SHUTDOWN_TIMEOUT", "SHUTDOWN_DELAY", "MAX_INFLIGHT", "LOG_LEVEL", "LOG_FORMAT"}
 	if got := EnvVars(); !slices.Equal(got, want) {
 		t.Fatalf("EnvVars() = %v, want %v", got, want)
 	}
@@ -108,9 +109,12 @@ func TestNewLogger(t *testing.T) {
 				t.Fatalf("debug line shown = %v, want %v", shown, tt.debugShown)
 			}
 			buf.Reset()
-			l.Error("e", "k", "v")
+			l.Error("e", "k", "v", "wait", 10*time.Second)
 			if isJSON := json.Valid(buf.Bytes()); isJSON != tt.json {
 				t.Fatalf("output %q: JSON = %v, want %v", buf.String(), isJSON, tt.json)
+			}
+			if !strings.Contains(buf.String(), `wait=10s`) && !strings.Contains(buf.String(), `"wait":"10s"`) {
+				t.Fatalf("output %q: want the duration as 10s", buf.String())
 			}
 		})
 	}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -16,7 +18,7 @@ import (
 // input, the field at fault. It is the one error type of the pack that
 // carries a status; FromError maps it, and also maps the domain errors that
 // must not know HTTP (fix.FieldError is 400, auth.ErrUnauthenticated 401,
-// auth.ErrForbidden 403).
+// auth.ErrForbidden 403, a dependency outage 503 with Retry-After).
 type Error struct {
 	Status int    // HTTP status code
 	Field  string // the input at fault ("" when none): body, lat, [2].data, ...
@@ -58,53 +60,72 @@ func BadInput(err error) error {
 }
 
 // StatusOf is the HTTP status err maps to; see FromError.
-func StatusOf(err error) int {
-	status, _ := classify(err)
-	return status
+func StatusOf(err error) int { return classify(err).status }
+
+// answer is how an error is answered: status, the message of the body and
+// the headers that go with the status.
+type answer struct {
+	status     int
+	msg        string
+	retryAfter int // seconds; 0: no Retry-After
 }
 
-// classify finds the status of err and the message to send: the outermost
-// *Error, else a fix.FieldError (400), else an auth failure (401, 403), else
-// a retryable 500 (Knative retries 5xx, never 4xx).
-func classify(err error) (int, string) {
+// classify is the one mapping of errors to HTTP: the outermost *Error keeps
+// its status; a dependency outage (dependency.Unavailable) is a 503 naming
+// the service ("redis unavailable: ...") with Retry-After, which producers,
+// Knative delivery and the OpenFaaS queue worker retry; a fix.FieldError is
+// 400; an auth failure 401 or 403; anything else is a bug, 500 (still
+// retryable: Knative retries 5xx, never 4xx).
+func classify(err error) answer {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Status, e.Error()
+		return answer{status: e.Status, msg: e.Error()}
+	}
+	if de, ok := dependency.As(err); ok {
+		return answer{status: http.StatusServiceUnavailable, msg: de.Error(), retryAfter: dependency.RetryAfterSeconds}
 	}
 	var fe *fix.FieldError
 	if errors.As(err, &fe) {
-		return http.StatusBadRequest, fe.Error()
+		return answer{status: http.StatusBadRequest, msg: fe.Error()}
 	}
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
-		return http.StatusUnauthorized, err.Error()
+		return answer{status: http.StatusUnauthorized, msg: err.Error()}
 	case errors.Is(err, auth.ErrForbidden):
-		return http.StatusForbidden, err.Error()
+		return answer{status: http.StatusForbidden, msg: err.Error()}
 	}
-	return http.StatusInternalServerError, err.Error()
+	return answer{status: http.StatusInternalServerError, msg: err.Error()}
+}
+
+// setHeaders adds the headers a's status calls for: the challenge of a 401,
+// Retry-After of an outage.
+func (a answer) setHeaders(h http.Header) {
+	if a.status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="geotrack"`)
+	}
+	if a.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(a.retryAfter))
+	}
 }
 
 // FromError is the one place an error becomes a response: the uniform
-// {"error": msg} body with the status classify finds, and the challenge
-// header on a 401.
+// {"error": msg} body with the status classify finds, and the headers that
+// go with it (a 401's challenge, an outage's Retry-After).
 func FromError(err error) handler.Response {
-	status, msg := classify(err)
-	r := ErrorResponse(status, msg)
-	if status == http.StatusUnauthorized {
-		r.Header.Set("WWW-Authenticate", `Bearer realm="geotrack"`)
-	}
+	a := classify(err)
+	r := ErrorResponse(a.status, a.msg)
+	a.setHeaders(r.Header)
 	return r
 }
 
 // Respond finishes a function's Handle: resp when err is nil, else err's
-// response (FromError), logging the cause of a 5xx.
-func Respond(ctx context.Context, resp handler.Response, err error) handler.Response {
+// response (FromError). It does not log: the kit logs every request once,
+// in its access line, with the error's message and at the level its status
+// calls for (a client's mistake at info, a failure on our side at error),
+// so the request's context is not needed here.
+func Respond(_ context.Context, resp handler.Response, err error) handler.Response {
 	if err == nil {
 		return resp
 	}
-	r := FromError(err)
-	if r.StatusCode >= 500 {
-		LoggerFrom(ctx).Error("request failed", "status", r.StatusCode, "err", err)
-	}
-	return r
+	return FromError(err)
 }

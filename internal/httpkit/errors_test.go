@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -42,20 +43,24 @@ func TestFromError(t *testing.T) {
 		err    error
 		status int
 		msg    string
+		retry  string // Retry-After
 	}{
-		{"plain error is 500", errors.New("redis: connection refused"), http.StatusInternalServerError, "redis: connection refused"},
-		{"wrapped plain error keeps its context", fmt.Errorf("read history: %w", errors.New("timeout")), http.StatusInternalServerError, "read history: timeout"},
-		{"status kept", WithStatus(http.StatusConflict, errors.New("stale")), http.StatusConflict, "stale"},
-		{"wrapped status", fmt.Errorf("store: %w", WithStatus(http.StatusBadRequest, errors.New("bad tenant"))), http.StatusBadRequest, "bad tenant"},
-		{"nested statuses: outermost wins", WithStatus(http.StatusForbidden, WithStatus(http.StatusNotFound, errors.New("x"))), http.StatusForbidden, "x"},
-		{"5xx status kept", WithStatus(http.StatusServiceUnavailable, errors.New("busy")), http.StatusServiceUnavailable, "busy"},
-		{"field error of the kit", Invalid("radius", "must be more than 0 metres"), http.StatusBadRequest, "radius: must be more than 0 metres"},
-		{"413 with field", &Error{Status: http.StatusRequestEntityTooLarge, Field: "body", Msg: "too many"}, http.StatusRequestEntityTooLarge, "body: too many"},
-		{"domain field error is 400", &fix.FieldError{Field: "lon", Msg: "out of range"}, http.StatusBadRequest, "lon: out of range"},
-		{"wrapped domain field error", fmt.Errorf("decode: %w", &fix.FieldError{Field: "ts", Msg: "required"}), http.StatusBadRequest, "ts: required"},
-		{"unauthenticated is 401", fmt.Errorf("%w: token expired", auth.ErrUnauthenticated), http.StatusUnauthorized, "unauthenticated: token expired"},
-		{"forbidden is 403", fmt.Errorf("%w: role viewer", auth.ErrForbidden), http.StatusForbidden, "forbidden: role viewer"},
-		{"status over forbidden", WithStatus(http.StatusServiceUnavailable, auth.ErrForbidden), http.StatusServiceUnavailable, "forbidden"},
+		{"plain error is 500", errors.New("redis: connection refused"), http.StatusInternalServerError, "redis: connection refused", ""},
+		{"wrapped plain error keeps its context", fmt.Errorf("read history: %w", errors.New("timeout")), http.StatusInternalServerError, "read history: timeout", ""},
+		{"dependency outage is 503 naming the service", fmt.Errorf("save: %w", dependency.Unavailable("redis", errors.New("LOADING Redis is loading the dataset in memory"))),
+			http.StatusServiceUnavailable, "redis unavailable: LOADING Redis is loading the dataset in memory", "2"},
+		{"status over outage", WithStatus(http.StatusBadRequest, dependency.Unavailable("redis", errors.New("x"))), http.StatusBadRequest, "redis unavailable: x", ""},
+		{"status kept", WithStatus(http.StatusConflict, errors.New("stale")), http.StatusConflict, "stale", ""},
+		{"wrapped status", fmt.Errorf("store: %w", WithStatus(http.StatusBadRequest, errors.New("bad tenant"))), http.StatusBadRequest, "bad tenant", ""},
+		{"nested statuses: outermost wins", WithStatus(http.StatusForbidden, WithStatus(http.StatusNotFound, errors.New("x"))), http.StatusForbidden, "x", ""},
+		{"5xx status kept", WithStatus(http.StatusServiceUnavailable, errors.New("busy")), http.StatusServiceUnavailable, "busy", ""},
+		{"field error of the kit", Invalid("radius", "must be more than 0 metres"), http.StatusBadRequest, "radius: must be more than 0 metres", ""},
+		{"413 with field", &Error{Status: http.StatusRequestEntityTooLarge, Field: "body", Msg: "too many"}, http.StatusRequestEntityTooLarge, "body: too many", ""},
+		{"domain field error is 400", &fix.FieldError{Field: "lon", Msg: "out of range"}, http.StatusBadRequest, "lon: out of range", ""},
+		{"wrapped domain field error", fmt.Errorf("decode: %w", &fix.FieldError{Field: "ts", Msg: "required"}), http.StatusBadRequest, "ts: required", ""},
+		{"unauthenticated is 401", fmt.Errorf("%w: token expired", auth.ErrUnauthenticated), http.StatusUnauthorized, "unauthenticated: token expired", ""},
+		{"forbidden is 403", fmt.Errorf("%w: role viewer", auth.ErrForbidden), http.StatusForbidden, "forbidden: role viewer", ""},
+		{"status over forbidden", WithStatus(http.StatusServiceUnavailable, auth.ErrForbidden), http.StatusServiceUnavailable, "forbidden", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,6 +75,9 @@ func TestFromError(t *testing.T) {
 			challenge := r.Header.Get("WWW-Authenticate")
 			if (tc.status == http.StatusUnauthorized) != (challenge != "") {
 				t.Fatalf("status %d with WWW-Authenticate %q", tc.status, challenge)
+			}
+			if got := r.Header.Get("Retry-After"); got != tc.retry {
+				t.Fatalf("Retry-After %q, want %q", got, tc.retry)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
 )
 
 // Verifier checks a bearer token.
@@ -18,7 +19,8 @@ type Verifier interface {
 // Authenticate verifies the request's credential (header, or ?token= in
 // query) and applies need (e.g. auth.Principal.CanRead), so every function
 // guards itself the same way. Its errors map to 401 and 403; a verifier
-// that cannot decide (OIDC discovery down) is our fault and a retryable 503.
+// that cannot decide (OIDC discovery down) is an outage of the issuer: a
+// retryable 503 with Retry-After, like any dependency.
 func Authenticate(ctx context.Context, v Verifier, req handler.Request, query url.Values, need func(auth.Principal) error) (auth.Principal, error) {
 	p, err := v.Verify(ctx, auth.Credential(req.Header, query))
 	if err != nil {
@@ -33,12 +35,12 @@ func Authenticate(ctx context.Context, v Verifier, req handler.Request, query ur
 }
 
 // authFailure keeps a 401 or 403; anything else stopped the check on our
-// side and is a retryable 503.
+// side: "auth unavailable", 503 with Retry-After.
 func authFailure(err error) error {
 	if s := StatusOf(err); s == http.StatusUnauthorized || s == http.StatusForbidden {
 		return err
 	}
-	return &Error{Status: http.StatusServiceUnavailable, Msg: "auth unavailable: " + err.Error(), Err: err}
+	return dependency.Unavailable("auth", err)
 }
 
 // AuthorizeRead is the preamble of every read function: GET or HEAD only, a

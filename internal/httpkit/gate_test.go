@@ -16,6 +16,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
@@ -108,6 +109,10 @@ func checkDenied(t *testing.T, r *handler.Response, status int, msgPart string) 
 	if got := r.Header.Get("WWW-Authenticate"); got != wantAuth {
 		t.Fatalf("WWW-Authenticate %q, want %q", got, wantAuth)
 	}
+	// Only the outage (503) is worth retrying.
+	if got, retry := r.Header.Get("Retry-After"), status == http.StatusServiceUnavailable; (got != "") != retry {
+		t.Fatalf("Retry-After %q for status %d", got, status)
+	}
 }
 
 func TestFromErrorAuth(t *testing.T) {
@@ -121,6 +126,7 @@ func TestFromErrorAuth(t *testing.T) {
 		{"wrapped unauthenticated", fmt.Errorf("%w: token expired", auth.ErrUnauthenticated), http.StatusUnauthorized, "token expired"},
 		{"forbidden", fmt.Errorf("%w: role viewer is not admin", auth.ErrForbidden), http.StatusForbidden, "not admin"},
 		{"other is ours", errors.New("redis: connection refused"), http.StatusInternalServerError, "redis: connection refused"},
+		{"issuer outage", dependency.Unavailable("auth", errors.New("oidc discovery: connection refused")), http.StatusServiceUnavailable, "auth unavailable: oidc discovery"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,17 +58,22 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := withCall(r.Context(), &call{id: id, log: log})
 
-	status, written := h.serve(ctx, w, r, log)
+	ew := &errorCapture{ResponseWriter: w}
+	status, written := h.serve(ctx, ew, r, log)
 
 	elapsed := time.Since(start)
 	h.metrics.observe(r.Method, status, elapsed)
-	log.LogAttrs(ctx, accessLevel(r.URL.Path), "request",
+	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
 		slog.Int("bytes", written),
 		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-	)
+	}
+	if status >= 400 && status != statusClientClosed {
+		attrs = append(attrs, slog.String("error", ew.reason()))
+	}
+	log.LogAttrs(ctx, accessLevel(r.URL.Path, status), "request", attrs...)
 }
 
 // serve runs one request and returns the status and body bytes written.
@@ -126,7 +131,7 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 			log.Info("client closed the request before the handler finished")
 			return statusClientClosed, 0
 		}
-		log.Warn("handler timeout: context cancelled, handler abandoned", slog.Duration("timeout", h.opts.HandlerTimeout))
+		log.Warn("handler timeout: context cancelled, handler abandoned", slog.String("timeout", h.opts.HandlerTimeout.String()))
 		// The server's write deadline may equal the handler timeout; give the
 		// 503 a moment of its own so the client gets an answer.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Second))
@@ -169,15 +174,11 @@ func (h *functionHandler) respond(w http.ResponseWriter, res result, log *slog.L
 		return writeError(w, http.StatusInternalServerError, "internal error")
 	case res.err != nil:
 		// A function that returns its error (rather than ending with
-		// Respond) gets the same mapping: FromError's.
-		status, msg := classify(res.err)
-		if status >= 500 {
-			log.Error("handler failed", slog.Any("error", res.err))
-		}
-		if status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="geotrack"`)
-		}
-		return writeError(w, status, msg)
+		// Respond) gets the same mapping, FromError's; it is logged once,
+		// by the access line, at the level its status calls for.
+		a := classify(res.err)
+		a.setHeaders(w.Header())
+		return writeError(w, a.status, a.msg)
 	}
 	status := res.resp.StatusCode
 	if status == 0 {
@@ -223,10 +224,58 @@ func writeError(w http.ResponseWriter, status int, msg string) (int, int) {
 	return status, n
 }
 
-// accessLevel keeps probe traffic out of info logs.
-func accessLevel(path string) slog.Level {
-	if strings.HasPrefix(path, "/_/") {
+// accessLevel keeps probe traffic out of info logs and logs each request
+// once at the level its status calls for: a client's mistake (4xx) is info,
+// a failure on our side (5xx) is an error.
+func accessLevel(path string, status int) slog.Level {
+	switch {
+	case strings.HasPrefix(path, "/_/"):
 		return slog.LevelDebug
+	case status >= 500 && status != statusClientClosed:
+		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// maxLoggedError bounds the error text kept for the access log.
+const maxLoggedError = 512
+
+// errorCapture keeps the start of an error response's body, so the access
+// log can say why a request failed without every function logging it.
+type errorCapture struct {
+	http.ResponseWriter
+	status int
+	body   []byte
+}
+
+func (c *errorCapture) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *errorCapture) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if c.status >= 400 && len(c.body) < maxLoggedError {
+		c.body = append(c.body, b[:min(len(b), maxLoggedError-len(c.body))]...)
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (c *errorCapture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// reason is the message of the uniform {"error": msg} body, or the start of
+// whatever else the body held.
+func (c *errorCapture) reason() string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(c.body, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	return strings.TrimSpace(string(c.body))
 }

@@ -19,7 +19,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/auth"
-
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/metrics"
 )
 
@@ -279,32 +279,31 @@ func TestPanicRecovered(t *testing.T) {
 	}
 }
 
+// TestHandlerError: an error a handler returns is mapped once, by the kit,
+// as FromError maps it: an outage of a dependency is a retryable 503, a
+// status error keeps its status, a 401 carries the challenge, anything else
+// is a 500. The request is logged once, by the access line, with the
+// reason: at info for a client's mistake, at error for a failure on our
+// side; nothing else logs it.
 func TestHandlerError(t *testing.T) {
-	fn := handlerFunc(func(handler.Request) (handler.Response, error) {
-		return handler.Response{}, fmt.Errorf("store fix: %w", errors.New("redis down"))
-	})
-	f := start(t, fn, Options{})
-	wantJSONError(t, f.do(t, http.MethodPost, "/", nil, nil), 500, "store fix: redis down")
-	logged := f.logs.find(t, "handler failed")
-	if len(logged) != 1 || logged[0]["error"] != "store fix: redis down" {
-		t.Fatalf("error log = %v", logged)
-	}
-}
-
-// TestHandlerErrorStatus: an error returned from Handle maps as FromError
-// maps it, and only a 5xx is logged as a failure.
-func TestHandlerErrorStatus(t *testing.T) {
 	cases := []struct {
-		name      string
-		err       error
-		status    int
-		msg       string
-		challenge bool
+		name       string
+		err        error
+		status     int
+		msg        string
+		retryAfter string
+		challenge  bool
+		level      string
 	}{
-		{"kit error keeps its status", Invalid("lat", "required"), 400, "lat: required", false},
-		{"wrapped kit error", fmt.Errorf("decode: %w", &Error{Status: 413, Field: "body", Msg: "too many"}), 413, "body: too many", false},
-		{"unauthenticated", fmt.Errorf("%w: token expired", auth.ErrUnauthenticated), 401, "unauthenticated: token expired", true},
-		{"retryable", WithStatus(503, errors.New("busy")), 503, "busy", false},
+		{"bug is 500", fmt.Errorf("store fix: %w", errors.New("bad reply")), 500, "store fix: bad reply", "", false, "ERROR"},
+		{"outage is 503", fmt.Errorf("store fix: %w", dependency.Unavailable("redis", errors.New("connection refused"))),
+			503, "redis unavailable: connection refused", "2", false, "ERROR"},
+		{"retryable status kept", WithStatus(503, errors.New("busy")), 503, "busy", "", false, "ERROR"},
+		{"client mistake keeps its status", WithStatus(http.StatusForbidden, errors.New("forbidden: role viewer may not ingest")),
+			403, "forbidden: role viewer may not ingest", "", false, "INFO"},
+		{"kit error keeps its status", Invalid("lat", "required"), 400, "lat: required", "", false, "INFO"},
+		{"wrapped kit error", fmt.Errorf("decode: %w", &Error{Status: 413, Field: "body", Msg: "too many"}), 413, "body: too many", "", false, "INFO"},
+		{"unauthenticated", fmt.Errorf("%w: token expired", auth.ErrUnauthenticated), 401, "unauthenticated: token expired", "", true, "INFO"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -312,11 +311,20 @@ func TestHandlerErrorStatus(t *testing.T) {
 			f := start(t, fn, Options{})
 			r := f.do(t, http.MethodPost, "/", nil, nil)
 			wantJSONError(t, r, tc.status, tc.msg)
+			if got := r.header.Get("Retry-After"); got != tc.retryAfter {
+				t.Errorf("Retry-After %q, want %q", got, tc.retryAfter)
+			}
 			if got := r.header.Get("WWW-Authenticate") != ""; got != tc.challenge {
 				t.Errorf("WWW-Authenticate present %v, want %v", got, tc.challenge)
 			}
-			if logged := f.logs.find(t, "handler failed"); len(logged) != 0 && tc.status < 500 {
-				t.Errorf("a %d was logged as a failure: %v", tc.status, logged)
+			logged := f.logs.find(t, "request")
+			if len(logged) != 1 || logged[0]["error"] != tc.msg || logged[0]["level"] != tc.level {
+				t.Fatalf("access log = %v, want one line at %s with error %q", logged, tc.level, tc.msg)
+			}
+			for _, rec := range f.logs.records(t) {
+				if rec["msg"] != "request" && rec["level"] != "DEBUG" && rec["level"] != "INFO" {
+					t.Errorf("the failure was logged again: %v", rec)
+				}
 			}
 		})
 	}

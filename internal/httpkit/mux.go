@@ -2,6 +2,7 @@ package httpkit
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -49,6 +50,11 @@ func Mux(name string, fn handler.FunctionHandler, opts Options) http.Handler {
 }
 
 func (p *probes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.draining.Load() {
+		// The server closes the connection after this response, so a client
+		// never sends its next request into a connection about to be closed.
+		w.Header().Set("Connection", "close")
+	}
 	var h http.HandlerFunc
 	switch r.URL.Path {
 	case PathHealth, PathHealthz:
@@ -93,6 +99,19 @@ func (p *probes) ready(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeText(w, http.StatusOK, "OK")
+}
+
+// NotFound answers with the uniform JSON error, 404, naming the path and
+// adding hint (e.g. where the functions are), so an unknown path gets the
+// same kind of body as every other error.
+func NotFound(hint string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		msg := fmt.Sprintf("no route for %s", r.URL.Path)
+		if hint != "" {
+			msg += ": " + hint
+		}
+		writeError(w, http.StatusNotFound, msg)
+	})
 }
 
 func writeText(w http.ResponseWriter, status int, msg string) {

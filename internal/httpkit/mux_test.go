@@ -2,9 +2,11 @@ package httpkit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -165,6 +167,24 @@ func TestMetricsShareRegistry(t *testing.T) {
 	for _, fn := range []string{"a", "b"} {
 		if m[`geotrack_http_requests_total{function="`+fn+`",method="GET",code="200"}`] != 1 {
 			t.Errorf("function %s not counted once in the shared registry: %v", fn, m)
+		}
+	}
+}
+
+func TestNotFoundIsJSON(t *testing.T) {
+	cases := []struct{ hint, path, want string }{
+		{"", "/nope", "no route for /nope"},
+		{"functions are at /function/<name>", "/functon/ingest", "no route for /functon/ingest: functions are at /function/<name>"},
+	}
+	for _, tc := range cases {
+		rec := httptest.NewRecorder()
+		NotFound(tc.hint).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusNotFound || ct != "application/json" {
+			t.Fatalf("%s: %d %s, want 404 application/json", tc.path, rec.Code, ct)
+		}
+		var body struct{ Error string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error != tc.want {
+			t.Fatalf("%s: body %q (%v), want error %q", tc.path, rec.Body, err, tc.want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ const (
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultHandlerTimeout  = 10 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultShutdownDelay   = 5 * time.Second
 	DefaultMaxInflight     = 256
 )
 
@@ -36,6 +37,11 @@ type Options struct {
 	HandlerTimeout time.Duration
 	// ShutdownTimeout bounds the drain of in-flight requests on shutdown.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long the server keeps accepting and serving
+	// after SIGTERM while /_/ready already answers 503, so that endpoints
+	// (Kubernetes, OpenFaaS) stop routing here before the listener closes.
+	// Zero (the default of Options) means no delay; Env defaults it to 5s.
+	ShutdownDelay time.Duration
 	// MaxInflight bounds concurrent requests per function; more get 429.
 	MaxInflight int
 	// Ready reports whether the function can serve (e.g. Redis reachable);

@@ -4,7 +4,6 @@ package httpkit
 
 import (
 	"math"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -55,7 +54,7 @@ func QueryTime(q url.Values, name string) (time.Time, error) {
 	}
 	t, err := fix.ParseTime(s)
 	if err != nil {
-		return time.Time{}, &Error{Status: http.StatusBadRequest, Field: name, Err: err}
+		return time.Time{}, Invalid(name, "%q is neither an RFC 3339 time (e.g. 2024-05-01T12:00:00Z) nor unix seconds", s)
 	}
 	return t, nil
 }

@@ -131,10 +131,10 @@ func TestQueryTime(t *testing.T) {
 		{"RFC 3339 fractional", "2026-11-25T10:00:00.250Z", true, time.Date(2026, 11, 25, 10, 0, 0, 250_000_000, time.UTC), ""},
 		{"RFC 3339 offset to UTC", "2026-11-25T11:00:00+01:00", true, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), ""},
 		{"date only", "2026-11-25", true, time.Time{}, "from: "},
-		{"fractional unix", "1764064800.5", true, time.Time{}, "not an RFC 3339 time"},
-		{"garbage", "yesterday", true, time.Time{}, `from: "yesterday" is not an RFC 3339 time`},
-		{"no zone", "2026-11-25T10:00:00", true, time.Time{}, "not an RFC 3339 time"},
-		{"month 13", "2026-13-01T00:00:00Z", true, time.Time{}, "not an RFC 3339 time"},
+		{"fractional unix", "1764064800.5", true, time.Time{}, "is neither an RFC 3339 time (e.g. 2024-05-01T12:00:00Z) nor unix seconds"},
+		{"garbage", "yesterday", true, time.Time{}, `from: "yesterday" is neither an RFC 3339 time (e.g. 2024-05-01T12:00:00Z) nor unix seconds`},
+		{"no zone", "2026-11-25T10:00:00", true, time.Time{}, "is neither an RFC 3339 time (e.g. 2024-05-01T12:00:00Z) nor unix seconds"},
+		{"month 13", "2026-13-01T00:00:00Z", true, time.Time{}, "is neither an RFC 3339 time (e.g. 2024-05-01T12:00:00Z) nor unix seconds"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

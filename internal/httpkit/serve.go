@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 )
@@ -41,9 +42,14 @@ func ServeHandler(ctx context.Context, h http.Handler, opts Options, addr string
 }
 
 // ServeListener serves h with the system routes on ln, which it closes. On
-// ctx cancellation, SIGTERM or SIGINT it stops accepting connections, reports
-// not ready, waits up to opts.ShutdownTimeout for in-flight requests and
-// returns nil; it returns an error if the drain timed out or serving failed.
+// ctx cancellation, SIGTERM or SIGINT it drains, in the order a Kubernetes
+// endpoint needs: /_/ready turns 503 at once while the server keeps
+// accepting and serving for opts.ShutdownDelay (SIGTERM and ctx only; an
+// interactive SIGINT skips it), every response of the drain carrying
+// "Connection: close" so clients leave their keep-alive connections cleanly;
+// then it stops accepting and waits up to opts.ShutdownTimeout for in-flight
+// requests. It returns nil after a clean drain, an error if the drain timed
+// out or serving failed.
 func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, opts Options) error {
 	opts = opts.withDefaults()
 	log := opts.Logger.With(slog.String("function", opts.Name))
@@ -56,21 +62,36 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, opts Op
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(signals)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", slog.String("addr", ln.Addr().String()))
 
+	delay := opts.ShutdownDelay
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
+	case sig := <-signals:
+		if sig == os.Interrupt {
+			delay = 0 // Ctrl-C at a terminal: no load balancer to wait for
+		}
 	}
 
 	p.draining.Store(true)
-	log.Info("shutting down: draining in-flight requests", slog.Duration("timeout", opts.ShutdownTimeout))
+	if delay > 0 {
+		log.Info("shutting down: not ready, still serving until endpoints forget this instance",
+			slog.String("delay", delay.String()))
+		select {
+		case <-time.After(delay):
+		case <-signals: // a second signal cuts the delay short
+		}
+	}
+	log.Info("shutting down: stopped accepting, draining in-flight requests",
+		slog.String("timeout", opts.ShutdownTimeout.String()))
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)

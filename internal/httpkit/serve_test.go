@@ -2,6 +2,7 @@ package httpkit
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/metrics"
+	"github.com/geotrack/geotrack/internal/poll"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -103,6 +105,63 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if o := get("http://" + addr + "/"); o.err == nil {
 		t.Fatalf("request after shutdown succeeded: %+v", o)
+	}
+}
+
+// TestShutdownDelay: during the delay the server is not ready but still
+// accepts and serves, on new and on kept-alive connections, telling clients
+// to close them; afterwards it stops accepting.
+func TestShutdownDelay(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	opts := testOptions(&logBuffer{})
+	opts.ShutdownDelay = time.Second // long enough for the checks below, which do not wait on it
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- ServeListener(ctx, ln, FunctionHandler(ok("x"), opts), opts) }()
+
+	keepAlive := &http.Client{Transport: &http.Transport{}}
+	do := func(c *http.Client, path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := c.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, _ := do(keepAlive, "/"); resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("before shutdown: %d close=%v, want 200 on a kept-alive connection", resp.StatusCode, resp.Close)
+	}
+	cancel()
+	// ready turns 503 at once; the drain flag is set before the delay starts.
+	err = poll.Until(context.Background(), 5*time.Second, time.Millisecond, func(context.Context) error {
+		resp, body := do(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, PathReady)
+		if resp.StatusCode == http.StatusServiceUnavailable && body == "shutting down" {
+			return nil
+		}
+		return fmt.Errorf("%d %q", resp.StatusCode, body)
+	})
+	if err != nil {
+		t.Fatalf("ready during the drain: %v, want 503 shutting down", err)
+	}
+	// The kept-alive connection still works, and is told to close.
+	resp, body := do(keepAlive, "/")
+	if resp.StatusCode != 200 || body != "x" || !resp.Close {
+		t.Fatalf("during the delay on the kept-alive connection: %d %q close=%v, want 200 x close", resp.StatusCode, body, resp.Close)
+	}
+	// A new connection is still accepted.
+	if resp, _ := do(&http.Client{Transport: &http.Transport{}}, "/"); resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("during the delay on a new connection: %d close=%v", resp.StatusCode, resp.Close)
+	}
+	waitRefused(t, addr)
+	if err := <-served; err != nil {
+		t.Fatalf("ServeListener after the drain: %v", err)
 	}
 }
 

@@ -30,21 +30,29 @@ type Group struct {
 }
 
 // GroupResult is what storing one Group did. For a duplicate event nothing
-// is stored and DupFixes counts all its fixes, so Accepted+DupFixes is
-// always len(Fixes).
+// is stored and DupFixes counts all its fixes, so Accepted+DupFixes+TooOld
+// is always len(Fixes).
 type GroupResult struct {
 	Duplicate bool
-	Accepted  int
-	DupFixes  int
+	// Conflict marks a duplicate event whose data differs from what was
+	// first stored under its source and id: a producer reusing ids.
+	Conflict bool
+	Accepted int
+	DupFixes int
+	// TooOld counts fixes older than the history retention: not stored,
+	// since retention would delete them at once.
+	TooOld int
 	// Stored tells, per fix of the group, whether this call stored it (false
-	// for a fix already in history and for every fix of a duplicate event).
+	// for a fix already in history, a fix too old and every fix of a
+	// duplicate event).
 	Stored []bool
 }
 
-// SaveResult sums GroupResults: Accepted+Duplicates is the number of fixes.
+// SaveResult sums GroupResults: Accepted+Duplicates+TooOld is the number of
+// fixes; Conflicts counts the groups with Conflict.
 type SaveResult struct {
-	Accepted, Duplicates int
-	PerGroup             []GroupResult
+	Accepted, Duplicates, TooOld, Conflicts int
+	PerGroup                                []GroupResult
 }
 
 // Rejection reports one fix (or one event) that was not accepted.
@@ -59,6 +67,11 @@ type Summary struct {
 	Accepted   int         `json:"accepted"`
 	Duplicates int         `json:"duplicates"`
 	Rejected   []Rejection `json:"rejected"`
+	// TooOld counts valid fixes older than the history retention: not
+	// stored (and not in Accepted), since retention would delete them at
+	// once. Hint then says so in words.
+	TooOld int    `json:"too_old,omitempty"`
+	Hint   string `json:"hint,omitempty"`
 	// Edge only: fixes the filters dropped (by reason) and fixes queued for
 	// the cloud by this request (possibly earlier ones the window released).
 	Dropped   map[string]int `json:"dropped,omitempty"`
@@ -68,7 +81,7 @@ type Summary struct {
 // Status is the HTTP status for s: 400 when nothing was accepted because
 // something was rejected, else 202 (the Knative contract for "no reply").
 func (s Summary) Status() int {
-	if s.Accepted == 0 && s.Duplicates == 0 && len(s.Rejected) > 0 {
+	if s.Accepted == 0 && s.Duplicates == 0 && s.TooOld == 0 && len(s.Rejected) > 0 {
 		return http.StatusBadRequest
 	}
 	return http.StatusAccepted

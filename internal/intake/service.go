@@ -28,7 +28,7 @@ func NewService(parser Parser, acceptor Acceptor) *Service {
 // role but viewer may report (which devices is checked per fix).
 func MayReport(p auth.Principal) error {
 	if p.Role == auth.RoleViewer {
-		return fmt.Errorf("%w: role viewer may not report positions", auth.ErrForbidden)
+		return fmt.Errorf("%w: this token has role viewer, which may not report positions (a device, service or admin token is needed)", auth.ErrForbidden)
 	}
 	return nil
 }

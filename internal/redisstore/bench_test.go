@@ -93,7 +93,7 @@ func BenchmarkEncode1000(b *testing.B) {
 	for j := range batch {
 		batch[j] = mkFix(fmt.Sprintf("dev-%03d", j%100), now.Add(time.Duration(j)*time.Millisecond-time.Hour), 48, 11)
 	}
-	groups := []Group{{Source: "/bench", ID: "1", Fixes: batch}}
+	groups, _ := s.prepare([]Group{{Source: "/bench", ID: "1", Fixes: batch}}, now)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

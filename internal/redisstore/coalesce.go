@@ -19,7 +19,7 @@ type committer struct {
 }
 
 type saveCall struct {
-	groups []Group
+	groups []prepared
 	now    time.Time
 	done   chan struct{}
 	res    SaveResult
@@ -37,7 +37,7 @@ func (s *Store) committer(tenant string) *committer {
 // save queues the call; the first caller to find no call in flight becomes
 // the leader and runs queued calls until its own is done, then hands the
 // rest to a new leader so that no caller waits for others' later work.
-func (c *committer) save(ctx context.Context, s *Store, tenant string, groups []Group, now time.Time) (SaveResult, error) {
+func (c *committer) save(ctx context.Context, s *Store, tenant string, groups []prepared, now time.Time) (SaveResult, error) {
 	call := &saveCall{groups: groups, now: now, done: make(chan struct{})}
 	c.mu.Lock()
 	c.pending = append(c.pending, call)
@@ -119,7 +119,7 @@ func (c *committer) run(s *Store, tenant string, batch []*saveCall) {
 		close(b.done)
 		return
 	}
-	var all []Group
+	var all []prepared
 	now := batch[0].now
 	for _, b := range batch {
 		all = append(all, b.groups...)
@@ -141,6 +141,9 @@ func (c *committer) run(s *Store, tenant string, batch []*saveCall) {
 			for _, g := range r.PerGroup {
 				r.Accepted += g.Accepted
 				r.Duplicates += g.DupFixes
+				if g.Conflict {
+					r.Conflicts++
+				}
 			}
 			b.res = r
 		}

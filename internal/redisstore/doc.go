@@ -30,6 +30,12 @@
 // raised by Redis on the script's first write, before anything is changed,
 // and all arguments are validated in Go before the script runs.
 //
+// A fix older than now-HistoryRetention is not stored at all (SaveResult
+// counts it as TooOld): retention would delete it at once. An event id seen
+// again is a duplicate; its seen mark keeps a digest of the first data, so a
+// duplicate carrying other data is flagged as a Conflict (a producer reusing
+// ids), still not stored.
+//
 // Retention is enforced on write: a history key is trimmed to points newer
 // than now-HistoryRetention and set to expire HistoryRetention after its
 // newest point (rounded up to the minute), so idle devices' history

@@ -19,9 +19,19 @@ import (
 type OpenOption func(*openConfig)
 
 type openConfig struct {
-	password     *string
-	passwordFile string
-	caFile       string
+	password       *string
+	passwordFile   string
+	caFile         string
+	dialTimeout    time.Duration
+	commandTimeout time.Duration
+}
+
+// WithTimeouts sets the dial timeout and the read and write timeout of each
+// command (a stuck or restarting Redis fails a request after about that long
+// instead of hanging it), unless the URL sets dial_timeout, read_timeout or
+// write_timeout itself. Zero keeps go-redis' default.
+func WithTimeouts(dial, command time.Duration) OpenOption {
+	return func(c *openConfig) { c.dialTimeout, c.commandTimeout = dial, command }
 }
 
 // WithPassword sets the password, overriding one in the URL (e.g. from a
@@ -81,6 +91,15 @@ func Open(rawURL string, opts ...OpenOption) (redis.UniversalClient, error) {
 	if cfg.password != nil {
 		t.password = *cfg.password
 	}
+	if t.dialTimeout == 0 {
+		t.dialTimeout = cfg.dialTimeout
+	}
+	if t.readTimeout == 0 {
+		t.readTimeout = cfg.commandTimeout
+	}
+	if t.writeTimeout == 0 {
+		t.writeTimeout = cfg.commandTimeout
+	}
 	if cfg.passwordFile != "" {
 		data, err := os.ReadFile(cfg.passwordFile)
 		if err != nil {
@@ -106,8 +125,10 @@ func Open(rawURL string, opts ...OpenOption) (redis.UniversalClient, error) {
 		return nil, errors.New("redisstore: a CA file was given but the redis URL is not rediss://")
 	}
 
+	// Every client marks outage errors, so callers can tell "Redis is down,
+	// retry" (503) from a bug (500).
 	if t.cluster {
-		return redis.NewClusterClient(&redis.ClusterOptions{
+		c := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:        t.addrs,
 			Username:     t.username,
 			Password:     t.password,
@@ -116,9 +137,15 @@ func Open(rawURL string, opts ...OpenOption) (redis.UniversalClient, error) {
 			ReadTimeout:  t.readTimeout,
 			WriteTimeout: t.writeTimeout,
 			PoolSize:     t.poolSize,
-		}), nil
+			// One dial per attempt: the command's own retries (3) redial,
+			// and five dials per attempt made a request wait seconds
+			// before its 503 while Redis was down.
+			DialerRetries: 1,
+		})
+		c.AddHook(outageHook{})
+		return c, nil
 	}
-	return redis.NewClient(&redis.Options{
+	c := redis.NewClient(&redis.Options{
 		Addr:         t.addrs[0],
 		Username:     t.username,
 		Password:     t.password,
@@ -128,7 +155,11 @@ func Open(rawURL string, opts ...OpenOption) (redis.UniversalClient, error) {
 		ReadTimeout:  t.readTimeout,
 		WriteTimeout: t.writeTimeout,
 		PoolSize:     t.poolSize,
-	}), nil
+		// See the cluster case.
+		DialerRetries: 1,
+	})
+	c.AddHook(outageHook{})
+	return c, nil
 }
 
 func loadCAs(path string) (*x509.CertPool, error) {

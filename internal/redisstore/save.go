@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -38,6 +39,14 @@ type (
 	SaveResult  = intake.SaveResult
 )
 
+// prepared is a Group as the script gets it: with the digest of its data,
+// which the seen mark keeps so that a reused event id with other data is
+// told apart from a redelivery (GroupResult.Conflict).
+type prepared struct {
+	Group
+	digest string
+}
+
 // Save stores groups of fixes for tenant in one round trip (see the package
 // doc for semantics). Every fix must pass fix.Validate relative to now; one
 // that does not fails the whole call before anything is written, with an
@@ -58,16 +67,105 @@ func (s *Store) Save(ctx context.Context, tenant string, groups []Group, now tim
 	if len(groups) == 0 {
 		return SaveResult{PerGroup: []GroupResult{}}, nil
 	}
+	kept, tooOld := s.prepare(groups, now)
 	n := 0
-	for _, g := range groups {
+	for _, g := range kept {
 		n += len(g.Fixes)
 	}
+	var (
+		res SaveResult
+		err error
+	)
 	if n >= coalesceBelow {
 		// A batch already amortises the script call; queueing it behind
 		// others would only serialise its encoding with their Redis time.
-		return s.saveNow(ctx, tenant, groups, now)
+		res, err = s.saveNow(ctx, tenant, kept, now)
+	} else {
+		res, err = s.committer(tenant).save(ctx, s, tenant, kept, now)
 	}
-	return s.committer(tenant).save(ctx, s, tenant, groups, now)
+	if err != nil {
+		return SaveResult{}, err
+	}
+	if tooOld != nil {
+		res = restoreTooOld(res, groups, tooOld)
+	}
+	return res, nil
+}
+
+// prepare returns groups as the script gets them: each event with the digest
+// of its data (all its fixes), and without the fixes older than the history
+// retention, which the script's trim would delete at once. tooOld is nil
+// when no fix is too old, else per group the too-old flags (nil for a group
+// without any).
+func (s *Store) prepare(groups []Group, now time.Time) (kept []prepared, tooOld [][]bool) {
+	cutoff := now.UnixMilli() - s.opts.HistoryRetention.Milliseconds()
+	kept = make([]prepared, len(groups))
+	var buf []byte
+	for gi, g := range groups {
+		kept[gi] = prepared{Group: g}
+		if g.Source != "" && g.ID != "" {
+			h := fnv.New64a()
+			for i := range g.Fixes {
+				buf = g.Fixes[i].AppendJSON(buf[:0])
+				buf = append(buf, '\n')
+				h.Write(buf)
+			}
+			kept[gi].digest = strconv.FormatUint(h.Sum64(), 16)
+		}
+		old := 0
+		for i := range g.Fixes {
+			if g.Fixes[i].TS.UnixMilli() < cutoff {
+				old++
+			}
+		}
+		if old == 0 {
+			continue
+		}
+		if tooOld == nil {
+			tooOld = make([][]bool, len(groups))
+		}
+		flags := make([]bool, len(g.Fixes))
+		fixes := make([]fix.Fix, 0, len(g.Fixes)-old)
+		for i := range g.Fixes {
+			if flags[i] = g.Fixes[i].TS.UnixMilli() < cutoff; !flags[i] {
+				fixes = append(fixes, g.Fixes[i])
+			}
+		}
+		tooOld[gi], kept[gi].Fixes = flags, fixes
+	}
+	return kept, tooOld
+}
+
+// restoreTooOld maps res, computed for the kept fixes, back onto groups.
+func restoreTooOld(res SaveResult, groups []Group, tooOld [][]bool) SaveResult {
+	for gi, flags := range tooOld {
+		if flags == nil {
+			continue
+		}
+		gr := &res.PerGroup[gi]
+		stored := make([]bool, len(flags))
+		old, k := 0, 0
+		for i, isOld := range flags {
+			if isOld {
+				old++
+				continue
+			}
+			if k < len(gr.Stored) {
+				stored[i] = gr.Stored[k]
+			}
+			k++
+		}
+		gr.Stored = stored
+		if gr.Duplicate {
+			// A seen event is a duplicate as a whole, however old its fixes.
+			gr.DupFixes += old
+			res.Duplicates += old
+		} else {
+			gr.TooOld = old
+			res.TooOld += old
+		}
+	}
+	return res
 }
 
 // coalesceBelow is the request size (in fixes) below which concurrent Saves
@@ -90,7 +188,7 @@ func checkGroups(groups []Group, now time.Time) error {
 }
 
 // saveNow is one Save without coalescing.
-func (s *Store) saveNow(ctx context.Context, tenant string, groups []Group, now time.Time) (SaveResult, error) {
+func (s *Store) saveNow(ctx context.Context, tenant string, groups []prepared, now time.Time) (SaveResult, error) {
 	keys, err := s.keys(tenant)
 	if err != nil {
 		return SaveResult{}, fmt.Errorf("redisstore: save: %w", err)
@@ -126,7 +224,8 @@ func (s *Store) saveNow(ctx context.Context, tenant string, groups []Group, now 
 			accepted, _ := r[1].(int64)
 			dupFixes, _ := r[2].(int64)
 			flags, _ := r[3].(string)
-			gr := GroupResult{Duplicate: dup == 1, Accepted: int(accepted), DupFixes: int(dupFixes),
+			conflict, _ := r[4].(int64)
+			gr := GroupResult{Duplicate: dup == 1, Conflict: conflict == 1, Accepted: int(accepted), DupFixes: int(dupFixes),
 				Stored: make([]bool, len(groups[c.firstGroup+g].Fixes))}
 			for k := 0; k < len(flags) && k < len(gr.Stored); k++ {
 				gr.Stored[k] = flags[k] == '1'
@@ -134,13 +233,16 @@ func (s *Store) saveNow(ctx context.Context, tenant string, groups []Group, now 
 			res.PerGroup[c.firstGroup+g] = gr
 			res.Accepted += gr.Accepted
 			res.Duplicates += gr.DupFixes
+			if gr.Conflict {
+				res.Conflicts++
+			}
 		}
 	}
 	return res, nil
 }
 
 // resultsPerGroup is how many values save.lua returns per group.
-const resultsPerGroup = 4
+const resultsPerGroup = 5
 
 // runPipelined sends all chunks with EVALSHA in one pipeline; chunks that
 // failed with NOSCRIPT did not run at all, so they are safely re-sent with
@@ -181,7 +283,7 @@ type chunk struct {
 
 // encode validates the fixes and packs groups into chunks (see save.lua for
 // the argument layout).
-func (s *Store) encode(k tenantKeys, groups []Group, now time.Time) ([]chunk, error) {
+func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk, error) {
 	header := func() []any {
 		nowMS := now.UnixMilli()
 		retention := s.opts.HistoryRetention.Milliseconds()
@@ -209,7 +311,7 @@ func (s *Store) encode(k tenantKeys, groups []Group, now time.Time) ([]chunk, er
 			cur.keys = append(cur.keys, k.seen(g.Source, g.ID))
 			seenIdx = len(cur.keys)
 		}
-		cur.args = append(cur.args, seenIdx, len(g.Fixes))
+		cur.args = append(cur.args, seenIdx, len(g.Fixes), g.digest)
 		// The group's text arguments are written into one buffer and handed
 		// out as substrings of one string: one allocation instead of four
 		// per fix. (Save has validated every fix before this runs.)

@@ -6,11 +6,13 @@
 --
 -- ARGV[1] now (unix ms), ARGV[2] history cutoff (unix ms, points below are
 -- trimmed), ARGV[3] retention (ms), ARGV[4] dedup TTL (ms), ARGV[5] groups.
--- Then per group: seen key index (0 = no event dedup), fix count; and per
--- fix: history key index, device, ts (unix ms), lon, lat, fix JSON.
+-- Then per group: seen key index (0 = no event dedup), fix count, digest of
+-- the event's data; and per fix: history key index, device, ts (unix ms),
+-- lon, lat, fix JSON.
 --
--- Returns per group: duplicate (0/1), accepted fixes, duplicate fixes, and a
--- string with one character per fix: '1' stored now, '0' a duplicate.
+-- Returns per group: duplicate (0/1), accepted fixes, duplicate fixes, a
+-- string with one character per fix ('1' stored now, '0' a duplicate), and
+-- conflict (1: a duplicate event id whose data differs from the first's).
 --
 -- Cost matters (this is the ingest hot path): no call per fix unless it is
 -- late (a ZCOUNT); one ZADD per device; a trim and a PEXPIRE per device at
@@ -32,7 +34,7 @@ do
   local a = 6
   for _ = 1, groups do
     local n = tonumber(ARGV[a + 1])
-    a = a + 2
+    a = a + 3
     for _ = 1, n do
       local dev = ARGV[a + 1]
       if devIndex[dev] == nil then
@@ -71,8 +73,19 @@ local a = 6
 for _ = 1, groups do
   local seen = tonumber(ARGV[a])
   local n = tonumber(ARGV[a + 1])
-  a = a + 2
-  local dup = seen > 0 and not redis.call('SET', KEYS[seen], '1', 'NX', 'PX', dedupTTL)
+  local digest = ARGV[a + 2]
+  a = a + 3
+  -- The seen mark keeps the event's digest: a redelivery carries the same
+  -- data, a producer reusing an id for other data does not ('1' is a mark
+  -- from before digests were kept: unknown, not a conflict).
+  local dup, conflict = false, 0
+  if seen > 0 then
+    dup = not redis.call('SET', KEYS[seen], digest, 'NX', 'PX', dedupTTL)
+    if dup then
+      local first = redis.call('GET', KEYS[seen])
+      if first and first ~= '1' and first ~= digest then conflict = 1 end
+    end
+  end
   local accepted, dupFixes = 0, 0
   local flags = {}
   if dup then
@@ -122,6 +135,7 @@ for _ = 1, groups do
   out[#out + 1] = accepted
   out[#out + 1] = dupFixes
   out[#out + 1] = table.concat(flags)
+  out[#out + 1] = conflict
 end
 
 for _, hkey in ipairs(zorder) do

@@ -56,6 +56,7 @@ func runScenarios(t *testing.T, client redis.UniversalClient) {
 		{"event dedup", testEventDedup},
 		{"fix dedup without id", testFixDedup},
 		{"retention", testRetention},
+		{"duplicate id with other data", testDedupConflict},
 		{"pagination", testPagination},
 		{"bad cursor", testBadCursor},
 		{"tenant isolation", testTenantIsolation},
@@ -276,6 +277,47 @@ func testFixDedup(t *testing.T, s *Store, tenant string) {
 	}
 }
 
+// testDedupConflict: an event id resent with the same data is a plain
+// duplicate; with other data it is a duplicate too (CloudEvents) but flagged
+// as a conflict, once per such group; a too-old fix in a duplicate event is
+// a duplicate, not too old.
+func testDedupConflict(t *testing.T, s *Store, tenant string) {
+	now := base
+	at := func(sec int) time.Time { return now.Add(time.Duration(sec) * time.Second) }
+	first := Group{Source: "src", ID: "e1", Fixes: []fix.Fix{mkFix("d", at(-60), 1, 1), mkFix("d", at(-30), 1, 2)}}
+	cases := []struct {
+		name          string
+		groups        []Group
+		accepted, dup int
+		conflicts     int
+		perGroup      []bool // Conflict per group
+	}{
+		{"first delivery", []Group{first}, 2, 0, 0, []bool{false}},
+		{"redelivery, same data", []Group{first}, 0, 2, 0, []bool{false}},
+		{"same id, other data, next to a new event", []Group{
+			{Source: "src", ID: "e1", Fixes: []fix.Fix{mkFix("d", at(-10), 5, 5)}},
+			{Source: "src", ID: "e2", Fixes: []fix.Fix{mkFix("d", at(-5), 1, 3)}},
+		}, 1, 1, 1, []bool{true, false}},
+		{"same id, other data, with a fix beyond retention", []Group{
+			{Source: "src", ID: "e2", Fixes: []fix.Fix{mkFix("d", now.Add(-30*24*time.Hour), 1, 1)}},
+		}, 0, 1, 1, []bool{true}},
+	}
+	for _, tc := range cases {
+		res := save(t, s, tenant, now, tc.groups...)
+		if res.Accepted != tc.accepted || res.Duplicates != tc.dup || res.Conflicts != tc.conflicts || res.TooOld != 0 {
+			t.Fatalf("%s: Save = %+v, want accepted %d duplicates %d conflicts %d", tc.name, res, tc.accepted, tc.dup, tc.conflicts)
+		}
+		for i, want := range tc.perGroup {
+			if res.PerGroup[i].Conflict != want {
+				t.Fatalf("%s: group %d conflict = %v, want %v", tc.name, i, res.PerGroup[i].Conflict, want)
+			}
+		}
+	}
+	if h := allHistory(t, s, tenant, "d"); len(h) != 3 {
+		t.Fatalf("history = %v, want the 3 fixes first stored", timesOf(h))
+	}
+}
+
 func testRetention(t *testing.T, s *Store, tenant string) {
 	ctx := context.Background()
 	s = New(s.client, Options{HistoryRetention: time.Hour})
@@ -285,11 +327,13 @@ func testRetention(t *testing.T, s *Store, tenant string) {
 		mkFix("d", now.Add(-50*time.Minute), 1, 2),
 		mkFix("d", now.Add(-10*time.Minute), 1, 3),
 	}})
-	if res.Accepted != 3 {
-		t.Fatalf("Save = %+v", res)
+	// The 3h-old fix is beyond retention: counted as too old, not accepted.
+	if res.Accepted != 2 || res.TooOld != 1 || res.PerGroup[0].TooOld != 1 ||
+		fmt.Sprint(res.PerGroup[0].Stored) != "[false true true]" {
+		t.Fatalf("Save = %+v, want 2 accepted and the first fix too old", res)
 	}
 	if got := len(allHistory(t, s, tenant, "d")); got != 2 {
-		t.Fatalf("history has %d points, want 2 (the 3h-old one trimmed)", got)
+		t.Fatalf("history has %d points, want 2 (the 3h-old one not stored)", got)
 	}
 	// Half an hour later, the 50-minute-old point has left retention.
 	save(t, s, tenant, now.Add(30*time.Minute), Group{Fixes: []fix.Fix{mkFix("d", now.Add(25*time.Minute), 1, 4)}})
@@ -477,7 +521,8 @@ func testChunked(t *testing.T, s *Store, tenant string) {
 	}
 	groups = append(groups, groups[0]) // a redelivery in the same request
 	keys := s.mustKeys(t, tenant)
-	if chunks, err := s.encode(keys, groups, at(time.Hour)); err != nil || len(chunks) < 2 {
+	prepared, _ := s.prepare(groups, at(time.Hour))
+	if chunks, err := s.encode(keys, prepared, at(time.Hour)); err != nil || len(chunks) < 2 {
 		t.Fatalf("encode: %d chunks, %v; the test needs several", len(chunks), err)
 	}
 	// A cold script cache exercises the NOSCRIPT fallback of the pipeline.
