@@ -1,18 +1,25 @@
 package edgeingest_test
 
 import (
+	"context"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
+	"github.com/geotrack/geotrack/functions/ingest"
+	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/events"
+	ht "github.com/geotrack/geotrack/internal/handlertest"
+	"github.com/geotrack/geotrack/internal/intake"
 )
 
-// edge-ingest's handler is ingest's (functions/ingest tests it with fakes);
-// what is its own is the environment, part of the public contract: the
-// variable names, their defaults, and a clear error naming a bad one.
+// TestConfig: edge-ingest's own code is its environment, part of the public
+// contract: the variable names, their defaults, and a clear error naming a
+// bad one. Its handler is ingest's (functions/ingest tests it with fakes).
 func TestConfig(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -65,5 +72,34 @@ func TestConfig(t *testing.T) {
 			}
 			tc.check(t, c)
 		})
+	}
+}
+
+// edgeIngester answers as the edge pipeline does: some fixes dropped by the
+// filters (by reason), some queued for the cloud.
+type edgeIngester struct{ devices []string }
+
+func (e *edgeIngester) Ingest(_ context.Context, p auth.Principal, envs []events.Envelope, device string) (intake.Summary, error) {
+	e.devices = append(e.devices, p.Tenant+"/"+envs[0].Subject)
+	return intake.Summary{Accepted: 1, Dropped: map[string]int{"jitter": 2, "speed": 1}, Forwarded: 3}, nil
+}
+
+// TestHandleEncodesEdgeSummary: edge-ingest serves ingest's handler over the
+// edge pipeline (functions/wire_edge.go); its reply carries the edge-only
+// fields, what the filters dropped and what was queued for the cloud.
+func TestHandleEncodesEdgeSummary(t *testing.T) {
+	in := &edgeIngester{}
+	fn := ingest.New(in, ht.Verifier{})
+	resp, err := fn.Handle(ht.Request(http.MethodPost, "", ht.ServiceToken, http.Header{
+		"Content-Type": {"application/json"}, "Ce-Specversion": {"1.0"}, "Ce-Id": {"e1"}, "Ce-Source": {"urn:test"},
+		"Ce-Type": {events.TypeLocationReported}, "Ce-Subject": {"d1"},
+	}, `{"ts":"2026-11-29T12:00:00Z","lat":51.5,"lon":-0.12}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ht.Check(t, resp, ht.Status(http.StatusAccepted), ht.JSON("accepted", 1), ht.JSON("forwarded", 3),
+		ht.JSON("dropped", map[string]int{"jitter": 2, "speed": 1}))
+	if len(in.devices) != 1 || in.devices[0] != ht.Tenant+"/d1" {
+		t.Errorf("ingester got %v, want [%s/d1]", in.devices, ht.Tenant)
 	}
 }
