@@ -1,11 +1,12 @@
 # geotrack — the two commands a new machine needs:
 #   make dev    installs what is missing, starts Redis, runs every function with a simulated fleet
+#               (it builds bin/geotrack; `export PATH=$PWD/bin:$PATH` or `make install` puts it on PATH)
 #   make test   runs every test (unit, integration, e2e with real Redis/NATS, manifest validation)
 GO      ?= go
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: dev test test-go test-deploy build vet fmt bench fuzz tools
+.PHONY: dev test test-go test-deploy build install vet fmt bench fuzz tools
 
 dev: ## run every function at http://127.0.0.1:8080/function/<name> with a simulated fleet
 	./scripts/dev.sh
@@ -30,6 +31,10 @@ test-deploy: ## helm lint/template and strict decoding of every manifest
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/geotrack ./cmd/geotrack
+
+install: ## geotrack into $(GOBIN), which is on PATH for most Go setups
+	CGO_ENABLED=0 $(GO) install -trimpath -ldflags "-s -w" ./cmd/geotrack
+	@echo "installed $(GOBIN)/geotrack"
 
 bench: build ## benchmarks against real Redis; figures go to BENCHMARKS.md
 	./bin/geotrack bench ingest

@@ -10,6 +10,7 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/openfaas/templates-sdk/go-http v0.0.0-20220408082716-5981c545cb03
 	github.com/redis/go-redis/v9 v9.23.0
+	golang.org/x/text v0.42.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 

@@ -17,9 +17,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/auth"
-	"github.com/geotrack/geotrack/internal/edgebench"
 	"github.com/geotrack/geotrack/internal/edgefilter"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/fleet"
 	"github.com/geotrack/geotrack/internal/gpx"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/testenv"
@@ -162,13 +162,7 @@ func history(t *testing.T, trackURL, tok, dev string) []json.RawMessage {
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, what, timeout, cond)
 }
 
 // TestEdgeOutage: devices keep reporting through OwnTracks, OsmAnd and
@@ -196,7 +190,7 @@ func TestEdgeOutage(t *testing.T) {
 		{id: "ce-3", protocol: "cloudevents"},
 	}
 	for i, d := range devices {
-		track := edgebench.Simulate(uint64(i+1), 40*time.Minute)
+		track := fleet.Track(uint64(i+1), 40*time.Minute)
 		for j := range track {
 			track[j].Device = d.id
 			track[j].TS = base.Add(time.Duration(j) * time.Second)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/poll"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
@@ -135,12 +136,14 @@ func accepted(o loadOutcome) bool { return o.err == nil && o.status == http.Stat
 // waitLoad waits until cond holds for the load, failing after timeout.
 func waitLoad(t *testing.T, what string, timeout time.Duration, l *load, cond func(loadOutcome) bool, n int) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for l.count(cond) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %d %s (have %d)", timeout, n, what, l.count(cond))
+	err := poll.Until(context.Background(), timeout, 10*time.Millisecond, func(context.Context) error {
+		if have := l.count(cond); have < n {
+			return fmt.Errorf("have %d", have)
 		}
-		time.Sleep(10 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %d %s: %v", n, what, err)
 	}
 }
 

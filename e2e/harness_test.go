@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/poll"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -91,23 +93,18 @@ func startFunction(t *testing.T, name string, env map[string]string) *proc {
 			t.Logf("logs of %s (port %d):\n%s", name, port, tail(p.logs.String(), 3000))
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.URL + "/_/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
+	err := poll.Until(context.Background(), 10*time.Second, 20*time.Millisecond, func(ctx context.Context) error {
 		select {
 		case <-p.done:
-			t.Fatalf("%s exited early:\n%s", name, p.logs.String())
-		case <-time.After(20 * time.Millisecond):
+			return poll.Abort(errors.New("exited early"))
+		default:
 		}
+		return poll.HTTPOK(ctx, p.URL+"/_/ready")
+	})
+	if err != nil {
+		t.Fatalf("%s not ready: %v\n%s", name, err, p.logs.String())
 	}
-	t.Fatalf("%s not ready after 10s:\n%s", name, p.logs.String())
-	return nil
+	return p
 }
 
 // kill ends the process with SIGKILL: no draining, no cleanup.

@@ -29,8 +29,8 @@ type Spec struct {
 	Config     any      // pointer to the function's envconfig struct
 	Subscribes []string // CloudEvent types that trigger it (stack.yml topic)
 	Schedule   string   // cron schedule ("" = none): topic cron-function
-	Edge       bool     // runs on edge nodes: built for linux/arm64, placed there by the chart
-	EdgeSite   bool     // part of an edge site (edge-k3s): the Edge ones, and reads that answer during a cloud outage
+	Edge       bool     // runs on edge nodes: the chart places it there (stack.yml geotrack.io/edge)
+	EdgeSite   bool     // part of an edge site (edge-k3s): the Edge ones, and reads that answer during a cloud outage; built for linux/arm64 too
 	Emits      []string // event types it emits
 	Build      func(ctx context.Context, deps *Deps) (*Built, error)
 }

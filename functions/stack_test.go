@@ -196,8 +196,11 @@ func TestStackEntries(t *testing.T) {
 				t.Errorf("%s %v != Spec.Emits %v", stack.EmitsAnnotation, got, want)
 			}
 			platforms := list(f.Platforms)
-			if spec.Edge != slices.Contains(platforms, "linux/arm64") {
-				t.Errorf("platforms %q, Spec.Edge %v: edge functions build for linux/arm64", f.Platforms, spec.Edge)
+			if spec.EdgeSite != f.MultiArch() {
+				t.Errorf("platforms %q, Spec.EdgeSite %v: what an edge site runs builds for linux/arm64 too", f.Platforms, spec.EdgeSite)
+			}
+			if spec.Edge != f.Edge() {
+				t.Errorf("%s %q, Spec.Edge %v: edge placement comes from the annotation", stack.EdgeAnnotation, f.Annotations[stack.EdgeAnnotation], spec.Edge)
 			}
 			if len(platforms) > 0 && !slices.Contains(platforms, "linux/amd64") {
 				t.Errorf("platforms %q lacks linux/amd64", f.Platforms)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,7 +140,7 @@ func TestStartRedisServerStopsByPID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := rs.cmd.Process.Pid
+	pid := rs.PID
 	if _, err := redisTarget(rs.url); err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +148,9 @@ func TestStartRedisServerStopsByPID(t *testing.T) {
 	rs.stop() // idempotent
 	if err := syscall.Kill(pid, 0); err == nil {
 		t.Fatalf("redis-server %d still running after stop", pid)
+	}
+	if _, err := os.Stat(rs.Dir); !os.IsNotExist(err) {
+		t.Fatalf("data dir %s left behind: %v", rs.Dir, err)
 	}
 }
 

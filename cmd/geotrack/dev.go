@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,9 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/localserver"
 	"github.com/geotrack/geotrack/internal/metrics"
+	"github.com/geotrack/geotrack/internal/poll"
 )
 
 func init() {
@@ -36,23 +39,48 @@ func runDev(ctx context.Context, args []string) error {
 	startRedis := fs.Bool("start-redis", false, "start a local redis-server (data in .dev/redis) when nothing answers at REDIS_URL")
 	simulate := fs.Int("simulate", 0, "stream a simulated fleet of N devices into ingest")
 	rate := fs.Float64("rate", 1, "fixes per second per simulated device")
+	var verbose bool
+	fs.BoolVar(&verbose, "verbose", false, "log every request and event delivery (LOG_LEVEL=debug)")
+	fs.BoolVar(&verbose, "v", false, "short for --verbose")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if os.Getenv("REDIS_URL") == "" {
-		os.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+	// One console format for the functions and the runner: text, at info
+	// (request lines are debug) unless LOG_LEVEL or --verbose say otherwise.
+	setenvDefault("LOG_FORMAT", "text")
+	if verbose {
+		os.Setenv("LOG_LEVEL", "debug")
 	}
+	setenvDefault("LOG_LEVEL", "info")
+	logger, err := httpkit.NewLogger(os.Stderr, os.Getenv("LOG_LEVEL"), os.Getenv("LOG_FORMAT"))
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	logger = slog.New(quietRequests{logger.Handler()})
+	slog.SetDefault(logger)
+
+	// Both checks come before anything is printed: a second `make dev` must
+	// fail clearly, not print tokens of a server it is not running.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("dev: %s is already in use (is another geotrack dev running? stop it, or pass --addr 127.0.0.1:8081): %w", *addr, err)
+	}
+	defer ln.Close()
+	setenvDefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 	stopRedis, err := ensureRedis(ctx, os.Getenv("REDIS_URL"), *startRedis)
 	if err != nil {
-		return err
+		return fmt.Errorf("dev: %w", err)
 	}
 	defer stopRedis()
 
 	secret := os.Getenv(auth.SecretEnv)
+	secretFrom := "$" + auth.SecretEnv
 	if secret == "" {
-		secret = randomHex(24)
+		if secret, err = devSecret(); err != nil {
+			return err
+		}
 		os.Setenv(auth.SecretEnv, secret)
-		fmt.Printf("GEOTRACK_JWT_SECRET was unset; using %s for this run\n", secret)
+		secretFrom = devSecretPath + " (kept across restarts; delete it to rotate)"
 	}
 	// The edge functions run too: their forwarder sends to this runner's
 	// own ingest with a service token of the demo tenant.
@@ -83,6 +111,7 @@ func runDev(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		opts.Logger = logger
 		opts.Metrics = reg
 		built, err := spec.Build(ctx, deps)
 		if err != nil {
@@ -103,6 +132,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	opts.Logger = logger
 	opts.Metrics = reg
 	if os.Getenv("SHUTDOWN_DELAY") == "" {
 		opts.ShutdownDelay = 0 // no load balancer to wait for on a laptop
@@ -115,11 +145,62 @@ func runDev(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	printWelcome(base, []byte(secret))
-	if *simulate > 0 {
-		go runDevSimulation(ctx, base+"/function/ingest", []byte(secret), *simulate, *rate)
+	go func() {
+		// The welcome comes last, once the runner answers, so it is what
+		// the console shows after start-up.
+		if err := poll.Until(ctx, 30*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+			return poll.HTTPOK(ctx, base+"/_/ready")
+		}); err != nil {
+			slog.Warn("dev runner not ready", "err", err)
+			return
+		}
+		printWelcome(os.Stdout, base, []byte(secret), secretFrom)
+		if *simulate > 0 {
+			runDevSimulation(ctx, base+"/function/ingest", []byte(secret), *simulate, *rate)
+		}
+	}()
+	return httpkit.ServeListener(ctx, ln, mux, opts)
+}
+
+// quietRequests logs the functions' successful request lines at debug: with
+// a simulated fleet they would fill the console, and the fleet summary says
+// the same once every 10 s. Failed requests (4xx/5xx) stay visible.
+type quietRequests struct{ slog.Handler }
+
+func (q quietRequests) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo && r.Message == "request" && requestSucceeded(r) {
+		if !q.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
 	}
-	return httpkit.ServeHandler(ctx, mux, opts, *addr)
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietRequests) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return quietRequests{q.Handler.WithAttrs(attrs)}
+}
+
+func (q quietRequests) WithGroup(name string) slog.Handler {
+	return quietRequests{q.Handler.WithGroup(name)}
+}
+
+func requestSucceeded(r slog.Record) bool {
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "status" {
+			ok = a.Value.Kind() == slog.KindInt64 && a.Value.Int64() < 400
+			return false
+		}
+		return true
+	})
+	return ok
+}
+
+func setenvDefault(key, value string) {
+	if os.Getenv(key) == "" {
+		os.Setenv(key, value)
+	}
 }
 
 // devRouter stands in for the NATS connector / Knative Trigger during
@@ -166,12 +247,14 @@ func (r *devRouter) deliver(name string, h http.Handler, e event.Event, body []b
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	slog.Info("event delivered", "function", name, "type", e.Type(), "id", e.ID(), "status", rec.Code)
+	slog.Debug("event delivered", "function", name, "type", e.Type(), "id", e.ID(), "status", rec.Code)
 }
 
 func (r *devRouter) Close() error { return nil }
 
-// ensureRedis checks REDIS_URL and, if allowed, starts a local redis-server.
+// ensureRedis checks that a Redis server answers at REDIS_URL and, if
+// allowed and nothing listens there, starts one with its data in .dev/redis.
+// Something listening that is not a usable Redis is an error.
 func ensureRedis(ctx context.Context, rawURL string, start bool) (func(), error) {
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
@@ -180,68 +263,52 @@ func ensureRedis(ctx context.Context, rawURL string, start bool) (func(), error)
 	// A plain TCP dial first: go-redis would log every failed dial.
 	if conn, err := net.DialTimeout("tcp", opts.Addr, time.Second); err == nil {
 		conn.Close()
+		if err := localserver.Ping(ctx, opts.Addr, opts.Password); err != nil {
+			return nil, fmt.Errorf("%s is taken by something that is not a Redis server this runner can use (%v): stop it or set REDIS_URL", opts.Addr, err)
+		}
+		slog.Info("using the Redis server already running", "addr", opts.Addr)
 		return func() {}, nil
 	}
 	if !start {
 		return nil, fmt.Errorf("nothing answers at %s: start Redis or pass --start-redis", rawURL)
 	}
-	host, port, err := net.SplitHostPort(opts.Addr)
+	host, portText, err := net.SplitHostPort(opts.Addr)
 	if err != nil {
 		return nil, err
 	}
 	if host != "127.0.0.1" && host != "localhost" {
 		return nil, fmt.Errorf("--start-redis only starts a local server; %s is not local", opts.Addr)
 	}
-	dir, err := filepath.Abs(filepath.Join(".dev", "redis"))
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL port %q: %w", portText, err)
+	}
+	r, err := localserver.StartRedis(ctx, localserver.RedisConfig{Dir: filepath.Join(".dev", "redis"), Port: port,
+		AppendOnly: true, Password: opts.Password})
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes")
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server (apt-get install redis-server): %w", err)
-	}
-	fmt.Printf("started redis-server (pid %d) on %s, data in %s\n", cmd.Process.Pid, opts.Addr, dir)
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}
-	probe := redis.NewClient(opts)
-	defer probe.Close()
-	for i := 0; i < 100; i++ {
-		if conn, err := net.DialTimeout("tcp", opts.Addr, 100*time.Millisecond); err == nil {
-			conn.Close()
-			if probe.Ping(ctx).Err() == nil {
-				return stop, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	return nil, fmt.Errorf("redis-server on %s did not answer", opts.Addr)
+	slog.Info("started redis-server", "pid", r.PID, "addr", r.Addr, "dir", r.Dir)
+	return r.Stop, nil
 }
 
-func printWelcome(base string, secret []byte) {
+func printWelcome(w io.Writer, base string, secret []byte, secretFrom string) {
 	viewer, _ := auth.Sign(secret, auth.Principal{Tenant: "demo", Role: auth.RoleViewer}, 24*time.Hour)
 	device, _ := auth.Sign(secret, auth.Principal{Tenant: "demo", Role: auth.RoleDevice, Device: "truck-7"}, 24*time.Hour)
 	now := time.Now().UTC().Format(time.RFC3339)
 	var b strings.Builder
-	fmt.Fprintf(&b, "\ngeotrack dev: functions at %s/function/<name>\n\n", base)
+	fmt.Fprintf(&b, "\ngeotrack dev: functions at %s/function/<name>\n", base)
+	fmt.Fprintf(&b, "JWT secret: %s\n", secretFrom)
+	fmt.Fprintf(&b, "geotrack token/replay/import/simulate find it there when run from this folder.\n\n")
+	fmt.Fprintf(&b, "export PATH=$PWD/bin:$PATH\n")
 	fmt.Fprintf(&b, "export VIEWER=%s\nexport DEVICE=%s\n\n", viewer, device)
 	fmt.Fprintf(&b, "# report a position as device truck-7\n")
 	fmt.Fprintf(&b, "curl -s -X POST %s/function/ingest -H \"Authorization: Bearer $DEVICE\" -H 'Content-Type: application/json' \\\n  -d '{\"device\":\"truck-7\",\"ts\":\"%s\",\"lat\":51.5007,\"lon\":-0.1246,\"speed\":12.3}'\n", base, now)
 	fmt.Fprintf(&b, "# read it back\n")
 	fmt.Fprintf(&b, "curl -s '%s/function/position?device=truck-7' -H \"Authorization: Bearer $VIEWER\"\n", base)
 	fmt.Fprintf(&b, "curl -s '%s/function/nearby?lat=51.5074&lon=-0.1278&radius=5000&limit=10' -H \"Authorization: Bearer $VIEWER\"\n", base)
-	fmt.Fprintf(&b, "curl -s '%s/function/track?device=truck-7&format=geojson' -H \"Authorization: Bearer $VIEWER\"\n\n", base)
-	fmt.Print(b.String())
+	fmt.Fprintf(&b, "curl -s '%s/function/track?device=truck-7&format=geojson' -H \"Authorization: Bearer $VIEWER\"\n", base)
+	fmt.Fprintf(&b, "# replay a recorded run as device runner-1, moved to the present, 10x faster\n")
+	fmt.Fprintf(&b, "geotrack replay testdata/tracks/run-with-laps.gpx --device runner-1 --url %s/function/ingest --now --speed 10\n\n", base)
+	fmt.Fprint(w, b.String())
 }

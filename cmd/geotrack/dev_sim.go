@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -10,9 +11,13 @@ import (
 	"github.com/geotrack/geotrack/internal/sender"
 )
 
+// devSummaryEvery is how often the dev console gets one line about the
+// simulated fleet, instead of a line per request.
+const devSummaryEvery = 10 * time.Second
+
 // runDevSimulation streams a simulated fleet into the dev runner's ingest,
-// so `make dev` shows moving devices straight away. It waits for the server
-// to answer and logs a summary every half minute.
+// so `make dev` shows moving devices straight away, and logs one summary
+// line every devSummaryEvery.
 func runDevSimulation(ctx context.Context, ingestURL string, secret []byte, devices int, rate float64) {
 	tok, err := auth.Sign(secret, auth.Principal{Tenant: "demo", Role: auth.RoleService}, 7*24*time.Hour)
 	if err != nil {
@@ -31,13 +36,15 @@ func runDevSimulation(ctx context.Context, ingestURL string, secret []byte, devi
 		return
 	}
 	slog.Info("streaming a simulated fleet into ingest", "devices", devices, "rate_per_device", rate, "tenant", "demo")
-	var total sender.Totals
+	var total, window sender.Totals
 	last := time.Now()
-	err = streamFleet(ctx, fl, s, time.Second, func(t sender.Totals) {
+	err = streamFleet(ctx, nil, fl, s, time.Second, func(t sender.Totals) {
 		total.Add(t)
-		if time.Since(last) > 30*time.Second {
-			last = time.Now()
-			slog.Info("simulation", "sent", total.Sent(), "accepted", total.Accepted, "rejected", total.Rejected)
+		window.Add(t)
+		if since := time.Since(last); since >= devSummaryEvery {
+			slog.Info("fleet", "devices", devices, "fixes_per_s", fmt.Sprintf("%.1f", float64(window.Sent())/since.Seconds()),
+				"sent", total.Sent(), "accepted", total.Accepted, "duplicates", total.Duplicates, "rejected", total.Rejected)
+			last, window = time.Now(), sender.Totals{}
 		}
 	})
 	if err != nil {

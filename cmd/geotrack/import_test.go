@@ -11,6 +11,7 @@ import (
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/fleet"
 	"github.com/geotrack/geotrack/internal/geojson"
+	"github.com/geotrack/geotrack/internal/sender"
 )
 
 func TestTrackFormat(t *testing.T) {
@@ -111,5 +112,69 @@ func TestImportEndToEnd(t *testing.T) {
 	os.WriteFile(unknown, []byte("<kml/>"), 0o600)
 	if err := runImport(ctx, []string{unknown, "--device", "d", "--url", in.url, "--token", in.token}); err == nil || !strings.Contains(err.Error(), "format") {
 		t.Fatalf("err = %v, want a format error", err)
+	}
+}
+
+func TestImportDeviceFlagWinsOverProperties(t *testing.T) {
+	doc := `{"type":"FeatureCollection","features":[
+ {"type":"Feature","properties":{"device":"runner-9","time":"2026-05-01T12:00:00Z"},"geometry":{"type":"Point","coordinates":[-0.12,51.5]}},
+ {"type":"Feature","properties":{"device":"runner-8","time":"2026-05-01T12:00:05Z"},"geometry":{"type":"Point","coordinates":[-0.13,51.5]}}]}`
+	path := filepath.Join(t.TempDir(), "track.geojson")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, device, wantUsed string
+	}{
+		{"flag wins", "runner-3", "device runner-3"},
+		{"file names the devices", "", "devices runner-8, runner-9"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fixes, err := readTrack(path, "", c.device)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fixes) != 2 {
+				t.Fatalf("decoded %d fixes, want 2", len(fixes))
+			}
+			if got := devicesUsed(fixes); got != c.wantUsed {
+				t.Fatalf("devices used %q, want %q", got, c.wantUsed)
+			}
+		})
+	}
+	if _, err := readTrack("x.gpx", "", ""); err == nil || !strings.Contains(err.Error(), "--device") {
+		t.Fatalf("GPX without --device: err = %v, want --device is required", err)
+	}
+}
+
+func TestReportSaysWhyFixesWereNotKept(t *testing.T) {
+	cases := []struct {
+		name     string
+		tot      sender.Totals
+		want     []string
+		dontWant []string
+	}{
+		{"all kept", sender.Totals{Accepted: 5}, []string{"accepted 5,", "too old 0"}, []string{"--now"}},
+		{"too old counted apart", sender.Totals{Accepted: 2, TooOld: 40},
+			[]string{"accepted 2,", "too old 40", "40 fixes were not kept", "--now"}, []string{"accepted 42"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out strings.Builder
+			if err := report(&out, "import", c.tot, nil); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("report %q lacks %q", out.String(), w)
+				}
+			}
+			for _, w := range c.dontWant {
+				if strings.Contains(out.String(), w) {
+					t.Errorf("report %q says %q", out.String(), w)
+				}
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -52,9 +53,8 @@ func runReplay(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	if *restamp {
-		fixes = restampFixes(fixes, start, *speed)
+	if *restamp && *speed == 0 {
+		fixes = restampFixes(fixes, time.Now())
 	}
 	fixes = dropInvalid(fixes, time.Now())
 	if len(fixes) == 0 {
@@ -62,9 +62,10 @@ func runReplay(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "replay: %d fixes of %s as %s → %s\n", len(fixes), fs.Arg(0), *device, *sf.url)
 	p := newProgress(os.Stderr)
-	tot, err := replay(ctx, s, fixes, *speed, start, func(sent, total int) { p.Bar(sent, total) })
+	r := replayer{send: s.Send, batch: s.BatchSize, speed: *speed, restamp: *restamp && *speed > 0, clock: realClock{}}
+	tot, err := r.run(ctx, fixes, func(sent, total int) { p.Bar(sent, total) })
 	p.FinishBar(tot.Sent(), len(fixes))
-	return report("replay", tot, err)
+	return report(os.Stderr, "replay", tot, err)
 }
 
 func readGPX(path, device string) ([]fix.Fix, error) {
@@ -80,22 +81,17 @@ func readGPX(path, device string) ([]fix.Fix, error) {
 	return fixes, nil
 }
 
-// restampFixes moves a track to the present: with speed > 0 each fix is
-// stamped when it will be sent; with speed 0 the track is shifted to end at
-// now, so no fix lies in the future.
-func restampFixes(fixes []fix.Fix, now time.Time, speed float64) []fix.Fix {
+// restampFixes shifts a track to end at now, keeping its spacing, so no fix
+// lies in the future. Paced replays (--speed > 0) restamp each fix as it
+// falls due instead (replayer.restamp).
+func restampFixes(fixes []fix.Fix, now time.Time) []fix.Fix {
 	if len(fixes) == 0 {
 		return fixes
 	}
 	out := make([]fix.Fix, len(fixes))
-	first, last := fixes[0].TS, fixes[len(fixes)-1].TS
+	last := fixes[len(fixes)-1].TS
 	for i, f := range fixes {
-		if speed > 0 {
-			f.TS = now.Add(time.Duration(float64(f.TS.Sub(first)) / speed))
-		} else {
-			f.TS = now.Add(f.TS.Sub(last))
-		}
-		f.TS = f.TS.Truncate(time.Millisecond)
+		f.TS = now.Add(f.TS.Sub(last)).Truncate(time.Millisecond)
 		out[i] = f
 	}
 	return out
@@ -122,17 +118,51 @@ func dropInvalid(fixes []fix.Fix, now time.Time) []fix.Fix {
 	return out
 }
 
-// replay sends fixes, paced by their timestamps when speed > 0: fix i is
-// due at start + (ts_i - ts_0)/speed, and whatever is due is sent in one
-// batch before waiting for the next.
-func replay(ctx context.Context, s *sender.Sender, fixes []fix.Fix, speed float64, start time.Time,
-	progress func(sent, total int)) (sender.Totals, error) {
-	if speed == 0 {
-		return s.Send(ctx, fixes, progress)
+// clock is the time source of a paced replay; tests pass a fake one.
+type clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx ends, returning ctx's error then.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// replayer sends a recorded track to ingest.
+type replayer struct {
+	send  func(ctx context.Context, fixes []fix.Fix, progress func(sent, total int)) (sender.Totals, error)
+	batch int // fixes per request when paced; 0 = sender.DefaultBatchSize
+	// speed paces the track: fix i is due at start + (ts_i - ts_0)/speed.
+	// 0 sends everything at once.
+	speed float64
+	// restamp stamps each fix with the moment it falls due, so a paced
+	// replay of an old track happens now and no fix is ever in the future.
+	restamp bool
+	clock   clock
+}
+
+// run sends fixes; when paced, whatever is due goes out in one batch before
+// waiting for the next. The offsets are divided by speed here and only here.
+func (r replayer) run(ctx context.Context, fixes []fix.Fix, progress func(sent, total int)) (sender.Totals, error) {
+	if r.speed == 0 {
+		return r.send(ctx, fixes, progress)
 	}
 	var total sender.Totals
+	start := r.clock.Now()
 	first := fixes[0].TS
-	batch := s.BatchSize
+	batch := r.batch
 	if batch <= 0 {
 		batch = sender.DefaultBatchSize
 	}
@@ -141,25 +171,29 @@ func replay(ctx context.Context, s *sender.Sender, fixes []fix.Fix, speed float6
 		if len(pending) == 0 {
 			return nil
 		}
-		t, err := s.Send(ctx, pending, nil)
+		t, err := r.send(ctx, pending, nil)
 		total.Add(t)
 		pending = pending[:0]
 		progress(total.Sent(), len(fixes))
 		return err
 	}
 	for _, f := range fixes {
-		due := start.Add(time.Duration(float64(f.TS.Sub(first)) / speed))
-		if wait := time.Until(due); wait > time.Millisecond {
+		due := start.Add(time.Duration(float64(f.TS.Sub(first)) / r.speed))
+		if wait := due.Sub(r.clock.Now()); wait > time.Millisecond {
 			if err := flush(); err != nil {
 				return total, err
 			}
-			timer := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return total, ctx.Err()
-			case <-timer.C:
+			if err := r.clock.Sleep(ctx, wait); err != nil {
+				return total, err
 			}
+		}
+		if r.restamp {
+			// Never later than the clock: a fix from the future is refused.
+			stamp := due
+			if now := r.clock.Now(); stamp.After(now) {
+				stamp = now
+			}
+			f.TS = stamp.Truncate(time.Millisecond)
 		}
 		pending = append(pending, f)
 		if len(pending) >= batch {
@@ -172,11 +206,17 @@ func replay(ctx context.Context, s *sender.Sender, fixes []fix.Fix, speed float6
 }
 
 // report prints the totals of a replay or import and turns rejections into
-// an error, so scripts notice.
-func report(what string, tot sender.Totals, err error) error {
-	fmt.Fprintf(os.Stderr, "%s: accepted %d, duplicates %d, rejected %d\n", what, tot.Accepted, tot.Duplicates, tot.Rejected)
+// an error, so scripts notice. Fixes ingest did not keep because they are
+// older than its hot retention are counted apart from "accepted", with what
+// to do about them.
+func report(out io.Writer, what string, tot sender.Totals, err error) error {
+	fmt.Fprintf(out, "%s: accepted %d, duplicates %d, too old %d, rejected %d\n", what, tot.Accepted, tot.Duplicates, tot.TooOld, tot.Rejected)
+	if tot.TooOld > 0 {
+		fmt.Fprintf(out, "  %d fixes were not kept: they are older than the server's hot history retention (HISTORY_RETENTION, 7 days by default).\n", tot.TooOld)
+		fmt.Fprintf(out, "  To see an old recording as live data, replay it with --now (its timestamps are moved to the present).\n")
+	}
 	for _, r := range tot.RejectedSamples {
-		fmt.Fprintln(os.Stderr, "  rejected:", r)
+		fmt.Fprintln(out, "  rejected:", r)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)

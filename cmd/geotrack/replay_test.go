@@ -19,6 +19,7 @@ import (
 	"github.com/geotrack/geotrack/internal/gpx"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/sender"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -63,28 +64,81 @@ func TestReorderArgs(t *testing.T) {
 	}
 }
 
-func TestRestampFixes(t *testing.T) {
+func TestRestampFixesEndsNow(t *testing.T) {
 	base := time.Date(2016, 1, 31, 16, 30, 0, 0, time.UTC)
 	in := []fix.Fix{{TS: base}, {TS: base.Add(10 * time.Second)}, {TS: base.Add(40 * time.Second)}}
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	want := []time.Duration{-40 * time.Second, -30 * time.Second, 0} // offsets from now
+	out := restampFixes(in, now)
+	for i, f := range out {
+		if !f.TS.Equal(now.Add(want[i])) {
+			t.Errorf("fix %d at %s, want now%+v", i, f.TS, want[i])
+		}
+	}
+	if !in[0].TS.Equal(base) {
+		t.Fatal("restampFixes modified its input")
+	}
+}
+
+// sleepClock advances only when slept on.
+type sleepClock struct{ now time.Time }
+
+func (c *sleepClock) Now() time.Time { return c.now }
+
+func (c *sleepClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.now = c.now.Add(d)
+	return ctx.Err()
+}
+
+func TestPacedReplayTakesTrackDurationOverSpeed(t *testing.T) {
+	recorded := time.Date(2016, 1, 31, 16, 30, 0, 0, time.UTC)
+	var track []fix.Fix
+	for s := 0; s <= 39*60; s += 3 { // 39 minutes, a fix every 3 s
+		track = append(track, fix.Fix{Device: "runner-1", TS: recorded.Add(time.Duration(s) * time.Second), Lat: 51.5, Lon: -0.12})
+	}
 	cases := []struct {
-		speed float64
-		want  []time.Duration // offsets from now
+		name    string
+		speed   float64
+		restamp bool
+		want    time.Duration
 	}{
-		{0, []time.Duration{-40 * time.Second, -30 * time.Second, 0}},
-		{1, []time.Duration{0, 10 * time.Second, 40 * time.Second}},
-		{10, []time.Duration{0, time.Second, 4 * time.Second}},
+		{"speed 10 restamped", 10, true, 234 * time.Second},
+		{"speed 10 original stamps", 10, false, 234 * time.Second},
+		{"real time", 1, true, 39 * time.Minute},
 	}
 	for _, c := range cases {
-		out := restampFixes(in, now, c.speed)
-		for i, f := range out {
-			if !f.TS.Equal(now.Add(c.want[i])) {
-				t.Errorf("speed %g: fix %d at %s, want now%+v", c.speed, i, f.TS, c.want[i])
+		t.Run(c.name, func(t *testing.T) {
+			clk := &sleepClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+			start := clk.now
+			var sent []fix.Fix
+			send := func(_ context.Context, fixes []fix.Fix, _ func(int, int)) (sender.Totals, error) {
+				for _, f := range fixes {
+					if c.restamp && f.TS.After(clk.now) {
+						t.Fatalf("fix stamped %s sent at %s: in the future", f.TS, clk.now)
+					}
+				}
+				sent = append(sent, fixes...)
+				return sender.Totals{Accepted: len(fixes)}, nil
 			}
-		}
-		if !in[0].TS.Equal(base) {
-			t.Fatal("restampFixes modified its input")
-		}
+			r := replayer{send: send, batch: 100, speed: c.speed, restamp: c.restamp, clock: clk}
+			tot, err := r.run(context.Background(), track, func(int, int) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tot.Accepted != len(track) || len(sent) != len(track) {
+				t.Fatalf("accepted %d, sent %d, want %d", tot.Accepted, len(sent), len(track))
+			}
+			if took := clk.now.Sub(start); took != c.want {
+				t.Fatalf("replay took %s of fake time, want %s", took, c.want)
+			}
+			if c.restamp {
+				if !sent[0].TS.Equal(start) || !sent[len(sent)-1].TS.Equal(start.Add(c.want)) {
+					t.Fatalf("restamped from %s to %s, want %s to %s", sent[0].TS, sent[len(sent)-1].TS, start, start.Add(c.want))
+				}
+			} else if !sent[0].TS.Equal(recorded) {
+				t.Fatalf("first fix stamped %s, want the recorded %s", sent[0].TS, recorded)
+			}
+		})
 	}
 }
 

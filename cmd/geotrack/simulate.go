@@ -120,10 +120,11 @@ func runSimulate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// --duration stops the ticks, not the request in flight: cancelling it
+	// would make ingest log a failed request at a normal end.
+	var stop <-chan time.Time
 	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
+		stop = time.After(*duration)
 	}
 	fmt.Fprintf(os.Stderr, "simulate: %d devices at %g fixes/s each around %s → %s (Ctrl-C to stop)\n", *devices, *rate, *center, *sf.url)
 	p := newProgress(os.Stderr)
@@ -133,7 +134,7 @@ func runSimulate(ctx context.Context, args []string) error {
 			total.Sent(), total.Accepted, total.Duplicates, total.Rejected,
 			rateString(total.Sent(), p.Elapsed()), p.Elapsed().Truncate(time.Second))
 	}
-	err = streamFleet(ctx, fl, s, time.Second, func(t sender.Totals) {
+	err = streamFleet(ctx, stop, fl, s, time.Second, func(t sender.Totals) {
 		total.Add(t)
 		p.Show(line())
 	})
@@ -145,15 +146,17 @@ func runSimulate(ctx context.Context, args []string) error {
 }
 
 // streamFleet advances fl in real time every tick and sends what it reported,
-// until ctx ends (which is the normal way out, so it is not an error). A
-// slow send delays the next tick; the fixes of the gap go out then, with
-// their own timestamps.
-func streamFleet(ctx context.Context, fl *fleet.Fleet, s *sender.Sender, tick time.Duration, report func(sender.Totals)) error {
+// until stop fires or ctx ends (both normal ways out, so not errors; only
+// ctx cancels a request in flight). A slow send delays the next tick; the
+// fixes of the gap go out then, with their own timestamps.
+func streamFleet(ctx context.Context, stop <-chan time.Time, fl *fleet.Fleet, s *sender.Sender, tick time.Duration, report func(sender.Totals)) error {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-stop:
 			return nil
 		case now := <-t.C:
 			fixes := fl.Advance(now)

@@ -192,8 +192,8 @@ func TestSecuritySchemesExist(t *testing.T) {
 }
 
 // Query parameters as the functions read them: q.Get("x") / query.Get("x")
-// on the url.Values, and the internal/query helpers query.Float(q, "x", ...),
-// query.Int(q, "x", ...), query.Time(q, "x").
+// on the url.Values, and the httpkit helpers httpkit.QueryFloat(q, "x", ...),
+// httpkit.QueryInt(q, "x", ...), httpkit.QueryTime(q, "x").
 var (
 	getRe    = regexp.MustCompile(`\b(?:q|query)\.Get\("([^"]+)"\)`)
 	helperRe = regexp.MustCompile(`\bhttpkit\.Query(?:Float|Int|Time)\(\s*q\s*,\s*"([^"]+)"`)

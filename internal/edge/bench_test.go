@@ -7,8 +7,8 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/edge"
-	"github.com/geotrack/geotrack/internal/edgebench"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/fleet"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/outbox"
 	"github.com/geotrack/geotrack/internal/redisstore"
@@ -37,7 +37,7 @@ func BenchmarkEdgePipeline(b *testing.B) {
 		Raw:    redisstore.NewRawLog(client, cfg.RawRetention),
 		Outbox: outbox.New(client, outbox.Options{MaxLen: 1 << 40}),
 	}, settings, cfg)
-	track := edgebench.Simulate(1, 10*time.Hour)
+	track := fleet.Track(1, 10*time.Hour)
 	p := auth.Principal{Tenant: "bench", Role: auth.RoleService}
 	shift := time.Since(track[0].TS) - time.Hour
 	const batch = 100

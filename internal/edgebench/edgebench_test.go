@@ -11,82 +11,11 @@ import (
 
 	"github.com/geotrack/geotrack/internal/edgefilter"
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/geo"
+	"github.com/geotrack/geotrack/internal/fleet"
 )
 
-func TestSimulateIsReproducibleAndPlausible(t *testing.T) {
-	a, b := Simulate(7, 20*time.Minute), Simulate(7, 20*time.Minute)
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	if string(ja) != string(jb) {
-		t.Fatal("same seed gave different tracks")
-	}
-	if c := Simulate(8, 20*time.Minute); c[0].Lat == a[0].Lat && c[0].Lon == a[0].Lon {
-		t.Error("different seeds start at the same place")
-	}
-	if len(a) != 1200 {
-		t.Fatalf("%d fixes for 20 min at 1 Hz, want 1200", len(a))
-	}
-	var stopped, fast int
-	var maxStep float64
-	for i, f := range a {
-		if err := fix.Validate(&f, f.TS); err != nil {
-			t.Fatalf("fix %d invalid: %v", i, err)
-		}
-		if i == 0 {
-			continue
-		}
-		if dt := f.TS.Sub(a[i-1].TS); dt != time.Second {
-			t.Fatalf("fix %d: step %v, want 1 s", i, dt)
-		}
-		maxStep = math.Max(maxStep, geo.Haversine(point(a[i-1]), point(f)))
-		switch s := *f.Speed; {
-		case s < 0.5:
-			stopped++
-		case s > 8:
-			fast++
-		}
-	}
-	// Urban driving: some standing at lights, mostly moving at 30–70 km/h,
-	// no step beyond 70 km/h plus GPS noise.
-	if stopped < 30 || fast < 300 {
-		t.Errorf("implausible speed mix: %d stopped, %d fast fixes of %d", stopped, fast, len(a))
-	}
-	if maxStep > 19.5+15 {
-		t.Errorf("largest step %.1f m: faster than the simulated vehicle plus noise", maxStep)
-	}
-}
-
-func TestSimulatedNoiseHasAboutThreeMetresSigma(t *testing.T) {
-	// Stopped fixes scatter around the stopped position: their spread per
-	// axis estimates the noise σ (loosely: few, correlated samples).
-	var sum, n float64
-	for seed := uint64(1); seed <= 10; seed++ {
-		tr := Simulate(seed, time.Hour)
-		for i := 30; i < len(tr); i++ {
-			if *tr[i].Speed == 0 && *tr[i-30].Speed == 0 {
-				d := geo.Haversine(point(tr[i]), point(tr[i-1]))
-				sum += d * d
-				n++
-			}
-		}
-	}
-	if n < 100 {
-		t.Fatalf("only %v stopped fix pairs", n)
-	}
-	// Consecutive differences see mostly the white part (0.8 m) plus the
-	// slow part's small step: rms well under the 3 m total σ, yet not zero.
-	rms := math.Sqrt(sum / n)
-	t.Logf("rms 1-s jitter at standstill: %.2f m over %v pairs", rms, n)
-	if rms < 0.5 || rms > 3 {
-		t.Errorf("rms 1-s jitter at standstill %.2f m, want 0.5–3 m", rms)
-	}
-}
-
-func point(f fix.Fix) geo.Point { return geo.Point{Lat: f.Lat, Lon: f.Lon} }
-
 func TestRunRowsAndTotals(t *testing.T) {
-	tracks := map[string][]fix.Fix{"b": Simulate(2, 10*time.Minute), "a": Simulate(1, 10*time.Minute)}
+	tracks := map[string][]fix.Fix{"b": fleet.Track(2, 10*time.Minute), "a": fleet.Track(1, 10*time.Minute)}
 	rep := Run(tracks, edgefilter.DefaultSettings())
 	if len(rep.Rows) != 2*4 || len(rep.Totals) != 4 {
 		t.Fatalf("%d rows and %d totals, want 8 and 4", len(rep.Rows), len(rep.Totals))
@@ -142,7 +71,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func BenchmarkFilterPush(b *testing.B) {
-	track := Simulate(1, time.Hour)
+	track := fleet.Track(1, time.Hour)
 	s := edgefilter.DefaultSettings()
 	f := edgefilter.New(s)
 	b.ReportAllocs()

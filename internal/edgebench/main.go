@@ -7,6 +7,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/edgefilter"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/fleet"
 )
 
 // SimDuration is the length of each simulated track.
@@ -26,7 +27,7 @@ func Main(w io.Writer, trackDir string, simulated int) error {
 		tracks = loaded
 	}
 	for seed := 1; seed <= simulated; seed++ {
-		tracks[fmt.Sprintf("simulated-%02d", seed)] = Simulate(uint64(seed), SimDuration)
+		tracks[fmt.Sprintf("simulated-%02d", seed)] = fleet.Track(uint64(seed), SimDuration)
 	}
 	if len(tracks) == 0 {
 		return fmt.Errorf("edge bench: no tracks: no *.gpx in %q and no simulated tracks requested", trackDir)

@@ -1,12 +1,15 @@
 package events
 
-// Event types geotrack consumes and emits (public contract).
+import "github.com/geotrack/geotrack/internal/eventtype"
+
+// Event types geotrack consumes and emits (public contract); defined in
+// internal/eventtype, which the event producers import directly.
 const (
-	TypeLocationReported = "io.geotrack.location.reported"
-	TypeLocationUpdated  = "io.geotrack.location.updated"
-	TypeEdgeStored       = "io.geotrack.edge.stored"
+	TypeLocationReported = eventtype.LocationReported
+	TypeLocationUpdated  = eventtype.LocationUpdated
+	TypeEdgeStored       = eventtype.EdgeStored
 )
 
 // ExtTenant is the extension attribute carrying the tenant on emitted events
 // (the tenant never travels inside a fix).
-const ExtTenant = "tenant"
+const ExtTenant = eventtype.ExtTenant

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/clip"
 )
 
 // MaxBatch is the largest number of fixes one request or event may carry.
@@ -120,7 +122,7 @@ func (w *wireFix) fix(defaultDevice string) (Fix, error) {
 func ParseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time (e.g. 2026-11-25T10:00:00Z)", truncate(s, 40))
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time (e.g. 2026-11-25T10:00:00Z)", clip.String(s, 40))
 	}
 	return t.UTC(), nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/clip"
 )
 
 // MaxLat is the largest latitude Redis GEO can index (EPSG:900913 limits);
@@ -48,7 +50,7 @@ func ValidateDevice(field, id string) error {
 		return fieldErr(field, "required")
 	}
 	if !ValidDevice(id) {
-		return fieldErr(field, "%q must match ^[A-Za-z0-9._:-]{1,128}$", truncate(id, 40))
+		return fieldErr(field, "%q must match ^[A-Za-z0-9._:-]{1,128}$", clip.String(id, 40))
 	}
 	return nil
 }
@@ -111,7 +113,7 @@ func Validate(f *Fix, now time.Time) error {
 	}
 	for k, v := range f.Attrs {
 		if len(k) > 64 || len(v) > 1024 {
-			return fieldErr("attrs", "key %q: keys are at most 64 and values at most 1024 bytes", truncate(k, 40))
+			return fieldErr("attrs", "key %q: keys are at most 64 and values at most 1024 bytes", clip.String(k, 40))
 		}
 	}
 	if len(f.Attrs) > 64 {
@@ -125,11 +127,4 @@ func finite(field string, v float64) error {
 		return fieldErr(field, "must be a finite number, got %g", v)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -1,8 +1,10 @@
 // Package fleet simulates devices moving through a city: each drives a
 // random walk along a street-grid-like path (straight blocks, right-angle
 // turns, braking before corners, stops at lights and to park) and reports
-// fixes at a fixed rate with GPS noise. It is deterministic for a seed and
-// pure: no clock, no I/O.
+// fixes at a fixed rate with GPS noise. Track generates the single-vehicle
+// tracks of the edge filter benchmark. Both are deterministic for a seed
+// and pure: no clock, no I/O. It is the one vehicle simulator of the
+// repository (geotrack simulate, geotrack dev, geotrack bench).
 package fleet
 
 import (

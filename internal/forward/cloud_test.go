@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"github.com/geotrack/geotrack/internal/eventtype"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -160,7 +161,7 @@ func (c *cloud) parse(r *http.Request) (*received, int, string) {
 	if err := json.Unmarshal(body, &ev.Event); err != nil {
 		return nil, http.StatusBadRequest, "event: " + err.Error()
 	}
-	for attr, want := range map[string]string{"specversion": "1.0", "type": EventType, "datacontenttype": "application/json"} {
+	for attr, want := range map[string]string{"specversion": "1.0", "type": eventtype.LocationReported, "datacontenttype": "application/json"} {
 		if ev.Event[attr] != want {
 			return nil, http.StatusBadRequest, fmt.Sprintf("%s = %v, want %s", attr, ev.Event[attr], want)
 		}

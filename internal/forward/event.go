@@ -1,16 +1,15 @@
 package forward
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/outbox"
+	"github.com/geotrack/geotrack/internal/sender"
 )
 
 // CloudEvents attributes of a forwarded batch.
 const (
-	EventType   = "io.geotrack.location.reported"
 	ContentType = "application/cloudevents+json"
 	SpecVersion = "1.0"
 )
@@ -26,24 +25,11 @@ func EventID(nodeID string, batch []outbox.Entry) string {
 	return fmt.Sprintf("%s-%s-%s", nodeID, batch[0].ID, batch[len(batch)-1].ID)
 }
 
-// batchEvent is a structured-mode CloudEvent carrying an array of fixes.
-// tenant is an extension attribute: one edge node may serve several tenants,
-// and the service-role token alone does not say whose fixes these are.
-type batchEvent struct {
-	SpecVersion     string    `json:"specversion"`
-	Type            string    `json:"type"`
-	Source          string    `json:"source"`
-	ID              string    `json:"id"`
-	Time            string    `json:"time"`
-	Subject         string    `json:"subject,omitempty"`
-	DataContentType string    `json:"datacontenttype"`
-	Tenant          string    `json:"tenant,omitempty"`
-	Data            []fix.Fix `json:"data"`
-}
-
-// encodeBatch builds the event for batch. Every attribute derives from the
+// encodeBatch builds the event for batch (sender.AppendStructured, the
+// one encoder of outgoing events). Every attribute derives from the
 // entries, so a resent batch is byte-for-byte the same event: time is when
-// the newest entry was queued, not when it is sent.
+// the newest entry was queued, not when it is sent. The tenant travels as
+// an extension attribute: one edge node may serve several tenants.
 func encodeBatch(nodeID string, batch []outbox.Entry) (id string, body []byte, err error) {
 	if len(batch) == 0 {
 		return "", nil, fmt.Errorf("encode batch: empty")
@@ -52,25 +38,22 @@ func encodeBatch(nodeID string, batch []outbox.Entry) (id string, body []byte, e
 	if err != nil {
 		return "", nil, fmt.Errorf("encode batch: %w", err)
 	}
-	ev := batchEvent{
-		SpecVersion:     SpecVersion,
-		Type:            EventType,
-		Source:          Source(nodeID),
-		ID:              EventID(nodeID, batch),
-		Time:            fix.FormatTime(queued),
-		Subject:         singleDevice(batch),
-		DataContentType: "application/json",
-		Tenant:          batch[0].Tenant,
-		Data:            make([]fix.Fix, len(batch)),
+	env := sender.Envelope{
+		ID:      EventID(nodeID, batch),
+		Source:  Source(nodeID),
+		Subject: singleDevice(batch),
+		Time:    queued,
+		Tenant:  batch[0].Tenant,
 	}
+	fixes := make([]fix.Fix, len(batch))
 	for i, e := range batch {
-		ev.Data[i] = e.Fix
+		fixes[i] = e.Fix
 	}
-	body, err = json.Marshal(ev)
+	body, err = sender.AppendStructured(make([]byte, 0, 256+len(batch)*200), env, fixes, true)
 	if err != nil {
-		return "", nil, fmt.Errorf("encode batch %s: %w", ev.ID, err)
+		return "", nil, fmt.Errorf("encode batch %s: %w", env.ID, err)
 	}
-	return ev.ID, body, nil
+	return env.ID, body, nil
 }
 
 // singleDevice is the device when the whole batch is one device's, else "".

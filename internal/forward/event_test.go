@@ -2,6 +2,7 @@ package forward
 
 import (
 	"encoding/json"
+	"github.com/geotrack/geotrack/internal/eventtype"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ func TestEncodeBatchIsDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"specversion": "1.0", "type": EventType, "source": "urn:geotrack:edge:edge-9", "id": id1,
+		"specversion": "1.0", "type": eventtype.LocationReported, "source": "urn:geotrack:edge:edge-9", "id": id1,
 		"time": "2025-11-25T10:00:00.000Z", "subject": "d1", "datacontenttype": "application/json", "tenant": "acme",
 	}
 	for k, v := range want {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/outbox"
@@ -207,7 +208,7 @@ func (f *Forwarder) drain(ctx context.Context) (Result, error) {
 				// size until then (the rest is acked on the way).
 				limit = len(batch) / 2
 				f.log.Warn("forward: cloud rejected batch, narrowing it down",
-					"id", id, "fixes", len(batch), "status", r.status, "body", truncate(r.body, 200))
+					"id", id, "fixes", len(batch), "status", r.status, "body", clip.String(r.body, 200))
 				continue
 			}
 			moved, err := f.ob.DeadLetter(ctx, outbox.DeadLetterInfo{Status: r.status, Body: r.body},
@@ -219,7 +220,7 @@ func (f *Forwarder) drain(ctx context.Context) (Result, error) {
 			f.m.deadLettered(int(moved))
 			f.log.Error("forward: cloud rejected a fix, dead-lettered it", "id", id, "entry", batch[0].ID,
 				"device", batch[0].Fix.Device, "ts", fix.FormatTime(batch[0].Fix.TS), "status", r.status,
-				"body", truncate(r.body, 500))
+				"body", clip.String(r.body, 500))
 			limit = f.cfg.BatchSize
 		case retry:
 			if cause := context.Cause(ctx); cause != nil {

@@ -90,11 +90,5 @@ func key(f fix.Fix) string { return fmt.Sprintf("%s@%s", f.Device, fix.FormatTim
 // It bounds a wait; it asserts nothing about how long the wait took.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, what, 30*time.Second, cond)
 }

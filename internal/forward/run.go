@@ -3,16 +3,17 @@ package forward
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/backoff"
 )
 
 // DefaultInterval is Run's poll interval when none is given.
 const DefaultInterval = 5 * time.Second
 
 // Run calls RunOnce when woken (edge ingest signals new fixes) or every
-// interval, until ctx ends. After a failure it waits an exponential backoff
-// with full jitter (at least Retry-After) and ignores wake-ups meanwhile, so
+// interval, until ctx ends. After a failure it waits the backoff.Policy delay
+// (at least Retry-After) and ignores wake-ups meanwhile, so
 // busy ingest cannot hammer a failing cloud.
 func (f *Forwarder) Run(ctx context.Context, wake <-chan struct{}, interval time.Duration) {
 	if interval <= 0 {
@@ -57,12 +58,7 @@ func (f *Forwarder) Run(ctx context.Context, wake <-chan struct{}, interval time
 // backoff is the wait after the n-th consecutive failure: uniform in
 // [MinBackoff, min(MaxBackoff, MinBackoff·2^(n-1))].
 func (f *Forwarder) backoff(n int) time.Duration {
-	lo, hi := f.cfg.MinBackoff, f.cfg.MinBackoff
-	for i := 1; i < n && hi < f.cfg.MaxBackoff; i++ {
-		hi *= 2
-	}
-	hi = min(hi, f.cfg.MaxBackoff)
-	return lo + rand.N(hi-lo+1)
+	return backoff.Policy{Min: f.cfg.MinBackoff, Max: f.cfg.MaxBackoff}.Delay(n)
 }
 
 // sleepOrWake sleeps d, or until woken when wakeable; false when ctx ended.

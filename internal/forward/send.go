@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/clip"
 )
 
 // maxBodyRead bounds how much of a response is read (kept for dead letters
@@ -109,7 +111,7 @@ func (f *Forwarder) post(ctx context.Context, id string, body []byte) response {
 	}
 	if r.verdict == retry {
 		r.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		r.err = fmt.Errorf("post %s: %s: %s", id, resp.Status, truncate(r.body, 200))
+		r.err = fmt.Errorf("post %s: %s: %s", id, resp.Status, clip.String(r.body, 200))
 	}
 	return r
 }
@@ -141,13 +143,6 @@ func newTraceparent() string {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // gzipMinBytes: below about one packet, compressing gains nothing.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -154,7 +155,7 @@ func (d *decoder) geometry(raw json.RawMessage, props properties, device, path s
 	case "MultiLineString":
 		return d.multiLine(g.Coordinates, props, device, coordsPath, propsPath)
 	}
-	return &fix.FieldError{Field: path + "type", Msg: fmt.Sprintf("%q has no track: use LineString, MultiLineString, MultiPoint or Point", clip(*g.Type, 40))}
+	return &fix.FieldError{Field: path + "type", Msg: fmt.Sprintf("%q has no track: use LineString, MultiLineString, MultiPoint or Point", clip.String(*g.Type, 40))}
 }
 
 func (d *decoder) multiLine(raw json.RawMessage, props properties, device, coordsPath, propsPath string) error {
@@ -293,11 +294,11 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 		if t, err := time.Parse("2006-01-02T15:04:05.999999999", s); err == nil {
 			return t.UTC(), nil
 		}
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time (e.g. 2026-11-25T10:00:00Z)", clip(s, 40))
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time (e.g. 2026-11-25T10:00:00Z)", clip.String(s, 40))
 	}
 	n, err := strconv.ParseFloat(string(bytes.TrimSpace(raw)), 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("must be an RFC 3339 string or epoch number, got %s", clip(string(raw), 40))
+		return time.Time{}, fmt.Errorf("must be an RFC 3339 string or epoch number, got %s", clip.String(string(raw), 40))
 	}
 	return fix.EpochTime(n)
 }
@@ -330,11 +331,4 @@ func fieldErr(field string, err error) error {
 		return &fix.FieldError{Field: field, Msg: "must be a GeoJSON object, got " + te.Value}
 	}
 	return &fix.FieldError{Field: field, Msg: "malformed JSON: " + err.Error()}
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

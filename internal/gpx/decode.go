@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -137,9 +138,9 @@ func rootElement(dec *xml.Decoder) (xml.Name, error) {
 		}
 		switch {
 		case se.Name.Local != "gpx":
-			return xml.Name{}, &fix.FieldError{Field: "body", Msg: fmt.Sprintf("root element is <%s>, expected <gpx>", clip(se.Name.Local, 40))}
+			return xml.Name{}, &fix.FieldError{Field: "body", Msg: fmt.Sprintf("root element is <%s>, expected <gpx>", clip.String(se.Name.Local, 40))}
 		case se.Name.Space != NamespaceGPX11 && se.Name.Space != NamespaceGPX10 && se.Name.Space != "":
-			return xml.Name{}, &fix.FieldError{Field: "body", Msg: fmt.Sprintf("unknown GPX namespace %q", clip(se.Name.Space, 60))}
+			return xml.Name{}, &fix.FieldError{Field: "body", Msg: fmt.Sprintf("unknown GPX namespace %q", clip.String(se.Name.Space, 60))}
 		}
 		return se.Name, nil
 	}
@@ -221,7 +222,7 @@ func optional(s *string, field string) (*float64, error) {
 func parseFinite(s string) (float64, error) {
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%q is not a finite decimal", clip(s, 40))
+		return 0, fmt.Errorf("%q is not a finite decimal", clip.String(s, 40))
 	}
 	return v, nil
 }
@@ -236,12 +237,5 @@ func parseTime(s string) (time.Time, error) {
 	if t, err := time.Parse("2006-01-02T15:04:05.999999999", s); err == nil {
 		return t.UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 time (e.g. 2026-11-25T10:00:00Z)", clip(s, 40))
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 time (e.g. 2026-11-25T10:00:00Z)", clip.String(s, 40))
 }

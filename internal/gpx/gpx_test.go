@@ -107,6 +107,12 @@ func TestDecodeVariants(t *testing.T) {
 			func(fs []fix.Fix) bool { return len(fs) == 1 && fs[0].Lat == 1 }},
 		{"latin-1 charset", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><gpx><wpt lat=\"1\" lon=\"2\"><time>2026-03-01T08:00:00Z</time><name>Z\xfcrich</name></wpt></gpx>",
 			func(fs []fix.Fix) bool { return len(fs) == 1 && fs[0].Attrs["name"] == "Zürich" }},
+		{"windows-1252 charset: 0x80-0x9F are printable", "<?xml version=\"1.0\" encoding=\"windows-1252\"?><gpx><wpt lat=\"1\" lon=\"2\"><time>2026-03-01T08:00:00Z</time><name>\x93Caf\xe9\x94 \x80 5 \x96 6</name></wpt></gpx>",
+			func(fs []fix.Fix) bool {
+				return len(fs) == 1 && fs[0].Attrs["name"] == "\u201cCafé\u201d € 5 \u2013 6"
+			}},
+		{"latin-1 charset: 0x80-0x9F are control codes", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><gpx><wpt lat=\"1\" lon=\"2\"><time>2026-03-01T08:00:00Z</time><name>a\x85b\xa9</name></wpt></gpx>",
+			func(fs []fix.Fix) bool { return len(fs) == 1 && fs[0].Attrs["name"] == "a\u0085b©" }},
 		{"html entity in name", `<gpx><wpt lat="1" lon="2"><time>2026-03-01T08:00:00Z</time><name>a&nbsp;b</name></wpt></gpx>`,
 			func(fs []fix.Fix) bool { return len(fs) == 1 && fs[0].Attrs["name"] == "a\u00a0b" }},
 		{"foreign-namespace trkpt ignored", `<gpx xmlns="http://www.topografix.com/GPX/1/1" xmlns:x="urn:x"><metadata><extensions><x:trkpt lat="9" lon="9"/></extensions></metadata>

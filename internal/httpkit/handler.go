@@ -15,6 +15,8 @@ import (
 	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/geotrack/geotrack/internal/clip"
 )
 
 // statusClientClosed is nginx's code for "the client went away first"; it
@@ -52,7 +54,7 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Call-Id", id)
 	log := h.opts.Logger.With(slog.String("function", h.opts.Name), slog.String("call_id", id))
 	if ce := r.Header.Get("Ce-Id"); ce != "" {
-		log = log.With(slog.String("ce_id", truncate(ce, maxCEID)))
+		log = log.With(slog.String("ce_id", clip.Prefix(ce, maxCEID)))
 	}
 	ctx := withCall(r.Context(), &call{id: id, log: log})
 
@@ -276,11 +278,4 @@ func (c *errorCapture) reason() string {
 		return e.Error
 	}
 	return strings.TrimSpace(string(c.body))
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -2,6 +2,7 @@ package httpkit
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/metrics"
+	"github.com/geotrack/geotrack/internal/poll"
+	"github.com/geotrack/geotrack/internal/testenv"
 )
 
 type outcome struct {
@@ -52,21 +55,17 @@ func testOptions(logs io.Writer) Options {
 	}
 }
 
-// waitRefused polls until a new TCP connection to addr is refused.
+// waitRefused waits until a new TCP connection to addr is refused.
 func waitRefused(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Eventually(t, addr+" to refuse connections during shutdown", 10*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			return
+			return true
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still accepts connections during shutdown", addr)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 func TestGracefulShutdown(t *testing.T) {
@@ -141,16 +140,15 @@ func TestShutdownDelay(t *testing.T) {
 	}
 	cancel()
 	// ready turns 503 at once; the drain flag is set before the delay starts.
-	waitFor := time.Now().Add(5 * time.Second)
-	for {
+	err = poll.Until(context.Background(), 5*time.Second, time.Millisecond, func(context.Context) error {
 		resp, body := do(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, PathReady)
 		if resp.StatusCode == http.StatusServiceUnavailable && body == "shutting down" {
-			break
+			return nil
 		}
-		if time.Now().After(waitFor) {
-			t.Fatalf("ready during the drain: %d %q, want 503 shutting down", resp.StatusCode, body)
-		}
-		time.Sleep(time.Millisecond)
+		return fmt.Errorf("%d %q", resp.StatusCode, body)
+	})
+	if err != nil {
+		t.Fatalf("ready during the drain: %v, want 503 shutting down", err)
 	}
 	// The kept-alive connection still works, and is told to close.
 	resp, body := do(keepAlive, "/")
@@ -222,21 +220,15 @@ func TestServeLogsBoundAddress(t *testing.T) {
 	go func() { served <- Serve(ctx, "echo", ok("hello"), opts, "127.0.0.1:0") }()
 
 	var addr string
-	deadline := time.Now().Add(10 * time.Second)
-	for addr == "" {
+	testenv.Eventually(t, "a 'listening' log line", 10*time.Second, func() bool {
 		for _, r := range logs.find(t, "listening") {
 			addr, _ = r["addr"].(string)
 			if r["function"] != "echo" {
 				t.Errorf("listening line function = %v, want echo", r["function"])
 			}
 		}
-		if addr == "" {
-			if time.Now().After(deadline) {
-				t.Fatal("no 'listening' log line")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+		return addr != ""
+	})
 	if o := get("http://" + addr + PathReady); o.status != 200 || o.body != "OK" {
 		t.Fatalf("ready: %+v", o)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -87,7 +88,7 @@ func position(values url.Values, f *fix.Fix) error {
 	if loc, ok := values["location"]; ok && len(loc) > 0 && !has(values, "lat") {
 		parts := strings.Split(loc[0], ",")
 		if len(parts) != 2 {
-			return &fix.FieldError{Field: "location", Msg: fmt.Sprintf("%q must be \"lat,lon\"", clip(loc[0], 40))}
+			return &fix.FieldError{Field: "location", Msg: fmt.Sprintf("%q must be \"lat,lon\"", clip.String(loc[0], 40))}
 		}
 		lat, err := parseFinite(strings.TrimSpace(parts[0]))
 		if err != nil {
@@ -197,7 +198,7 @@ func param(values url.Values, key string) (v float64, ok bool, err error) {
 func parseFinite(s string) (float64, error) {
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%q is not a finite number", clip(s, 40))
+		return 0, fmt.Errorf("%q is not a finite number", clip.String(s, 40))
 	}
 	return v, nil
 }
@@ -210,10 +211,3 @@ func first(values url.Values, key string) string {
 }
 
 func has(values url.Values, key string) bool { return len(values[key]) > 0 }
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -34,7 +35,7 @@ func parseTimestamp(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not epoch seconds/ms, ISO 8601 or yyyy-MM-dd HH:mm:ss", clip(s, 40))
+	return time.Time{}, fmt.Errorf("%q is not epoch seconds/ms, ISO 8601 or yyyy-MM-dd HH:mm:ss", clip.String(s, 40))
 }
 
 // isDigits limits the epoch form to plain decimals, so "1e9", "Inf" and

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -72,7 +73,7 @@ func (o *Outbox) deadLetter(ctx context.Context, info DeadLetterInfo, items []De
 	o.deadLettered.Add(float64(moved))
 	for _, it := range items {
 		o.log.Error("outbox entry dead-lettered", "key", o.key, "id", it.ID,
-			"reason", it.Reason, "status", info.Status, "body", truncate(body, 256))
+			"reason", it.Reason, "status", info.Status, "body", clip.String(body, 256))
 	}
 	return moved, nil
 }
@@ -109,11 +110,4 @@ func (o *Outbox) DeadLetters(ctx context.Context, max int) ([]DeadEntry, error) 
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

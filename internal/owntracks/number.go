@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -24,7 +25,7 @@ func number(raw map[string]any, key string) (v float64, ok bool, err error) {
 		return 0, false, &fix.FieldError{Field: key, Msg: fmt.Sprintf("must be a number, got %s", kind(x))}
 	}
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, false, &fix.FieldError{Field: key, Msg: fmt.Sprintf("%q is not a finite number", truncate(fmt.Sprint(raw[key]), 40))}
+		return 0, false, &fix.FieldError{Field: key, Msg: fmt.Sprintf("%q is not a finite number", clip.String(fmt.Sprint(raw[key]), 40))}
 	}
 	return v, true, nil
 }
@@ -39,11 +40,4 @@ func kind(v any) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

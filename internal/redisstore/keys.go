@@ -3,6 +3,8 @@ package redisstore
 import (
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/geotrack/geotrack/internal/clip"
 )
 
 // Keys of the edge tier, in the edge's own Redis. The {edge} hash tag keeps
@@ -39,7 +41,7 @@ type tenantKeys struct {
 
 func (s *Store) keys(tenant string) (tenantKeys, error) {
 	if !ValidTenant(tenant) {
-		return tenantKeys{}, fmt.Errorf("%w: tenant %q: want 1-%d bytes without braces or control characters", ErrInvalidArgument, truncate(tenant, 40), maxTenantLen)
+		return tenantKeys{}, fmt.Errorf("%w: tenant %q: want 1-%d bytes without braces or control characters", ErrInvalidArgument, clip.String(tenant, 40), maxTenantLen)
 	}
 	return tenantKeys{base: s.opts.KeyPrefix + ":{" + tenant + "}:", tenant: tenant}, nil
 }
@@ -54,10 +56,3 @@ func (k tenantKeys) events() string               { return k.base + "events" } /
 // seen is the dedup key of one CloudEvent; \x1f (unit separator) cannot be
 // confused with characters of a source URI or an id.
 func (k tenantKeys) seen(source, id string) string { return k.base + "seen:" + source + "\x1f" + id }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

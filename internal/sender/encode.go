@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"time"
 
+	"github.com/geotrack/geotrack/internal/eventtype"
 	"github.com/geotrack/geotrack/internal/fix"
 )
-
-// TypeLocationReported is the CloudEvent type ingest accepts (the same
-// constant as events.TypeLocationReported, repeated so this client does not
-// pull in the server's event decoding).
-const TypeLocationReported = "io.geotrack.location.reported"
 
 // Content types on the wire.
 const (
@@ -114,7 +111,7 @@ func encode(mode Mode, source string, fixes []fix.Fix) (encoded, error) {
 		out.header.Set("Ce-Specversion", "1.0")
 		out.header.Set("Ce-Id", batchID(source, fixes))
 		out.header.Set("Ce-Source", source)
-		out.header.Set("Ce-Type", TypeLocationReported)
+		out.header.Set("Ce-Type", eventtype.LocationReported)
 		out.header.Set("Ce-Time", fix.FormatTime(fixes[len(fixes)-1].TS))
 		if subj := subjectOf(fixes); subj != "" {
 			out.header.Set("Ce-Subject", subj)
@@ -129,29 +126,43 @@ func encode(mode Mode, source string, fixes []fix.Fix) (encoded, error) {
 	return out, nil
 }
 
-// appendEvent writes one structured CloudEvent; an empty id means the
-// EventID of the single fix. The event time is the (last) fix time rather
-// than the send time, so a resend is byte-identical.
-func appendEvent(b []byte, source, id, subject string, fixes []fix.Fix, array bool) ([]byte, error) {
+// Envelope holds the attributes of one outgoing structured CloudEvent of
+// type io.geotrack.location.reported. It is the one encoding path for the
+// events geotrack's clients produce: the sender (simulate, replay, import,
+// bench) and the edge forwarder. TestStructuredMatchesSDK checks it against
+// the CloudEvents SDK.
+type Envelope struct {
+	ID      string
+	Source  string
+	Subject string    // omitted when empty
+	Time    time.Time // omitted when zero
+	// Tenant is the tenant extension attribute (omitted when empty): the
+	// forwarder's service token alone does not say whose fixes these are.
+	Tenant string
+}
+
+// AppendStructured appends e as a structured-mode CloudEvent (JSON) whose
+// data is fixes: a JSON array when array is true, else the single fix. It
+// is hand-written because it runs for every request of a load test; its
+// output depends only on its input, so a resent batch is byte-identical.
+func AppendStructured(b []byte, e Envelope, fixes []fix.Fix, array bool) ([]byte, error) {
 	b = append(b, `{"specversion":"1.0","id":`...)
-	if id == "" {
-		b = append(b, '"')
-		b = appendEventID(b, source, fixes[0])
-		b = append(b, '"')
-	} else {
-		b = fix.AppendString(b, id)
-	}
+	b = fix.AppendString(b, e.ID)
 	b = append(b, `,"source":`...)
-	b = fix.AppendString(b, source)
-	b = append(b, `,"type":"`+TypeLocationReported+`"`...)
-	if subject != "" {
+	b = fix.AppendString(b, e.Source)
+	b = append(b, `,"type":"`+eventtype.LocationReported+`"`...)
+	if e.Subject != "" {
 		b = append(b, `,"subject":`...)
-		b = fix.AppendString(b, subject)
+		b = fix.AppendString(b, e.Subject)
 	}
-	if last := fixes[len(fixes)-1]; !last.TS.IsZero() {
+	if !e.Time.IsZero() {
 		b = append(b, `,"time":"`...)
-		b = fix.AppendTime(b, last.TS)
+		b = fix.AppendTime(b, e.Time)
 		b = append(b, '"')
+	}
+	if e.Tenant != "" {
+		b = append(b, `,"`+eventtype.ExtTenant+`":`...)
+		b = fix.AppendString(b, e.Tenant)
 	}
 	b = append(b, `,"datacontenttype":"application/json","data":`...)
 	b, err := appendData(b, fixes, array)
@@ -159,6 +170,17 @@ func appendEvent(b []byte, source, id, subject string, fixes []fix.Fix, array bo
 		return nil, err
 	}
 	return append(b, '}'), nil
+}
+
+// appendEvent writes the sender's event for fixes; an empty id means the
+// EventID of the single fix. The event time is the (last) fix time rather
+// than the send time, so a resend is byte-identical.
+func appendEvent(b []byte, source, id, subject string, fixes []fix.Fix, array bool) ([]byte, error) {
+	if id == "" {
+		var buf [32]byte
+		id = string(appendEventID(buf[:0], source, fixes[0]))
+	}
+	return AppendStructured(b, Envelope{ID: id, Source: source, Subject: subject, Time: fixes[len(fixes)-1].TS}, fixes, array)
 }
 
 func appendData(b []byte, fixes []fix.Fix, array bool) ([]byte, error) {

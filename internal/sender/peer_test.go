@@ -3,6 +3,7 @@ package sender
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/geotrack/geotrack/internal/eventtype"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -121,7 +122,7 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 			p.reply(w, http.StatusBadRequest, map[string]string{"error": "invalid event: " + err.Error()})
 			return
 		}
-		if e.Type() != TypeLocationReported {
+		if e.Type() != eventtype.LocationReported {
 			p.reply(w, http.StatusBadRequest, map[string]string{"error": "type " + e.Type()})
 			return
 		}

@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/backoff"
+	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -30,6 +31,7 @@ func (e *StatusError) Error() string {
 type summary struct {
 	Accepted   *int `json:"accepted"`
 	Duplicates int  `json:"duplicates"`
+	TooOld     int  `json:"too_old"`
 	Rejected   []struct {
 		Index int    `json:"index"`
 		Error string `json:"error"`
@@ -38,7 +40,8 @@ type summary struct {
 }
 
 // Post sends fixes as one request (no batching beyond what it is given),
-// retrying 5xx, 429 and network errors with exponential backoff. A 413 is
+// retrying 5xx, 429 and network errors after backoff.Policy delays (at
+// least Retry-After, at most 30 s of it). A 413 is
 // answered by splitting the request in halves, since the server's body
 // limit is not known in advance.
 func (s *Sender) Post(ctx context.Context, fixes []fix.Fix) (Totals, error) {
@@ -69,12 +72,12 @@ func (s *Sender) postWithRetry(ctx context.Context, req encoded) (Totals, error)
 	if attempts <= 0 {
 		attempts = DefaultMaxAttempts
 	}
-	delay, maxDelay := s.Backoff, s.MaxBackoff
-	if delay <= 0 {
-		delay = 200 * time.Millisecond
+	policy := backoff.Policy{Min: s.Backoff, Max: s.MaxBackoff}
+	if policy.Min <= 0 {
+		policy.Min = DefaultBackoff
 	}
-	if maxDelay <= 0 {
-		maxDelay = 5 * time.Second
+	if policy.Max <= 0 {
+		policy.Max = DefaultMaxBackoff
 	}
 	var last error
 	for attempt := 1; ; attempt++ {
@@ -93,8 +96,7 @@ func (s *Sender) postWithRetry(ctx context.Context, req encoded) (Totals, error)
 		if attempt >= attempts {
 			return Totals{}, fmt.Errorf("post %d fixes: giving up after %d attempts: %w", req.fixes, attempt, last)
 		}
-		// Full jitter spreads the retries of concurrent workers.
-		wait := time.Duration(rand.Int64N(int64(delay))) + delay/2
+		wait := policy.Delay(attempt)
 		if retryAfter > wait {
 			wait = min(retryAfter, 30*time.Second)
 		}
@@ -105,7 +107,6 @@ func (s *Sender) postWithRetry(ctx context.Context, req encoded) (Totals, error)
 			return Totals{}, fmt.Errorf("post %d fixes: %w (last error: %v)", req.fixes, context.Cause(ctx), last)
 		case <-timer.C:
 		}
-		delay = min(delay*2, maxDelay)
 	}
 }
 
@@ -142,7 +143,7 @@ func (s *Sender) postOnce(ctx context.Context, enc encoded) (Totals, time.Durati
 		if !parsed || sum.Accepted == nil {
 			return Totals{}, 0, &StatusError{Code: resp.StatusCode, Msg: "reply is not an ingest summary: " + snippet(body)}
 		}
-		t := Totals{Accepted: *sum.Accepted, Duplicates: sum.Duplicates, Rejected: len(sum.Rejected)}
+		t := Totals{Accepted: *sum.Accepted, Duplicates: sum.Duplicates, TooOld: sum.TooOld, Rejected: len(sum.Rejected)}
 		for _, r := range sum.Rejected {
 			if len(t.RejectedSamples) >= maxSamples {
 				break
@@ -166,10 +167,7 @@ func retryAfter(v string) time.Duration {
 }
 
 func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
+	s := clip.String(strings.TrimSpace(string(body)), 300)
 	if s == "" {
 		return "(empty body)"
 	}

@@ -34,6 +34,8 @@ const (
 	DefaultBatchSize   = 500
 	DefaultSource      = "urn:geotrack:cli"
 	DefaultMaxAttempts = 6 // the first try plus five retries
+	DefaultBackoff     = 200 * time.Millisecond
+	DefaultMaxBackoff  = 5 * time.Second
 	DefaultTimeout     = 60 * time.Second
 )
 
@@ -55,8 +57,8 @@ type Sender struct {
 	// Concurrency.
 	HTTPClient *http.Client
 	// MaxAttempts bounds tries per request on 5xx, 429 and network errors
-	// (default 6); Backoff is the first retry delay, doubled each time up to
-	// MaxBackoff (defaults 200ms and 5s).
+	// (default 6); Backoff and MaxBackoff bound the backoff.Policy between
+	// tries (defaults 200ms and 5s).
 	MaxAttempts         int
 	Backoff, MaxBackoff time.Duration
 
@@ -68,7 +70,10 @@ type Sender struct {
 type Totals struct {
 	Accepted   int
 	Duplicates int
-	Rejected   int
+	// TooOld counts valid fixes ingest did not keep because they are older
+	// than its hot history retention (its reply's "too_old"; 0 when absent).
+	TooOld   int
+	Rejected int
 	// RejectedSamples holds the first few rejection messages, for display.
 	RejectedSamples []string
 }
@@ -80,6 +85,7 @@ const maxSamples = 10
 func (t *Totals) Add(o Totals) {
 	t.Accepted += o.Accepted
 	t.Duplicates += o.Duplicates
+	t.TooOld += o.TooOld
 	t.Rejected += o.Rejected
 	for _, s := range o.RejectedSamples {
 		if len(t.RejectedSamples) >= maxSamples {
@@ -90,7 +96,7 @@ func (t *Totals) Add(o Totals) {
 }
 
 // Sent is the number of fixes ingest answered for.
-func (t Totals) Sent() int { return t.Accepted + t.Duplicates + t.Rejected }
+func (t Totals) Sent() int { return t.Accepted + t.Duplicates + t.TooOld + t.Rejected }
 
 func (s *Sender) batchSize() int {
 	switch {

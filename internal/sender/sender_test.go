@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -235,6 +236,37 @@ func TestValidateRejectsBadConfig(t *testing.T) {
 			_, err := c.s.Send(context.Background(), testFixes(1), nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want mention of %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestPostReadsTooOld(t *testing.T) {
+	cases := []struct {
+		name  string
+		reply string
+		want  Totals
+	}{
+		{"counted separately", `{"accepted":2,"duplicates":1,"too_old":7}`, Totals{Accepted: 2, Duplicates: 1, TooOld: 7}},
+		{"absent is zero", `{"accepted":10,"duplicates":0}`, Totals{Accepted: 10}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusAccepted)
+				_, _ = w.Write([]byte(c.reply))
+			}))
+			defer srv.Close()
+			s := &Sender{URL: srv.URL}
+			got, err := s.Post(context.Background(), testFixes(10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("totals %+v, want %+v", got, c.want)
+			}
+			if got.Sent() != got.Accepted+got.Duplicates+got.TooOld {
+				t.Fatalf("Sent() = %d leaves out too_old", got.Sent())
 			}
 		})
 	}

@@ -55,6 +55,9 @@ const (
 	SubscribesAnnotation = "geotrack.io/subscribes"
 	// EmitsAnnotation lists the event types a function emits.
 	EmitsAnnotation = "geotrack.io/emits"
+	// EdgeAnnotation "true" places a function on edge nodes (the chart's
+	// edge: scheduling). Its platforms say only what it is built for.
+	EdgeAnnotation = "geotrack.io/edge"
 )
 
 // Parse reads stack.yml leniently (unknown fields ignored), as the dev
@@ -126,8 +129,13 @@ func (f Function) Schedule() string {
 	return ""
 }
 
-// Edge reports whether the function is built for arm64 edge nodes too.
-func (f Function) Edge() bool { return slices.Contains(List(f.Platforms), "linux/arm64") }
+// Edge reports whether the function is placed on edge nodes
+// (geotrack.io/edge: "true").
+func (f Function) Edge() bool { return f.Annotations[EdgeAnnotation] == "true" }
+
+// MultiArch reports whether the function is built for arm64 too, as every
+// function an edge site runs is.
+func (f Function) MultiArch() bool { return slices.Contains(List(f.Platforms), "linux/arm64") }
 
 // Names returns the function names in order.
 func (f File) Names() []string {

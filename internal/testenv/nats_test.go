@@ -79,10 +79,3 @@ func TestNATSKill(t *testing.T) {
 		t.Errorf("pid %d still exists after Kill", pid)
 	}
 }
-
-func TestNATSMissingBinaryIsFatal(t *testing.T) {
-	msg := runFatal(t, func(tb testing.TB) { natsBinary(tb, "nats-server-does-not-exist") })
-	if !strings.Contains(msg, "go install github.com/nats-io/nats-server/v2@v2.15.2") {
-		t.Errorf("Fatalf message = %q, want the install hint", msg)
-	}
-}

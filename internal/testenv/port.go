@@ -1,8 +1,9 @@
 package testenv
 
 import (
-	"net"
 	"testing"
+
+	"github.com/geotrack/geotrack/internal/localserver"
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -10,18 +11,9 @@ import (
 // starts servers on it should retry on "address in use" (StartRedis does).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	port, err := freePort()
+	port, err := localserver.FreePort()
 	if err != nil {
-		t.Fatalf("testenv: find free port: %v", err)
+		t.Fatalf("testenv: %v", err)
 	}
 	return port
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

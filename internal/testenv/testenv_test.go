@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,11 +11,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestStartRedisPing(t *testing.T) {
 	r := StartRedis(t)
-	if reply, err := command(r.Addr, "", "PING"); err != nil || reply != "PONG" {
+	if reply, err := do(r.Addr, "", "PING"); err != nil || reply != "PONG" {
 		t.Fatalf("PING = %q, %v; want PONG", reply, err)
 	}
 	if want := "redis://" + r.Addr + "/0"; r.URL != want {
@@ -42,7 +45,7 @@ func TestStopReapsProcess(t *testing.T) {
 	if err := syscall.Kill(pid, 0); err == nil {
 		t.Errorf("pid %d still exists after Stop", pid)
 	}
-	if _, err := command(r.Addr, "", "PING"); err == nil {
+	if _, err := do(r.Addr, "", "PING"); err == nil {
 		t.Error("PING answered after Stop")
 	}
 	r.Stop() // idempotent
@@ -60,7 +63,7 @@ func TestRestartKeepsAOFData(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := StartRedis(t, WithAppendOnly())
 			addr, dir, oldPID := r.Addr, r.Dir, r.PID
-			if reply, err := command(r.Addr, "", "SET", "k", "durable"); err != nil || reply != "OK" {
+			if reply, err := do(r.Addr, "", "SET", "k", "durable"); err != nil || reply != "OK" {
 				t.Fatalf("SET = %q, %v", reply, err)
 			}
 			tt.down(r)
@@ -71,7 +74,7 @@ func TestRestartKeepsAOFData(t *testing.T) {
 			if r.PID == oldPID {
 				t.Errorf("PID unchanged (%d) after Restart", r.PID)
 			}
-			if got, err := command(r.Addr, "", "GET", "k"); err != nil || got != "durable" {
+			if got, err := do(r.Addr, "", "GET", "k"); err != nil || got != "durable" {
 				t.Fatalf("GET after restart = %q, %v; want durable", got, err)
 			}
 		})
@@ -80,22 +83,22 @@ func TestRestartKeepsAOFData(t *testing.T) {
 
 func TestRestartWithoutAOFLosesData(t *testing.T) {
 	r := StartRedis(t)
-	if _, err := command(r.Addr, "", "SET", "k", "v"); err != nil {
+	if _, err := do(r.Addr, "", "SET", "k", "v"); err != nil {
 		t.Fatal(err)
 	}
 	r.Restart(t)
 	// GET of a missing key is a nil bulk ($-1), which command reports as an error.
-	if got, err := command(r.Addr, "", "GET", "k"); err == nil {
+	if got, err := do(r.Addr, "", "GET", "k"); err == nil {
 		t.Fatalf("GET after restart without AOF = %q, want the key gone", got)
 	}
 }
 
 func TestPassword(t *testing.T) {
 	r := StartRedis(t, WithPassword("s3cret"))
-	if _, err := command(r.Addr, "", "SET", "k", "v"); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+	if _, err := do(r.Addr, "", "SET", "k", "v"); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
 		t.Errorf("SET without AUTH: err = %v, want NOAUTH", err)
 	}
-	if reply, err := command(r.Addr, "s3cret", "PING"); err != nil || reply != "PONG" {
+	if reply, err := do(r.Addr, "s3cret", "PING"); err != nil || reply != "PONG" {
 		t.Errorf("PING with AUTH = %q, %v", reply, err)
 	}
 	if want := "redis://:s3cret@" + r.Addr + "/0"; r.URL != want {
@@ -119,7 +122,7 @@ func TestCluster(t *testing.T) {
 		t.Errorf("URL = %q, want %q", c.URL, want)
 	}
 	for _, addr := range c.Addrs {
-		info, err := command(addr, "", "CLUSTER", "INFO")
+		info, err := do(addr, "", "CLUSTER", "INFO")
 		if err != nil {
 			t.Fatalf("%s: CLUSTER INFO: %v", addr, err)
 		}
@@ -132,7 +135,7 @@ func TestCluster(t *testing.T) {
 	// A key lands on exactly one master; the others redirect with MOVED.
 	var stored, moved int
 	for _, addr := range c.Addrs {
-		_, err := command(addr, "", "SET", "{tenant}:k", "v")
+		_, err := do(addr, "", "SET", "{tenant}:k", "v")
 		switch {
 		case err == nil:
 			stored++
@@ -210,7 +213,6 @@ func TestFailuresAreFatalNotSkips(t *testing.T) {
 		fn   func(tb testing.TB)
 		want string
 	}{
-		{"missing binary", func(tb testing.TB) { redisBinary(tb, "redis-server-does-not-exist") }, "apt-get install redis-server"},
 		{"too few masters", func(tb testing.TB) { StartRedisCluster(tb, 2) }, "at least 3 masters"},
 		{"bad redis arg", func(tb testing.TB) { StartRedis(tb, WithArgs("--no-such-option", "1")) }, "start redis-server"},
 		{"http never ready", func(tb testing.TB) {
@@ -233,23 +235,34 @@ func TestFailuresAreFatalNotSkips(t *testing.T) {
 
 func configGet(t *testing.T, r *Redis, param string) string {
 	t.Helper()
-	// CONFIG GET replies with an array; fetch it raw over a plain connection.
-	conn, err := net.Dial("tcp", r.Addr)
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.Password})
+	defer c.Close()
+	kv, err := c.ConfigGet(context.Background(), param).Result()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("CONFIG GET %s: %v", param, err)
 	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "CONFIG GET %s\r\n", param)
-	buf := make([]byte, 512)
-	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatal(err)
+	return kv[param]
+}
+
+// do sends one command and returns its reply as text.
+func do(addr, password string, args ...string) (string, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: password, MaxRetries: -1})
+	defer c.Close()
+	cmdArgs := make([]any, len(args))
+	for i, a := range args {
+		cmdArgs[i] = a
 	}
-	// *2\r\n$len\r\nparam\r\n$len\r\nvalue\r\n
-	parts := strings.Split(string(buf[:n]), "\r\n")
-	if len(parts) < 5 {
-		t.Fatalf("CONFIG GET %s: unexpected reply %q", param, buf[:n])
+	return c.Do(context.Background(), cmdArgs...).Text()
+}
+
+func TestEventually(t *testing.T) {
+	calls := 0
+	Eventually(t, "third call", 10*time.Second, func() bool { calls++; return calls == 3 })
+	if calls != 3 {
+		t.Fatalf("cond called %d times, want 3", calls)
 	}
-	return parts[4]
+	msg := runFatal(t, func(tb testing.TB) { Eventually(tb, "never", 20*time.Millisecond, func() bool { return false }) })
+	if !strings.Contains(msg, "waiting for never") {
+		t.Fatalf("Fatalf message = %q, want it to name what was awaited", msg)
+	}
 }

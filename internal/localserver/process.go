@@ -1,16 +1,19 @@
-package testenv
+package localserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/poll"
 )
 
 const (
@@ -23,7 +26,8 @@ const (
 	startAttempts = 5
 )
 
-var errPortInUse = errors.New("port in use")
+// ErrPortInUse is returned when a server could not bind its port.
+var ErrPortInUse = errors.New("port in use")
 
 // process is one started server process.
 type process struct {
@@ -44,65 +48,51 @@ type server struct {
 	captureOutput bool
 	// args returns the command line for a port.
 	args func(port int) []string
-	// ready reports nil once the server at addr answers.
-	ready func(addr string) error
+	// ready reports nil once the server at addr answers as process pid (and
+	// not another server that had the port already).
+	ready func(ctx context.Context, addr string, pid int) error
 
 	mu   sync.Mutex
 	proc *process
 	addr string
 }
 
-// stopOnCleanup stops the server when t ends and logs the tail of its log
-// if t failed.
-func (s *server) stopOnCleanup(t testing.TB) {
-	t.Cleanup(func() {
-		s.signal(syscall.SIGTERM)
-		if t.Failed() {
-			s.mu.Lock()
-			addr := s.addr
-			s.mu.Unlock()
-			t.Logf("testenv: %s %s log tail:\n%s", s.name, addr, s.logTail(30))
-		}
-	})
-}
-
 // launch starts the process; port 0 picks a fresh free port on each attempt,
-// a fixed port (Restart) is retried in place. Under s.mu it records the
-// process and calls started with the port, PID and address it runs on.
-func (s *server) launch(t testing.TB, port int, started func(port, pid int, addr string)) {
-	t.Helper()
+// a fixed port (Restart) is retried in place. Under s.mu it records the process and calls started with the port,
+// PID and address it runs on.
+func (s *server) launch(ctx context.Context, port int, started func(port, pid int, addr string)) error {
 	var lastErr error
 	for attempt := 0; attempt < startAttempts; attempt++ {
 		p := port
 		if p == 0 {
 			var err error
-			if p, err = freePort(); err != nil {
-				t.Fatalf("testenv: find free port: %v", err)
+			if p, err = FreePort(); err != nil {
+				return err
 			}
 		}
-		proc, addr, err := s.try(p)
+		proc, addr, err := s.try(ctx, p)
 		if err == nil {
 			s.mu.Lock()
 			s.proc, s.addr = proc, addr
 			started(p, proc.cmd.Process.Pid, addr)
 			s.mu.Unlock()
-			return
+			return nil
 		}
 		lastErr = err
 		if proc != nil {
 			stopProcess(proc, syscall.SIGKILL)
 		}
-		if !errors.Is(err, errPortInUse) {
+		if !errors.Is(err, ErrPortInUse) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("testenv: start %s: %v\nlog tail:\n%s", s.name, lastErr, s.logTail(30))
+	return fmt.Errorf("start %s: %w\nlog tail:\n%s", s.name, lastErr, s.logTail(30))
 }
 
 // try starts one process on port and waits until it is ready. A process
 // that was started is returned even on error, for the caller to kill.
-func (s *server) try(port int) (*process, string, error) {
+func (s *server) try(ctx context.Context, port int) (*process, string, error) {
 	logStart := fileSize(s.logPath)
 	cmd := exec.Command(s.bin, s.args(port)...)
 	cmd.Dir = s.dir
@@ -126,32 +116,21 @@ func (s *server) try(port int) (*process, string, error) {
 		close(p.done)
 	}()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := waitReady(p, func() error { return s.ready(addr) }); err != nil {
+	err := poll.Until(ctx, readyTimeout, 20*time.Millisecond, func(ctx context.Context) error {
+		select {
+		case <-p.done:
+			return poll.Abort(fmt.Errorf("exited during start-up (%s)", p.cmd.ProcessState))
+		default:
+		}
+		return s.ready(ctx, addr, cmd.Process.Pid)
+	})
+	if err != nil {
 		if strings.Contains(strings.ToLower(readFrom(s.logPath, logStart)), "address already in use") {
-			return p, addr, fmt.Errorf("%s: %w", addr, errPortInUse)
+			return p, addr, fmt.Errorf("%s: %w", addr, ErrPortInUse)
 		}
 		return p, addr, fmt.Errorf("%s: %w", addr, err)
 	}
 	return p, addr, nil
-}
-
-// waitReady polls ready until it returns nil, the process exits or
-// readyTimeout passes.
-func waitReady(p *process, ready func() error) error {
-	deadline := time.Now().Add(readyTimeout)
-	var last error
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("exited during start-up (%s)", p.cmd.ProcessState)
-		default:
-		}
-		if last = ready(); last == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("not ready within %s: %v", readyTimeout, last)
 }
 
 // running reports whether the process is alive (not yet reaped).
@@ -202,6 +181,21 @@ func stopProcess(p *process, sig syscall.Signal) {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// findBinary looks name up on PATH, then in dirs; hint says how to install
+// it when it is nowhere.
+func findBinary(name string, dirs []string, hint string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range dirs {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found on PATH or in %s: %s", name, strings.Join(dirs, ", "), hint)
 }
 
 func fileSize(path string) int64 {

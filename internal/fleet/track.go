@@ -1,4 +1,4 @@
-package edgebench
+package fleet
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"github.com/geotrack/geotrack/internal/geo"
 )
 
-// Simulation parameters. Urban driving: blocks of 80–600 m, 30–70 km/h,
+// Track parameters. Urban driving: blocks of 80–600 m, 30–70 km/h,
 // gentle bends, right-angle turns taken at ~18 km/h, traffic-light stops.
 const (
 	simHz          = 1.0  // fixes per second, a typical tracker rate
@@ -24,8 +24,14 @@ const (
 	whiteFractionM = 0.8  // σ of the fast (white) error component
 )
 
-// Simulate generates a reproducible vehicle track of the given duration:
-// the same seed always gives the same fixes. Positions carry GPS noise with
+// Track generates one reproducible vehicle track of the given duration, for
+// the edge filter benchmark (geotrack bench edge) and the edge tests: the
+// same seed always gives the same fixes. Unlike a Fleet it models one car
+// in free-form streets (bends, 80–600 m blocks, lights of 10–60 s) with
+// time-correlated GPS error, which is what a filter has to cope with; a
+// Fleet models many devices on a grid for live load. Its fixes are what
+// `geotrack bench edge` has always measured, so the figures stay
+// comparable. Positions carry GPS noise with
 // σ ≈ 3 m per axis, acc is reported as 5 m and speed as the true speed with
 // a little noise, as phones and trackers do.
 //
@@ -35,7 +41,7 @@ const (
 // than any receiver and would make every filter look worse than it is.
 // So the error is a first-order Gauss–Markov process (τ = 20 s) plus a
 // small white part, 3 m σ in total.
-func Simulate(seed uint64, duration time.Duration) []fix.Fix {
+func Track(seed uint64, duration time.Duration) []fix.Fix {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	start := geo.Point{Lat: 52.50 + rng.Float64()*0.05, Lon: 13.35 + rng.Float64()*0.1} // Berlin
 	t0 := time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC).Add(time.Duration(seed%1000) * time.Hour)
@@ -58,16 +64,13 @@ func Simulate(seed uint64, duration time.Duration) []fix.Fix {
 		out = append(out, fix.Fix{
 			Device: device,
 			TS:     t0.Add(time.Duration(float64(i+1)/simHz*1e3) * time.Millisecond),
-			Lat:    round6(p.Lat), Lon: round6(p.Lon),
+			Lat:    round(p.Lat, 1e-6), Lon: round(p.Lon, 1e-6), // ~0.1 m, what trackers send
 			Acc:   fix.Float(5),
 			Speed: fix.Float(math.Round(speed*10) / 10),
 		})
 	}
 	return out
 }
-
-// round6 keeps 6 decimals (~0.1 m), what trackers send.
-func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
 type gpsNoise struct {
 	rng  *rand.Rand

@@ -1,0 +1,17 @@
+// Package eventtype names the CloudEvents types and extension attributes
+// geotrack consumes and emits (public contract). It imports nothing, so the
+// clients that only produce events (sender, forward) share the names with
+// the server's decoding (internal/events, which re-exports them) without
+// pulling it in.
+package eventtype
+
+// Event types.
+const (
+	LocationReported = "io.geotrack.location.reported"
+	LocationUpdated  = "io.geotrack.location.updated"
+	EdgeStored       = "io.geotrack.edge.stored"
+)
+
+// ExtTenant is the extension attribute carrying the tenant on emitted events
+// (the tenant never travels inside a fix).
+const ExtTenant = "tenant"
