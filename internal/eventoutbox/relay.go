@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sort"
 	"strconv"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/geotrack/geotrack/internal/backoff"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/forward"
 	"github.com/geotrack/geotrack/internal/metrics"
@@ -259,12 +259,7 @@ func (r *Relay) Run(ctx context.Context) {
 
 // backoff is the wait after the n-th consecutive failed pass.
 func (r *Relay) backoff(n int) time.Duration {
-	hi := r.cfg.MinBackoff
-	for i := 1; i < n && hi < r.cfg.MaxBackoff; i++ {
-		hi *= 2
-	}
-	hi = min(hi, r.cfg.MaxBackoff)
-	return r.cfg.MinBackoff + rand.N(hi-r.cfg.MinBackoff+1)
+	return backoff.Policy{Min: r.cfg.MinBackoff, Max: r.cfg.MaxBackoff}.Delay(n)
 }
 
 // drainTenant sends one tenant's outbox under its lock.

@@ -313,12 +313,9 @@ func TestRunWakesAndStops(t *testing.T) {
 	go func() { defer close(done); r.Run(ctx) }()
 	store(t, s, "acme", 1, 1)
 	r.Wake("acme")
-	deadline := time.Now().Add(5 * time.Second)
-	for len(sink.events()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if len(sink.events()) != 1 {
-		t.Fatal("a woken relay did not deliver")
+	testenv.Eventually(t, "a woken relay to deliver", 5*time.Second, func() bool { return len(sink.events()) > 0 })
+	if n := len(sink.events()); n != 1 {
+		t.Fatalf("a woken relay delivered %d events, want 1", n)
 	}
 	cancel()
 	select {
