@@ -120,7 +120,8 @@ build_module() {
 		cd "$dir"
 		local flags=()
 		[[ -d vendor ]] && flags=(-mod=vendor)
-		timed "$name" go build "${flags[@]}" -trimpath -ldflags "-s -w $ldflags" -o "$GOBIN/$name" "$pkg"
+		# static: the gateway runs in a scratch container
+		CGO_ENABLED=0 timed "$name" go build "${flags[@]}" -trimpath -ldflags "-s -w $ldflags" -o "$GOBIN/$name" "$pkg"
 	)
 	record "$name" "$version"
 	rm -rf "$dir"
