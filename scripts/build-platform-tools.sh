@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the real platform tools the platform tests drive, once, into the Go
 # bin directory (where CI on this machine finds them again):
-#   kube-apiserver, kubectl-geotrack  k8s.io/kubernetes $KUBE_VERSION
+#   kube-apiserver, kubectl-geotrack,
+#   kube-controller-manager,
+#   kube-scheduler                    k8s.io/kubernetes $KUBE_VERSION
 #   kwokctl, kwok                     sigs.k8s.io/kwok $KWOK_VERSION
 #   openfaas-gateway                  github.com/openfaas/faas/gateway $GATEWAY_VERSION
 #   faas-cli                          github.com/openfaas/faas-cli $FAAS_CLI_VERSION
@@ -71,21 +73,17 @@ module_dir() {
 	echo "$tmp"
 }
 
-build_kube() {
-	cached kube-apiserver "$KUBE_VERSION" && cached kubectl-geotrack "$KUBE_VERSION" && return
-	local minor=${KUBE_VERSION#v1.} staging_version work
-	minor=${minor%%.*}
-	staging_version=v0.${KUBE_VERSION#v1.}
+# kube_wrapper prints a wrapper module that builds k8s.io/kubernetes
+# $KUBE_VERSION commands: k8s.io/kubernetes replaces every k8s.io/* staging
+# module with a local path, which `go install` rejects; the wrapper keeps its
+# requirements but points the replacements at the published staging modules.
+kube_wrapper() {
+	local work kdir staging_version=v0.${KUBE_VERSION#v1.}
 	work=$(mktemp -d)
-	# k8s.io/kubernetes replaces every k8s.io/* staging module with a local
-	# path, which `go install` rejects; the wrapper keeps its requirements but
-	# points the replacements at the published staging modules.
-	local kdir
 	kdir=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 	sed -e 's#^module k8s.io/kubernetes#module geotrack.local/kubetools#' \
 		-e "s#=> \./staging/src/\(k8s.io/[a-z0-9-]*\)\$#=> \1 $staging_version#" \
 		"$kdir/go.mod" >"$work/go.mod"
-	# the wrapper needs k8s.io/kubernetes itself
 	printf '\nrequire k8s.io/kubernetes %s\n' "$KUBE_VERSION" >>"$work/go.mod"
 	cat >"$work/tools.go" <<GO
 //go:build tools
@@ -94,20 +92,44 @@ package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
-	local ld="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-	ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-	(
-		cd "$work"
-		go mod tidy >&2
-		timed kube-apiserver go build -tags tools -trimpath -ldflags "$ld" -o "$GOBIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-		timed kubectl go build -trimpath -ldflags "$ld" -o "$GOBIN/kubectl-geotrack" k8s.io/kubernetes/cmd/kubectl
-	)
-	record kube-apiserver "$KUBE_VERSION"
-	record kubectl-geotrack "$KUBE_VERSION"
+	(cd "$work" && go mod tidy >&2)
+	echo "$work"
+}
+
+# build_kube_cmds NAME=PKG...: builds each k8s.io/kubernetes command,
+# stamped with the version so kubectl and kwok accept the server.
+build_kube_cmds() {
+	local todo=() pair
+	for pair in "$@"; do cached "${pair%%=*}" "$KUBE_VERSION" || todo+=("$pair"); done
+	[[ ${#todo[@]} -gt 0 ]] || return 0
+	local minor=${KUBE_VERSION#v1.} work ld
+	minor=${minor%%.*}
+	ld="-s -w"
+	for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ld="$ld -X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+	done
+	work=$(kube_wrapper)
+	for pair in "${todo[@]}"; do
+		(cd "$work" && timed "${pair%%=*}" go build -trimpath -ldflags "$ld" -o "$GOBIN/${pair%%=*}" "${pair#*=}")
+		record "${pair%%=*}" "$KUBE_VERSION"
+	done
 	rm -rf "$work"
+}
+
+# kube: what the API server checks need; kube-control: what kwok's cluster
+# adds (scheduling, Deployments, PV binding).
+build_kube() {
+	build_kube_cmds kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver kubectl-geotrack=k8s.io/kubernetes/cmd/kubectl
+}
+
+build_kube_control() {
+	build_kube_cmds kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
+		kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
 }
 
 # build_module NAME MOD VERSION PKG [ldflags]: go build PKG inside a copy of
@@ -178,7 +200,7 @@ install_debian() {
 main() {
 	install_debian
 	local tools=("$@")
-	[[ ${#tools[@]} -gt 0 ]] || tools=(crds kube gateway faas-cli kwok func)
+	[[ ${#tools[@]} -gt 0 ]] || tools=(crds kube kube-control gateway faas-cli kwok func)
 	for t in "${tools[@]}"; do "build_${t//-/_}"; done
 }
 main "$@"

@@ -122,7 +122,14 @@ func (s *apiServer) kubectlErr(stdin []byte, args ...string) ([]byte, error) {
 // then SIGKILL); its output is shown when the test fails.
 func startProcess(t *testing.T, name, bin string, args ...string) {
 	t.Helper()
+	startProcessEnv(t, name, nil, bin, args...)
+}
+
+// startProcessEnv is startProcess with env added to this process's.
+func startProcessEnv(t *testing.T, name string, env []string, bin string, args ...string) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
