@@ -25,8 +25,12 @@ RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 log() { printf '%s image: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 install_podman() {
-	command -v podman >/dev/null && command -v busybox >/dev/null && command -v qemu-aarch64-static >/dev/null && return
-	log "installing podman from Debian"
+	local cmd missing=
+	for cmd in podman buildah runc busybox qemu-aarch64-static file; do
+		command -v "$cmd" >/dev/null || missing+=" $cmd"
+	done
+	[[ -n $missing ]] || return 0
+	log "installing podman and the rest from Debian (missing:$missing)"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y podman buildah skopeo runc busybox-static qemu-user-static file >&2
 }
 
