@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -77,7 +78,9 @@ func containerCommand(t *testing.T, name string, port int, env map[string]string
 	if err := os.WriteFile(filepath.Join(secrets, "jwt-secret"), []byte(testSecret+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	container := fmt.Sprintf("geotrack-e2e-%s-%d-%d", name, port, os.Getpid())
+	// unique per start: a function restarted on its port must not collide
+	// with the container being removed after a kill
+	container := fmt.Sprintf("geotrack-e2e-%s-%d-%d-%d", name, port, os.Getpid(), containerStarts.Add(1))
 	args := []string{"run", "--rm", "--name", container, "--network=host", "--read-only",
 		"-v", secrets + ":/var/openfaas/secrets:ro",
 		"-e", fmt.Sprintf("PORT=%d", port), "-e", "LOG_LEVEL=warn", "-e", "SHUTDOWN_DELAY=0"}
@@ -99,6 +102,9 @@ func containerCommand(t *testing.T, name string, port int, env map[string]string
 // the binary: non-root, read-only root filesystem, the JWT secret mounted at
 // /var/openfaas/secrets (scripts/container-e2e.sh builds the image and sets it).
 var containerImage = os.Getenv("GEOTRACK_E2E_IMAGE")
+
+// containerStarts numbers the containers started by this test binary.
+var containerStarts atomic.Int64
 
 // startFunction runs `geotrack serve name` with env on a free port and waits
 // until /_/ready answers 200. It is stopped (SIGTERM, then SIGKILL) by PID at
