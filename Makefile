@@ -6,12 +6,12 @@ GO      ?= go
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: dev test test-go test-deploy build install vet fmt bench fuzz tools
+.PHONY: dev test test-go test-deploy test-platform test-container platform-tools image coldstart build install vet fmt bench fuzz tools
 
 dev: ## run every function at http://127.0.0.1:8080/function/<name> with a simulated fleet
 	./scripts/dev.sh
 
-test: tools vet test-go test-deploy ## everything CI runs
+test: tools vet test-go test-deploy test-platform ## everything CI runs
 
 tools: ## redis-server, helm and nats-server when missing
 	./scripts/install-deps.sh
@@ -28,6 +28,24 @@ test-go:
 test-deploy: ## helm lint/template and strict decoding of every manifest
 	cd deploy/validate && $(GO) test -count=1 -timeout 10m ./...
 	bash edge-k3s/render.sh --check
+
+# The real platforms (see DEPLOY.md, "Tested on real platforms"): podman
+# images, a real kube-apiserver, the real OpenFaaS gateway. Tools are built
+# once into $(GOBIN) and reused by every later run.
+platform-tools: ## kube-apiserver, kubectl, the OpenFaaS gateway, faas-cli, CRDs (cached in GOBIN)
+	./scripts/build-platform-tools.sh
+
+image: ## the function image, amd64 and arm64, with podman from the Dockerfile (nothing pulled)
+	./scripts/image.sh
+
+test-container: ## the image's size and user, and e2e suites with every function in a container
+	./scripts/container-e2e.sh
+
+test-platform: platform-tools test-container ## manifests on a real API server, stack.yml through the real gateway
+	cd deploy/platform && $(GO) vet ./... && $(GO) test -count=1 -timeout 20m ./...
+
+coldstart: build image ## median start → first 200 on /_/ready, bare process vs podman run
+	./scripts/coldstart.sh
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/geotrack ./cmd/geotrack

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -57,9 +58,55 @@ type proc struct {
 	Port int
 	URL  string
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
-	done chan struct{}
+	// container is the podman container's name when the function runs from
+	// GEOTRACK_E2E_IMAGE; cmd is then the `podman run` client, which passes
+	// SIGTERM on to the function.
+	container string
+	logs      *bytes.Buffer
+	done      chan struct{}
 }
+
+// containerCommand is `podman run` of containerImage serving name on port:
+// host network (Redis and NATS listen on 127.0.0.1), read-only root
+// filesystem, the image's non-root user, and the JWT secret as a mounted
+// file rather than an environment variable.
+func containerCommand(t *testing.T, name string, port int, env map[string]string) (*exec.Cmd, string) {
+	t.Helper()
+	secrets := t.TempDir()
+	// the function runs as uid 65532: it must be able to enter the folder
+	if err := os.Chmod(secrets, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(secrets, "jwt-secret"), []byte(testSecret+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// unique per start: a function restarted on its port must not collide
+	// with the container being removed after a kill
+	container := fmt.Sprintf("geotrack-e2e-%s-%d-%d-%d", name, port, os.Getpid(), containerStarts.Add(1))
+	args := []string{"run", "--rm", "--name", container, "--network=host", "--read-only",
+		"-v", secrets + ":/var/openfaas/secrets:ro",
+		"-e", fmt.Sprintf("PORT=%d", port), "-e", "LOG_LEVEL=warn", "-e", "SHUTDOWN_DELAY=0"}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "-e", k+"="+env[k])
+	}
+	args = append(args, containerImage, name) // the entrypoint is `geotrack serve`
+	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "--ignore", container).Run() })
+	return exec.Command("podman", args...), container
+}
+
+// containerImage, when GEOTRACK_E2E_IMAGE names an image, makes
+// startFunction run every function from that image with podman instead of
+// the binary: non-root, read-only root filesystem, the JWT secret mounted at
+// /var/openfaas/secrets (scripts/container-e2e.sh builds the image and sets it).
+var containerImage = os.Getenv("GEOTRACK_E2E_IMAGE")
+
+// containerStarts numbers the containers started by this test binary.
+var containerStarts atomic.Int64
 
 // startFunction runs `geotrack serve name` with env on a free port and waits
 // until /_/ready answers 200. It is stopped (SIGTERM, then SIGKILL) by PID at
@@ -70,18 +117,24 @@ func startFunction(t *testing.T, name string, env map[string]string) *proc {
 	if p, ok := env["PORT"]; ok {
 		fmt.Sscan(p, &port) // a fixed port, to restart a function where clients expect it
 	}
-	cmd := exec.Command(binary, "serve", name)
-	cmd.Env = append(os.Environ(),
-		fmt.Sprintf("PORT=%d", port),
-		"GEOTRACK_JWT_SECRET="+testSecret,
-		"SECRETS_DIR="+t.TempDir(),
-		"LOG_LEVEL=warn",
-		"SHUTDOWN_DELAY=0", // tests stop functions often; the fault suite sets its own
-	)
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	var cmd *exec.Cmd
+	container := ""
+	if containerImage != "" {
+		cmd, container = containerCommand(t, name, port, env)
+	} else {
+		cmd = exec.Command(binary, "serve", name)
+		cmd.Env = append(os.Environ(),
+			fmt.Sprintf("PORT=%d", port),
+			"GEOTRACK_JWT_SECRET="+testSecret,
+			"SECRETS_DIR="+t.TempDir(),
+			"LOG_LEVEL=warn",
+			"SHUTDOWN_DELAY=0", // tests stop functions often; the fault suite sets its own
+		)
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
 	}
-	p := &proc{Name: name, Port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, logs: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &proc{Name: name, Port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, container: container, logs: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -109,6 +162,10 @@ func startFunction(t *testing.T, name string, env map[string]string) *proc {
 
 // kill ends the process with SIGKILL: no draining, no cleanup.
 func (p *proc) kill() {
+	if p.container != "" {
+		// killing the podman client would leave the container running
+		_ = exec.Command("podman", "kill", "--signal", "KILL", p.container).Run()
+	}
 	_ = p.cmd.Process.Kill()
 	<-p.done
 }
