@@ -55,6 +55,10 @@ type Detector struct {
 	Source      string        // CloudEvents source of emitted events
 	ReloadEvery time.Duration // DefaultReloadEvery when 0
 	Now         func() time.Time
+	// Publish, when set, is handed each device's events after their commit:
+	// the way out to the event sink where no outbox queues them in the
+	// commit itself.
+	Publish func(ctx context.Context, tenant string, evs []Event)
 
 	mu      sync.Mutex
 	tenants map[string]*tenantFences
@@ -94,9 +98,10 @@ func (d *Detector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, t
 	for _, device := range devices {
 		fs := byDevice[device]
 		sort.SliceStable(fs, func(i, j int) bool { return fs[i].TS.Before(fs[j].TS) })
-		var ignored, emitted int
+		var ignored int
+		var committed []Event
 		err := d.States.UpdateDeviceState(ctx, tenant, device, func(st *DeviceState) (bool, []Event, error) {
-			ignored, emitted = 0, 0
+			ignored, committed = 0, nil
 			changed := false
 			var evs []Event
 			for _, f := range fs {
@@ -114,14 +119,17 @@ func (d *Detector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, t
 					evs = append(evs, e)
 				}
 			}
-			emitted = len(evs)
+			committed = evs // the last call's events are the ones committed
 			return changed, evs, nil
 		})
 		if err != nil {
 			return Result{}, fmt.Errorf("detect device %q: %w", device, err)
 		}
 		res.Ignored += ignored
-		res.Events += emitted
+		res.Events += len(committed)
+		if d.Publish != nil && len(committed) > 0 {
+			d.Publish(ctx, tenant, committed)
+		}
 	}
 	return res, nil
 }

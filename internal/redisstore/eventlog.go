@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/geotrack/geotrack/internal/eventlog"
+	"github.com/geotrack/geotrack/internal/fix"
 )
 
 // The event log (issue 9 §4): per tenant one stream, gt:{<tenant>}:eventlog
@@ -40,20 +43,6 @@ func AppendEvents(ctx context.Context, pipe redis.Pipeliner, prefix, tenant stri
 	}
 }
 
-// EventQuery selects events of a tenant's log.
-type EventQuery struct {
-	Device, Type string
-	From, To     time.Time // event time bounds, inclusive; zero = open
-	Cursor       string    // "" or a Next of an earlier page
-	Limit        int
-}
-
-// EventPage is one page of the event log, oldest first.
-type EventPage struct {
-	Events []json.RawMessage
-	Next   string // "" when the log has no more entries (now)
-}
-
 // clockSkew is how much later than it was appended an event's time may be
 // (devices with fast clocks): reading from From starts this much earlier.
 const clockSkew = 10 * time.Minute
@@ -65,29 +54,29 @@ const maxScanPerPage = 20000
 // filtering by subject (device), type and event time. A page may hold
 // fewer than Limit events and still have a Next: the scan stops after
 // maxScanPerPage entries so one request stays cheap.
-func (s *Store) ReadEvents(ctx context.Context, tenant string, q EventQuery) (EventPage, error) {
+func (s *Store) ReadEvents(ctx context.Context, tenant string, q eventlog.Query) (eventlog.Page, error) {
 	k, err := s.keys(tenant)
 	if err != nil {
-		return EventPage{}, err
+		return eventlog.Page{}, err
 	}
 	key := k.base + "eventlog"
 	start := "-"
 	switch {
 	case q.Cursor != "":
 		if !validStreamID(q.Cursor) {
-			return EventPage{}, fmt.Errorf("%w: cursor: not a cursor this function returned", ErrInvalidArgument)
+			return eventlog.Page{}, &fix.FieldError{Field: "cursor", Msg: "not a cursor this function returned"}
 		}
 		start = "(" + q.Cursor
 	case !q.From.IsZero():
 		start = strconv.FormatInt(max(0, q.From.Add(-clockSkew).UnixMilli()), 10)
 	}
-	page := EventPage{Events: []json.RawMessage{}}
+	page := eventlog.Page{Events: []json.RawMessage{}}
 	scanned := 0
 	batch := int64(min(1000, max(q.Limit*2, 100)))
 	for {
 		msgs, err := s.client.XRangeN(ctx, key, start, "+", batch).Result()
 		if err != nil {
-			return EventPage{}, fmt.Errorf("read event log: %w", err)
+			return eventlog.Page{}, fmt.Errorf("read event log: %w", err)
 		}
 		for _, m := range msgs {
 			scanned++
@@ -109,7 +98,7 @@ func (s *Store) ReadEvents(ctx context.Context, tenant string, q EventQuery) (Ev
 
 // matchEvent reports whether ce passes q. Entries are in append order, not
 // event-time order (a device may report late), so To never ends the scan.
-func matchEvent(ce string, q EventQuery) bool {
+func matchEvent(ce string, q eventlog.Query) bool {
 	var head struct {
 		Type    string    `json:"type"`
 		Subject string    `json:"subject"`

@@ -11,6 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/geotrack/geotrack/internal/eventlog"
+	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/geofence"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
@@ -123,13 +125,13 @@ func runGeofenceScenarios(t *testing.T, client redis.UniversalClient) {
 		if !final.Inside["f4"].Dwelled || final.Inside["f5"].Dwelled || !final.Inside["f4"].Since.Equal(ts) {
 			t.Fatalf("presence not round-tripped: %+v", final.Inside)
 		}
-		page, err := s.ReadEvents(ctx, tenant, EventQuery{Limit: 7})
+		page, err := s.ReadEvents(ctx, tenant, eventlog.Query{Limit: 7})
 		if err != nil || len(page.Events) != 7 || page.Next == "" {
 			t.Fatalf("page 1: %d events next %q %v", len(page.Events), page.Next, err)
 		}
 		var ids []string
 		for cursor := ""; ; {
-			p, err := s.ReadEvents(ctx, tenant, EventQuery{Limit: 7, Cursor: cursor})
+			p, err := s.ReadEvents(ctx, tenant, eventlog.Query{Limit: 7, Cursor: cursor})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,15 +147,16 @@ func runGeofenceScenarios(t *testing.T, client redis.UniversalClient) {
 		if len(ids) != 20 || ids[0] != "e0" || ids[19] != "e19" {
 			t.Fatalf("walked %v", ids)
 		}
-		p, _ := s.ReadEvents(ctx, tenant, EventQuery{Limit: 100, From: ts.Add(5 * time.Second), To: ts.Add(7 * time.Second)})
+		p, _ := s.ReadEvents(ctx, tenant, eventlog.Query{Limit: 100, From: ts.Add(5 * time.Second), To: ts.Add(7 * time.Second)})
 		if len(p.Events) != 3 {
 			t.Fatalf("from/to: %d events, want 3", len(p.Events))
 		}
-		p, _ = s.ReadEvents(ctx, tenant, EventQuery{Limit: 100, Device: "d2"})
+		p, _ = s.ReadEvents(ctx, tenant, eventlog.Query{Limit: 100, Device: "d2"})
 		if len(p.Events) != 0 {
 			t.Fatalf("device d2: %d events", len(p.Events))
 		}
-		if _, err := s.ReadEvents(ctx, tenant, EventQuery{Limit: 1, Cursor: "nope"}); !errors.Is(err, ErrInvalidArgument) {
+		var fe *fix.FieldError
+		if _, err := s.ReadEvents(ctx, tenant, eventlog.Query{Limit: 1, Cursor: "nope"}); !errors.As(err, &fe) || fe.Field != "cursor" {
 			t.Fatalf("bad cursor: %v", err)
 		}
 	})
