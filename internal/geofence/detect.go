@@ -55,10 +55,9 @@ type Detector struct {
 	Source      string        // CloudEvents source of emitted events
 	ReloadEvery time.Duration // DefaultReloadEvery when 0
 	Now         func() time.Time
-	// Publish, when set, is handed each device's events after their commit:
-	// the way out to the event sink where no outbox queues them in the
-	// commit itself.
-	Publish func(ctx context.Context, tenant string, evs []Event)
+	// Committed, when set, is told of each device's events after their
+	// commit (which queued them in the outbox): the relay's wake-up.
+	Committed func(ctx context.Context, tenant string, evs []Event)
 
 	mu      sync.Mutex
 	tenants map[string]*tenantFences
@@ -127,8 +126,8 @@ func (d *Detector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, t
 		}
 		res.Ignored += ignored
 		res.Events += len(committed)
-		if d.Publish != nil && len(committed) > 0 {
-			d.Publish(ctx, tenant, committed)
+		if d.Committed != nil && len(committed) > 0 {
+			d.Committed(ctx, tenant, committed)
 		}
 	}
 	return res, nil
@@ -253,7 +252,7 @@ func (d *Detector) event(tenant, device string, tr Transition, traceParent strin
 	}
 	e := Event{
 		ID: EventID(tenant, device, tr.FenceID, tr.Kind, tr.TS), Type: eventTypes[tr.Kind], Source: d.Source,
-		Subject: device, Time: tr.TS.UTC(), TraceParent: traceParent, Data: data,
+		Subject: device, Time: tr.TS.UTC().Truncate(time.Millisecond), TraceParent: traceParent, Data: data, // the outbox keeps ms
 	}
 	e.Structured, err = json.Marshal(structured{SpecVersion: "1.0", ID: e.ID, Source: e.Source, Type: e.Type, Subject: device,
 		Time: e.Time.Format(time.RFC3339Nano), DataContentType: "application/json", Tenant: tenant, TraceParent: traceParent, Data: data})

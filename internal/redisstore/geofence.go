@@ -197,12 +197,12 @@ func (s *Store) FenceChanges(ctx context.Context, tenant string, since int64) ([
 
 // GeofenceStates is the detection state store (geofence.StateStore) on
 // the hot store's Redis. With Outbox set, events are also queued in the
-// tenant's event outbox (its key for a tenant), in the same script as the
-// state write.
+// tenant's event outbox (EventOutboxKey, drained by the event relay), in the
+// same script as the state write, within the store's EventOutboxMaxLen.
 type GeofenceStates struct {
 	Store     *Store
 	Retention time.Duration // state TTL and event log retention (default: the store's history retention)
-	Outbox    func(tenant string) string
+	Outbox    bool
 	Now       func() time.Time
 }
 
@@ -217,9 +217,9 @@ func (g *GeofenceStates) UpdateDeviceState(ctx context.Context, tenant, device s
 	}
 	key := k.geoState(device)
 	logKey := k.base + "eventlog"
-	outboxKey := logKey
-	if g.Outbox != nil {
-		outboxKey = g.Outbox(tenant)
+	outboxKey, capacity := EventOutboxKey(g.Store.opts.KeyPrefix, tenant), int64(0)
+	if g.Outbox {
+		capacity = g.Store.opts.EventOutboxMaxLen
 	}
 	retention := g.Retention
 	if retention <= 0 {
@@ -239,7 +239,12 @@ func (g *GeofenceStates) UpdateDeviceState(ctx context.Context, tenant, device s
 		if err != nil || !changed {
 			return err
 		}
-		args := []any{version, retention.Milliseconds(), strconv.FormatInt(now().Add(-retention).UnixMilli(), 10), boolArg(g.Outbox != nil)}
+		if g.Outbox && len(evs) > 0 {
+			if err := g.Store.registerEmitter(ctx, tenant); err != nil {
+				return err
+			}
+		}
+		args := []any{version, retention.Milliseconds(), strconv.FormatInt(now().Add(-retention).UnixMilli(), 10), capacity}
 		fields := encodeGeoState(st, version)
 		args = append(args, len(fields)/2)
 		args = append(args, fields...)
@@ -250,7 +255,7 @@ func (g *GeofenceStates) UpdateDeviceState(ctx context.Context, tenant, device s
 		}
 		ok, err := geoStateCommit.Run(ctx, g.Store.client, []string{key, logKey, outboxKey}, args...).Int()
 		if err != nil {
-			return fmt.Errorf("commit geofence state: %w", err)
+			return fmt.Errorf("commit geofence state: %w", outboxFull(err))
 		}
 		if ok == 1 {
 			return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/geotrack/geotrack/internal/eventlog"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/geofence"
+	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -158,6 +159,49 @@ func runGeofenceScenarios(t *testing.T, client redis.UniversalClient) {
 		var fe *fix.FieldError
 		if _, err := s.ReadEvents(ctx, tenant, eventlog.Query{Limit: 1, Cursor: "nope"}); !errors.As(err, &fe) || fe.Field != "cursor" {
 			t.Fatalf("bad cursor: %v", err)
+		}
+	})
+
+	t.Run("device state: events queued in the outbox, a full outbox refused before any write", func(t *testing.T) {
+		tenant := "outbox"
+		small := New(client, Options{EventOutboxMaxLen: 2})
+		states := &GeofenceStates{Store: small, Outbox: true}
+		ts := time.Now().UTC().Truncate(time.Millisecond)
+		evs := func(n int) []geofence.Event {
+			var out []geofence.Event
+			for i := 0; i < n; i++ {
+				out = append(out, geofence.Event{ID: fmt.Sprint("id", i), Type: "io.geotrack.geofence.entered", Source: "urn:test", Subject: "d1",
+					Time: ts, Data: json.RawMessage(`{"device":"d1"}`), Structured: json.RawMessage(`{"id":"x"}`)})
+			}
+			return out
+		}
+		update := func(n int) error {
+			return states.UpdateDeviceState(ctx, tenant, "d1", func(st *geofence.DeviceState) (bool, []geofence.Event, error) {
+				st.LastTS = st.LastTS.Add(time.Second)
+				return true, evs(n), nil
+			})
+		}
+		if err := update(2); err != nil {
+			t.Fatal(err)
+		}
+		msgs, _ := client.XRange(ctx, EventOutboxKey(DefaultKeyPrefix, tenant), "-", "+").Result()
+		if len(msgs) != 2 || msgs[0].Values["id"] != "id0" || msgs[0].Values["type"] != "io.geotrack.geofence.entered" ||
+			msgs[0].Values["time"] != fmt.Sprint(ts.UnixMilli()) || msgs[0].Values["data"] != `{"device":"d1"}` {
+			t.Fatalf("outbox %+v", msgs)
+		}
+		if ok, _ := client.SIsMember(ctx, EmittersKey(DefaultKeyPrefix), tenant).Result(); !ok {
+			t.Fatal("tenant not registered for the relay")
+		}
+		before, _ := client.HGetAll(ctx, "gt:{outbox}:gfstate:d1").Result()
+		if err := update(1); !errors.Is(err, intake.ErrOutboxFull) {
+			t.Fatalf("full outbox: %v", err)
+		}
+		after, _ := client.HGetAll(ctx, "gt:{outbox}:gfstate:d1").Result()
+		if fmt.Sprint(before) != fmt.Sprint(after) {
+			t.Fatalf("state written although the outbox was full: %v -> %v", before, after)
+		}
+		if n, _ := client.XLen(ctx, EventLogKey("", tenant)).Result(); n != 2 {
+			t.Fatalf("event log has %d entries, want 2", n)
 		}
 	})
 }
