@@ -34,6 +34,7 @@ type geoEvent struct {
 // fenceRig is the running pipeline of one test.
 type fenceRig struct {
 	redis     redis.UniversalClient
+	redisURL  string
 	ingest    *proc
 	fences    *proc
 	detect    *proc
@@ -101,7 +102,7 @@ func startFenceRig(t *testing.T) *fenceRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	rig.redis = client
+	rig.redis, rig.redisURL = client, rs.URL
 	return rig
 }
 
