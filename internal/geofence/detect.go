@@ -40,11 +40,12 @@ type Event struct {
 
 // StateStore keeps each device's detection state.
 type StateStore interface {
-	// UpdateDeviceState reads device's state, calls eval, and when eval
-	// reports a change writes the new state and the events (to the event log
-	// and the event outbox) in one transaction; on a concurrent change of the
-	// same device it reads again and calls eval again.
-	UpdateDeviceState(ctx context.Context, tenant, device string, eval func(st *DeviceState) (changed bool, evs []Event, err error)) error
+	// UpdateDeviceStates reads each device's state, calls eval, and when
+	// eval reports a change writes the new state and the events (to the
+	// event log and the event outbox) atomically per device; on a concurrent
+	// change of a device it reads it again and calls eval again.
+	UpdateDeviceStates(ctx context.Context, tenant string, devices []string,
+		eval func(device string, st *DeviceState) (changed bool, evs []Event, err error)) error
 }
 
 // Detector is the application service of geofence-detect.
@@ -94,41 +95,45 @@ func (d *Detector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, t
 		byDevice[f.Device] = append(byDevice[f.Device], f)
 	}
 	res := Result{Fixes: len(fixes)}
-	for _, device := range devices {
-		fs := byDevice[device]
+	for _, fs := range byDevice {
 		sort.SliceStable(fs, func(i, j int) bool { return fs[i].TS.Before(fs[j].TS) })
-		var ignored int
-		var committed []Event
-		err := d.States.UpdateDeviceState(ctx, tenant, device, func(st *DeviceState) (bool, []Event, error) {
-			ignored, committed = 0, nil
-			changed := false
-			var evs []Event
-			for _, f := range fs {
-				ok, trs := d.Evaluator.Evaluate(idx, st, device, f)
-				if !ok {
-					ignored++
-					continue
-				}
-				changed = true
-				for _, tr := range trs {
-					e, err := d.event(tenant, device, tr, traceParent)
-					if err != nil {
-						return false, nil, err
-					}
-					evs = append(evs, e)
-				}
+	}
+	// The last call of eval for a device is the one committed.
+	ignored := map[string]int{}
+	committed := map[string][]Event{}
+	err = d.States.UpdateDeviceStates(ctx, tenant, devices, func(device string, st *DeviceState) (bool, []Event, error) {
+		ignored[device], committed[device] = 0, nil
+		changed := false
+		var evs []Event
+		for _, f := range byDevice[device] {
+			ok, trs := d.Evaluator.Evaluate(idx, st, device, f)
+			if !ok {
+				ignored[device]++
+				continue
 			}
-			committed = evs // the last call's events are the ones committed
-			return changed, evs, nil
-		})
-		if err != nil {
-			return Result{}, fmt.Errorf("detect device %q: %w", device, err)
+			changed = true
+			for _, tr := range trs {
+				e, err := d.event(tenant, device, tr, traceParent)
+				if err != nil {
+					return false, nil, err
+				}
+				evs = append(evs, e)
+			}
 		}
-		res.Ignored += ignored
-		res.Events += len(committed)
-		if d.Committed != nil && len(committed) > 0 {
-			d.Committed(ctx, tenant, committed)
-		}
+		committed[device] = evs
+		return changed, evs, nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("detect: %w", err)
+	}
+	var all []Event
+	for _, device := range devices {
+		res.Ignored += ignored[device]
+		res.Events += len(committed[device])
+		all = append(all, committed[device]...)
+	}
+	if d.Committed != nil && len(all) > 0 {
+		d.Committed(ctx, tenant, all)
 	}
 	return res, nil
 }

@@ -206,16 +206,17 @@ type GeofenceStates struct {
 	Now       func() time.Time
 }
 
-// UpdateDeviceState implements geofence.StateStore with optimistic
-// concurrency: read the state and its version, evaluate, and commit with a
-// script that writes only if the version did not move (else read again).
-func (g *GeofenceStates) UpdateDeviceState(ctx context.Context, tenant, device string,
-	eval func(st *geofence.DeviceState) (bool, []geofence.Event, error)) error {
+// UpdateDeviceStates implements geofence.StateStore with optimistic
+// concurrency, every device of the call in one pipeline per step: read the
+// states and their versions, evaluate, and commit each with a script that
+// writes only if the device's version did not move (those that moved are
+// read and evaluated again).
+func (g *GeofenceStates) UpdateDeviceStates(ctx context.Context, tenant string, devices []string,
+	eval func(device string, st *geofence.DeviceState) (bool, []geofence.Event, error)) error {
 	k, err := g.Store.keys(tenant)
 	if err != nil {
 		return err
 	}
-	key := k.geoState(device)
 	logKey := k.base + "eventlog"
 	outboxKey, capacity := EventOutboxKey(g.Store.opts.KeyPrefix, tenant), int64(0)
 	if g.Outbox {
@@ -229,39 +230,90 @@ func (g *GeofenceStates) UpdateDeviceState(ctx context.Context, tenant, device s
 	if g.Now != nil {
 		now = g.Now
 	}
-	for attempt := 0; attempt < 20; attempt++ {
-		m, err := g.Store.client.HGetAll(ctx, key).Result()
-		if err != nil {
+	minID := strconv.FormatInt(now().Add(-retention).UnixMilli(), 10)
+	client := g.Store.client
+	pending := devices
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt == 20 {
+			return fmt.Errorf("commit geofence state of %q: too many concurrent updates", pending[0])
+		}
+		reads := make([]*redis.MapStringStringCmd, len(pending))
+		if _, err := client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, d := range pending {
+				reads[i] = pipe.HGetAll(ctx, k.geoState(d))
+			}
+			return nil
+		}); err != nil {
 			return fmt.Errorf("read geofence state: %w", err)
 		}
-		st, version := decodeGeoState(m)
-		changed, evs, err := eval(&st)
-		if err != nil || !changed {
-			return err
+		type commit struct {
+			device string
+			keys   []string
+			args   []any
 		}
-		if g.Outbox && len(evs) > 0 {
-			if err := g.Store.registerEmitter(ctx, tenant); err != nil {
+		var commits []commit
+		registered := false
+		for i, d := range pending {
+			st, version := decodeGeoState(reads[i].Val())
+			changed, evs, err := eval(d, &st)
+			if err != nil {
 				return err
 			}
+			if !changed {
+				continue
+			}
+			if g.Outbox && len(evs) > 0 && !registered {
+				if err := g.Store.registerEmitter(ctx, tenant); err != nil {
+					return err
+				}
+				registered = true
+			}
+			args := []any{version, retention.Milliseconds(), minID, capacity}
+			fields := encodeGeoState(st, version)
+			args = append(args, len(fields)/2)
+			args = append(args, fields...)
+			args = append(args, len(evs))
+			for _, e := range evs {
+				args = append(args, []byte(e.Structured), e.Type, e.ID, e.Source, e.Subject,
+					strconv.FormatInt(e.Time.UnixMilli(), 10), e.TraceParent, []byte(e.Data))
+			}
+			commits = append(commits, commit{d, []string{k.geoState(d), logKey, outboxKey}, args})
 		}
-		args := []any{version, retention.Milliseconds(), strconv.FormatInt(now().Add(-retention).UnixMilli(), 10), capacity}
-		fields := encodeGeoState(st, version)
-		args = append(args, len(fields)/2)
-		args = append(args, fields...)
-		args = append(args, len(evs))
-		for _, e := range evs {
-			args = append(args, []byte(e.Structured), e.Type, e.ID, e.Source, e.Subject,
-				strconv.FormatInt(e.Time.UnixMilli(), 10), e.TraceParent, []byte(e.Data))
-		}
-		ok, err := geoStateCommit.Run(ctx, g.Store.client, []string{key, logKey, outboxKey}, args...).Int()
-		if err != nil {
-			return fmt.Errorf("commit geofence state: %w", outboxFull(err))
-		}
-		if ok == 1 {
+		if len(commits) == 0 {
 			return nil
 		}
+		results := make([]*redis.Cmd, len(commits))
+		run := func() error {
+			_, err := client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+				for i, c := range commits {
+					results[i] = geoStateCommit.EvalSha(ctx, pipe, c.keys, c.args...)
+				}
+				return nil
+			})
+			return err
+		}
+		err := run()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			if lerr := geoStateCommit.Load(ctx, client).Err(); lerr != nil {
+				return fmt.Errorf("load geofence state script: %w", lerr)
+			}
+			err = run()
+		}
+		pending = pending[:0:0]
+		for i, r := range results {
+			ok, rerr := r.Int()
+			if rerr != nil {
+				return fmt.Errorf("commit geofence state: %w", outboxFull(rerr))
+			}
+			if ok != 1 {
+				pending = append(pending, commits[i].device)
+			}
+		}
+		if err != nil && len(pending) == 0 {
+			return fmt.Errorf("commit geofence state: %w", err)
+		}
 	}
-	return fmt.Errorf("commit geofence state of %q: too many concurrent updates", device)
+	return nil
 }
 
 func boolArg(b bool) string {

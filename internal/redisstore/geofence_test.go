@@ -101,7 +101,7 @@ func runGeofenceScenarios(t *testing.T, client redis.UniversalClient) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := states.UpdateDeviceState(ctx, tenant, "d1", func(st *geofence.DeviceState) (bool, []geofence.Event, error) {
+				err := states.UpdateDeviceStates(ctx, tenant, []string{"d1"}, func(_ string, st *geofence.DeviceState) (bool, []geofence.Event, error) {
 					n := len(st.Inside)
 					st.LastTS = ts.Add(time.Duration(n) * time.Second)
 					st.Inside[fmt.Sprint("f", n)] = geofence.Presence{Since: ts, Dwelled: n%2 == 0}
@@ -116,7 +116,7 @@ func runGeofenceScenarios(t *testing.T, client redis.UniversalClient) {
 		}
 		wg.Wait()
 		var final geofence.DeviceState
-		states.UpdateDeviceState(ctx, tenant, "d1", func(st *geofence.DeviceState) (bool, []geofence.Event, error) {
+		states.UpdateDeviceStates(ctx, tenant, []string{"d1"}, func(_ string, st *geofence.DeviceState) (bool, []geofence.Event, error) {
 			final = *st
 			return false, nil, nil
 		})
@@ -176,7 +176,7 @@ func runGeofenceScenarios(t *testing.T, client redis.UniversalClient) {
 			return out
 		}
 		update := func(n int) error {
-			return states.UpdateDeviceState(ctx, tenant, "d1", func(st *geofence.DeviceState) (bool, []geofence.Event, error) {
+			return states.UpdateDeviceStates(ctx, tenant, []string{"d1"}, func(_ string, st *geofence.DeviceState) (bool, []geofence.Event, error) {
 				st.LastTS = st.LastTS.Add(time.Second)
 				return true, evs(n), nil
 			})
