@@ -60,9 +60,6 @@ func (f *Fence) Crosses(a, b orb.Point) bool {
 	}
 	for _, poly := range f.Shape {
 		for _, ring := range poly {
-			if !seg.Intersects(ring.Bound()) {
-				continue
-			}
 			for k := 1; k < len(ring); k++ {
 				if segmentsIntersect(a, b, ring[k-1], ring[k]) {
 					return true

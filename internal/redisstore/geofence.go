@@ -20,8 +20,7 @@ import (
 //	gt:{T}:fences:ids       ZSET  fence ids, score 0, for paging in id order
 //	gt:{T}:fences:ver       STRING the fence version, bumped by every change
 //	gt:{T}:fences:changes   ZSET  fence id -> version of its last change (deleted ones too)
-//	gt:{T}:gfstate:<device> HASH  detection state of one device: _v version, _t last ts (unix ns),
-//	                              _p last position "lon,lat", f:<fence> "since ns,dwelled,leaving"
+//	gt:{T}:gfstate:<device> STRING detection state of one device (encodeGeoState)
 //	gt:{T}:eventlog         STREAM the tenant's event log (eventlog.go)
 
 func (k tenantKeys) fences() []string {
@@ -206,19 +205,32 @@ type GeofenceStates struct {
 	Now       func() time.Time
 }
 
+// maxCommitDevices bounds the devices of one commit script, so one call
+// does not block Redis for long.
+const maxCommitDevices = 1000
+
 // UpdateDeviceStates implements geofence.StateStore with optimistic
-// concurrency, every device of the call in one pipeline per step: read the
-// states and their versions, evaluate, and commit each with a script that
-// writes only if the device's version did not move (those that moved are
-// read and evaluated again).
+// concurrency and two round trips per 1000 devices: one MGET of their states
+// (each carries a version), evaluation, and one script that writes each
+// device whose version did not move, with its events; the devices that
+// moved are read and evaluated again.
 func (g *GeofenceStates) UpdateDeviceStates(ctx context.Context, tenant string, devices []string,
+	eval func(device string, st *geofence.DeviceState) (bool, []geofence.Event, error)) error {
+	for i := 0; i < len(devices); i += maxCommitDevices {
+		if err := g.updateChunk(ctx, tenant, devices[i:min(i+maxCommitDevices, len(devices))], eval); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *GeofenceStates) updateChunk(ctx context.Context, tenant string, devices []string,
 	eval func(device string, st *geofence.DeviceState) (bool, []geofence.Event, error)) error {
 	k, err := g.Store.keys(tenant)
 	if err != nil {
 		return err
 	}
-	logKey := k.base + "eventlog"
-	outboxKey, capacity := EventOutboxKey(g.Store.opts.KeyPrefix, tenant), int64(0)
+	capacity := int64(0)
 	if g.Outbox {
 		capacity = g.Store.opts.EventOutboxMaxLen
 	}
@@ -237,24 +249,22 @@ func (g *GeofenceStates) UpdateDeviceStates(ctx context.Context, tenant string, 
 		if attempt == 20 {
 			return fmt.Errorf("commit geofence state of %q: too many concurrent updates", pending[0])
 		}
-		reads := make([]*redis.MapStringStringCmd, len(pending))
-		if _, err := client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for i, d := range pending {
-				reads[i] = pipe.HGetAll(ctx, k.geoState(d))
-			}
-			return nil
-		}); err != nil {
+		keys := make([]string, len(pending))
+		for i, d := range pending {
+			keys[i] = k.geoState(d)
+		}
+		vals, err := client.MGet(ctx, keys...).Result()
+		if err != nil {
 			return fmt.Errorf("read geofence state: %w", err)
 		}
-		type commit struct {
-			device string
-			keys   []string
-			args   []any
-		}
-		var commits []commit
-		registered := false
+		scriptKeys := []string{k.base + "eventlog", EventOutboxKey(g.Store.opts.KeyPrefix, tenant)}
+		header := []any{retention.Milliseconds(), minID, capacity, 0, 0}
+		var perDevice, events []any
+		var committing []string
+		total := 0
 		for i, d := range pending {
-			st, version := decodeGeoState(reads[i].Val())
+			raw, _ := vals[i].(string)
+			st, version := decodeGeoState(raw)
 			changed, evs, err := eval(d, &st)
 			if err != nil {
 				return err
@@ -262,58 +272,94 @@ func (g *GeofenceStates) UpdateDeviceStates(ctx context.Context, tenant string, 
 			if !changed {
 				continue
 			}
-			if g.Outbox && len(evs) > 0 && !registered {
-				if err := g.Store.registerEmitter(ctx, tenant); err != nil {
-					return err
-				}
-				registered = true
-			}
-			args := []any{version, retention.Milliseconds(), minID, capacity}
-			fields := encodeGeoState(st, version)
-			args = append(args, len(fields)/2)
-			args = append(args, fields...)
-			args = append(args, len(evs))
+			committing = append(committing, d)
+			scriptKeys = append(scriptKeys, keys[i])
+			perDevice = append(perDevice, version, encodeGeoState(st, version), len(evs))
 			for _, e := range evs {
-				args = append(args, []byte(e.Structured), e.Type, e.ID, e.Source, e.Subject,
+				events = append(events, []byte(e.Structured), e.Type, e.ID, e.Source, e.Subject,
 					strconv.FormatInt(e.Time.UnixMilli(), 10), e.TraceParent, []byte(e.Data))
 			}
-			commits = append(commits, commit{d, []string{k.geoState(d), logKey, outboxKey}, args})
+			total += len(evs)
 		}
-		if len(commits) == 0 {
+		if len(committing) == 0 {
 			return nil
 		}
-		results := make([]*redis.Cmd, len(commits))
-		run := func() error {
-			_, err := client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-				for i, c := range commits {
-					results[i] = geoStateCommit.EvalSha(ctx, pipe, c.keys, c.args...)
-				}
-				return nil
-			})
-			return err
-		}
-		err := run()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			if lerr := geoStateCommit.Load(ctx, client).Err(); lerr != nil {
-				return fmt.Errorf("load geofence state script: %w", lerr)
+		if g.Outbox && total > 0 {
+			if err := g.Store.registerEmitter(ctx, tenant); err != nil {
+				return err
 			}
-			err = run()
+		}
+		header[3], header[4] = len(committing), total
+		args := append(append(header, perDevice...), events...)
+		conflicts, err := geoStateCommit.Run(ctx, client, scriptKeys, args...).Int64Slice()
+		if err != nil {
+			return fmt.Errorf("commit geofence state: %w", outboxFull(err))
 		}
 		pending = pending[:0:0]
-		for i, r := range results {
-			ok, rerr := r.Int()
-			if rerr != nil {
-				return fmt.Errorf("commit geofence state: %w", outboxFull(rerr))
-			}
-			if ok != 1 {
-				pending = append(pending, commits[i].device)
-			}
-		}
-		if err != nil && len(pending) == 0 {
-			return fmt.Errorf("commit geofence state: %w", err)
+		for _, c := range conflicts {
+			pending = append(pending, committing[c-1])
 		}
 	}
 	return nil
+}
+
+// The state of one device is one string:
+// "<version>|<last ts unix ns>|<lon>,<lat>|<fence>,<since ns>,<dwelled 0/1>,<leaving 0/1>;..."
+// (fence ids have no '|', ',' or ';').
+func decodeGeoState(raw string) (geofence.DeviceState, string) {
+	st := geofence.DeviceState{Inside: map[string]geofence.Presence{}}
+	parts := strings.SplitN(raw, "|", 4)
+	if len(parts) != 4 {
+		return st, ""
+	}
+	if ns, err := strconv.ParseInt(parts[1], 10, 64); err == nil && ns != 0 {
+		st.LastTS = time.Unix(0, ns).UTC()
+	}
+	if lon, lat, ok := strings.Cut(parts[2], ","); ok {
+		st.Last[0], _ = strconv.ParseFloat(lon, 64)
+		st.Last[1], _ = strconv.ParseFloat(lat, 64)
+	}
+	if parts[3] != "" {
+		for _, p := range strings.Split(parts[3], ";") {
+			f := strings.Split(p, ",")
+			if len(f) != 4 {
+				continue
+			}
+			ns, _ := strconv.ParseInt(f[1], 10, 64)
+			st.Inside[f[0]] = geofence.Presence{Since: time.Unix(0, ns).UTC(), Dwelled: f[2] == "1", Leaving: f[3] == "1"}
+		}
+	}
+	return st, parts[0]
+}
+
+func encodeGeoState(st geofence.DeviceState, version string) string {
+	n, _ := strconv.ParseInt(version, 10, 64)
+	b := make([]byte, 0, 64+48*len(st.Inside))
+	b = strconv.AppendInt(b, n+1, 10)
+	b = append(b, '|')
+	if !st.LastTS.IsZero() {
+		b = strconv.AppendInt(b, st.LastTS.UnixNano(), 10)
+	}
+	b = append(b, '|')
+	b = strconv.AppendFloat(b, st.Last[0], 'g', -1, 64)
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, st.Last[1], 'g', -1, 64)
+	b = append(b, '|')
+	first := true
+	for id, p := range st.Inside {
+		if !first {
+			b = append(b, ';')
+		}
+		first = false
+		b = append(b, id...)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, p.Since.UnixNano(), 10)
+		b = append(b, ',')
+		b = append(b, boolArg(p.Dwelled)...)
+		b = append(b, ',')
+		b = append(b, boolArg(p.Leaving)...)
+	}
+	return string(b)
 }
 
 func boolArg(b bool) string {
@@ -321,39 +367,4 @@ func boolArg(b bool) string {
 		return "1"
 	}
 	return "0"
-}
-
-func decodeGeoState(m map[string]string) (geofence.DeviceState, string) {
-	st := geofence.DeviceState{Inside: map[string]geofence.Presence{}}
-	version := m["_v"]
-	if ns, err := strconv.ParseInt(m["_t"], 10, 64); err == nil {
-		st.LastTS = time.Unix(0, ns).UTC()
-	}
-	if lon, lat, ok := strings.Cut(m["_p"], ","); ok {
-		st.Last[0], _ = strconv.ParseFloat(lon, 64)
-		st.Last[1], _ = strconv.ParseFloat(lat, 64)
-	}
-	for f, v := range m {
-		id, ok := strings.CutPrefix(f, "f:")
-		if !ok {
-			continue
-		}
-		parts := strings.Split(v, ",")
-		if len(parts) != 3 {
-			continue
-		}
-		ns, _ := strconv.ParseInt(parts[0], 10, 64)
-		st.Inside[id] = geofence.Presence{Since: time.Unix(0, ns).UTC(), Dwelled: parts[1] == "1", Leaving: parts[2] == "1"}
-	}
-	return st, version
-}
-
-func encodeGeoState(st geofence.DeviceState, version string) []any {
-	n, _ := strconv.ParseInt(version, 10, 64)
-	out := []any{"_v", strconv.FormatInt(n+1, 10), "_t", strconv.FormatInt(st.LastTS.UnixNano(), 10),
-		"_p", strconv.FormatFloat(st.Last[0], 'g', -1, 64) + "," + strconv.FormatFloat(st.Last[1], 'g', -1, 64)}
-	for id, p := range st.Inside {
-		out = append(out, "f:"+id, strconv.FormatInt(p.Since.UnixNano(), 10)+","+boolArg(p.Dwelled)+","+boolArg(p.Leaving))
-	}
-	return out
 }

@@ -126,6 +126,22 @@ func runGeofenceScenarios(t *testing.T, client redis.UniversalClient) {
 		if !final.Inside["f4"].Dwelled || final.Inside["f5"].Dwelled || !final.Inside["f4"].Since.Equal(ts) {
 			t.Fatalf("presence not round-tripped: %+v", final.Inside)
 		}
+		// Several devices in one call: each state its own, all written.
+		many := []string{"m1", "m2", "m3", "m4", "m5"}
+		err := states.UpdateDeviceStates(ctx, tenant, many, func(d string, st *geofence.DeviceState) (bool, []geofence.Event, error) {
+			st.LastTS, st.Last = ts, [2]float64{1.5, -2.25}
+			st.Inside["fence-of-"+d] = geofence.Presence{Since: ts, Leaving: true}
+			return true, nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		states.UpdateDeviceStates(ctx, tenant, many, func(d string, st *geofence.DeviceState) (bool, []geofence.Event, error) {
+			if p, ok := st.Inside["fence-of-"+d]; !ok || !p.Leaving || len(st.Inside) != 1 || !st.LastTS.Equal(ts) || st.Last[1] != -2.25 {
+				t.Errorf("state of %s read back as %+v", d, st)
+			}
+			return false, nil, nil
+		})
 		page, err := s.ReadEvents(ctx, tenant, eventlog.Query{Limit: 7})
 		if err != nil || len(page.Events) != 7 || page.Next == "" {
 			t.Fatalf("page 1: %d events next %q %v", len(page.Events), page.Next, err)
@@ -192,11 +208,11 @@ func runGeofenceScenarios(t *testing.T, client redis.UniversalClient) {
 		if ok, _ := client.SIsMember(ctx, EmittersKey(DefaultKeyPrefix), tenant).Result(); !ok {
 			t.Fatal("tenant not registered for the relay")
 		}
-		before, _ := client.HGetAll(ctx, "gt:{outbox}:gfstate:d1").Result()
+		before, _ := client.Get(ctx, "gt:{outbox}:gfstate:d1").Result()
 		if err := update(1); !errors.Is(err, intake.ErrOutboxFull) {
 			t.Fatalf("full outbox: %v", err)
 		}
-		after, _ := client.HGetAll(ctx, "gt:{outbox}:gfstate:d1").Result()
+		after, _ := client.Get(ctx, "gt:{outbox}:gfstate:d1").Result()
 		if fmt.Sprint(before) != fmt.Sprint(after) {
 			t.Fatalf("state written although the outbox was full: %v -> %v", before, after)
 		}
