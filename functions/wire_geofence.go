@@ -7,7 +7,9 @@ import (
 	geofencedetect "github.com/geotrack/geotrack/functions/geofence-detect"
 	"github.com/geotrack/geotrack/functions/geofences"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/geofence"
+	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -47,10 +49,41 @@ func buildGeofenceDetect(ctx context.Context, d *Deps) (*Built, error) {
 		Source:      cfg.Source,
 		ReloadEvery: cfg.ReloadEvery,
 	}
-	if relay != nil {
-		detector.Committed = func(_ context.Context, tenant string, _ []geofence.Event) { relay.Wake(tenant) }
+	reg := d.Metrics
+	if reg == nil {
+		reg = metrics.NewRegistry() // kept where nobody serves it
 	}
-	return &Built{Handler: geofencedetect.New(detector, verifier), Ready: ready}, nil
+	counted := &countingDetector{Detector: detector,
+		fixes: reg.NewCounter("geotrack_geofence_fixes_total", "Fixes geofence-detect evaluated against the tenant's fences."),
+		ignored: reg.NewCounter("geotrack_geofence_fixes_ignored_total",
+			"Fixes not newer than their device's last evaluated fix (late or redelivered): no transitions."),
+		events: reg.NewCounterVec("geotrack_geofence_events_total", "Geofence events committed (outbox and event log), by type.", "type"),
+	}
+	detector.Committed = func(_ context.Context, tenant string, evs []geofence.Event) {
+		for _, e := range evs {
+			counted.events.With(e.Type).Inc()
+		}
+		if relay != nil {
+			relay.Wake(tenant)
+		}
+	}
+	return &Built{Handler: geofencedetect.New(counted, verifier), Ready: ready}, nil
+}
+
+// countingDetector counts what the detector evaluated, for /metrics.
+type countingDetector struct {
+	*geofence.Detector
+	fixes, ignored *metrics.Counter
+	events         *metrics.CounterVec
+}
+
+func (c *countingDetector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, traceParent string) (geofence.Result, error) {
+	res, err := c.Detector.Detect(ctx, tenant, fixes, traceParent)
+	if err == nil {
+		c.fixes.Add(float64(res.Fixes))
+		c.ignored.Add(float64(res.Ignored))
+	}
+	return res, err
 }
 
 func buildEvents(ctx context.Context, d *Deps) (*Built, error) {
