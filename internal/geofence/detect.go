@@ -175,8 +175,8 @@ func (d *Detector) Index(ctx context.Context, tenant string) (*Index, error) {
 		return tf.index, nil
 	}
 	since := tf.version
-	if tf.index == nil {
-		since = 0
+	if tf.index == nil || v < tf.version {
+		since = 0 // first load, or Redis lost the fences (a restart without persistence): load all
 	}
 	changes, v, err := d.Fences.FenceChanges(ctx, tenant, since)
 	if err != nil {
