@@ -12,6 +12,7 @@ require (
 	github.com/openfaas/templates-sdk/go-http v0.0.0-20220408082716-5981c545cb03
 	github.com/paulmach/orb v0.14.0
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/tidwall/geojson v1.4.5
 	github.com/tidwall/rtree v1.10.0
 	golang.org/x/text v0.42.0
 	gopkg.in/yaml.v3 v3.0.1

@@ -222,6 +222,7 @@ func decodeFeature(wf wireFeature, prefix string, strict bool) (Fence, error) {
 		return Fence{}, fieldErr(coordsField, "%d positions; a fence has at most %d", n, MaxVertices)
 	}
 	f.Bound = f.Shape.Bound()
+	f.prepared = prepareShape(f.Shape)
 	return f, nil
 }
 

@@ -3,8 +3,9 @@
 // and the evaluator that turns a device's fixes into entered, exited and
 // dwelled transitions with hysteresis against GPS noise.
 //
-// Geometry goes through github.com/paulmach/orb (planar containment,
-// point-to-segment distance, haversine distance) and github.com/tidwall/rtree
+// Geometry goes through github.com/paulmach/orb (model, point-to-segment
+// distance, haversine), github.com/tidwall/geojson/geometry (indexed ring
+// containment and crossing) and github.com/tidwall/rtree
 // (bounding-box index); nothing here is a hand-written point-in-polygon.
 package geofence
 
@@ -49,6 +50,8 @@ type Fence struct {
 	Devices []string         // empty: every device of the tenant
 	Tags    []string
 	Bound   orb.Bound // lon/lat bounding box (a circle's includes its radius)
+
+	prepared preparedShape // KindPolygon: Shape prepared for Contains and Crosses
 }
 
 // AppliesTo reports whether the fence watches device.

@@ -7,11 +7,39 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geo"
 	"github.com/paulmach/orb/planar"
+	"github.com/tidwall/geojson/geometry"
 )
 
+// preparedShape is a polygon fence's rings prepared once for the
+// per-fix tests: tidwall/geojson's geometry (tile38's) keeps each ring's
+// bounding box and, for rings of 64 positions or more, a segment index, so
+// a containment or crossing test reads only the edges near the fix. orb's
+// planar containment recomputes each ring's box over every vertex per call.
+type preparedShape []*geometry.Poly
+
+func prepareShape(shape orb.MultiPolygon) preparedShape {
+	out := make(preparedShape, 0, len(shape))
+	for _, poly := range shape {
+		var holes [][]geometry.Point
+		for _, hole := range poly[1:] {
+			holes = append(holes, toGeometryPoints(hole))
+		}
+		out = append(out, geometry.NewPoly(toGeometryPoints(poly[0]), holes, geometry.DefaultIndexOptions))
+	}
+	return out
+}
+
+func toGeometryPoints(ring orb.Ring) []geometry.Point {
+	pts := make([]geometry.Point, len(ring))
+	for i, p := range ring {
+		pts[i] = geometry.Point{X: p[0], Y: p[1]}
+	}
+	return pts
+}
+
 // Contains reports whether p (lon/lat) is inside the fence: haversine
-// distance to the centre for a circle, orb's planar containment (holes
-// excluded) for polygons.
+// distance to the centre for a circle, planar containment (holes excluded;
+// tidwall/geojson's indexed rings) for polygons.
 func (f *Fence) Contains(p orb.Point) bool {
 	if !f.Bound.Contains(p) {
 		return false
@@ -19,7 +47,13 @@ func (f *Fence) Contains(p orb.Point) bool {
 	if f.Kind == KindCircle {
 		return geo.DistanceHaversine(f.Center, p) <= f.RadiusM
 	}
-	return planar.MultiPolygonContains(f.Shape, p)
+	gp := geometry.Point{X: p[0], Y: p[1]}
+	for _, poly := range f.prepared {
+		if poly.ContainsPoint(gp) {
+			return true
+		}
+	}
+	return false
 }
 
 // DistanceToBoundary is the distance in metres from p to the fence's
@@ -58,13 +92,23 @@ func (f *Fence) Crosses(a, b orb.Point) bool {
 		proj := newLocal(f.Center)
 		return planar.DistanceFromSegment(proj.to(a), proj.to(b), orb.Point{}) <= f.RadiusM
 	}
-	for _, poly := range f.Shape {
-		for _, ring := range poly {
-			for k := 1; k < len(ring); k++ {
-				if segmentsIntersect(a, b, ring[k-1], ring[k]) {
-					return true
-				}
+	s := geometry.Segment{A: geometry.Point{X: a[0], Y: a[1]}, B: geometry.Point{X: b[0], Y: b[1]}}
+	rect := s.Rect()
+	hit := false
+	touches := func(edge geometry.Segment, _ int) bool {
+		hit = edge.IntersectsSegment(s)
+		return !hit
+	}
+	for _, poly := range f.prepared {
+		poly.Exterior.Search(rect, touches)
+		for _, hole := range poly.Holes {
+			if hit {
+				break
 			}
+			hole.Search(rect, touches)
+		}
+		if hit {
+			return true
 		}
 	}
 	return false
