@@ -43,7 +43,9 @@ type StateStore interface {
 	// UpdateDeviceStates reads each device's state, calls eval, and when
 	// eval reports a change writes the new state and the events (to the
 	// event log and the event outbox) atomically per device; on a concurrent
-	// change of a device it reads it again and calls eval again.
+	// change of a device it reads it again and calls eval again. eval may be
+	// called for different devices at the same time (never twice at once
+	// for one device).
 	UpdateDeviceStates(ctx context.Context, tenant string, devices []string,
 		eval func(device string, st *DeviceState) (changed bool, evs []Event, err error)) error
 }
@@ -99,16 +101,17 @@ func (d *Detector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, t
 		sort.SliceStable(fs, func(i, j int) bool { return fs[i].TS.Before(fs[j].TS) })
 	}
 	// The last call of eval for a device is the one committed.
+	var mu sync.Mutex // guards ignored and committed: eval runs for several devices at once
 	ignored := map[string]int{}
 	committed := map[string][]Event{}
 	err = d.States.UpdateDeviceStates(ctx, tenant, devices, func(device string, st *DeviceState) (bool, []Event, error) {
-		ignored[device], committed[device] = 0, nil
+		ignoredNow := 0
 		changed := false
 		var evs []Event
 		for _, f := range byDevice[device] {
 			ok, trs := d.Evaluator.Evaluate(idx, st, device, f)
 			if !ok {
-				ignored[device]++
+				ignoredNow++
 				continue
 			}
 			changed = true
@@ -120,7 +123,9 @@ func (d *Detector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, t
 				evs = append(evs, e)
 			}
 		}
-		committed[device] = evs
+		mu.Lock()
+		ignored[device], committed[device] = ignoredNow, evs
+		mu.Unlock()
 		return changed, evs, nil
 	})
 	if err != nil {

@@ -5,8 +5,11 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -262,19 +265,19 @@ func (g *GeofenceStates) updateChunk(ctx context.Context, tenant string, devices
 		var perDevice, events []any
 		var committing []string
 		total := 0
+		evaluated, err := evaluateDevices(pending, vals, eval)
+		if err != nil {
+			return err
+		}
 		for i, d := range pending {
-			raw, _ := vals[i].(string)
-			st, version := decodeGeoState(raw)
-			changed, evs, err := eval(d, &st)
-			if err != nil {
-				return err
-			}
-			if !changed {
+			ev := evaluated[i]
+			if !ev.changed {
 				continue
 			}
+			evs := ev.events
 			committing = append(committing, d)
 			scriptKeys = append(scriptKeys, keys[i])
-			perDevice = append(perDevice, version, encodeGeoState(st, version), len(evs))
+			perDevice = append(perDevice, ev.version, ev.state, len(evs))
 			for _, e := range evs {
 				events = append(events, []byte(e.Structured), e.Type, e.ID, e.Source, e.Subject,
 					strconv.FormatInt(e.Time.UnixMilli(), 10), e.TraceParent, []byte(e.Data))
@@ -301,6 +304,51 @@ func (g *GeofenceStates) updateChunk(ctx context.Context, tenant string, devices
 		}
 	}
 	return nil
+}
+
+// deviceEvaluation is one device's outcome of eval: its state to write
+// (encoded, with the version it was read at) and its events.
+type deviceEvaluation struct {
+	changed        bool
+	version, state string
+	events         []geofence.Event
+}
+
+// evaluateDevices decodes each device's state and calls eval for the
+// devices at once on every CPU (devices are independent; a location event
+// carries up to a thousand of them and evaluation is CPU-bound), keeping the
+// results in the order of devices.
+func evaluateDevices(devices []string, vals []any,
+	eval func(device string, st *geofence.DeviceState) (bool, []geofence.Event, error)) ([]deviceEvaluation, error) {
+	out := make([]deviceEvaluation, len(devices))
+	errs := make([]error, len(devices))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), len(devices))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(devices); i = int(next.Add(1)) - 1 {
+				raw, _ := vals[i].(string)
+				st, version := decodeGeoState(raw)
+				changed, evs, err := eval(devices[i], &st)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				out[i] = deviceEvaluation{changed: changed, events: evs, version: version}
+				if changed {
+					out[i].state = encodeGeoState(st, version)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // The state of one device is one string:
