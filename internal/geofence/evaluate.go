@@ -112,7 +112,8 @@ func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fi
 		}
 		beyond := false
 		if !fence.Contains(p) {
-			m, d := e.margin(f), fence.DistanceToBoundary(p)
+			m := e.margin(f)
+			d := fence.DistanceToBoundaryWithin(p, 3*m) // +Inf beyond 3·m: all the rule needs
 			if d > 3*m || d > m && pres.Leaving {
 				delete(st.Inside, id)
 				add(Exited, fence, false)

@@ -56,27 +56,43 @@ func (f *Fence) Contains(p orb.Point) bool {
 	return false
 }
 
-// DistanceToBoundary is the distance in metres from p to the fence's
-// boundary (for polygons every ring, holes included), measured in a local
-// equirectangular projection around p: exact enough at fence scale.
-func (f *Fence) DistanceToBoundary(p orb.Point) float64 {
+// DistanceToBoundaryWithin is the distance in metres from p to the fence's
+// boundary (for polygons every ring, holes included) when it is at most
+// limitM, and +Inf when it is more: only the edges near p are read (the
+// prepared rings' segment index). Measured in a local equirectangular
+// projection around p: exact enough at fence scale.
+func (f *Fence) DistanceToBoundaryWithin(p orb.Point, limitM float64) float64 {
 	if f.Kind == KindCircle {
-		return math.Abs(geo.DistanceHaversine(f.Center, p) - f.RadiusM)
+		if d := math.Abs(geo.DistanceHaversine(f.Center, p) - f.RadiusM); d <= limitM {
+			return d
+		}
+		return math.Inf(1)
 	}
 	proj := newLocal(p)
-	origin := orb.Point{}
+	// The box of degrees that the projection maps onto the square of
+	// ±limitM around p: an edge closer than limitM meets it.
+	dLat := limitM / proj.ky
+	dLon := 180.0
+	if proj.kx > 1e-9 {
+		dLon = limitM / proj.kx
+	}
+	near := geometry.Rect{Min: geometry.Point{X: p[0] - dLon, Y: p[1] - dLat}, Max: geometry.Point{X: p[0] + dLon, Y: p[1] + dLat}}
 	best := math.Inf(1)
-	for _, poly := range f.Shape {
-		for _, ring := range poly {
-			for k := 1; k < len(ring); k++ {
-				d := planar.DistanceFromSegmentSquared(proj.to(ring[k-1]), proj.to(ring[k]), origin)
-				if d < best {
-					best = d
-				}
-			}
+	closer := func(edge geometry.Segment, _ int) bool {
+		d := planar.DistanceFromSegmentSquared(proj.to(orb.Point{edge.A.X, edge.A.Y}), proj.to(orb.Point{edge.B.X, edge.B.Y}), orb.Point{})
+		best = math.Min(best, d)
+		return true
+	}
+	for _, poly := range f.prepared {
+		poly.Exterior.Search(near, closer)
+		for _, hole := range poly.Holes {
+			hole.Search(near, closer)
 		}
 	}
-	return math.Sqrt(best)
+	if d := math.Sqrt(best); d <= limitM {
+		return d
+	}
+	return math.Inf(1)
 }
 
 // Crosses reports whether the segment a→b (two consecutive fixes) touches

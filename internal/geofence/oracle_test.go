@@ -194,3 +194,53 @@ func TestAgainstOracle(t *testing.T) {
 		t.Fatalf("too few checks: %d points, %d segments", checkedIn, checkedCross)
 	}
 }
+
+// TestDistanceToBoundaryWithinAgainstOracle: the indexed, bounded distance
+// against every edge measured by the oracle in the same local projection.
+func TestDistanceToBoundaryWithinAgainstOracle(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	const k = 6378137 * math.Pi / 180 // metres per degree of latitude (orb.EarthRadius)
+	near, far := 0, 0
+	for trial := 0; trial < 100; trial++ {
+		cx, cy := 13+rng.Float64()*0.5, 52+rng.Float64()*0.5
+		size := 0.0005 + rng.Float64()*0.005
+		rings := [][][2]float64{starRing(rng, cx, cy, size*0.5, size, 8+rng.IntN(193), false)}
+		if rng.IntN(2) == 0 {
+			rings = append(rings, starRing(rng, cx, cy, size*0.1, size*0.4, 3+rng.IntN(100), true))
+		}
+		body, _ := json.Marshal(map[string]any{"type": "Feature", "geometry": map[string]any{"type": "Polygon", "coordinates": rings},
+			"properties": map[string]any{"name": "random"}})
+		fs, err := geofence.Decode(body)
+		if err != nil {
+			t.Fatalf("trial %d: %v", trial, err)
+		}
+		for i := 0; i < 100; i++ {
+			x, y := cx+(rng.Float64()*2-1)*size*1.5, cy+(rng.Float64()*2-1)*size*1.5
+			kx := k * math.Cos(y*math.Pi/180)
+			projected := make([][][2]float64, len(rings))
+			for r, ring := range rings {
+				for _, v := range ring {
+					projected[r] = append(projected[r], [2]float64{(v[0] - x) * kx, (v[1] - y) * k})
+				}
+			}
+			want := distToRings(projected, 0, 0)
+			limit := 1 + rng.Float64()*200
+			got := fs[0].DistanceToBoundaryWithin(orb.Point{x, y}, limit)
+			switch {
+			case want <= limit-1e-6:
+				near++
+				if math.Abs(got-want) > 1e-6 {
+					t.Fatalf("trial %d: DistanceToBoundaryWithin(%v,%v, %v) = %v, oracle %v", trial, x, y, limit, got, want)
+				}
+			case want > limit+1e-6:
+				far++
+				if !math.IsInf(got, 1) {
+					t.Fatalf("trial %d: DistanceToBoundaryWithin(%v,%v, %v) = %v, oracle %v (beyond the limit: +Inf)", trial, x, y, limit, got, want)
+				}
+			}
+		}
+	}
+	if near < 1000 || far < 1000 {
+		t.Fatalf("too few checks: %d within the limit, %d beyond", near, far)
+	}
+}
