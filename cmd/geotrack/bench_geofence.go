@@ -438,6 +438,23 @@ func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConf
 			sent += len(part)
 		}
 	}
+	// Warm the replica before the clock starts: its first location event
+	// loads and indexes every fence (reported above as the first request),
+	// which is a cold start, not throughput.
+	warm := fix.Fix{Device: "warm-up", TS: fl.Now(), Lat: fleet.London.Lat, Lon: fleet.London.Lon}
+	if err := postFixes(ctx, httpc, ingest.url, token, warm.AppendJSON([]byte{'['})); err != nil {
+		return fmt.Errorf("warm-up fix: %w", err)
+	}
+	warmDeadline := time.Now().Add(2 * time.Minute)
+	for detected.Load() < 1 && time.Now().Before(warmDeadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if detected.Load() < 1 {
+		return errors.New("warm-up fix: geofence-detect did not evaluate it within 2 minutes")
+	}
+	detected.Store(0)
+	eventsOut.Store(0)
+
 	start := time.Now()
 	var next, accepted atomic.Int64
 	var wg sync.WaitGroup
@@ -483,6 +500,27 @@ func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConf
 	rep.e2eRate = float64(rep.e2eDetected) / elapsed.Seconds()
 	if rep.e2eDetected < rep.e2eSent {
 		return fmt.Errorf("only %d of %d ingested fixes were evaluated within 5 minutes", rep.e2eDetected, rep.e2eSent)
+	}
+	return nil
+}
+
+// postFixes posts a JSON array of fixes (b lacks its closing bracket) to
+// ingest.
+func postFixes(ctx context.Context, httpc *http.Client, url, token string, b []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(append(b, ']')))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := httpc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("ingest answered %s", resp.Status)
 	}
 	return nil
 }
@@ -533,7 +571,7 @@ func (r *geofenceReport) markdown() string {
 	fmt.Fprintf(&b, "| geofence-detect handler, one fix per request, sequential, real Redis: p50 / p99 / max | %s / %s / %s (%s requests/s) | p99 < 1 ms: %s |\n",
 		fmtMS(r.handlerP50), fmtMS(r.handlerP99), fmtMS(r.handlerMax), fmtThousands(r.handlerRate), verdict(r.handlerP99 > 0 && r.handlerP99 < targetHandlerP99))
 	if r.cfg.e2eFixes > 0 {
-		fmt.Fprintf(&b, "| end to end: ingest → outbox → location.updated → geofence-detect → geofence events (%s fixes, batches of %d, %d workers) | %s fixes/s (ingest alone accepted %s fixes/s; %s geofence events out) | ≥ %s fixes/s: %s |\n",
+		fmt.Fprintf(&b, "| end to end: ingest → outbox → location.updated → geofence-detect → geofence events (%s fixes, batches of %d, %d workers; the replica warmed by one fix first) | %s fixes/s (ingest alone accepted %s fixes/s; %s geofence events out) | ≥ %s fixes/s: %s |\n",
 			fmtThousands(float64(r.e2eSent)), r.cfg.batchSize, r.cfg.workers, fmtThousands(r.e2eRate), fmtThousands(r.ingestRate), fmtThousands(float64(r.e2eEvents)),
 			fmtThousands(targetEndToEndFixesPerSec), verdict(r.e2eRate >= targetEndToEndFixesPerSec))
 	}
