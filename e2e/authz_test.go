@@ -131,3 +131,79 @@ func signRaw(t *testing.T, claims jwt.MapClaims, secret string) string {
 	}
 	return s
 }
+
+// Issue 9 (h7): geofences, geofence-detect and events in the role ×
+// function × tenant matrix.
+func TestGeofenceRoleFunctionTenantMatrix(t *testing.T) {
+	rig := startFenceRig(t)
+	rig.putFence(t, "acme", squareFence("yard", 0))
+	rig.putFence(t, "globex", squareFence("globex-yard", 0))
+	inLat, inLon := offset(yardLat, yardLon, 100, 100)
+	rig.report(t, "acme", at("van-1", 0, inLat, inLon))
+	rig.report(t, "globex", at("van-1", 0, inLat, inLon))
+	rig.waitEvents(t, "van-1", 2)
+
+	fence := squareFence("new", 0)
+	update := fmt.Sprintf(`{"specversion":"1.0","id":"m-%%s","source":"urn:test","type":"io.geotrack.location.updated","subject":"van-9","data":[%s]}`,
+		at("van-9", 0, inLat, inLon))
+	callers := []struct {
+		name                                                  string
+		tok                                                   string
+		fencesRead, fencesWrite, fencesDelete, detect, events int
+	}{
+		{"device", token(t, "acme", auth.RoleDevice, "van-1"), 403, 403, 403, 403, 403},
+		{"viewer", token(t, "acme", auth.RoleViewer, ""), 200, 403, 403, 403, 200},
+		{"admin", token(t, "acme", auth.RoleAdmin, ""), 200, 201, 404, 200, 200}, // 404: no such fence, but allowed
+		{"service", token(t, "acme", auth.RoleService, ""), 403, 403, 403, 200, 403},
+		{"no token", "", 401, 401, 401, 401, 401},
+		{"garbage", "not.a.jwt", 401, 401, 401, 401, 401},
+	}
+	for _, cl := range callers {
+		t.Run(cl.name, func(t *testing.T) {
+			checks := []struct {
+				what, method, url string
+				body              string
+				want              int
+			}{
+				{"geofences GET", http.MethodGet, rig.fences.URL + "?id=yard", "", cl.fencesRead},
+				{"geofences POST", http.MethodPost, rig.fences.URL, fence, cl.fencesWrite},
+				{"geofences DELETE", http.MethodDelete, rig.fences.URL + "?id=nothing-here", "", cl.fencesDelete},
+				{"geofence-detect POST", http.MethodPost, rig.detect.URL, fmt.Sprintf(update, cl.name), cl.detect},
+				{"events GET", http.MethodGet, rig.events.URL, "", cl.events},
+			}
+			for _, c := range checks {
+				r := call(t, c.method, c.url, cl.tok, hdr("Content-Type", "application/json"), []byte(c.body))
+				if r.Status != c.want {
+					t.Errorf("%s: %d, want %d (%s)", c.what, r.Status, c.want, r.Body)
+				}
+			}
+		})
+	}
+
+	t.Run("tenants are isolated", func(t *testing.T) {
+		globexAdmin := token(t, "globex", auth.RoleAdmin, "")
+		if r := call(t, http.MethodGet, rig.fences.URL+"?id=yard", globexAdmin, nil, nil); r.Status != http.StatusNotFound {
+			t.Errorf("globex reads acme's fence: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, http.MethodDelete, rig.fences.URL+"?id=yard", globexAdmin, nil, nil); r.Status != http.StatusNotFound {
+			t.Errorf("globex deletes acme's fence: %d %s", r.Status, r.Body)
+		}
+		r := call(t, http.MethodGet, rig.fences.URL, globexAdmin, nil, nil)
+		if r.Status != http.StatusOK || strings.Contains(string(r.Body), `"yard"`) || !strings.Contains(string(r.Body), "globex-yard") {
+			t.Errorf("globex's fence list: %d %s", r.Status, r.Body)
+		}
+		// Each tenant's event log holds only its own fence's event.
+		for tenant, fenceID := range map[string]string{"acme": "yard", "globex": "globex-yard"} {
+			logged := rig.logOf(t, tenant, "van-1")
+			if len(logged) != 1 || logged[0]["data"].(map[string]any)["fence"] != fenceID || logged[0]["tenant"] != tenant {
+				t.Errorf("%s's log: %v", tenant, logged)
+			}
+		}
+		// A service token of globex cannot deliver acme's events.
+		acmeEvent := fmt.Sprintf(`{"specversion":"1.0","id":"x-1","source":"urn:test","type":"io.geotrack.location.updated","tenant":"acme","data":[%s]}`,
+			at("van-1", 1, inLat, inLon))
+		if r := call(t, http.MethodPost, rig.detect.URL, token(t, "globex", auth.RoleService, ""), hdr("Content-Type", "application/cloudevents+json"), []byte(acmeEvent)); r.Status != http.StatusForbidden {
+			t.Errorf("globex service delivering acme's event: %d %s", r.Status, r.Body)
+		}
+	})
+}

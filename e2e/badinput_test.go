@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -150,4 +152,74 @@ func TestBadInputs(t *testing.T) {
 			t.Fatalf("mixed batch: %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// Issue 9 (h7): malformed fences (testdata/geofence/malformed.jsonl, shared
+// with internal/geofence's unit test) and bad queries of geofences and
+// events, against the real binaries: each a 400 naming the field, Redis
+// unchanged.
+func TestBadFences(t *testing.T) {
+	rig := startFenceRig(t)
+	rig.putFence(t, "acme", squareFence("yard", 0))
+	admin := token(t, "acme", auth.RoleAdmin, "")
+	viewer := token(t, "acme", auth.RoleViewer, "")
+
+	data, err := os.ReadFile("../testdata/geofence/malformed.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type badCase struct {
+		name, method, url, body, field string
+		tok                            string
+	}
+	var cases []badCase
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var c struct{ Field, Body string }
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, badCase{"fence " + c.Field, http.MethodPost, rig.fences.URL, c.Body, c.Field, admin})
+	}
+	if len(cases) < 20 {
+		t.Fatalf("only %d malformed fences", len(cases))
+	}
+	cases = append(cases,
+		badCase{"PUT without id", http.MethodPut, rig.fences.URL, squareFence("yard", 0), "id", admin},
+		badCase{"PUT with a bad id", http.MethodPut, rig.fences.URL + "?id=a%20b", squareFence("x", 0), "id", admin},
+		badCase{"PUT of a collection", http.MethodPut, rig.fences.URL + "?id=yard", `{"type":"FeatureCollection","features":[` + squareFence("yard", 0) + `]}`, "type", admin},
+		badCase{"list limit", http.MethodGet, rig.fences.URL + "?limit=0", "", "limit", viewer},
+		badCase{"list cursor", http.MethodGet, rig.fences.URL + "?cursor=%7B%7D", "", "cursor", viewer},
+		badCase{"events limit", http.MethodGet, rig.events.URL + "?limit=5000", "", "limit", viewer},
+		badCase{"events from", http.MethodGet, rig.events.URL + "?from=yesterday", "", "from", viewer},
+		badCase{"events cursor", http.MethodGet, rig.events.URL + "?cursor=abc", "", "cursor", viewer},
+		badCase{"events device", http.MethodGet, rig.events.URL + "?device=a%20b", "", "device", viewer},
+	)
+	before := snapshot(t, rig.redis)
+	for _, c := range cases {
+		r := call(t, c.method, c.url, c.tok, hdr("Content-Type", "application/geo+json"), []byte(c.body))
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(r.Body, &e)
+		if r.Status != http.StatusBadRequest || !strings.HasPrefix(e.Error, c.field+":") {
+			t.Errorf("%s: %d %s, want 400 naming %s", c.name, r.Status, clipBody(r.Body), c.field)
+		}
+	}
+	// Over the quota: with GEOFENCE_QUOTA=1, acme (which has its yard) may
+	// replace the yard but not add a second fence.
+	small := startFunction(t, "geofences", map[string]string{"REDIS_URL": rig.redisURL, "GEOFENCE_QUOTA": "1"})
+	r := call(t, http.MethodPost, small.URL, admin, nil, []byte(squareFence("second", 0)))
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"body: `) || !strings.Contains(string(r.Body), "quota") {
+		t.Errorf("over the quota: %d %s", r.Status, r.Body)
+	}
+	if after := snapshot(t, rig.redis); after != before {
+		t.Fatalf("a refused request changed Redis")
+	}
+}
+
+func clipBody(b []byte) string {
+	if len(b) > 200 {
+		return string(b[:200]) + "…"
+	}
+	return string(b)
 }

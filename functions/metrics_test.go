@@ -29,6 +29,10 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		{"edge-ingest", []string{"geotrack_edge_received_total", "geotrack_outbox_"}, []string{"geotrack_owntracks_", "geotrack_forward"}},
 		// owntracks counts by message type: its series appear with the first message.
 		{"owntracks", nil, []string{"geotrack_edge_", "geotrack_forward"}},
+		// Issue 9 (h7).
+		{"geofence-detect", []string{"geotrack_geofence_fixes_total", "geotrack_geofence_fixes_ignored_total"},
+			[]string{"geotrack_edge_", "geotrack_ingest_", "geotrack_outbox_", "geotrack_forward"}},
+		{"geofences", nil, []string{"geotrack_geofence_", "geotrack_ingest_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {

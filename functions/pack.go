@@ -13,7 +13,10 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
+	eventsfn "github.com/geotrack/geotrack/functions/events"
 	"github.com/geotrack/geotrack/functions/forwarder"
+	geofencedetect "github.com/geotrack/geotrack/functions/geofence-detect"
+	"github.com/geotrack/geotrack/functions/geofences"
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/functions/nearby"
 	"github.com/geotrack/geotrack/functions/osmand"
@@ -54,10 +57,25 @@ func Pack() []Spec {
 			Emits: []string{events.TypeEdgeStored},
 			Build: buildEdgeIngest,
 		},
+		// Issue 9 (h7): geofences, geofence-detect, events.
+		{
+			Name: "events", Config: &eventsfn.Config{},
+			Build: buildEvents,
+		},
 		{
 			Name: "forwarder", Config: &forwarder.Config{}, Edge: true, EdgeSite: true,
 			Subscribes: []string{events.TypeEdgeStored}, Schedule: forwardSchedule,
 			Build: buildForwarder,
+		},
+		{
+			Name: "geofence-detect", Config: &geofencedetect.Config{},
+			Subscribes: []string{events.TypeLocationUpdated},
+			Emits:      []string{events.TypeGeofenceDwelled, events.TypeGeofenceEntered, events.TypeGeofenceExited},
+			Build:      buildGeofenceDetect,
+		},
+		{
+			Name: "geofences", Config: &geofences.Config{},
+			Build: buildGeofences,
 		},
 		{
 			Name: "ingest", Config: &ingest.Config{},

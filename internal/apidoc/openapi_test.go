@@ -270,7 +270,7 @@ func sortedKeys(set map[string]bool) []string {
 // functions equal to the ones their code reads.
 func TestQueryParamsMatchCode(t *testing.T) {
 	doc := loadSpec(t)
-	for _, name := range []string{"nearby", "track", "position"} {
+	for _, name := range []string{"nearby", "track", "position", "geofences", "events"} {
 		code := codeQueryParams(t, name)
 		if len(code) == 0 {
 			t.Errorf("%s: found no query parameters in the code; has the way it reads them changed?", name)
@@ -313,6 +313,9 @@ func TestQueryLimitsMatchCode(t *testing.T) {
 		},
 		"track": {
 			"limit": {codeConst(t, "track", "MaxLimit"), codeConst(t, "track", "DefaultLimit")},
+		},
+		"geofences": {
+			"limit": {codeConst(t, "geofences", "MaxLimit"), codeConst(t, "geofences", "DefaultLimit")},
 		},
 	}
 	for fn, params := range want {

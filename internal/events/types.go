@@ -10,6 +10,13 @@ const (
 	TypeEdgeStored       = eventtype.EdgeStored
 )
 
+// Geofence event types (geofence-detect).
+const (
+	TypeGeofenceEntered = eventtype.GeofenceEntered
+	TypeGeofenceExited  = eventtype.GeofenceExited
+	TypeGeofenceDwelled = eventtype.GeofenceDwelled
+)
+
 // ExtTenant is the extension attribute carrying the tenant on emitted events
 // (the tenant never travels inside a fix).
 const ExtTenant = eventtype.ExtTenant

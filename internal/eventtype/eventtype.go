@@ -12,6 +12,13 @@ const (
 	EdgeStored       = "io.geotrack.edge.stored"
 )
 
+// Geofence events (issue 9 §2), subject = device.
+const (
+	GeofenceEntered = "io.geotrack.geofence.entered"
+	GeofenceExited  = "io.geotrack.geofence.exited"
+	GeofenceDwelled = "io.geotrack.geofence.dwelled"
+)
+
 // ExtTenant is the extension attribute carrying the tenant on emitted events
 // (the tenant never travels inside a fix).
 const ExtTenant = "tenant"

@@ -36,6 +36,7 @@ func TestCluster(t *testing.T) {
 	}
 	t.Cleanup(func() { client.Close() })
 	runScenarios(t, client)
+	runGeofenceScenarios(t, client)
 
 	t.Run("tenants spread over shards", func(t *testing.T) {
 		// Different tenants' keys land on different masters, each tenant's on one.

@@ -1,0 +1,273 @@
+package geofence
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/geotrack/geotrack/internal/eventtype"
+	"github.com/geotrack/geotrack/internal/fix"
+)
+
+// DefaultReloadEvery is how often a replica checks the tenant's fence
+// version: a fence change takes effect within this plus one reload.
+const DefaultReloadEvery = time.Second
+
+// FenceSource reads a tenant's fences for detection.
+type FenceSource interface {
+	// FenceVersion is the tenant's fence version (0: never written).
+	FenceVersion(ctx context.Context, tenant string) (int64, error)
+	// FenceChanges returns the fences changed after version since (all of
+	// them for 0), a nil Feature for a deleted one, and the version read.
+	FenceChanges(ctx context.Context, tenant string, since int64) ([]Stored, int64, error)
+}
+
+// Event is one emitted CloudEvent: its attributes, its data, and the whole
+// event in structured mode (what the event log keeps).
+type Event struct {
+	ID, Type, Source, Subject string
+	Time                      time.Time
+	TraceParent               string
+	Data                      json.RawMessage
+	Structured                json.RawMessage
+}
+
+// StateStore keeps each device's detection state.
+type StateStore interface {
+	// UpdateDeviceStates reads each device's state, calls eval, and when
+	// eval reports a change writes the new state and the events (to the
+	// event log and the event outbox) atomically per device; on a concurrent
+	// change of a device it reads it again and calls eval again. eval may be
+	// called for different devices at the same time (never twice at once
+	// for one device).
+	UpdateDeviceStates(ctx context.Context, tenant string, devices []string,
+		eval func(device string, st *DeviceState) (changed bool, evs []Event, err error)) error
+}
+
+// Detector is the application service of geofence-detect.
+type Detector struct {
+	Fences      FenceSource
+	States      StateStore
+	Evaluator   Evaluator
+	Source      string        // CloudEvents source of emitted events
+	ReloadEvery time.Duration // DefaultReloadEvery when 0
+	Now         func() time.Time
+	// Committed, when set, is told of each device's events after their
+	// commit (which queued them in the outbox): the relay's wake-up.
+	Committed func(ctx context.Context, tenant string, evs []Event)
+
+	mu      sync.Mutex
+	tenants map[string]*tenantFences
+}
+
+type tenantFences struct {
+	mu      sync.Mutex
+	version int64
+	checked time.Time
+	fences  map[string]*Fence
+	index   *Index
+}
+
+// Result sums up one Detect call.
+type Result struct {
+	Fixes   int `json:"fixes"`
+	Ignored int `json:"ignored"` // not newer than the device's last evaluated fix
+	Events  int `json:"events"`
+}
+
+// Detect evaluates a tenant's fixes (one location.updated event), device by
+// device in time order, and commits each device's new state with its events.
+func (d *Detector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, traceParent string) (Result, error) {
+	idx, err := d.Index(ctx, tenant)
+	if err != nil {
+		return Result{}, err
+	}
+	byDevice := map[string][]fix.Fix{}
+	var devices []string
+	for _, f := range fixes {
+		if _, ok := byDevice[f.Device]; !ok {
+			devices = append(devices, f.Device)
+		}
+		byDevice[f.Device] = append(byDevice[f.Device], f)
+	}
+	res := Result{Fixes: len(fixes)}
+	for _, fs := range byDevice {
+		sort.SliceStable(fs, func(i, j int) bool { return fs[i].TS.Before(fs[j].TS) })
+	}
+	// The last call of eval for a device is the one committed.
+	var mu sync.Mutex // guards ignored and committed: eval runs for several devices at once
+	ignored := map[string]int{}
+	committed := map[string][]Event{}
+	err = d.States.UpdateDeviceStates(ctx, tenant, devices, func(device string, st *DeviceState) (bool, []Event, error) {
+		ignoredNow := 0
+		changed := false
+		var evs []Event
+		for _, f := range byDevice[device] {
+			ok, trs := d.Evaluator.Evaluate(idx, st, device, f)
+			if !ok {
+				ignoredNow++
+				continue
+			}
+			changed = true
+			for _, tr := range trs {
+				e, err := d.event(tenant, device, tr, traceParent)
+				if err != nil {
+					return false, nil, err
+				}
+				evs = append(evs, e)
+			}
+		}
+		mu.Lock()
+		ignored[device], committed[device] = ignoredNow, evs
+		mu.Unlock()
+		return changed, evs, nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("detect: %w", err)
+	}
+	var all []Event
+	for _, device := range devices {
+		res.Ignored += ignored[device]
+		res.Events += len(committed[device])
+		all = append(all, committed[device]...)
+	}
+	if d.Committed != nil && len(all) > 0 {
+		d.Committed(ctx, tenant, all)
+	}
+	return res, nil
+}
+
+// Index returns the tenant's fence index, reloading the fences that changed
+// when the version moved and the last check is ReloadEvery old.
+func (d *Detector) Index(ctx context.Context, tenant string) (*Index, error) {
+	d.mu.Lock()
+	if d.tenants == nil {
+		d.tenants = map[string]*tenantFences{}
+	}
+	tf := d.tenants[tenant]
+	if tf == nil {
+		tf = &tenantFences{}
+		d.tenants[tenant] = tf
+	}
+	d.mu.Unlock()
+
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	every := d.ReloadEvery
+	if every <= 0 {
+		every = DefaultReloadEvery
+	}
+	tf.mu.Lock()
+	defer tf.mu.Unlock()
+	t := now()
+	if tf.index != nil && t.Sub(tf.checked) < every {
+		return tf.index, nil
+	}
+	v, err := d.Fences.FenceVersion(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("fence version: %w", err)
+	}
+	if tf.index != nil && v == tf.version {
+		tf.checked = t
+		return tf.index, nil
+	}
+	since := tf.version
+	if tf.index == nil || v < tf.version {
+		since = 0 // first load, or Redis lost the fences (a restart without persistence): load all
+	}
+	changes, v, err := d.Fences.FenceChanges(ctx, tenant, since)
+	if err != nil {
+		return nil, fmt.Errorf("load fences: %w", err)
+	}
+	if tf.fences == nil || since == 0 {
+		tf.fences = make(map[string]*Fence, len(changes))
+	}
+	for _, c := range changes {
+		if c.Feature == nil {
+			delete(tf.fences, c.ID)
+			continue
+		}
+		f, err := DecodeStored(c.Feature)
+		if err != nil {
+			slog.ErrorContext(ctx, "stored fence does not decode; ignored", "tenant", tenant, "fence", c.ID, "err", err)
+			delete(tf.fences, c.ID)
+			continue
+		}
+		f.ID = c.ID
+		tf.fences[c.ID] = &f
+	}
+	list := make([]*Fence, 0, len(tf.fences))
+	for _, f := range tf.fences {
+		list = append(list, f)
+	}
+	tf.index, tf.version, tf.checked = NewIndex(list), v, t
+	return tf.index, nil
+}
+
+// Event types emitted for each transition kind.
+var eventTypes = map[string]string{
+	Entered: eventtype.GeofenceEntered,
+	Exited:  eventtype.GeofenceExited,
+	Dwelled: eventtype.GeofenceDwelled,
+}
+
+// EventID is deterministic from tenant, device, fence, transition and fix
+// time, so a redelivered location event yields the same ids.
+func EventID(tenant, device, fence, kind string, ts time.Time) string {
+	h := sha256.New()
+	for _, s := range []string{tenant, device, fence, kind, ts.UTC().Format(time.RFC3339Nano)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0x1f})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// eventData is the data of geofence events (public contract).
+type eventData struct {
+	Device  string  `json:"device"`
+	Fence   string  `json:"fence"`
+	Name    string  `json:"name"`
+	TS      string  `json:"ts"`
+	Lat     float64 `json:"lat"`
+	Lon     float64 `json:"lon"`
+	Crossed bool    `json:"crossed,omitempty"`
+}
+
+type structured struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject"`
+	Time            string          `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	Tenant          string          `json:"tenant"`
+	TraceParent     string          `json:"traceparent,omitempty"`
+	Data            json.RawMessage `json:"data"`
+}
+
+func (d *Detector) event(tenant, device string, tr Transition, traceParent string) (Event, error) {
+	data, err := json.Marshal(eventData{Device: device, Fence: tr.FenceID, Name: tr.Name, TS: fix.FormatTime(tr.TS),
+		Lat: tr.Lat, Lon: tr.Lon, Crossed: tr.Crossed})
+	if err != nil {
+		return Event{}, fmt.Errorf("encode event data: %w", err)
+	}
+	e := Event{
+		ID: EventID(tenant, device, tr.FenceID, tr.Kind, tr.TS), Type: eventTypes[tr.Kind], Source: d.Source,
+		Subject: device, Time: tr.TS.UTC().Truncate(time.Millisecond), TraceParent: traceParent, Data: data, // the outbox keeps ms
+	}
+	e.Structured, err = json.Marshal(structured{SpecVersion: "1.0", ID: e.ID, Source: e.Source, Type: e.Type, Subject: device,
+		Time: e.Time.Format(time.RFC3339Nano), DataContentType: "application/json", Tenant: tenant, TraceParent: traceParent, Data: data})
+	if err != nil {
+		return Event{}, fmt.Errorf("encode event: %w", err)
+	}
+	return e, nil
+}

@@ -1,0 +1,178 @@
+package geofence
+
+import (
+	"math"
+	"sort"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/geotrack/geotrack/internal/fix"
+)
+
+// Transition kinds.
+const (
+	Entered = "entered"
+	Exited  = "exited"
+	Dwelled = "dwelled"
+)
+
+// Presence is a device's stay in one fence.
+type Presence struct {
+	Since   time.Time // ts of the fix that entered
+	Dwelled bool      // the dwelled transition was emitted
+	Leaving bool      // the last fix was outside by more than the margin
+}
+
+// DeviceState is what the evaluator remembers of one device: its last
+// evaluated fix and the fences it is inside.
+type DeviceState struct {
+	LastTS time.Time // zero: no fix evaluated yet
+	Last   orb.Point
+	Inside map[string]Presence
+}
+
+// Clone copies the state (Inside included).
+func (s DeviceState) Clone() DeviceState {
+	c := s
+	c.Inside = make(map[string]Presence, len(s.Inside))
+	for k, v := range s.Inside {
+		c.Inside[k] = v
+	}
+	return c
+}
+
+// Transition is one event-worthy change.
+type Transition struct {
+	Kind    string // Entered, Exited, Dwelled
+	FenceID string
+	Name    string
+	TS      time.Time
+	Lat     float64
+	Lon     float64
+	Crossed bool // entered and left between two consecutive fixes
+}
+
+// Evaluator turns fixes into transitions.
+//
+// The rules (documented in README.md):
+//   - Entering: a fix inside a fence (that applies to the device) enters it.
+//   - Hysteresis: a device inside leaves only when a fix is outside and
+//     farther than m = max(fix accuracy, MarginM) from the fence's boundary;
+//     closer fixes outside keep it inside. One such fix is enough when it is
+//     farther than 3·m; otherwise the exit needs two consecutive fixes
+//     beyond m (the exit then carries the second). So a parked device whose
+//     GPS noise now and then throws one fix past the margin does not flap.
+//   - Dwell: after dwell_s seconds inside continuously (measured between fix
+//     timestamps) the next fix emits dwelled, once per stay.
+//   - Crossing: when neither of two consecutive fixes is inside a fence but
+//     the segment between them touches it, entered and exited are emitted
+//     with crossed=true and the second fix's ts and position.
+//   - Order: a fix not newer than the last evaluated one of the device
+//     (late, or a redelivery) produces no transitions and changes nothing.
+//   - A deleted fence is forgotten without an exit.
+type Evaluator struct {
+	MarginM float64 // hysteresis margin in metres (DefaultMarginM when 0)
+}
+
+func (e Evaluator) margin(f fix.Fix) float64 {
+	m := e.MarginM
+	if m <= 0 {
+		m = DefaultMarginM
+	}
+	if f.Acc != nil && *f.Acc > m && !math.IsInf(*f.Acc, 0) {
+		m = *f.Acc
+	}
+	return m
+}
+
+// Evaluate applies one fix of device to st (updated in place) and returns
+// its transitions in a stable order (by fence id; entered before dwelled
+// before exited). It reports false when the fix was ignored as not newer.
+func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fix) (bool, []Transition) {
+	if !st.LastTS.IsZero() && !f.TS.After(st.LastTS) {
+		return false, nil
+	}
+	if st.Inside == nil {
+		st.Inside = map[string]Presence{}
+	}
+	p := orb.Point{f.Lon, f.Lat}
+	var out []Transition
+	add := func(kind string, fence *Fence, crossed bool) {
+		out = append(out, Transition{Kind: kind, FenceID: fence.ID, Name: fence.Name, TS: f.TS, Lat: f.Lat, Lon: f.Lon, Crossed: crossed})
+	}
+
+	// Fences the device was inside: stay (inside, or outside within the
+	// margin), dwell, or exit.
+	for id, pres := range st.Inside {
+		fence := idx.Fence(id)
+		if fence == nil || !fence.AppliesTo(device) {
+			delete(st.Inside, id)
+			continue
+		}
+		beyond := false
+		if !fence.Contains(p) {
+			m := e.margin(f)
+			d := fence.DistanceToBoundaryWithin(p, 3*m) // +Inf beyond 3·m: all the rule needs
+			if d > 3*m || d > m && pres.Leaving {
+				delete(st.Inside, id)
+				add(Exited, fence, false)
+				continue
+			}
+			beyond = d > m
+		}
+		pres.Leaving = beyond
+		if fence.DwellS > 0 && !pres.Dwelled && f.TS.Sub(pres.Since) >= time.Duration(fence.DwellS)*time.Second {
+			pres.Dwelled = true
+			add(Dwelled, fence, false)
+		}
+		st.Inside[id] = pres
+	}
+
+	// Fences near the fix or the segment from the last one: enter, or cross.
+	prev, hasPrev := st.Last, !st.LastTS.IsZero()
+	from := p
+	if hasPrev {
+		from = prev
+	}
+	idx.Near(from, p, func(fence *Fence) bool {
+		if _, inside := st.Inside[fence.ID]; inside || !fence.AppliesTo(device) {
+			return true
+		}
+		if fence.Contains(p) {
+			st.Inside[fence.ID] = Presence{Since: f.TS}
+			add(Entered, fence, false)
+			return true
+		}
+		if hasPrev && prev != p && fence.Crosses(prev, p) && !wasInsideAt(out, fence.ID) {
+			add(Entered, fence, true)
+			add(Exited, fence, true)
+		}
+		return true
+	})
+	st.LastTS, st.Last = f.TS, p
+	sortTransitions(out)
+	return true, out
+}
+
+// wasInsideAt reports whether this fix already exited the fence (the exit
+// loop ran first): the segment then is the way out, not a crossing.
+func wasInsideAt(out []Transition, fenceID string) bool {
+	for _, t := range out {
+		if t.FenceID == fenceID {
+			return true
+		}
+	}
+	return false
+}
+
+var kindOrder = map[string]int{Entered: 0, Dwelled: 1, Exited: 2}
+
+func sortTransitions(ts []Transition) {
+	sort.SliceStable(ts, func(i, j int) bool {
+		if ts[i].FenceID != ts[j].FenceID {
+			return ts[i].FenceID < ts[j].FenceID
+		}
+		return kindOrder[ts[i].Kind] < kindOrder[ts[j].Kind]
+	})
+}
