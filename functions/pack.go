@@ -12,14 +12,18 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/geotrack/geotrack/functions/alerts"
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	"github.com/geotrack/geotrack/functions/forwarder"
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/functions/nearby"
+	"github.com/geotrack/geotrack/functions/notify"
 	"github.com/geotrack/geotrack/functions/osmand"
 	"github.com/geotrack/geotrack/functions/owntracks"
 	"github.com/geotrack/geotrack/functions/position"
+	"github.com/geotrack/geotrack/functions/rules"
 	"github.com/geotrack/geotrack/functions/track"
+	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/events"
 )
 
@@ -50,6 +54,10 @@ const forwardSchedule = "*/1 * * * *"
 func Pack() []Spec {
 	return []Spec{
 		{
+			Name: "alerts", Config: &alerts.Config{},
+			Build: buildAlerts,
+		},
+		{
 			Name: "edge-ingest", Config: &edgeingest.Config{}, Edge: true, EdgeSite: true,
 			Emits: []string{events.TypeEdgeStored},
 			Build: buildEdgeIngest,
@@ -69,6 +77,15 @@ func Pack() []Spec {
 			Build: buildNearby,
 		},
 		{
+			Name: "notify", Config: &notify.Config{}, EdgeSite: true,
+			// The geofence events join once geofence-detect emits them
+			// (notify already evaluates them when posted).
+			Subscribes: []string{events.TypeLocationUpdated},
+			Schedule:   notifySchedule,
+			Emits:      []string{alert.TypeAlertFired},
+			Build:      buildNotify,
+		},
+		{
 			Name: "osmand", Config: &osmand.Config{}, Edge: true, EdgeSite: true,
 			Emits: []string{events.TypeLocationUpdated, events.TypeEdgeStored},
 			Build: buildOsmAnd,
@@ -81,6 +98,10 @@ func Pack() []Spec {
 		{
 			Name: "position", Config: &position.Config{}, EdgeSite: true,
 			Build: buildPosition,
+		},
+		{
+			Name: "rules", Config: &rules.Config{},
+			Build: buildRules,
 		},
 		{
 			Name: "track", Config: &track.Config{}, EdgeSite: true,

@@ -36,31 +36,41 @@ type FiredData struct {
 
 // firedEvent is io.geotrack.alert.fired in structured mode.
 type firedEvent struct {
-	SpecVersion     string    `json:"specversion"`
-	ID              string    `json:"id"`
-	Source          string    `json:"source"`
-	Type            string    `json:"type"`
-	Subject         string    `json:"subject"`
-	Time            string    `json:"time"`
-	DataContentType string    `json:"datacontenttype"`
-	Tenant          string    `json:"tenant"`
-	Data            FiredData `json:"data"`
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject"`
+	Time            string          `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	Tenant          string          `json:"tenant"`
+	Data            json.RawMessage `json:"data"`
 }
 
-// CloudEvent is f as a structured-mode CloudEvent JSON object: the body
-// delivered to the webhook and the entry of the event log. Its id is the
-// alert's id, so every copy of one alert has the same id.
-func (f Fired) CloudEvent(source string) ([]byte, error) {
+// Emitted is a fired alert's io.geotrack.alert.fired event, encoded.
+type Emitted struct {
+	Source     string
+	Data       []byte // its data (the event outbox entry's)
+	CloudEvent []byte // structured mode: the webhook body and the event log entry
+}
+
+// Event encodes f's io.geotrack.alert.fired event. Its id is the alert's
+// id, so every copy of one alert (webhook, sink, log) has the same id.
+func (f Fired) Event(source string) (Emitted, error) {
 	data := FiredData{Rule: f.Rule.ID, Name: f.Rule.Name, Kind: f.Rule.Kind(), Device: f.Device, Event: f.Cause}
 	if !f.LastFix.IsZero() {
 		data.SilentSince = fix.FormatTime(f.LastFix)
 	}
+	d, err := json.Marshal(data)
+	if err != nil {
+		return Emitted{}, fmt.Errorf("encode alert %s: %w", f.ID, err)
+	}
 	b, err := json.Marshal(firedEvent{
 		SpecVersion: "1.0", ID: f.ID, Source: source, Type: TypeAlertFired, Subject: f.Device,
-		Time: fix.FormatTime(f.At), DataContentType: "application/json", Tenant: f.Tenant, Data: data,
+		Time: fix.FormatTime(f.At), DataContentType: "application/json", Tenant: f.Tenant, Data: d,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("encode alert %s: %w", f.ID, err)
+		return Emitted{}, fmt.Errorf("encode alert %s: %w", f.ID, err)
 	}
-	return b, nil
+	return Emitted{Source: source, Data: d, CloudEvent: b}, nil
 }

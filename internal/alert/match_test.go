@@ -104,7 +104,8 @@ func (s *fakeStore) SaveStates(_ context.Context, _ string, st map[StateKey]Stat
 	}
 	return nil
 }
-func (s *fakeStore) Fire(_ context.Context, f Fired, ce []byte) (Outcome, error) {
+func (s *fakeStore) Fire(_ context.Context, f Fired, e Emitted) (Outcome, error) {
+	ce := e.CloudEvent
 	if _, ok := s.fired[f.ID]; ok {
 		return Duplicate, nil
 	}
@@ -158,10 +159,11 @@ func TestEngineGeofenceRules(t *testing.T) {
 		t.Errorf("d2 at f2 matches no rule: %+v", sum)
 	}
 	f := store.fired[store.order[0]]
-	body, err := f.CloudEvent("urn:geotrack:notify")
+	emitted, err := f.Event("urn:geotrack:notify")
 	if err != nil {
 		t.Fatal(err)
 	}
+	body := emitted.CloudEvent
 	var got struct {
 		ID, Type, Subject string
 		Data              FiredData

@@ -52,6 +52,9 @@ var ErrNotFound = errors.New("not found")
 // ErrPending: an alert being delivered cannot be replayed.
 var ErrPending = errors.New("still pending delivery")
 
+// ErrTooManyRules: the tenant is at its rule limit.
+var ErrTooManyRules = errors.New("too many rules")
+
 // ErrBadCursor is a cursor this store did not issue.
 var ErrBadCursor = errors.New("bad cursor")
 

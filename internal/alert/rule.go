@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,8 +123,8 @@ type URLPolicy struct {
 }
 
 // DecodeRule decodes and validates a rule document. Errors are
-// *fix.FieldError naming the field (HTTP 400). A rule without a webhook
-// secret gets a generated one.
+// *fix.FieldError naming the field (HTTP 400). The webhook secret may be
+// empty: the caller generates one (NewSecret) or keeps the stored one.
 func DecodeRule(data []byte, policy URLPolicy) (Rule, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Rule{}, fieldErr("body", "empty: expected a rule object")
@@ -145,13 +146,6 @@ func DecodeRule(data []byte, policy URLPolicy) (Rule, error) {
 	}
 	if err := r.validate(policy); err != nil {
 		return Rule{}, err
-	}
-	if r.Webhook.Secret == "" {
-		s, err := NewSecret()
-		if err != nil {
-			return Rule{}, err
-		}
-		r.Webhook.Secret = s
 	}
 	return r, nil
 }
@@ -310,6 +304,15 @@ func NewSecret() (string, error) {
 		return "", fmt.Errorf("generate webhook secret: %w", err)
 	}
 	return secretPrefix + base64.StdEncoding.EncodeToString(b), nil
+}
+
+// NewRuleID is a fresh rule id.
+func NewRuleID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate rule id: %w", err)
+	}
+	return "r_" + hex.EncodeToString(b), nil
 }
 
 // SecretKey is the HMAC key of a "whsec_" secret: the base64-decoded part

@@ -2,6 +2,8 @@ package alert
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +34,7 @@ type Store interface {
 	SaveStates(ctx context.Context, tenant string, states map[StateKey]State) error
 	// Fire stores f, queues its delivery and emits it, atomically, unless
 	// its id exists or the rule's cooldown for the device runs.
-	Fire(ctx context.Context, f Fired, cloudEvent []byte) (Outcome, error)
+	Fire(ctx context.Context, f Fired, e Emitted) (Outcome, error)
 	// LastFixes is the time of each device's latest fix.
 	LastFixes(ctx context.Context, tenant string) (map[string]time.Time, error)
 	// Tenants with rules.
@@ -96,7 +98,7 @@ func (e *Engine) Handle(ctx context.Context, tenant string, ev Event) (Summary, 
 		if !r.Selects(ev.Type, d.Device, d.Fence) {
 			continue
 		}
-		f := e.fired(tenant, r, d.Device, ev.Structured, AlertID(tenant, r.ID, d.Device, ev.Source, ev.ID))
+		f := e.fired(tenant, r, d.Device, ev.Structured, AlertID(tenant, r.ID, d.Device, ev.Source, causeID(ev)))
 		if err := e.fire(ctx, f, &sum); err != nil {
 			return sum, err
 		}
@@ -219,17 +221,27 @@ func (e *Engine) sweepTenant(ctx context.Context, tenant string, sum *Summary) e
 	return nil
 }
 
+// causeID identifies an event: its id, or for an event without one (a
+// plain body) a digest of its data.
+func causeID(ev Event) string {
+	if ev.ID != "" {
+		return ev.ID
+	}
+	sum := sha256.Sum256(ev.Data)
+	return "data:" + hex.EncodeToString(sum[:])
+}
+
 func (e *Engine) fired(tenant string, r Rule, device string, cause json.RawMessage, id string) Fired {
 	return Fired{ID: id, Tenant: tenant, Rule: r, Device: device, At: e.now().UTC(), Cause: cause,
 		Cooldown: time.Duration(r.CooldownS) * time.Second}
 }
 
 func (e *Engine) fire(ctx context.Context, f Fired, sum *Summary) error {
-	ce, err := f.CloudEvent(e.source)
+	emitted, err := f.Event(e.source)
 	if err != nil {
 		return err
 	}
-	o, err := e.store.Fire(ctx, f, ce)
+	o, err := e.store.Fire(ctx, f, emitted)
 	if err != nil {
 		return fmt.Errorf("fire alert %s of rule %s: %w", f.ID, f.Rule.ID, err)
 	}

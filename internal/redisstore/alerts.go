@@ -32,6 +32,7 @@ import (
 //	gt:{T}:alerts:due          ZSET rule\x1fdevice -> when its queue's head is due (ms)
 //	gt:{T}:alerts:lock         STRING delivery lock of the tenant
 //	gt:{T}:eventlog            STREAM the tenant event log, field ce (issue 9 §4 layout)
+//	gt:{T}:events              STREAM the event outbox (issue 16 layout), when a sink is configured
 //	gt:alerts:tenants          SET tenants that have had rules (the sweep and the dispatcher visit them)
 //
 // The delivery queue is one list per rule and device, so a webhook that is
@@ -65,6 +66,7 @@ type Alerts struct {
 	client    redis.UniversalClient
 	prefix    string
 	retention time.Duration
+	outboxCap int64 // 0: no event sink, io.geotrack.alert.fired is not queued
 }
 
 // NewAlerts wraps client; retention bounds the alert listing and the event
@@ -74,6 +76,14 @@ func NewAlerts(client redis.UniversalClient, retention time.Duration) *Alerts {
 		retention = DefaultAlertRetention
 	}
 	return &Alerts{client: client, prefix: DefaultKeyPrefix, retention: retention}
+}
+
+// WithEventOutbox makes Fire queue io.geotrack.alert.fired in the tenant's
+// event outbox (gt:{T}:events, the relay's, issue 16) atomically with the
+// alert, refusing (OUTBOXFULL) when it holds capacity events.
+func (a *Alerts) WithEventOutbox(capacity int64) *Alerts {
+	a.outboxCap = capacity
+	return a
 }
 
 type alertKeys struct{ base string }
@@ -96,18 +106,12 @@ func (k alertKeys) due() string                { return k.base + "alerts:due" }
 func (k alertKeys) lock() string               { return k.base + "alerts:lock" }
 func (k alertKeys) eventLog() string           { return k.base + "eventlog" }
 func (k alertKeys) lastTS() string             { return k.base + "lastts" }
+func (k alertKeys) outbox() string             { return k.base + "events" }
 func (a *Alerts) tenantsKey() string           { return a.prefix + ":alerts:tenants" }
 func pairField(rule, device string) string     { return rule + "\x1f" + device }
 func splitPair(member string) (string, string) { r, d, _ := strings.Cut(member, "\x1f"); return r, d }
 
 // --- rules (alert.RuleStore) ---
-
-// NewRuleID is a fresh rule id.
-func NewRuleID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return "r_" + hex.EncodeToString(b)
-}
 
 // PutRule creates or replaces a rule (r.ID set by the caller).
 func (a *Alerts) PutRule(ctx context.Context, tenant string, r alert.Rule) error {
@@ -125,7 +129,7 @@ func (a *Alerts) PutRule(ctx context.Context, tenant string, r alert.Rule) error
 	}
 	if n >= MaxRules {
 		if exists, _ := a.client.HExists(ctx, k.rules(), r.ID).Result(); !exists {
-			return fmt.Errorf("%w: the tenant has %d rules, the limit", ErrInvalidArgument, MaxRules)
+			return fmt.Errorf("%w: the tenant has %d rules, the limit", alert.ErrTooManyRules, MaxRules)
 		}
 	}
 	// The tenant is listed first: a rule is never invisible to the sweep.
@@ -249,18 +253,25 @@ func (a *Alerts) SaveStates(ctx context.Context, tenant string, states map[alert
 }
 
 // Fire stores, queues and logs one alert in one script (alert_fire.lua).
-func (a *Alerts) Fire(ctx context.Context, f alert.Fired, ce []byte) (alert.Outcome, error) {
+func (a *Alerts) Fire(ctx context.Context, f alert.Fired, e alert.Emitted) (alert.Outcome, error) {
 	k, err := a.keys(f.Tenant)
 	if err != nil {
 		return 0, err
+	}
+	if a.outboxCap > 0 {
+		// The relay's list of outboxes lives in another slot: written first.
+		if err := a.client.SAdd(ctx, a.prefix+":events:tenants", f.Tenant).Err(); err != nil {
+			return 0, fmt.Errorf("redisstore: register event emitter: %w", err)
+		}
 	}
 	member := pairField(f.Rule.ID, f.Device)
 	now := f.At.UnixMilli()
 	minID := strconv.FormatInt(max(0, now-a.retention.Milliseconds()), 10)
 	res, err := alertFireScript.Run(ctx, a.client,
-		[]string{k.alert(f.ID), k.index(), k.cooldown(), k.queue(member), k.due(), k.eventLog()},
-		f.ID, member, now, f.Cooldown.Milliseconds(), a.retention.Milliseconds(), member, ce,
-		f.Rule.ID, f.Rule.Name, string(f.Rule.Kind()), f.Device, minID).Int()
+		[]string{k.alert(f.ID), k.index(), k.cooldown(), k.queue(member), k.due(), k.eventLog(), k.outbox()},
+		f.ID, member, now, f.Cooldown.Milliseconds(), a.retention.Milliseconds(), member, e.CloudEvent,
+		f.Rule.ID, f.Rule.Name, string(f.Rule.Kind()), f.Device, minID,
+		a.outboxCap, alert.TypeAlertFired, e.Source, e.Data).Int()
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: fire alert: %w", err)
 	}
@@ -313,7 +324,9 @@ func (a *Alerts) Lock(ctx context.Context, tenant string, ttl time.Duration) (fu
 	if err != nil {
 		return nil, false, err
 	}
-	token := NewRuleID()
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
 	ok, err := a.client.SetNX(ctx, k.lock(), token, ttl).Result()
 	if err != nil || !ok {
 		if err != nil {

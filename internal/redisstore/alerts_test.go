@@ -22,7 +22,7 @@ func TestAlertsLifecycle(t *testing.T) {
 	}
 	defer client.Close()
 	ctx := context.Background()
-	a := NewAlerts(client, time.Hour)
+	a := NewAlerts(client, time.Hour).WithEventOutbox(100)
 	rule := alert.Rule{ID: "r1", Name: "depot", On: []string{alert.TypeGeofenceEntered},
 		Webhook: alert.Webhook{URL: "https://h.example.com/", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, CooldownS: 60}
 	if err := a.PutRule(ctx, "acme", rule); err != nil {
@@ -37,7 +37,8 @@ func TestAlertsLifecycle(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	fire := func(id, device string, at time.Time, cooldown time.Duration) alert.Outcome {
 		t.Helper()
-		o, err := a.Fire(ctx, alert.Fired{ID: id, Tenant: "acme", Rule: rule, Device: device, At: at, Cooldown: cooldown}, []byte(`{"id":"`+id+`"}`))
+		o, err := a.Fire(ctx, alert.Fired{ID: id, Tenant: "acme", Rule: rule, Device: device, At: at, Cooldown: cooldown},
+			alert.Emitted{Source: "urn:test", Data: []byte(`{}`), CloudEvent: []byte(`{"id":"` + id + `"}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,5 +124,9 @@ func TestAlertsLifecycle(t *testing.T) {
 	}
 	if n, _ := client.XLen(ctx, "gt:{acme}:eventlog").Result(); n != 3 {
 		t.Fatalf("event log has %d entries, want the 3 fired alerts", n)
+	}
+	entries, err := client.XRange(ctx, "gt:{acme}:events", "-", "+").Result()
+	if err != nil || len(entries) != 3 || entries[0].Values["type"] != alert.TypeAlertFired || entries[0].Values["id"] != "al_1" || entries[0].Values["subject"] != "d1" {
+		t.Fatalf("event outbox: %+v %v", entries, err)
 	}
 }
