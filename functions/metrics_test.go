@@ -29,6 +29,10 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		{"edge-ingest", []string{"geotrack_edge_received_total", "geotrack_outbox_"}, []string{"geotrack_owntracks_", "geotrack_forward"}},
 		// owntracks counts by message type: its series appear with the first message.
 		{"owntracks", nil, []string{"geotrack_edge_", "geotrack_forward"}},
+		// Alerts (issue 9 §3): notify delivers webhooks, rules and alerts do not.
+		{"notify", []string{"geotrack_webhook_deliveries_total"}, []string{"geotrack_edge_", "geotrack_ingest_", "geotrack_forward", "geotrack_outbox_"}},
+		{"rules", nil, []string{"geotrack_webhook_", "geotrack_ingest_"}},
+		{"alerts", nil, []string{"geotrack_webhook_", "geotrack_ingest_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {
