@@ -349,7 +349,10 @@ func jsonFieldError(err error) error {
 		return fieldErr("body", "malformed JSON: unexpected end")
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fieldErr(strings.Trim(name, `"`), "unknown field")
+		if field := strings.Trim(name, `"`); field != "" {
+			return fieldErr(clipped(field), "unknown field")
+		}
+		return fieldErr("body", "unknown field %s", name)
 	}
 	return fieldErr("body", "%v", err)
 }
