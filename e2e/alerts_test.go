@@ -23,21 +23,21 @@ import (
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
-// receiver is a webhook endpoint that checks every delivery's Standard
+// webhookReceiver is a webhook endpoint that checks every delivery's Standard
 // Webhooks signature with its own HMAC (not geotrack's code) and answers
 // with the status its test sets.
-type receiver struct {
+type webhookReceiver struct {
 	t   *testing.T
 	srv *httptest.Server
 
 	mu        sync.Mutex
 	secrets   map[string]string // path -> whsec_ secret
 	status    map[string]int    // path -> answer (default 200)
-	got       []delivery
+	got       []webhookDelivery
 	badSigned int
 }
 
-type delivery struct {
+type webhookDelivery struct {
 	Path, ID string
 	Body     []byte
 	Event    struct {
@@ -54,14 +54,14 @@ type delivery struct {
 	}
 }
 
-func newReceiver(t *testing.T) *receiver {
-	r := &receiver{t: t, secrets: map[string]string{}, status: map[string]int{}}
+func newWebhookReceiver(t *testing.T) *webhookReceiver {
+	r := &webhookReceiver{t: t, secrets: map[string]string{}, status: map[string]int{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
 }
 
-func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+func (r *webhookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -85,7 +85,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	d := delivery{Path: req.URL.Path, ID: id, Body: body}
+	d := webhookDelivery{Path: req.URL.Path, ID: id, Body: body}
 	if err := json.Unmarshal(body, &d.Event); err != nil || d.Event.ID != id {
 		r.badSigned++
 		w.WriteHeader(http.StatusBadRequest)
@@ -95,18 +95,18 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (r *receiver) url(path string) string { return r.srv.URL + path }
+func (r *webhookReceiver) url(path string) string { return r.srv.URL + path }
 
-func (r *receiver) set(path string, status int) {
+func (r *webhookReceiver) set(path string, status int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.status[path] = status
 }
 
-func (r *receiver) deliveries(path string) []delivery {
+func (r *webhookReceiver) deliveries(path string) []webhookDelivery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []delivery
+	var out []webhookDelivery
 	for _, d := range r.got {
 		if d.Path == path {
 			out = append(out, d)
@@ -116,8 +116,8 @@ func (r *receiver) deliveries(path string) []delivery {
 }
 
 // distinct is the ids delivered to path, first delivery order, repeats dropped.
-func (r *receiver) distinct(path string) []delivery {
-	var out []delivery
+func (r *webhookReceiver) distinct(path string) []webhookDelivery {
+	var out []webhookDelivery
 	seen := map[string]bool{}
 	for _, d := range r.deliveries(path) {
 		if !seen[d.ID] {
@@ -133,7 +133,7 @@ type alertStack struct {
 	rules, notify, alerts *proc
 	redis                 redis.UniversalClient
 	redisURL              string
-	recv                  *receiver
+	recv                  *webhookReceiver
 }
 
 func startAlerts(t *testing.T, env map[string]string) *alertStack {
@@ -148,7 +148,7 @@ func startAlerts(t *testing.T, env map[string]string) *alertStack {
 		rules:  startFunction(t, "rules", base),
 		notify: startFunction(t, "notify", base),
 		alerts: startFunction(t, "alerts", base),
-		recv:   newReceiver(t),
+		recv:   newWebhookReceiver(t),
 	}
 	client, err := redisstore.Open(rs.URL)
 	if err != nil {
@@ -159,7 +159,7 @@ func startAlerts(t *testing.T, env map[string]string) *alertStack {
 	return s
 }
 
-// createRule posts a rule whose webhook is the receiver's path and
+// createRule posts a rule whose webhook is the webhookReceiver's path and
 // registers the secret the reply shows.
 func (s *alertStack) createRule(t *testing.T, tenant, path, rule string) string {
 	t.Helper()
@@ -301,7 +301,7 @@ func TestAlertsReceiverDownThenUpDeliversEverythingInOrder(t *testing.T) {
 		return len(l.Alerts) == 2*perDevice && l.Alerts[0].Attempts >= 4 && l.Alerts[0].LastStatus == 503
 	})
 	if len(s.recv.deliveries("/flaky")) != 0 {
-		t.Fatal("delivered while the receiver answered 503")
+		t.Fatal("delivered while the webhookReceiver answered 503")
 	}
 	s.recv.set("/flaky", http.StatusOK)
 	testenv.Eventually(t, "all delivered", 20*time.Second, func() bool { return len(s.recv.distinct("/flaky")) == 2*perDevice })
@@ -453,6 +453,48 @@ func TestAlertsSSRFRefused(t *testing.T) {
 		t.Errorf("dead letter: %+v", dead.Alerts[0])
 	}
 	if len(s.recv.deliveries("/rebind")) != 0 {
-		t.Error("the receiver on loopback was reached")
+		t.Error("the webhookReceiver on loopback was reached")
+	}
+}
+
+// TestAlertsFiredEventReachesTheSink: io.geotrack.alert.fired goes to the
+// event sink through the event outbox (its relay runs in notify), with the
+// alert's id and the tenant.
+func TestAlertsFiredEventReachesTheSink(t *testing.T) {
+	var mu sync.Mutex
+	var sunk []http.Header
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h := r.Header.Clone()
+		if h.Get("Ce-Id") == "" { // structured mode
+			var e struct{ ID, Type, Tenant string }
+			_ = json.Unmarshal(body, &e)
+			h.Set("Ce-Id", e.ID)
+			h.Set("Ce-Type", e.Type)
+			h.Set("Ce-Tenant", e.Tenant)
+		}
+		mu.Lock()
+		sunk = append(sunk, h)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer sink.Close()
+	s := startAlerts(t, map[string]string{"EVENT_SINK": sink.URL, "EVENT_RELAY_INTERVAL": "100ms"})
+	s.createRule(t, "acme", "/sunk", `{"name":"depot","on":["io.geotrack.geofence.entered"],WEBHOOK}`)
+	s.post(t, "acme", geofenceEvent("k-1", "io.geotrack.geofence.entered", "acme", "van-1", "f1"))
+	testenv.Eventually(t, "webhook delivery", 10*time.Second, func() bool { return len(s.recv.distinct("/sunk")) == 1 })
+	id := s.recv.distinct("/sunk")[0].ID
+	testenv.Eventually(t, "alert.fired at the sink", 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, h := range sunk {
+			if h.Get("Ce-Type") == "io.geotrack.alert.fired" && h.Get("Ce-Id") == id && h.Get("Ce-Tenant") == "acme" {
+				return true
+			}
+		}
+		return false
+	})
+	if n, _ := s.redis.XLen(t.Context(), "gt:{acme}:events").Result(); n != 0 {
+		t.Errorf("%d events left in the outbox after delivery", n)
 	}
 }

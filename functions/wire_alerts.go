@@ -11,7 +11,6 @@ import (
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/backoff"
 	"github.com/geotrack/geotrack/internal/config"
-	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/webhook"
 )
@@ -21,10 +20,6 @@ import (
 // notifySchedule is how often the cron-connector invokes notify: the
 // silence sweep, and a delivery pass for a replica that scaled to zero.
 const notifySchedule = "*/1 * * * *"
-
-// alertOutboxCap is the event outbox capacity notify respects (the relay's
-// EVENT_OUTBOX_MAX_LEN default).
-const alertOutboxCap = 1_000_000
 
 func buildRules(ctx context.Context, d *Deps) (*Built, error) {
 	var cfg rules.Config
@@ -72,13 +67,15 @@ func buildNotify(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	sink, err := d.EventSink(cfg.SinkConfig)
+	// io.geotrack.alert.fired goes to the sink through the event outbox,
+	// queued with the alert; no sink, nothing queued.
+	relay, err := d.EventRelay(cfg.Redis, cfg.SinkConfig)
 	if err != nil {
 		return nil, err
 	}
 	store := redisstore.NewAlerts(client, cfg.AlertRetention)
-	if events.Enabled(sink) {
-		store.WithEventOutbox(alertOutboxCap)
+	if relay != nil {
+		store.WithEventOutbox(cfg.OutboxMaxLen, relay.Wake)
 	}
 	engine := alert.NewEngine(store, cfg.Source)
 	dispatcher := webhook.NewDispatcher(store, webhook.Config{

@@ -18,6 +18,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/webhook"
@@ -99,6 +100,11 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		sum, err := f.eval.Handle(ctx, p.Tenant, ev)
 		if errors.Is(err, alert.ErrBadEvent) {
 			return handler.Response{}, httpkit.Invalid(fmt.Sprintf("[%d].data", i), "%v", err)
+		}
+		if errors.Is(err, alert.ErrOutboxFull) {
+			// The sink has been unreachable for long: a dependency outage,
+			// 503 with Retry-After; the connector redelivers later.
+			return handler.Response{}, dependency.Unavailable("event sink", err)
 		}
 		if err != nil {
 			return handler.Response{}, err

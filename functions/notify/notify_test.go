@@ -27,6 +27,8 @@ func (f *fakeEval) Handle(_ context.Context, tenant string, ev alert.Event) (ale
 		return alert.Summary{}, errors.New("redis down")
 	case "bad":
 		return alert.Summary{}, alert.ErrBadEvent
+	case "full":
+		return alert.Summary{}, alert.ErrOutboxFull
 	}
 	return alert.Summary{Fired: 1}, nil
 }
@@ -62,6 +64,7 @@ func TestHandle(t *testing.T) {
 		ht.Row("bad data", post(ht.ServiceToken, event("bad", "")), ht.Status(http.StatusBadRequest), ht.Error("[0].data")),
 		ht.Row("not an event", post(ht.ServiceToken, `{"specversion":"1.0"`), ht.Status(http.StatusBadRequest)),
 		ht.Row("store down", post(ht.ServiceToken, event("broken", "")), ht.Status(http.StatusInternalServerError)),
+		ht.Row("event outbox full", post(ht.ServiceToken, event("full", "")), ht.Status(http.StatusServiceUnavailable), ht.Error("event sink")),
 		ht.Row("tick without credentials", ht.Request("POST", "", "", nil, ""), ht.Status(http.StatusOK), ht.JSON("swept", true), ht.JSON("fired", 2)),
 		ht.Row("GET", ht.Request("GET", "", ht.ServiceToken, nil, ""), ht.Status(http.StatusMethodNotAllowed)),
 	}
@@ -76,8 +79,8 @@ func TestHandle(t *testing.T) {
 		!strings.Contains(string(ev.Structured), `"id":"e1"`) {
 		t.Errorf("event passed on: %+v %s", ev, ev.Structured)
 	}
-	if len(eval.events) != 4 { // refused requests never reach the evaluator
-		t.Errorf("%d events evaluated, want 4", len(eval.events))
+	if len(eval.events) != 5 { // refused requests never reach the evaluator
+		t.Errorf("%d events evaluated, want 5", len(eval.events))
 	}
 }
 

@@ -52,6 +52,10 @@ var ErrNotFound = errors.New("not found")
 // ErrPending: an alert being delivered cannot be replayed.
 var ErrPending = errors.New("still pending delivery")
 
+// ErrOutboxFull: the tenant's event outbox is at capacity (the sink has
+// been unreachable for long); nothing was fired, the event can come again.
+var ErrOutboxFull = errors.New("event outbox full")
+
 // ErrTooManyRules: the tenant is at its rule limit.
 var ErrTooManyRules = errors.New("too many rules")
 

@@ -66,7 +66,8 @@ type Alerts struct {
 	client    redis.UniversalClient
 	prefix    string
 	retention time.Duration
-	outboxCap int64 // 0: no event sink, io.geotrack.alert.fired is not queued
+	outboxCap int64               // 0: no event sink, io.geotrack.alert.fired is not queued
+	wake      func(tenant string) // the relay's wake-up after a queued event
 }
 
 // NewAlerts wraps client; retention bounds the alert listing and the event
@@ -80,9 +81,10 @@ func NewAlerts(client redis.UniversalClient, retention time.Duration) *Alerts {
 
 // WithEventOutbox makes Fire queue io.geotrack.alert.fired in the tenant's
 // event outbox (gt:{T}:events, the relay's, issue 16) atomically with the
-// alert, refusing (OUTBOXFULL) when it holds capacity events.
-func (a *Alerts) WithEventOutbox(capacity int64) *Alerts {
-	a.outboxCap = capacity
+// alert, refusing (alert.ErrOutboxFull) when it holds capacity events, and
+// call wake (the relay's Wake; may be nil) after each queued event.
+func (a *Alerts) WithEventOutbox(capacity int64, wake func(tenant string)) *Alerts {
+	a.outboxCap, a.wake = max(capacity, 1), wake
 	return a
 }
 
@@ -260,7 +262,7 @@ func (a *Alerts) Fire(ctx context.Context, f alert.Fired, e alert.Emitted) (aler
 	}
 	if a.outboxCap > 0 {
 		// The relay's list of outboxes lives in another slot: written first.
-		if err := a.client.SAdd(ctx, a.prefix+":events:tenants", f.Tenant).Err(); err != nil {
+		if err := a.client.SAdd(ctx, EmittersKey(a.prefix), f.Tenant).Err(); err != nil {
 			return 0, fmt.Errorf("redisstore: register event emitter: %w", err)
 		}
 	}
@@ -273,6 +275,9 @@ func (a *Alerts) Fire(ctx context.Context, f alert.Fired, e alert.Emitted) (aler
 		f.Rule.ID, f.Rule.Name, string(f.Rule.Kind()), f.Device, minID,
 		a.outboxCap, alert.TypeAlertFired, e.Source, e.Data).Int()
 	if err != nil {
+		if strings.Contains(err.Error(), outboxFullPrefix) {
+			return 0, fmt.Errorf("redisstore: fire alert: %w: %v", alert.ErrOutboxFull, err)
+		}
 		return 0, fmt.Errorf("redisstore: fire alert: %w", err)
 	}
 	switch res {
@@ -280,6 +285,9 @@ func (a *Alerts) Fire(ctx context.Context, f alert.Fired, e alert.Emitted) (aler
 		return alert.Duplicate, nil
 	case 2:
 		return alert.Suppressed, nil
+	}
+	if a.outboxCap > 0 && a.wake != nil {
+		a.wake(f.Tenant)
 	}
 	return alert.Queued, nil
 }

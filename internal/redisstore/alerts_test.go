@@ -22,7 +22,7 @@ func TestAlertsLifecycle(t *testing.T) {
 	}
 	defer client.Close()
 	ctx := context.Background()
-	a := NewAlerts(client, time.Hour).WithEventOutbox(100)
+	a := NewAlerts(client, time.Hour).WithEventOutbox(3, nil)
 	rule := alert.Rule{ID: "r1", Name: "depot", On: []string{alert.TypeGeofenceEntered},
 		Webhook: alert.Webhook{URL: "https://h.example.com/", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, CooldownS: 60}
 	if err := a.PutRule(ctx, "acme", rule); err != nil {
@@ -124,6 +124,14 @@ func TestAlertsLifecycle(t *testing.T) {
 	}
 	if n, _ := client.XLen(ctx, "gt:{acme}:eventlog").Result(); n != 3 {
 		t.Fatalf("event log has %d entries, want the 3 fired alerts", n)
+	}
+	// The outbox holds 3 events, its capacity: the next alert is refused
+	// before anything is written.
+	if _, err := a.Fire(ctx, alert.Fired{ID: "al_5", Tenant: "acme", Rule: rule, Device: "d3", At: now}, alert.Emitted{CloudEvent: []byte(`{}`)}); !errors.Is(err, alert.ErrOutboxFull) {
+		t.Fatalf("fire into a full outbox: %v", err)
+	}
+	if n, _ := client.Exists(ctx, "gt:{acme}:alert:al_5").Result(); n != 0 {
+		t.Fatal("alert stored although its event was refused")
 	}
 	entries, err := client.XRange(ctx, "gt:{acme}:events", "-", "+").Result()
 	if err != nil || len(entries) != 3 || entries[0].Values["type"] != alert.TypeAlertFired || entries[0].Values["id"] != "al_1" || entries[0].Values["subject"] != "d1" {
