@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/testenv"
 	"github.com/geotrack/geotrack/internal/webhook"
@@ -21,6 +23,22 @@ func TestAlertsLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
+	alertLifecycle(t, client)
+}
+
+// TestAlertsOnCluster: the same on a 3-master Redis Cluster, where every
+// script must touch one slot only (the tenant's).
+func TestAlertsOnCluster(t *testing.T) {
+	c := testenv.StartRedisCluster(t, 3)
+	client, err := Open(c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	alertLifecycle(t, client)
+}
+
+func alertLifecycle(t *testing.T, client redis.UniversalClient) {
 	ctx := context.Background()
 	a := NewAlerts(client, time.Hour).WithEventOutbox(3, nil)
 	rule := alert.Rule{ID: "r1", Name: "depot", On: []string{alert.TypeGeofenceEntered},
