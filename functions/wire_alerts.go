@@ -105,11 +105,7 @@ func buildNotify(ctx context.Context, d *Deps) (*Built, error) {
 		}
 		return nil
 	}
-	if wake == nil {
-		built.Handler = notify.New(engine, dispatcher, nil, verifier)
-	} else {
-		built.Handler = notify.New(engine, dispatcher, wake, verifier)
-	}
+	built.Handler = notify.New(engine, dispatcher, wake, verifier) // nil wake: deliver inline
 	return built, nil
 }
 

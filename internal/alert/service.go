@@ -124,10 +124,12 @@ func (e *Engine) thresholds(ctx context.Context, tenant string, rules []Rule, ev
 	fixes = slices.DeleteFunc(fixes, func(f fix.Fix) bool { return f.Device == "" })
 	slices.SortStableFunc(fixes, func(a, b fix.Fix) int { return a.TS.Compare(b.TS) })
 	var keys []StateKey
+	selected := map[StateKey]bool{}
 	for _, r := range rules {
 		for _, f := range fixes {
 			k := StateKey{r.ID, f.Device}
-			if r.Selects(eventtype.LocationUpdated, f.Device, "") && !slices.Contains(keys, k) {
+			if !selected[k] && r.Selects(eventtype.LocationUpdated, f.Device, "") {
+				selected[k] = true
 				keys = append(keys, k)
 			}
 		}
@@ -143,7 +145,7 @@ func (e *Engine) thresholds(ctx context.Context, tenant string, rules []Rule, ev
 	for _, r := range rules {
 		for _, f := range fixes {
 			k := StateKey{r.ID, f.Device}
-			if !slices.Contains(keys, k) {
+			if !selected[k] {
 				continue
 			}
 			next, fire := Step(r, states[k], f)
