@@ -118,3 +118,21 @@ func TestDispatcherVerdicts(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeoutIsRetried: a receiver that does not answer within the
+// client's timeout is retried, not dead-lettered.
+func TestTimeoutIsRetried(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	a := Post(context.Background(), NewClient(100*time.Millisecond, true), srv.URL, secret, "al_1", []byte(`{}`), time.Now())
+	if a.Verdict != Retry || a.Status != 0 || a.Err == "" {
+		t.Fatalf("timeout: %+v, want a retry", a)
+	}
+}
