@@ -141,7 +141,43 @@ func (a *Alerts) PutRule(ctx context.Context, tenant string, r alert.Rule) error
 	if err := a.client.HSet(ctx, k.rules(), r.ID, b).Err(); err != nil {
 		return fmt.Errorf("redisstore: put rule: %w", err)
 	}
+	// A replaced rule starts afresh: its thresholds and cooldowns were
+	// decided under the old conditions.
+	return a.forgetRuleState(ctx, k, r.ID)
+}
+
+// forgetRuleState removes a rule's threshold states and cooldowns.
+func (a *Alerts) forgetRuleState(ctx context.Context, k alertKeys, id string) error {
+	for _, key := range []string{k.ruleState(), k.cooldown()} {
+		iter := a.client.HScan(ctx, key, 0, escapeGlob(id)+"\x1f*", 500).Iterator()
+		var fields []string
+		for i := 0; iter.Next(ctx); i++ {
+			if i%2 == 0 { // field, value, field, value...
+				fields = append(fields, iter.Val())
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("redisstore: forget rule state: %w", err)
+		}
+		if len(fields) > 0 {
+			if err := a.client.HDel(ctx, key, fields...).Err(); err != nil {
+				return fmt.Errorf("redisstore: forget rule state: %w", err)
+			}
+		}
+	}
 	return nil
+}
+
+// escapeGlob quotes the glob characters of s for a MATCH pattern.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Rule returns one rule, alert.ErrNotFound when there is none.
@@ -205,7 +241,7 @@ func (a *Alerts) DeleteRule(ctx context.Context, tenant, id string) error {
 	if n == 0 {
 		return alert.ErrNotFound
 	}
-	return nil
+	return a.forgetRuleState(ctx, k, id)
 }
 
 // --- evaluation (alert.Store) ---

@@ -140,6 +140,13 @@ func alertLifecycle(t *testing.T, client redis.UniversalClient) {
 	if err := a.Replay(ctx, "other", "al_4"); !errors.Is(err, alert.ErrNotFound) {
 		t.Fatalf("replay across tenants: %v", err)
 	}
+	// Replacing the rule forgets its cooldowns: d1 fires again at once.
+	if err := a.PutRule(ctx, "acme", rule); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := client.HLen(ctx, "gt:{acme}:alerts:cooldown").Result(); n != 0 {
+		t.Fatalf("%d cooldowns left after replacing the rule", n)
+	}
 	if n, _ := client.XLen(ctx, "gt:{acme}:eventlog").Result(); n != 3 {
 		t.Fatalf("event log has %d entries, want the 3 fired alerts", n)
 	}
