@@ -30,9 +30,9 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		// owntracks counts by message type: its series appear with the first message.
 		{"owntracks", nil, []string{"geotrack_edge_", "geotrack_forward"}},
 		// Alerts (issue 9 §3): notify delivers webhooks, rules and alerts do not.
-		{"notify", []string{"geotrack_webhook_deliveries_total"}, []string{"geotrack_edge_", "geotrack_ingest_", "geotrack_forward", "geotrack_outbox_"}},
-		{"rules", nil, []string{"geotrack_webhook_", "geotrack_ingest_"}},
-		{"alerts", nil, []string{"geotrack_webhook_", "geotrack_ingest_"}},
+		{"notify", []string{"geotrack_webhook_deliveries_total", "geotrack_alerts_total"}, []string{"geotrack_edge_", "geotrack_ingest_", "geotrack_forward", "geotrack_outbox_"}},
+		{"rules", nil, []string{"geotrack_webhook_", "geotrack_alerts_", "geotrack_ingest_"}},
+		{"alerts", nil, []string{"geotrack_webhook_", "geotrack_alerts_", "geotrack_ingest_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {

@@ -105,7 +105,7 @@ func buildNotify(ctx context.Context, d *Deps) (*Built, error) {
 		}
 		return nil
 	}
-	built.Handler = notify.New(engine, dispatcher, wake, verifier) // nil wake: deliver inline
+	built.Handler = notify.New(engine, dispatcher, wake, verifier, d.Metrics) // nil wake: deliver inline
 	return built, nil
 }
 

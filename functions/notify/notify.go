@@ -21,6 +21,7 @@ import (
 	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/webhook"
 )
 
@@ -41,12 +42,26 @@ type Function struct {
 	deliver Deliverer
 	wake    chan<- struct{} // nil when no delivery loop runs in this process
 	auth    httpkit.Verifier
+
+	fired, duplicate, suppressed *metrics.Counter
 }
 
 // New builds notify. wake, when not nil, nudges the process's delivery
-// loop instead of delivering inline.
-func New(eval Evaluator, deliver Deliverer, wake chan<- struct{}, verifier httpkit.Verifier) *Function {
-	return &Function{eval: eval, deliver: deliver, wake: wake, auth: verifier}
+// loop instead of delivering inline. Its counters go into reg (nil: a
+// registry nobody serves).
+func New(eval Evaluator, deliver Deliverer, wake chan<- struct{}, verifier httpkit.Verifier, reg *metrics.Registry) *Function {
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	alerts := reg.NewCounterVec("geotrack_alerts_total", "Alerts by what the store did: fired, duplicate (the cause came again), suppressed (cooldown).", "outcome")
+	return &Function{eval: eval, deliver: deliver, wake: wake, auth: verifier,
+		fired: alerts.With("fired"), duplicate: alerts.With("duplicate"), suppressed: alerts.With("suppressed")}
+}
+
+func (f *Function) count(s alert.Summary) {
+	f.fired.Add(float64(s.Fired))
+	f.duplicate.Add(float64(s.Duplicate))
+	f.suppressed.Add(float64(s.Suppressed))
 }
 
 // Result is the reply.
@@ -109,6 +124,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		if err != nil {
 			return handler.Response{}, err
 		}
+		f.count(sum)
 		res.Fired += sum.Fired
 		res.Duplicate += sum.Duplicate
 		res.Suppressed += sum.Suppressed
@@ -123,6 +139,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 // credentials (as the forwarder's).
 func (f *Function) tick(ctx context.Context) (handler.Response, error) {
 	sum, err := f.eval.Sweep(ctx)
+	f.count(sum)
 	if err != nil {
 		return handler.Response{}, fmt.Errorf("silence sweep: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/geotrack/geotrack/functions/notify"
 	"github.com/geotrack/geotrack/internal/alert"
 	ht "github.com/geotrack/geotrack/internal/handlertest"
+	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/webhook"
 )
 
@@ -52,7 +53,8 @@ func event(subject, tenant string) string {
 
 func TestHandle(t *testing.T) {
 	eval, deliver := &fakeEval{}, &fakeDeliver{}
-	fn := notify.New(eval, deliver, nil, ht.Verifier{})
+	reg := metrics.NewRegistry()
+	fn := notify.New(eval, deliver, nil, ht.Verifier{}, reg)
 	ce := http.Header{"Content-Type": {"application/cloudevents+json"}}
 	post := func(tok, body string) handler.Request { return ht.Request("POST", "", tok, ce, body) }
 	cases := []ht.Case{
@@ -71,6 +73,14 @@ func TestHandle(t *testing.T) {
 	cases = append(cases, ht.AuthCases(func(tok string) handler.Request { return post(tok, event("d1", "")) })...)
 	ht.Run(t, fn, cases)
 
+	var text strings.Builder
+	if _, err := reg.WriteTo(&text); err != nil {
+		t.Fatal(err)
+	}
+	// Fired: one per accepted event (2) and the tick's 2.
+	if !strings.Contains(text.String(), `geotrack_alerts_total{outcome="fired"} 4`) {
+		t.Errorf("metrics:\n%s", text.String())
+	}
 	if eval.sweeps != 1 {
 		t.Errorf("%d sweeps, want the tick's", eval.sweeps)
 	}
@@ -87,7 +97,7 @@ func TestHandle(t *testing.T) {
 func TestWakeInsteadOfInlineDelivery(t *testing.T) {
 	wake := make(chan struct{}, 1)
 	deliver := &fakeDeliver{}
-	fn := notify.New(&fakeEval{}, deliver, wake, ht.Verifier{})
+	fn := notify.New(&fakeEval{}, deliver, wake, ht.Verifier{}, nil)
 	ht.Run(t, fn, []ht.Case{ht.Row("event", ht.Request("POST", "", ht.ServiceToken, http.Header{"Content-Type": {"application/cloudevents+json"}}, event("d1", "")),
 		ht.Status(http.StatusOK), ht.JSON("fired", 1))})
 	if len(wake) != 1 || deliver.runs != 0 {
