@@ -57,7 +57,15 @@ var (
 	alertRecordScript = redis.NewScript(alertRecordLua)
 	alertReplayScript = redis.NewScript(alertReplayLua)
 	unlockScript      = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
-	dropEmptyScript   = redis.NewScript(`if redis.call('LLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end return 0`)
+	// ARGV: field, last ms, state JSON, ... (the stored state's "t" is its last ms).
+	saveStatesScript = redis.NewScript(`for i = 1, #ARGV, 3 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  local t = 0
+  if cur then t = tonumber(cjson.decode(cur).t or 0) end
+  if tonumber(ARGV[i + 1]) >= t then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2]) end
+end
+return 0`)
+	dropEmptyScript = redis.NewScript(`if redis.call('LLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end return 0`)
 )
 
 // Alerts keeps rules, fired alerts and their delivery queue. It
@@ -273,18 +281,20 @@ func (a *Alerts) States(ctx context.Context, tenant string, keys []alert.StateKe
 	return out, nil
 }
 
-// SaveStates writes threshold states.
+// SaveStates writes threshold states, each only when it is not older
+// than the stored one (by the ts of the fix it last evaluated): a replica
+// that evaluated an older event concurrently cannot move a state back.
 func (a *Alerts) SaveStates(ctx context.Context, tenant string, states map[alert.StateKey]alert.State) error {
 	k, err := a.keys(tenant)
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, 2*len(states))
+	args := make([]any, 0, 3*len(states))
 	for sk, st := range states {
 		b, _ := json.Marshal(st)
-		args = append(args, pairField(sk.Rule, sk.Device), b)
+		args = append(args, pairField(sk.Rule, sk.Device), st.LastMS, b)
 	}
-	if err := a.client.HSet(ctx, k.ruleState(), args...).Err(); err != nil {
+	if err := saveStatesScript.Run(ctx, a.client, []string{k.ruleState()}, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisstore: save rule states: %w", err)
 	}
 	return nil

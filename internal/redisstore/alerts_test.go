@@ -140,6 +140,17 @@ func alertLifecycle(t *testing.T, client redis.UniversalClient) {
 	if err := a.Replay(ctx, "other", "al_4"); !errors.Is(err, alert.ErrNotFound) {
 		t.Fatalf("replay across tenants: %v", err)
 	}
+	// Threshold states never move back to an older fix.
+	sk := alert.StateKey{Rule: "r1", Device: "d1"}
+	for _, st := range []alert.State{{LastMS: 2000, Active: true}, {LastMS: 1000}} {
+		if err := a.SaveStates(ctx, "acme", map[alert.StateKey]alert.State{sk: st}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := a.States(ctx, "acme", []alert.StateKey{sk, {Rule: "r1", Device: "none"}}); err != nil || got[sk] != (alert.State{LastMS: 2000, Active: true}) {
+		t.Fatalf("states: %+v %v", got, err)
+	}
+
 	// Replacing the rule forgets its cooldowns: d1 fires again at once.
 	if err := a.PutRule(ctx, "acme", rule); err != nil {
 		t.Fatal(err)
