@@ -207,3 +207,87 @@ func TestGeofenceRoleFunctionTenantMatrix(t *testing.T) {
 		}
 	})
 }
+
+// TestAlertFunctionsRoleMatrix (issue 9 §3): rules is admin only, alerts
+// reads for viewer and admin and replays for admin, notify takes events
+// from service and admin tokens; no tenant sees or touches another's.
+func TestAlertFunctionsRoleMatrix(t *testing.T) {
+	s := startAlerts(t, nil)
+	acmeRule := s.createRule(t, "acme", "/acme", `{"name":"acme","on":["io.geotrack.geofence.entered"],WEBHOOK}`)
+	s.post(t, "acme", geofenceEvent("m-1", "io.geotrack.geofence.entered", "acme", "van-1", "f1"))
+	testenv.Eventually(t, "acme's alert delivered", 10*time.Second, func() bool { return len(s.recv.distinct("/acme")) == 1 })
+	alertID := s.recv.distinct("/acme")[0].ID
+	ruleBody := []byte(fmt.Sprintf(`{"name":"x","on":["io.geotrack.geofence.entered"],"webhook":{"url":%q}}`, s.recv.url("/x")))
+	event := geofenceEvent("m-2", "io.geotrack.geofence.exited", "acme", "van-1", "f1")
+
+	callers := []struct {
+		name                                     string
+		tok                                      string
+		ruleCreate, ruleRead, alertsRead, replay int
+		notify                                   int
+	}{
+		{"admin", token(t, "acme", auth.RoleAdmin, ""), 201, 200, 200, 202, 200},
+		{"viewer", token(t, "acme", auth.RoleViewer, ""), 403, 403, 200, 403, 403},
+		{"service", token(t, "acme", auth.RoleService, ""), 403, 403, 403, 403, 200},
+		{"device", token(t, "acme", auth.RoleDevice, "van-1"), 403, 403, 403, 403, 403},
+		{"no token", "", 401, 401, 401, 401, 401},
+		{"garbage", "not.a.jwt", 401, 401, 401, 401, 401},
+	}
+	ce := hdr("Content-Type", "application/cloudevents+json")
+	for _, cl := range callers {
+		t.Run(cl.name, func(t *testing.T) {
+			checks := []struct {
+				what   string
+				method string
+				url    string
+				body   []byte
+				want   int
+			}{
+				{"rules POST", "POST", s.rules.URL, ruleBody, cl.ruleCreate},
+				{"rules GET", "GET", s.rules.URL + "?id=" + acmeRule, nil, cl.ruleRead},
+				{"alerts GET", "GET", s.alerts.URL, nil, cl.alertsRead},
+				{"alerts replay", "POST", s.alerts.URL + "?replay=" + alertID, nil, cl.replay},
+				{"notify", "POST", s.notify.URL, event, cl.notify},
+			}
+			for _, c := range checks {
+				r := call(t, c.method, c.url, cl.tok, ce, c.body)
+				if r.Status != c.want {
+					t.Errorf("%s: %d, want %d (%s)", c.what, r.Status, c.want, r.Body)
+				}
+			}
+		})
+	}
+
+	t.Run("tenants are isolated", func(t *testing.T) {
+		globexAdmin := token(t, "globex", auth.RoleAdmin, "")
+		if r := call(t, "GET", s.rules.URL+"?id="+acmeRule, globexAdmin, nil, nil); r.Status != http.StatusNotFound {
+			t.Errorf("globex reads acme's rule: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "GET", s.rules.URL, globexAdmin, nil, nil); r.Status != 200 || strings.Contains(string(r.Body), acmeRule) {
+			t.Errorf("globex lists: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "PUT", s.rules.URL+"?id="+acmeRule, globexAdmin, nil, ruleBody); r.Status != http.StatusNotFound {
+			t.Errorf("globex replaces acme's rule: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "DELETE", s.rules.URL+"?id="+acmeRule, globexAdmin, nil, nil); r.Status != http.StatusNotFound {
+			t.Errorf("globex deletes acme's rule: %d %s", r.Status, r.Body)
+		}
+		if l := s.list(t, "globex", ""); len(l.Alerts) != 0 {
+			t.Errorf("globex sees alerts: %+v", l)
+		}
+		if r := call(t, "POST", s.alerts.URL+"?replay="+alertID, globexAdmin, nil, nil); r.Status != http.StatusNotFound {
+			t.Errorf("globex replays acme's alert: %d %s", r.Status, r.Body)
+		}
+		// An event for acme with globex's service token is refused; an
+		// event of globex's own fires none of acme's rules.
+		if r := call(t, "POST", s.notify.URL, token(t, "globex", auth.RoleService, ""), ce, event); r.Status != http.StatusForbidden {
+			t.Errorf("globex token, acme event: %d %s", r.Status, r.Body)
+		}
+		if n := s.post(t, "globex", geofenceEvent("g-1", "io.geotrack.geofence.entered", "globex", "van-1", "f1")); n.Fired != 0 {
+			t.Errorf("globex event fired %+v", n)
+		}
+		if r := call(t, "GET", s.rules.URL+"?id="+acmeRule, token(t, "acme", auth.RoleAdmin, ""), nil, nil); r.Status != 200 || strings.Contains(string(r.Body), "whsec_") {
+			t.Errorf("acme's rule after globex's attempts: %d %s (and the secret is never listed)", r.Status, r.Body)
+		}
+	})
+}

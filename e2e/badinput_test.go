@@ -223,3 +223,63 @@ func clipBody(b []byte) string {
 	}
 	return string(b)
 }
+
+// TestMalformedRulesRefused (issue 9 §3): each malformed alert rule is a 400
+// naming the field, and nothing is stored; bad alerts and notify input too.
+func TestMalformedRulesRefused(t *testing.T) {
+	s := startAlerts(t, map[string]string{"WEBHOOK_ALLOW_PRIVATE": "false"})
+	admin := token(t, "acme", auth.RoleAdmin, "")
+	hook := `"webhook":{"url":"https://hooks.example.com/geo"}`
+	loc := `"on":["io.geotrack.location.updated"]`
+	before := snapshot(t, s.redis)
+	cases := []struct{ name, body, field string }{
+		{"empty", ``, "body"},
+		{"malformed JSON", `{"name":`, "body"},
+		{"unknown field", `{"name":"a","on":["io.geotrack.geofence.entered"],"colour":1,` + hook + `}`, "colour"},
+		{"no name", `{"on":["io.geotrack.geofence.entered"],` + hook + `}`, "name"},
+		{"no event types", `{"name":"a",` + hook + `}`, "on"},
+		{"unknown event type", `{"name":"a","on":["io.geotrack.nope"],` + hook + `}`, "on[0]"},
+		{"empty device id", `{"name":"a","on":["io.geotrack.geofence.entered"],"devices":[""],` + hook + `}`, "devices[0]"},
+		{"location rule without condition", `{"name":"a",` + loc + `,` + hook + `}`, "when"},
+		{"two conditions", `{"name":"a",` + loc + `,"when":{"speed_above":3,"battery_below":0.1},` + hook + `}`, "when"},
+		{"negative speed", `{"name":"a",` + loc + `,"when":{"speed_above":-3},` + hook + `}`, "when.speed_above"},
+		{"battery in percent", `{"name":"a",` + loc + `,"when":{"battery_below":15},` + hook + `}`, "when.battery_below"},
+		{"silence too short", `{"name":"a",` + loc + `,"when":{"silent_s":1},` + hook + `}`, "when.silent_s"},
+		{"cooldown negative", `{"name":"a","on":["io.geotrack.geofence.entered"],"cooldown_s":-1,` + hook + `}`, "cooldown_s"},
+		{"no webhook", `{"name":"a","on":["io.geotrack.geofence.entered"]}`, "webhook.url"},
+		{"http webhook", `{"name":"a","on":["io.geotrack.geofence.entered"],"webhook":{"url":"http://hooks.example.com/"}}`, "webhook.url"},
+		{"bad secret", `{"name":"a","on":["io.geotrack.geofence.entered"],"webhook":{"url":"https://hooks.example.com/","secret":"hunter2"}}`, "webhook.secret"},
+		{"id in body", `{"id":"r1","name":"a","on":["io.geotrack.geofence.entered"],` + hook + `}`, "id"},
+	}
+	for _, tc := range cases {
+		r := call(t, http.MethodPost, s.rules.URL, admin, hdr("Content-Type", "application/json"), []byte(tc.body))
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), tc.field) {
+			t.Errorf("%s: %d %s, want 400 naming %s", tc.name, r.Status, r.Body, tc.field)
+		}
+	}
+	others := []struct {
+		name, method, url, tok, body string
+		status                       int
+		want                         string
+	}{
+		{"PUT without id", "PUT", s.rules.URL, admin, `{}`, 400, "id"},
+		{"DELETE unknown", "DELETE", s.rules.URL + "?id=r_nope", admin, ``, 404, "id"},
+		{"alerts bad from", "GET", s.alerts.URL + "?from=yesterday", admin, ``, 400, "from"},
+		{"alerts bad cursor", "GET", s.alerts.URL + "?cursor=zzz", admin, ``, 400, "cursor"},
+		{"alerts bad dead", "GET", s.alerts.URL + "?dead=maybe", admin, ``, 400, "dead"},
+		{"alerts limit", "GET", s.alerts.URL + "?limit=0", admin, ``, 400, "limit"},
+		{"replay without id", "POST", s.alerts.URL, admin, ``, 400, "replay"},
+		{"replay unknown", "POST", s.alerts.URL + "?replay=al_nope", admin, ``, 404, "replay"},
+		{"notify geofence data not an object", "POST", s.notify.URL, token(t, "acme", auth.RoleService, ""),
+			`{"specversion":"1.0","id":"e","source":"urn:t","type":"io.geotrack.geofence.entered","datacontenttype":"application/json","data":[1]}`, 400, "data"},
+	}
+	for _, tc := range others {
+		r := call(t, tc.method, tc.url, tc.tok, hdr("Content-Type", "application/cloudevents+json"), []byte(tc.body))
+		if r.Status != tc.status || !strings.Contains(string(r.Body), tc.want) {
+			t.Errorf("%s: %d %s, want %d naming %s", tc.name, r.Status, r.Body, tc.status, tc.want)
+		}
+	}
+	if after := snapshot(t, s.redis); after != before {
+		t.Errorf("refused requests changed Redis:\nbefore %s\nafter %s", before, after)
+	}
+}

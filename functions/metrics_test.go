@@ -33,6 +33,10 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		{"geofence-detect", []string{"geotrack_geofence_fixes_total", "geotrack_geofence_fixes_ignored_total"},
 			[]string{"geotrack_edge_", "geotrack_ingest_", "geotrack_outbox_", "geotrack_forward"}},
 		{"geofences", nil, []string{"geotrack_geofence_", "geotrack_ingest_"}},
+		// Alerts (issue 9 §3): notify delivers webhooks, rules and alerts do not.
+		{"notify", []string{"geotrack_webhook_deliveries_total", "geotrack_alerts_total"}, []string{"geotrack_edge_", "geotrack_ingest_", "geotrack_forward", "geotrack_outbox_"}},
+		{"rules", nil, []string{"geotrack_webhook_", "geotrack_alerts_", "geotrack_ingest_"}},
+		{"alerts", nil, []string{"geotrack_webhook_", "geotrack_alerts_", "geotrack_ingest_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/geotrack/geotrack/functions/alerts"
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	eventsfn "github.com/geotrack/geotrack/functions/events"
 	"github.com/geotrack/geotrack/functions/forwarder"
@@ -19,10 +20,13 @@ import (
 	"github.com/geotrack/geotrack/functions/geofences"
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/functions/nearby"
+	"github.com/geotrack/geotrack/functions/notify"
 	"github.com/geotrack/geotrack/functions/osmand"
 	"github.com/geotrack/geotrack/functions/owntracks"
 	"github.com/geotrack/geotrack/functions/position"
+	"github.com/geotrack/geotrack/functions/rules"
 	"github.com/geotrack/geotrack/functions/track"
+	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/events"
 )
 
@@ -52,6 +56,10 @@ const forwardSchedule = "*/1 * * * *"
 // returns a new list: nothing registers itself and nothing is global.
 func Pack() []Spec {
 	return []Spec{
+		{
+			Name: "alerts", Config: &alerts.Config{},
+			Build: buildAlerts,
+		},
 		{
 			Name: "edge-ingest", Config: &edgeingest.Config{}, Edge: true, EdgeSite: true,
 			Emits: []string{events.TypeEdgeStored},
@@ -87,6 +95,15 @@ func Pack() []Spec {
 			Build: buildNearby,
 		},
 		{
+			Name: "notify", Config: &notify.Config{}, EdgeSite: true,
+			// The geofence events join once geofence-detect emits them
+			// (notify already evaluates them when posted).
+			Subscribes: []string{events.TypeLocationUpdated},
+			Schedule:   notifySchedule,
+			Emits:      []string{alert.TypeAlertFired},
+			Build:      buildNotify,
+		},
+		{
 			Name: "osmand", Config: &osmand.Config{}, Edge: true, EdgeSite: true,
 			Emits: []string{events.TypeLocationUpdated, events.TypeEdgeStored},
 			Build: buildOsmAnd,
@@ -99,6 +116,10 @@ func Pack() []Spec {
 		{
 			Name: "position", Config: &position.Config{}, EdgeSite: true,
 			Build: buildPosition,
+		},
+		{
+			Name: "rules", Config: &rules.Config{},
+			Build: buildRules,
 		},
 		{
 			Name: "track", Config: &track.Config{}, EdgeSite: true,

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/geotrack/geotrack/functions"
+	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/events"
 )
 
@@ -55,7 +56,7 @@ func TestSubscribers(t *testing.T) {
 	}{
 		{events.TypeLocationReported, []string{"ingest"}},
 		{events.TypeEdgeStored, []string{"forwarder"}},
-		{events.TypeLocationUpdated, []string{"geofence-detect"}},
+		{events.TypeLocationUpdated, []string{"geofence-detect", "notify"}},
 	}
 	subs := functions.Subscribers()
 	for _, tc := range cases {
@@ -67,7 +68,8 @@ func TestSubscribers(t *testing.T) {
 
 func TestKnownEventTypes(t *testing.T) {
 	want := []string{events.TypeEdgeStored, events.TypeLocationReported, events.TypeLocationUpdated,
-		events.TypeGeofenceEntered, events.TypeGeofenceExited, events.TypeGeofenceDwelled}
+		events.TypeGeofenceEntered, events.TypeGeofenceExited, events.TypeGeofenceDwelled,
+		alert.TypeAlertFired}
 	slices.Sort(want)
 	if got := functions.KnownEventTypes(); !slices.Equal(got, want) {
 		t.Fatalf("KnownEventTypes() = %v, want %v", got, want)

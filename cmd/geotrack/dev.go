@@ -67,6 +67,10 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 	setenvDefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+	// Alerts on a laptop: webhooks to local receivers, and no cron-connector
+	// to run the silence sweep, so notify runs it itself.
+	setenvDefault("WEBHOOK_ALLOW_PRIVATE", "true")
+	setenvDefault("SILENCE_SWEEP_INTERVAL", "30s")
 	stopRedis, err := ensureRedis(ctx, os.Getenv("REDIS_URL"), *startRedis)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)

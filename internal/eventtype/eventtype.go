@@ -22,3 +22,6 @@ const (
 // ExtTenant is the extension attribute carrying the tenant on emitted events
 // (the tenant never travels inside a fix).
 const ExtTenant = "tenant"
+
+// Alerts (issue 9 §3): the event notify fires and delivers to webhooks.
+const AlertFired = "io.geotrack.alert.fired"
