@@ -13,3 +13,11 @@ const (
 // ExtTenant is the extension attribute carrying the tenant on emitted events
 // (the tenant never travels inside a fix).
 const ExtTenant = eventtype.ExtTenant
+
+// Movement event types (internal/eventtype).
+const (
+	TypeTripStarted = eventtype.TripStarted
+	TypeTripEnded   = eventtype.TripEnded
+	TypeStopStarted = eventtype.StopStarted
+	TypeStopEnded   = eventtype.StopEnded
+)

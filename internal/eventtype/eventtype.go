@@ -15,3 +15,11 @@ const (
 // ExtTenant is the extension attribute carrying the tenant on emitted events
 // (the tenant never travels inside a fix).
 const ExtTenant = "tenant"
+
+// Movement events (emitted by movement).
+const (
+	TripStarted = "io.geotrack.trip.started"
+	TripEnded   = "io.geotrack.trip.ended"
+	StopStarted = "io.geotrack.stop.started"
+	StopEnded   = "io.geotrack.stop.ended"
+)

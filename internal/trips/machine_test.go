@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/fleet"
 	"github.com/geotrack/geotrack/internal/geo"
 	"github.com/geotrack/geotrack/internal/gpx"
 	"github.com/geotrack/geotrack/internal/trips"
@@ -18,7 +19,7 @@ const tracksDir = "../../testdata/tracks"
 
 // checkAgainstTruth compares the report with the script's drives: exact
 // counts, distances within 1 %, times within one fix interval.
-func checkAgainstTruth(t *testing.T, name string, rep *trips.Report, truth []truthTrip, parks []truthTrip, interval time.Duration) {
+func checkAgainstTruth(t *testing.T, name string, rep *trips.Report, truth []fleet.Span, parks []fleet.Span, interval time.Duration) {
 	t.Helper()
 	if len(rep.Trips) != len(truth) {
 		t.Fatalf("%s: %d trips, want %d: %+v", name, len(rep.Trips), len(truth), rep.Trips)
@@ -30,10 +31,10 @@ func checkAgainstTruth(t *testing.T, name string, rep *trips.Report, truth []tru
 	}
 	for i, tr := range rep.Trips {
 		want := truth[i]
-		within("trip start", tr.Start, want.start)
-		within("trip end", tr.End, want.end)
-		if math.Abs(tr.DistanceM-want.distM) > 0.01*want.distM {
-			t.Errorf("%s: trip %d distance %.1f m, want %.1f m ± 1 %%", name, i, tr.DistanceM, want.distM)
+		within("trip start", tr.Start, want.Start)
+		within("trip end", tr.End, want.End)
+		if math.Abs(tr.DistanceM-want.DistM) > 0.01*want.DistM {
+			t.Errorf("%s: trip %d distance %.1f m, want %.1f m ± 1 %%", name, i, tr.DistanceM, want.DistM)
 		}
 		if tr.MaxSpeed <= 0 || tr.AvgSpeed() <= 0 || tr.AvgSpeed() > tr.MaxSpeed*1.01 {
 			t.Errorf("%s: trip %d speeds avg %.2f max %.2f", name, i, tr.AvgSpeed(), tr.MaxSpeed)
@@ -45,9 +46,9 @@ func checkAgainstTruth(t *testing.T, name string, rep *trips.Report, truth []tru
 	}
 	for i, st := range rep.Stops {
 		if i > 0 { // the first stop starts with the first fix, whatever the script
-			within("stop start", st.Start, parks[i].start)
+			within("stop start", st.Start, parks[i].Start)
 		}
-		within("stop end", st.End, parks[i].end)
+		within("stop end", st.End, parks[i].End)
 	}
 }
 
@@ -56,13 +57,13 @@ func TestSimulatedFleetMatchesScript(t *testing.T) {
 		interval := []time.Duration{time.Second, 5 * time.Second, 2 * time.Second}[i%3]
 		reported := i%2 == 0
 		seed := uint64(100 + i)
-		sim := simulate(seed, deviceName(i), interval, reported, fleetScript(seed))
-		rep := trips.Build(trips.DefaultRules(), deviceName(i), sim.fixes)
-		name := deviceName(i) + " every " + interval.String()
+		sim := fleet.Simulate(seed, fleet.ScriptedDevice(i), interval, reported, fleet.DayScript(seed))
+		rep := trips.Build(trips.DefaultRules(), fleet.ScriptedDevice(i), sim.Fixes)
+		name := fleet.ScriptedDevice(i) + " every " + interval.String()
 		if reported {
 			name += " with speed"
 		}
-		checkAgainstTruth(t, name, rep, sim.trips, sim.parks, interval)
+		checkAgainstTruth(t, name, rep, sim.Drives, sim.Parks, interval)
 		if rep.Late != 0 || rep.Dup != 0 {
 			t.Errorf("%s: late %d dup %d on an ordered track", name, rep.Late, rep.Dup)
 		}
@@ -72,13 +73,13 @@ func TestSimulatedFleetMatchesScript(t *testing.T) {
 func TestParkedNoisyDeviceMakesNoTrips(t *testing.T) {
 	for _, reported := range []bool{false, true} {
 		for _, interval := range []time.Duration{time.Second, 10 * time.Second} {
-			sim := simulate(7, "parked", interval, reported, []segment{{park: 12 * time.Hour}})
+			sim := fleet.Simulate(7, "parked", interval, reported, []fleet.Segment{{Park: 12 * time.Hour}})
 			var s trips.State
 			var evs []trips.Event
-			for _, f := range sim.fixes {
+			for _, f := range sim.Fixes {
 				evs, _ = trips.Step(trips.DefaultRules(), &s, "parked", f, evs)
 			}
-			if len(evs) != 1 || evs[0].Kind != trips.StopStarted || !evs[0].Stop.Start.Equal(sim.fixes[0].TS) {
+			if len(evs) != 1 || evs[0].Kind != trips.StopStarted || !evs[0].Stop.Start.Equal(sim.Fixes[0].TS) {
 				t.Errorf("speed %v every %v: events %+v, want one stop.started at the first fix", reported, interval, evs)
 			}
 		}
@@ -87,21 +88,21 @@ func TestParkedNoisyDeviceMakesNoTrips(t *testing.T) {
 
 func TestGapLongerThanNoDataEndsTheTrip(t *testing.T) {
 	for _, reported := range []bool{false, true} {
-		script := []segment{
-			{park: 10 * time.Minute},
-			{driveM: 4000, speed: 15},
-			{driveM: 90000, speed: 20, silent: true}, // 75 min without a fix
-			{driveM: 3000, speed: 15},
-			{park: 10 * time.Minute},
+		script := []fleet.Segment{
+			{Park: 10 * time.Minute},
+			{DriveM: 4000, Speed: 15},
+			{DriveM: 90000, Speed: 20, Silent: true}, // 75 min without a fix
+			{DriveM: 3000, Speed: 15},
+			{Park: 10 * time.Minute},
 		}
-		sim := simulate(3, "tunnel", time.Second, reported, script)
-		rep := trips.Build(trips.DefaultRules(), "tunnel", sim.fixes)
+		sim := fleet.Simulate(3, "tunnel", time.Second, reported, script)
+		rep := trips.Build(trips.DefaultRules(), "tunnel", sim.Fixes)
 		if len(rep.Trips) != 2 {
 			t.Fatalf("speed %v: %d trips, want 2: %+v", reported, len(rep.Trips), rep.Trips)
 		}
-		last := sim.fixes[0]
-		for _, f := range sim.fixes {
-			if !f.TS.After(sim.trips[1].start) {
+		last := sim.Fixes[0]
+		for _, f := range sim.Fixes {
+			if !f.TS.After(sim.Drives[1].Start) {
 				last = f
 			}
 		}
@@ -114,45 +115,45 @@ func TestGapLongerThanNoDataEndsTheTrip(t *testing.T) {
 		if d := rep.Trips[1].DistanceM; math.Abs(d-3000) > 30 {
 			t.Errorf("second trip %.1f m, want 3000 m ± 1 %%: the gap must not count", d)
 		}
-		if start, want := rep.Trips[1].Start, sim.trips[2].start; start.Sub(want) > time.Second || want.Sub(start) > time.Second {
+		if start, want := rep.Trips[1].Start, sim.Drives[2].Start; start.Sub(want) > time.Second || want.Sub(start) > time.Second {
 			t.Errorf("second trip starts %v, want %v", start, want)
 		}
 	}
 }
 
 func TestShortMovesAreNotTrips(t *testing.T) {
-	script := []segment{
-		{park: 10 * time.Minute},
-		{driveM: 300, speed: 5}, // 60 s, 300 m: below both minimums
-		{park: 10 * time.Minute},
-		{driveM: 2000, speed: 15},
-		{park: 10 * time.Minute},
+	script := []fleet.Segment{
+		{Park: 10 * time.Minute},
+		{DriveM: 300, Speed: 5}, // 60 s, 300 m: below both minimums
+		{Park: 10 * time.Minute},
+		{DriveM: 2000, Speed: 15},
+		{Park: 10 * time.Minute},
 	}
-	sim := simulate(5, "short", time.Second, false, script)
-	rep := trips.Build(trips.DefaultRules(), "short", sim.fixes)
+	sim := fleet.Simulate(5, "short", time.Second, false, script)
+	rep := trips.Build(trips.DefaultRules(), "short", sim.Fixes)
 	if len(rep.Trips) != 1 || math.Abs(rep.Trips[0].DistanceM-2000) > 20 {
 		t.Fatalf("trips %+v, want the 2000 m one only", rep.Trips)
 	}
 	// The short move is part of the one stop before the trip.
-	if len(rep.Stops) != 1 || !rep.Stops[0].Start.Equal(sim.fixes[0].TS) {
+	if len(rep.Stops) != 1 || !rep.Stops[0].Start.Equal(sim.Fixes[0].TS) {
 		t.Errorf("stops %+v, want one from the first fix", rep.Stops)
 	}
 }
 
 func TestLateAndDuplicateFixesAreIgnoredAndCounted(t *testing.T) {
 	seed := uint64(42)
-	sim := simulate(seed, "d", time.Second, true, fleetScript(seed))
-	clean := trips.Build(trips.DefaultRules(), "d", sim.fixes)
+	sim := fleet.Simulate(seed, "d", time.Second, true, fleet.DayScript(seed))
+	clean := trips.Build(trips.DefaultRules(), "d", sim.Fixes)
 	var noisy []fix.Fix
 	late, dup := 0, 0
-	for i, f := range sim.fixes {
+	for i, f := range sim.Fixes {
 		noisy = append(noisy, f)
 		switch {
 		case i%97 == 5:
 			noisy = append(noisy, f) // redelivered
 			dup++
 		case i%89 == 7 && i > 20:
-			old := sim.fixes[i-15] // arrives 15 s late
+			old := sim.Fixes[i-15] // arrives 15 s late
 			noisy = append(noisy, old)
 			late++
 		}
@@ -185,11 +186,11 @@ func sameReports(t *testing.T, name string, got, want *trips.Report) {
 // state stored and reloaded after every fix gives the very same events.
 func TestStateSurvivesJSON(t *testing.T) {
 	seed := uint64(9)
-	sim := simulate(seed, "j", 2*time.Second, false, fleetScript(seed))
+	sim := fleet.Simulate(seed, "j", 2*time.Second, false, fleet.DayScript(seed))
 	r := trips.DefaultRules()
 	var direct, reloaded trips.State
 	var a, b []trips.Event
-	for _, f := range sim.fixes {
+	for _, f := range sim.Fixes {
 		a, _ = trips.Step(r, &direct, "j", f, a)
 		raw, err := json.Marshal(reloaded)
 		if err != nil {
