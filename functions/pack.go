@@ -15,11 +15,13 @@ import (
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	"github.com/geotrack/geotrack/functions/forwarder"
 	"github.com/geotrack/geotrack/functions/ingest"
+	"github.com/geotrack/geotrack/functions/movement"
 	"github.com/geotrack/geotrack/functions/nearby"
 	"github.com/geotrack/geotrack/functions/osmand"
 	"github.com/geotrack/geotrack/functions/owntracks"
 	"github.com/geotrack/geotrack/functions/position"
 	"github.com/geotrack/geotrack/functions/track"
+	"github.com/geotrack/geotrack/functions/trips"
 	"github.com/geotrack/geotrack/internal/events"
 )
 
@@ -65,6 +67,12 @@ func Pack() []Spec {
 			Build: buildIngest,
 		},
 		{
+			Name: "movement", Config: &movement.Config{},
+			Subscribes: []string{events.TypeLocationUpdated},
+			Emits:      []string{events.TypeTripStarted, events.TypeTripEnded, events.TypeStopStarted, events.TypeStopEnded},
+			Build:      buildMovement,
+		},
+		{
 			Name: "nearby", Config: &nearby.Config{}, EdgeSite: true,
 			Build: buildNearby,
 		},
@@ -85,6 +93,10 @@ func Pack() []Spec {
 		{
 			Name: "track", Config: &track.Config{}, EdgeSite: true,
 			Build: buildTrack,
+		},
+		{
+			Name: "trips", Config: &trips.Config{},
+			Build: buildTrips,
 		},
 	}
 }

@@ -55,7 +55,7 @@ func TestSubscribers(t *testing.T) {
 	}{
 		{events.TypeLocationReported, []string{"ingest"}},
 		{events.TypeEdgeStored, []string{"forwarder"}},
-		{events.TypeLocationUpdated, nil},
+		{events.TypeLocationUpdated, []string{"movement"}},
 	}
 	subs := functions.Subscribers()
 	for _, tc := range cases {
@@ -66,7 +66,8 @@ func TestSubscribers(t *testing.T) {
 }
 
 func TestKnownEventTypes(t *testing.T) {
-	want := []string{events.TypeEdgeStored, events.TypeLocationReported, events.TypeLocationUpdated}
+	want := []string{events.TypeEdgeStored, events.TypeLocationReported, events.TypeLocationUpdated,
+		events.TypeTripStarted, events.TypeTripEnded, events.TypeStopStarted, events.TypeStopEnded}
 	slices.Sort(want)
 	if got := functions.KnownEventTypes(); !slices.Equal(got, want) {
 		t.Fatalf("KnownEventTypes() = %v, want %v", got, want)

@@ -1,0 +1,100 @@
+// Package movement is the function subscribed to
+// io.geotrack.location.updated: it runs each announced device's trip state
+// machine and emits io.geotrack.trip.started/ended and
+// io.geotrack.stop.started/ended through the event outbox.
+package movement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	mv "github.com/geotrack/geotrack/internal/movement"
+)
+
+// Observer runs the machines of announced fixes (movement.Live).
+type Observer interface {
+	Observe(ctx context.Context, tenant string, fixes []fix.Fix) (mv.Result, error)
+}
+
+// Function is the movement function.
+type Function struct {
+	live Observer
+	auth httpkit.Verifier
+}
+
+// New builds movement from its dependencies.
+func New(live Observer, verifier httpkit.Verifier) *Function {
+	return &Function{live: live, auth: verifier}
+}
+
+// mayObserve: the connector's service token, or an admin replaying.
+func mayObserve(p auth.Principal) error {
+	if p.Role == auth.RoleService || p.Role == auth.RoleAdmin {
+		return nil
+	}
+	return fmt.Errorf("%w: role %s may not deliver location events (service or admin needed)", auth.ErrForbidden, p.Role)
+}
+
+// Handle implements the OpenFaaS go-http handler.
+func (f *Function) Handle(req handler.Request) (handler.Response, error) {
+	resp, err := f.handle(req)
+	return httpkit.Respond(req.Context(), resp, err), nil
+}
+
+func (f *Function) handle(req handler.Request) (handler.Response, error) {
+	ctx := req.Context()
+	if req.Method != http.MethodPost {
+		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use POST"}
+	}
+	query, _ := url.ParseQuery(req.QueryString)
+	p, err := httpkit.Authenticate(ctx, f.auth, req, query, mayObserve)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	envs, err := events.Decode(req.Header, req.Body)
+	if err != nil {
+		return handler.Response{}, httpkit.BadInput(err)
+	}
+	var fixes []fix.Fix
+	for i, e := range envs {
+		if e.Type != "" && e.Type != events.TypeLocationUpdated {
+			return handler.Response{}, httpkit.Invalid("type", "event %d is %q, movement takes %s", i, e.Type, events.TypeLocationUpdated)
+		}
+		if e.Tenant != "" && e.Tenant != p.Tenant {
+			return handler.Response{}, httpkit.WithStatus(http.StatusForbidden, fmt.Errorf("%w: event %d is for another tenant than the token's", auth.ErrForbidden, i))
+		}
+		batch, errs, err := fix.DecodeBatch(e.Data, e.Subject)
+		if err != nil {
+			return handler.Response{}, httpkit.BadInput(err)
+		}
+		for j, fe := range errs {
+			if fe != nil {
+				return handler.Response{}, httpkit.BadInput(fmt.Errorf("event %d fix %d: %w", i, j, fe))
+			}
+		}
+		for j := range batch {
+			if err := fix.Validate(&batch[j], time.Now()); err != nil {
+				return handler.Response{}, httpkit.BadInput(err)
+			}
+		}
+		fixes = append(fixes, batch...)
+	}
+	if len(fixes) == 0 {
+		return handler.Response{}, httpkit.BadInput(errors.New("data: no fixes"))
+	}
+	res, err := f.live.Observe(ctx, p.Tenant, fixes)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	return httpkit.JSON(http.StatusOK, res), nil
+}
