@@ -11,6 +11,7 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/dependency"
+	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/metrics"
@@ -32,6 +33,8 @@ type Deps struct {
 
 	mu      sync.Mutex
 	clients map[string]redis.UniversalClient
+	relays  map[string]*eventoutbox.Relay
+	stops   []func() // run before closers: relays use clients and sinks
 	closers []func() error
 }
 
@@ -82,6 +85,44 @@ func (d *Deps) EventSink(cfg events.SinkConfig) (events.Sink, error) {
 	return s, nil
 }
 
+// EventRelay returns the process's relay of the event outboxes on the Redis
+// at rc to the sink of sc (one per Redis URL, shared by every emitting
+// function of the process), running until Close unless sc disables it. It
+// returns nil when no sink is configured: then nothing may be queued.
+func (d *Deps) EventRelay(rc config.Redis, sc events.SinkConfig) (*eventoutbox.Relay, error) {
+	sink, err := d.EventSink(sc)
+	if err != nil {
+		return nil, err
+	}
+	if !events.Enabled(sink) {
+		return nil, nil
+	}
+	client, err := d.Redis(rc)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	key := rc.RedisURL + "\x00" + rc.RedisTLSCAFile
+	if r, ok := d.relays[key]; ok {
+		return r, nil
+	}
+	r := eventoutbox.New(client, sink, eventoutbox.Config{
+		Interval: sc.RelayInterval, SendTimeout: sc.RelayTimeout, MaxBackoff: sc.RelayMaxBackoff, Metrics: d.Metrics,
+	})
+	if d.relays == nil {
+		d.relays = map[string]*eventoutbox.Relay{}
+	}
+	d.relays[key] = r
+	if !sc.RelayDisabled {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); r.Run(ctx) }()
+		d.stops = append(d.stops, func() { cancel(); <-done })
+	}
+	return r, nil
+}
+
 // Auth returns the override verifier or one built from cfg and the secret.
 func (d *Deps) Auth(cfg auth.Config) (httpkit.Verifier, error) {
 	if d.Verifier != nil {
@@ -92,6 +133,13 @@ func (d *Deps) Auth(cfg auth.Config) (httpkit.Verifier, error) {
 
 // Close releases every adapter.
 func (d *Deps) Close() error {
+	d.mu.Lock()
+	stops := d.stops
+	d.stops, d.relays = nil, nil
+	d.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var first error

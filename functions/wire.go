@@ -85,19 +85,23 @@ func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options)
 	return redisstore.New(client, opts), pinger(client), verifier, nil
 }
 
-// cloudPipeline builds the cloud ingest pipeline (hot store, event sink)
+// cloudPipeline builds the cloud ingest pipeline (hot store, event relay)
 // and the verifier of a position-accepting function.
 func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfig, opts redisstore.Options, source string) (
 	*cloud.Pipeline, func(context.Context) error, httpkit.Verifier, error) {
+	opts.EventOutboxMaxLen = sc.OutboxMaxLen
 	store, ready, verifier, err := hotStore(d, rc, ac, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sink, err := d.EventSink(sc)
+	relay, err := d.EventRelay(rc, sc)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	pl := &cloud.Pipeline{Store: store, Sink: sink, Source: source}
+	pl := &cloud.Pipeline{Store: store, Source: source}
+	if relay != nil { // no sink: announce nothing (a typed nil would announce)
+		pl.Relay = relay
+	}
 	if d.Metrics != nil {
 		pl.Conflicts = cloud.NewConflictCounter(d.Metrics)
 	}

@@ -98,6 +98,8 @@ func runDev(ctx context.Context, args []string) error {
 	base := "http://" + *addr
 	router := &devRouter{subscribers: functions.Subscribers(), secret: []byte(secret), handlers: map[string]http.Handler{}}
 	reg := metrics.NewProcessRegistry() // one /metrics for every function of the runner
+	// The router is the sink of the event relay, as NATS or a broker would
+	// be: emitted events go through the event outbox as in production.
 	deps := &functions.Deps{Sink: router, Metrics: reg}
 	defer deps.Close()
 

@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/cloud"
+	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
@@ -27,13 +29,29 @@ import (
 
 // BenchmarkHandleBatch1000 measures ingest's handler on a real Redis with
 // 1,000 fixes of 1,000 devices per request: decoding, validation and the
-// store's script, without HTTP.
-func BenchmarkHandleBatch1000(b *testing.B) { benchHandle(b, 1000, 1000) }
+// store's script, without HTTP, and without an event sink (nothing queued).
+func BenchmarkHandleBatch1000(b *testing.B) { benchHandle(b, 1000, 1000, false) }
 
 // BenchmarkHandleSingle is one fix per request.
-func BenchmarkHandleSingle(b *testing.B) { benchHandle(b, 1, 1000) }
+func BenchmarkHandleSingle(b *testing.B) { benchHandle(b, 1, 1000, false) }
 
-func benchHandle(b *testing.B, perRequest, devices int) {
+// BenchmarkHandleBatch1000Outbox is BenchmarkHandleBatch1000 with an event
+// sink configured: each request also queues its location.updated event in
+// the event outbox (same script call), and the in-process relay delivers
+// the outbox to an in-memory sink meanwhile, as in production. Compare
+// with BenchmarkHandleBatch1000 for the outbox's cost.
+func BenchmarkHandleBatch1000Outbox(b *testing.B) { benchHandle(b, 1000, 1000, true) }
+
+// BenchmarkHandleSingleOutbox is BenchmarkHandleSingle with the outbox.
+func BenchmarkHandleSingleOutbox(b *testing.B) { benchHandle(b, 1, 1000, true) }
+
+// countingSink acknowledges every event at once.
+type countingSink struct{ n atomic.Int64 }
+
+func (s *countingSink) Send(context.Context, event.Event) error { s.n.Add(1); return nil }
+func (s *countingSink) Close() error                            { return nil }
+
+func benchHandle(b *testing.B, perRequest, devices int, outbox bool) {
 	rs := testenv.StartRedis(b)
 	client, err := redisstore.Open(rs.URL)
 	if err != nil {
@@ -46,8 +64,17 @@ func benchHandle(b *testing.B, perRequest, devices int) {
 		b.Fatal(err)
 	}
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
-	sink, _ := events.NewSink(events.SinkConfig{})
-	fn := ingest.New(intake.NewService(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}), v)
+	pipeline := &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Source: "urn:bench"}
+	sink := &countingSink{}
+	if outbox {
+		relay := eventoutbox.New(client, sink, eventoutbox.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); relay.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		pipeline.Relay = relay
+	}
+	fn := ingest.New(intake.NewService(intake.Parser{}, pipeline), v)
 	hdr := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + tok}}
 	base := time.Now().Add(-time.Hour).UnixMilli()
 	b.SetBytes(int64(perRequest))
@@ -73,6 +100,10 @@ func benchHandle(b *testing.B, perRequest, devices int) {
 			b.Fatalf("%d %s %v", resp.StatusCode, resp.Body, err)
 		}
 	}
+	b.StopTimer()
+	if outbox {
+		b.ReportMetric(float64(sink.n.Load())/float64(b.N), "delivered/op")
+	}
 }
 
 // BenchmarkHTTPSingleParallel is one binary-mode CloudEvent per request
@@ -87,8 +118,7 @@ func BenchmarkHTTPSingleParallel(b *testing.B) {
 	secret := []byte("bench-secret-0123456789")
 	v, _ := auth.NewVerifierWithSecret(secret, auth.Config{})
 	tok, _ := auth.Sign(secret, auth.Principal{Tenant: "bench", Role: auth.RoleService}, time.Hour)
-	sink, _ := events.NewSink(events.SinkConfig{})
-	fn := ingest.New(intake.NewService(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{}), Sink: sink}), v)
+	fn := ingest.New(intake.NewService(intake.Parser{}, &cloud.Pipeline{Store: redisstore.New(client, redisstore.Options{})}), v)
 	opts, _ := httpkit.OptionsFromEnv("ingest")
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := httptest.NewServer(httpkit.FunctionHandler(fn, opts))

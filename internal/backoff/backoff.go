@@ -1,6 +1,6 @@
 // Package backoff computes retry waits: exponential, capped, with jitter.
 // It is the one retry schedule of the repository, used by the sender client
-// (simulate, replay, import, bench) and the edge forwarder.
+// (simulate, replay, import, bench), the edge forwarder and the event relay.
 package backoff
 
 import (

@@ -1,18 +1,18 @@
 // Package cloud is the cloud ingest pipeline, the application service
 // behind ingest and the device protocols in cloud mode: it stores validated
-// fixes once in the hot store and emits io.geotrack.location.updated with
-// the fixes stored for the first time.
+// fixes once in the hot store and announces the fixes stored for the first
+// time with io.geotrack.location.updated, through the event outbox.
 package cloud
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
@@ -23,14 +23,20 @@ type Store interface {
 	Save(ctx context.Context, tenant string, groups []intake.Group, now time.Time) (intake.SaveResult, error)
 }
 
-// Sink receives the events the pipeline emits.
-type Sink = events.Sink
+// Relay delivers the event outbox; Wake asks it to look at a tenant's now.
+type Relay interface {
+	Wake(tenant string)
+}
 
-// Pipeline is the cloud pipeline: authorise, store once, emit
-// io.geotrack.location.updated with the fixes stored for the first time.
+// Pipeline is the cloud pipeline: authorise, store once, and announce the
+// fixes stored for the first time with io.geotrack.location.updated, queued
+// in the event outbox atomically with the fixes (intake.Announce) and
+// delivered by the relay: the request never waits on the sink.
 type Pipeline struct {
-	Store  Store
-	Sink   Sink
+	Store Store
+	// Relay, when set, turns announcing on (an event sink is configured);
+	// nil queues nothing, so the outbox cannot grow without a relay.
+	Relay  Relay
 	Source string // CloudEvents source of emitted events
 	Now    func() time.Time
 	// Conflicts counts duplicate event ids delivered with other data
@@ -54,7 +60,14 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	if pl.Now != nil {
 		now = pl.Now
 	}
-	res, err := pl.Store.Save(ctx, p.Tenant, groups, now())
+	res, err := pl.Store.Save(ctx, p.Tenant, pl.announced(groups), now())
+	if errors.Is(err, intake.ErrOutboxFull) {
+		// counted by the relay's depth gauge; alert on it
+		httpkit.LoggerFrom(ctx).Error("ALERT event outbox full: refusing fixes until the relay drains it", "tenant", p.Tenant, "err", err)
+		// The sink has been unreachable for long: an outage of a
+		// dependency, 503 with Retry-After; nothing was stored.
+		return intake.Summary{}, dependency.Unavailable("event sink", err)
+	}
 	if err != nil {
 		return intake.Summary{}, err // retryable 503/5xx: the script marks nothing seen unless it stored
 	}
@@ -65,8 +78,32 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	if res.Conflicts > 0 {
 		pl.logConflicts(ctx, p.Tenant, groups, res)
 	}
-	pl.emitUpdated(ctx, p.Tenant, groups, res)
+	if res.Accepted > 0 && pl.Relay != nil {
+		pl.Relay.Wake(p.Tenant)
+	}
 	return summary, nil
+}
+
+// announced is groups as the store gets them: with a relay, all of them
+// share one Announce, so the request's stored fixes are one event carrying
+// the first traceparent; without one, groups as they are (nothing queued).
+func (pl *Pipeline) announced(groups []intake.Group) []intake.Group {
+	if pl.Relay == nil {
+		return groups
+	}
+	ann := &intake.Announce{Type: events.TypeLocationUpdated, Source: pl.Source}
+	for _, g := range groups {
+		if g.TraceParent != "" {
+			ann.TraceParent = g.TraceParent
+			break
+		}
+	}
+	out := make([]intake.Group, len(groups))
+	for i, g := range groups {
+		g.Announce = ann
+		out[i] = g
+	}
+	return out
 }
 
 // NewConflictCounter registers geotrack_ingest_duplicate_conflicts_total,
@@ -91,61 +128,5 @@ func (pl *Pipeline) logConflicts(ctx context.Context, tenant string, groups []in
 		}
 		log.Warn("duplicate event id with different data: not stored; the producer reuses CloudEvent ids",
 			"tenant", tenant, "ce_source", groups[i].Source, "ce_id", groups[i].ID, "fixes", len(groups[i].Fixes))
-	}
-}
-
-// emitUpdated publishes the newly stored fixes, one event per request. A sink
-// failure is logged, not returned: the fixes are stored, and a retry would be
-// deduplicated without re-emitting anyway.
-func (pl *Pipeline) emitUpdated(ctx context.Context, tenant string, groups []intake.Group, res intake.SaveResult) {
-	if res.Accepted == 0 || !events.Enabled(pl.Sink) {
-		return
-	}
-	var fixes []fix.Fix
-	trace := ""
-	for i, g := range groups {
-		if i >= len(res.PerGroup) || res.PerGroup[i].Duplicate {
-			continue
-		}
-		stored := res.PerGroup[i].Stored
-		for j, f := range g.Fixes {
-			if j < len(stored) && stored[j] {
-				fixes = append(fixes, f)
-			}
-		}
-		if trace == "" {
-			trace = g.TraceParent
-		}
-	}
-	if len(fixes) == 0 {
-		return
-	}
-	subject := fixes[0].Device
-	for _, f := range fixes {
-		if f.Device != subject {
-			subject = ""
-			break
-		}
-	}
-	log := httpkit.LoggerFrom(ctx)
-	// The data is encoded here with the fixes' own encoder: one pass, no
-	// reflection (this runs for every accepted request).
-	data := make([]byte, 0, 160*len(fixes))
-	data = append(data, '[')
-	for i, f := range fixes {
-		if i > 0 {
-			data = append(data, ',')
-		}
-		data = f.AppendJSON(data)
-	}
-	data = append(data, ']')
-	e, err := events.New(pl.Source, events.TypeLocationUpdated, subject, trace, json.RawMessage(data))
-	if err != nil {
-		log.Error("build location.updated event", "err", err)
-		return
-	}
-	e.SetExtension(events.ExtTenant, tenant)
-	if err := pl.Sink.Send(ctx, e); err != nil {
-		log.Error("emit location.updated", "err", err, "event_id", e.ID())
 	}
 }

@@ -2,14 +2,12 @@ package cloud_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/cloud"
@@ -21,26 +19,29 @@ import (
 	"github.com/geotrack/geotrack/internal/metrics"
 )
 
-// fakeStore answers Save with a fixed result and counts calls.
+// fakeStore answers Save with a fixed result, counts calls and keeps the
+// groups of the last one.
 type fakeStore struct {
 	res   intake.SaveResult
 	err   error
 	calls int
+	got   []intake.Group
 }
 
 func (s *fakeStore) Save(ctx context.Context, tenant string, groups []intake.Group, now time.Time) (intake.SaveResult, error) {
 	s.calls++
+	s.got = groups
 	return s.res, s.err
 }
 
-// fakeSink keeps the events sent.
-type fakeSink struct{ sent []event.Event }
+// fakeRelay counts the wake-ups of tenant acme.
+type fakeRelay struct{ wakes int }
 
-func (s *fakeSink) Send(ctx context.Context, e event.Event) error {
-	s.sent = append(s.sent, e)
-	return nil
+func (r *fakeRelay) Wake(tenant string) {
+	if tenant == "acme" {
+		r.wakes++
+	}
 }
-func (s *fakeSink) Close() error { return nil }
 
 func TestAcceptGroups(t *testing.T) {
 	ts := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -54,19 +55,20 @@ func TestAcceptGroups(t *testing.T) {
 		groups     []intake.Group
 		store      fakeStore
 		status     int // of the error; 0 when none
+		retryAfter bool
 		accepted   int
 		duplicates int
 		tooOld     int     // fixes beyond retention, which also bring a hint
 		conflicts  float64 // geotrack_ingest_duplicate_conflicts_total after the call
-		emitted    int     // fixes in the one location.updated event; 0: no event
+		woken      int     // relay wake-ups: one when anything was stored (and so announced)
 	}{
-		{name: "stored and emitted", p: service, groups: groups,
+		{name: "stored and announced", p: service, groups: groups,
 			store:    fakeStore{res: intake.SaveResult{Accepted: 2, PerGroup: []intake.GroupResult{{Accepted: 2, Stored: []bool{true, true}}}}},
-			accepted: 2, emitted: 2},
-		{name: "only newly stored fixes are emitted", p: service, groups: groups,
+			accepted: 2, woken: 1},
+		{name: "partly new", p: service, groups: groups,
 			store:    fakeStore{res: intake.SaveResult{Accepted: 1, Duplicates: 1, PerGroup: []intake.GroupResult{{Accepted: 1, DupFixes: 1, Stored: []bool{false, true}}}}},
-			accepted: 1, duplicates: 1, emitted: 1},
-		{name: "duplicate event emits nothing", p: service, groups: groups,
+			accepted: 1, duplicates: 1, woken: 1},
+		{name: "duplicate event stores nothing, wakes nothing", p: service, groups: groups,
 			store:      fakeStore{res: intake.SaveResult{Duplicates: 2, PerGroup: []intake.GroupResult{{Duplicate: true, DupFixes: 2, Stored: []bool{false, false}}}}},
 			duplicates: 2},
 		{name: "duplicate id with other data is counted", p: service, groups: groups,
@@ -74,24 +76,34 @@ func TestAcceptGroups(t *testing.T) {
 			duplicates: 2, conflicts: 1},
 		{name: "fixes beyond retention are too old, not accepted", p: service, groups: groups,
 			store:    fakeStore{res: intake.SaveResult{Accepted: 1, TooOld: 1, PerGroup: []intake.GroupResult{{Accepted: 1, TooOld: 1, Stored: []bool{false, true}}}}},
-			accepted: 1, tooOld: 1, emitted: 1},
+			accepted: 1, tooOld: 1, woken: 1},
 		{name: "nothing to store", p: service, groups: nil},
 		{name: "device token for another device", p: auth.Principal{Tenant: "acme", Role: auth.RoleDevice, Device: "d2"}, groups: groups, status: http.StatusForbidden},
 		{name: "store bug is retryable", p: service, groups: groups, store: fakeStore{err: errors.New("redis: bad reply")}, status: http.StatusInternalServerError},
-		{name: "store outage is 503", p: service, groups: groups, store: fakeStore{err: dependency.Unavailable("redis", errors.New("connection refused"))}, status: http.StatusServiceUnavailable},
+		{name: "store outage is 503", p: service, groups: groups, store: fakeStore{err: dependency.Unavailable("redis", errors.New("connection refused"))},
+			status: http.StatusServiceUnavailable, retryAfter: true},
+		{name: "full event outbox is 503", p: service, groups: groups, store: fakeStore{err: fmt.Errorf("save: %w", intake.ErrOutboxFull)},
+			status: http.StatusServiceUnavailable, retryAfter: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &fakeSink{}
+			relay := &fakeRelay{}
 			conflicts := cloud.NewConflictCounter(metrics.NewRegistry())
-			pl := &cloud.Pipeline{Store: &tc.store, Sink: sink, Source: "urn:test", Now: func() time.Time { return ts.Add(time.Minute) }, Conflicts: conflicts}
+			pl := &cloud.Pipeline{Store: &tc.store, Relay: relay, Source: "urn:test", Now: func() time.Time { return ts.Add(time.Minute) }, Conflicts: conflicts}
 			sum, err := pl.AcceptGroups(context.Background(), tc.p, tc.groups, nil)
 			if tc.status != 0 {
-				if s := httpkit.StatusOf(err); s != tc.status {
-					t.Fatalf("error %v maps to %d, want %d", err, s, tc.status)
+				resp := httpkit.FromError(err)
+				if resp.StatusCode != tc.status {
+					t.Fatalf("error %v maps to %d, want %d", err, resp.StatusCode, tc.status)
+				}
+				if got := resp.Header.Get("Retry-After") != ""; got != tc.retryAfter {
+					t.Fatalf("error %v: Retry-After %q", err, resp.Header.Get("Retry-After"))
 				}
 				if tc.status == http.StatusForbidden && tc.store.calls != 0 {
 					t.Fatal("stored for a forbidden device")
+				}
+				if relay.wakes != 0 {
+					t.Fatalf("relay woken %d times after a failure", relay.wakes)
 				}
 				return
 			}
@@ -107,25 +119,55 @@ func TestAcceptGroups(t *testing.T) {
 			if got := conflicts.Value(); got != tc.conflicts {
 				t.Fatalf("conflicts counted %g, want %g", got, tc.conflicts)
 			}
-			if tc.emitted == 0 {
-				if len(sink.sent) != 0 {
-					t.Fatalf("%d events emitted, want none", len(sink.sent))
+			if relay.wakes != tc.woken {
+				t.Fatalf("relay woken %d times, want %d", relay.wakes, tc.woken)
+			}
+		})
+	}
+}
+
+// TestAnnounce: with a relay every group of a request shares one Announce
+// (one event per request) carrying the request's first traceparent; without
+// one nothing is announced, so the outbox cannot grow without a relay. The
+// caller's groups are left as they were.
+func TestAnnounce(t *testing.T) {
+	now := time.Now()
+	groups := []intake.Group{
+		{Source: "/gw", ID: "e1", Fixes: []fix.Fix{{Device: "d1", TS: now.Add(-time.Minute), Lat: 1, Lon: 1}}},
+		{Source: "/gw", ID: "e2", TraceParent: "00-trace-01", Fixes: []fix.Fix{{Device: "d1", TS: now.Add(-time.Second), Lat: 1, Lon: 1}}},
+	}
+	principal := auth.Principal{Tenant: "acme", Role: auth.RoleService}
+	stored := intake.SaveResult{Accepted: 2, PerGroup: make([]intake.GroupResult, 2)}
+	for _, withRelay := range []bool{false, true} {
+		t.Run(fmt.Sprintf("relay=%v", withRelay), func(t *testing.T) {
+			store := &fakeStore{res: stored}
+			pl := &cloud.Pipeline{Store: store, Source: "urn:test"}
+			if withRelay {
+				pl.Relay = &fakeRelay{}
+			}
+			if _, err := pl.AcceptGroups(context.Background(), principal, groups, nil); err != nil {
+				t.Fatalf("AcceptGroups: %v", err)
+			}
+			if len(store.got) != len(groups) {
+				t.Fatalf("store got %d groups, want %d", len(store.got), len(groups))
+			}
+			for i, g := range store.got {
+				switch {
+				case !withRelay && g.Announce != nil:
+					t.Errorf("group %d announced without a relay: %+v", i, g.Announce)
+				case withRelay && (g.Announce == nil || g.Announce != store.got[0].Announce):
+					t.Errorf("group %d: announce %+v; want one shared by the request", i, g.Announce)
+				case withRelay && *g.Announce != (intake.Announce{Type: events.TypeLocationUpdated, Source: "urn:test", TraceParent: "00-trace-01"}):
+					t.Errorf("announce %+v", *g.Announce)
 				}
-				return
+				if g.Source != groups[i].Source || g.ID != groups[i].ID || len(g.Fixes) != len(groups[i].Fixes) {
+					t.Errorf("group %d stored as %+v, want %+v", i, g, groups[i])
+				}
 			}
-			if len(sink.sent) != 1 {
-				t.Fatalf("%d events emitted, want 1", len(sink.sent))
-			}
-			e := sink.sent[0]
-			var fixes []fix.Fix
-			if err := json.Unmarshal(e.Data(), &fixes); err != nil {
-				t.Fatal(err)
-			}
-			if e.Type() != events.TypeLocationUpdated || e.Subject() != "d1" || len(fixes) != tc.emitted || e.Extensions()[events.ExtTenant] != "acme" {
-				t.Fatalf("event %s subject %q tenant %v with %d fixes", e.Type(), e.Subject(), e.Extensions()[events.ExtTenant], len(fixes))
-			}
-			if !fixes[len(fixes)-1].TS.Equal(b.TS) || (tc.emitted == 1 && !fixes[0].TS.Equal(b.TS)) {
-				t.Fatalf("emitted %+v, want the stored fixes only", fixes)
+			for i, g := range groups {
+				if g.Announce != nil {
+					t.Errorf("caller's group %d changed: %+v", i, g.Announce)
+				}
 			}
 		})
 	}

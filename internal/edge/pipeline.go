@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -88,6 +90,8 @@ type Pipeline struct {
 	now       func() time.Time
 	counters  counters
 	stripes   [64]sync.Mutex // serialise requests of one device within a process
+	waking    atomic.Bool    // a wake-up of the forwarder is in flight
+	wakeDue   atomic.Bool    // fixes were queued since the last wake-up was sent
 }
 
 // Ports are the edge pipeline's adapters: the edge's local hot store, its
@@ -276,18 +280,49 @@ func (pl *Pipeline) flushDevice(ctx context.Context, tenant, device string, now 
 	return len(kept), nil
 }
 
+// wakeTimeout bounds a wake-up of the forwarder. The fixes are already in
+// the durable outbox and the forwarder also runs on a timer, so a wake-up
+// is only a hint: it never holds, let alone fails, the device's request.
+const wakeTimeout = 2 * time.Second
+
+// wake tells the forwarder that fixes are queued, fire-and-forget. At most
+// one wake-up is in flight; requests meanwhile mark another one due, sent
+// when it returns, so a burst costs two wake-ups, not one per request.
 func (pl *Pipeline) wake(ctx context.Context, tenant string, n int) {
 	if pl.sink == nil {
 		return
 	}
+	pl.wakeDue.Store(true)
+	if !pl.waking.CompareAndSwap(false, true) {
+		return
+	}
+	log := httpkit.LoggerFrom(ctx)
+	go func() {
+		for {
+			for pl.wakeDue.Swap(false) {
+				pl.sendWake(log, tenant, n)
+			}
+			pl.waking.Store(false)
+			// A request may have marked a wake-up due after the loop saw
+			// none and before waking was released: take it over.
+			if !pl.wakeDue.Load() || !pl.waking.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}()
+}
+
+func (pl *Pipeline) sendWake(log *slog.Logger, tenant string, n int) {
 	e, err := events.New(pl.source, events.TypeEdgeStored, "", "", map[string]int{"queued": n})
 	if err != nil {
 		return
 	}
 	e.SetExtension(events.ExtTenant, tenant)
+	ctx, cancel := context.WithTimeout(context.Background(), wakeTimeout)
+	defer cancel()
 	if err := pl.sink.Send(ctx, e); err != nil {
 		// The forwarder also runs on a timer: a lost wake-up only delays.
-		httpkit.LoggerFrom(ctx).Warn("wake forwarder", "err", err)
+		log.Warn("wake forwarder", "err", err)
 	}
 }
 

@@ -28,6 +28,23 @@ type Sink interface {
 type SinkConfig struct {
 	EventSink string `envconfig:"EVENT_SINK"`
 	KSink     string `envconfig:"K_SINK"`
+	OutboxConfig
+}
+
+// OutboxConfig tunes the event outbox and its relay (internal/eventoutbox)
+// of the functions that emit through it; unused without a sink.
+type OutboxConfig struct {
+	// OutboxMaxLen caps each tenant's outbox in events; a request that would
+	// exceed it is refused with 503.
+	OutboxMaxLen int64 `envconfig:"EVENT_OUTBOX_MAX_LEN" default:"1000000"`
+	// RelayInterval is how often the in-process relay polls the outboxes
+	// besides being woken by each request that queued events.
+	RelayInterval time.Duration `envconfig:"EVENT_RELAY_INTERVAL" default:"1s"`
+	// RelayDisabled runs no relay in the process: events are queued and
+	// `geotrack relay` (e.g. a CronJob) delivers them.
+	RelayDisabled   bool          `envconfig:"EVENT_RELAY_DISABLED"`
+	RelayTimeout    time.Duration `envconfig:"EVENT_RELAY_TIMEOUT" default:"5s"`      // per delivery
+	RelayMaxBackoff time.Duration `envconfig:"EVENT_RELAY_MAX_BACKOFF" default:"30s"` // between failed passes
 }
 
 // NewSink builds the configured sink.
@@ -86,9 +103,12 @@ func NewHTTPSink(target string) (*HTTPSink, error) {
 	return &HTTPSink{client: c, target: target}, nil
 }
 
-// Send delivers e, retrying transient failures (5 tries, from 200 ms).
+// Send delivers e, retrying transient failures (5 tries, from 200 ms)
+// unless ctx comes from SendOnce.
 func (s *HTTPSink) Send(ctx context.Context, e event.Event) error {
-	ctx = cecontext.WithRetriesExponentialBackoff(ctx, 200*time.Millisecond, 5)
+	if !sendOnce(ctx) {
+		ctx = cecontext.WithRetriesExponentialBackoff(ctx, 200*time.Millisecond, 5)
+	}
 	if res := s.client.Send(ctx, e); !cloudevents.IsACK(res) {
 		return fmt.Errorf("send %s to %s: %w", e.Type(), s.target, res)
 	}
@@ -107,7 +127,11 @@ type NATSSink struct {
 
 // NewNATSSink connects to a NATS server URL (nats://host:4222).
 func NewNATSSink(target string) (*NATSSink, error) {
-	conn, err := nats.Connect(target, nats.Name("geotrack"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	// No reconnect buffer: while the server is away Publish fails at once
+	// instead of queueing in memory, so the relay keeps the events in its
+	// durable outbox and retries them.
+	conn, err := nats.Connect(target, nats.Name("geotrack"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.ReconnectBufSize(-1))
 	if err != nil {
 		return nil, fmt.Errorf("event sink %s: %w", target, err)
 	}

@@ -27,7 +27,27 @@ type Group struct {
 	Source, ID  string // empty when the unit had no CloudEvent envelope
 	TraceParent string
 	Fixes       []fix.Fix
+	// Announce, when set, asks the store to queue an event for the fixes of
+	// the group it stores now (see Announce); nil announces nothing.
+	Announce *Announce
 }
+
+// Announce asks the store to queue an event announcing the fixes it stores,
+// in the tenant's event outbox, atomically with the fixes: a fix is never
+// stored without its event nor announced without being stored. The groups
+// of one Save that share an *Announce share one event (one per atomic store
+// call; a request the store splits gets one per part). A relay delivers the
+// outbox to the event sink.
+type Announce struct {
+	Type        string // event type, e.g. events.TypeLocationUpdated
+	Source      string // CloudEvents source
+	TraceParent string // traceparent of the request that caused it ("" = none)
+}
+
+// ErrOutboxFull means a Save with Announce was refused because the tenant's
+// event outbox is at capacity (the sink has been unreachable for long);
+// nothing was written, so the client may retry later.
+var ErrOutboxFull = errors.New("event outbox full")
 
 // GroupResult is what storing one Group did. For a duplicate event nothing
 // is stored and DupFixes counts all its fixes, so Accepted+DupFixes+TooOld

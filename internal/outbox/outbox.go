@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -193,34 +192,8 @@ func (o *Outbox) Peek(ctx context.Context, max int) ([]Entry, error) {
 // Ack removes delivered entries. Unknown or already removed ids are ignored,
 // so acking twice is harmless.
 func (o *Outbox) Ack(ctx context.Context, ids ...string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	parsed := make([]streamID, 0, len(ids))
-	for _, s := range ids {
-		id, err := parseStreamID(s)
-		if err != nil {
-			return fmt.Errorf("outbox ack: %w", err)
-		}
-		parsed = append(parsed, id)
-	}
-	slices.SortFunc(parsed, func(a, b streamID) int {
-		switch {
-		case a.less(b):
-			return -1
-		case b.less(a):
-			return 1
-		}
-		return 0
-	})
-	parsed = slices.Compact(parsed)
-	args := make([]any, 0, len(parsed)+1)
-	args = append(args, parsed[len(parsed)-1].next().String())
-	for _, id := range parsed {
-		args = append(args, id.String())
-	}
-	if err := ackScript.Run(ctx, o.client, []string{o.key}, args...).Err(); err != nil {
-		return fmt.Errorf("outbox ack %d entries: %w", len(parsed), err)
+	if err := NewStream(o.client, o.key).Ack(ctx, ids...); err != nil {
+		return fmt.Errorf("outbox %w", err)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@
 //	gt:{T}:h:<device>       ZSET history: score ts unix ms, member fix JSON
 //	gt:{T}:seen:<src>\x1f<id>  STRING, SET NX PX DedupTTL: CloudEvent dedup
 //	gt:{T}:devices          SET of device ids
+//	gt:{T}:events           STREAM, the tenant's event outbox (see Announce)
+//	gt:events:tenants       SET of tenants with an event outbox (no hash tag)
 //
 // The hash tag puts all of a tenant's keys in one cluster slot, so a single
 // Lua script can update them atomically in one round trip. The trade-off: one

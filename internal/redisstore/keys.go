@@ -35,14 +35,15 @@ func ValidTenant(tenant string) bool {
 
 // tenantKeys names the keys of one tenant.
 type tenantKeys struct {
-	base string // "<prefix>:{<tenant>}:"
+	base   string // "<prefix>:{<tenant>}:"
+	tenant string
 }
 
 func (s *Store) keys(tenant string) (tenantKeys, error) {
 	if !ValidTenant(tenant) {
 		return tenantKeys{}, fmt.Errorf("%w: tenant %q: want 1-%d bytes without braces or control characters", ErrInvalidArgument, clip.String(tenant, 40), maxTenantLen)
 	}
-	return tenantKeys{base: s.opts.KeyPrefix + ":{" + tenant + "}:"}, nil
+	return tenantKeys{base: s.opts.KeyPrefix + ":{" + tenant + "}:", tenant: tenant}, nil
 }
 
 func (k tenantKeys) geo() string                  { return k.base + "geo" }
@@ -50,6 +51,7 @@ func (k tenantKeys) last() string                 { return k.base + "last" }
 func (k tenantKeys) lastTS() string               { return k.base + "lastts" }
 func (k tenantKeys) devices() string              { return k.base + "devices" }
 func (k tenantKeys) history(device string) string { return k.base + "h:" + device }
+func (k tenantKeys) events() string               { return k.base + "events" } // == EventOutboxKey
 
 // seen is the dedup key of one CloudEvent; \x1f (unit separator) cannot be
 // confused with characters of a source URI or an id.

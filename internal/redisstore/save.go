@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"time"
 
@@ -37,6 +38,7 @@ type (
 	Group       = intake.Group
 	GroupResult = intake.GroupResult
 	SaveResult  = intake.SaveResult
+	Announce    = intake.Announce
 )
 
 // prepared is a Group as the script gets it: with the digest of its data,
@@ -66,6 +68,11 @@ func (s *Store) Save(ctx context.Context, tenant string, groups []Group, now tim
 	}
 	if len(groups) == 0 {
 		return SaveResult{PerGroup: []GroupResult{}}, nil
+	}
+	if announces(groups) {
+		if err := s.registerEmitter(ctx, tenant); err != nil {
+			return SaveResult{}, fmt.Errorf("redisstore: save: %w", err)
+		}
 	}
 	kept, tooOld := s.prepare(groups, now)
 	n := 0
@@ -207,11 +214,11 @@ func (s *Store) saveNow(ctx context.Context, tenant string, groups []prepared, n
 		// Run is EVALSHA with a fallback to EVAL when the script cache is cold.
 		reply, err := saveScript.Run(ctx, s.client, chunks[0].keys, chunks[0].args...).Slice()
 		if err != nil {
-			return SaveResult{}, fmt.Errorf("redisstore: save %d fixes for tenant %q: %w", chunks[0].fixes, tenant, err)
+			return SaveResult{}, fmt.Errorf("redisstore: save %d fixes for tenant %q: %w", chunks[0].fixes, tenant, outboxFull(err))
 		}
 		replies[0] = reply
 	} else if err := s.runPipelined(ctx, chunks, replies); err != nil {
-		return SaveResult{}, fmt.Errorf("redisstore: save for tenant %q: %w", tenant, err)
+		return SaveResult{}, fmt.Errorf("redisstore: save for tenant %q: %w", tenant, outboxFull(err))
 	}
 
 	for i, c := range chunks {
@@ -287,7 +294,10 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 	header := func() []any {
 		nowMS := now.UnixMilli()
 		retention := s.opts.HistoryRetention.Milliseconds()
-		return []any{nowMS, nowMS - retention, retention, s.opts.DedupTTL.Milliseconds(), 0}
+		// groups, then the event outbox's KEYS index, capacity, the
+		// tenant and the number of event slots (set by finish).
+		return []any{nowMS, nowMS - retention, retention, s.opts.DedupTTL.Milliseconds(), 0,
+			0, s.opts.EventOutboxMaxLen, k.tenant, 0}
 	}
 	newChunk := func(first int) chunk {
 		return chunk{keys: []string{k.geo(), k.last(), k.lastTS(), k.devices()}, args: header(), firstGroup: first}
@@ -295,6 +305,20 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 	var chunks []chunk
 	cur := newChunk(0)
 	histIndex := map[string]int{} // device -> KEYS index (1-based) in cur
+	var slots []*Announce         // event slots of cur, numbered from 1
+	finish := func() {
+		cur.args[4] = cur.groups
+		if len(slots) > 0 {
+			cur.keys = append(cur.keys, k.events())
+			cur.args[5] = len(cur.keys)
+			cur.args[8] = len(slots)
+			for _, a := range slots {
+				cur.args = append(cur.args, a.Type, a.Source, a.TraceParent)
+			}
+		}
+		chunks = append(chunks, cur)
+		slots = slots[:0]
+	}
 
 	for gi, g := range groups {
 		size := 0
@@ -302,7 +326,7 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 			size += 128 + len(g.Fixes[i].Device) // rough; refined below
 		}
 		if cur.groups > 0 && (cur.fixes+len(g.Fixes) > maxChunkFixes || cur.bytes+size > maxChunkBytes) {
-			chunks = append(chunks, cur)
+			finish()
 			cur = newChunk(gi)
 			clear(histIndex)
 		}
@@ -311,7 +335,15 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 			cur.keys = append(cur.keys, k.seen(g.Source, g.ID))
 			seenIdx = len(cur.keys)
 		}
-		cur.args = append(cur.args, seenIdx, len(g.Fixes), g.digest)
+		slot := 0
+		if g.Announce != nil {
+			slot = slices.Index(slots, g.Announce) + 1
+			if slot == 0 {
+				slots = append(slots, g.Announce)
+				slot = len(slots)
+			}
+		}
+		cur.args = append(cur.args, seenIdx, len(g.Fixes), g.digest, slot)
 		// The group's text arguments are written into one buffer and handed
 		// out as substrings of one string: one allocation instead of four
 		// per fix. (Save has validated every fix before this runs.)
@@ -347,9 +379,6 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 		cur.fixes += len(g.Fixes)
 		cur.groups++
 	}
-	chunks = append(chunks, cur)
-	for i := range chunks {
-		chunks[i].args[4] = chunks[i].groups
-	}
+	finish()
 	return chunks, nil
 }

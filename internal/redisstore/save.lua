@@ -5,14 +5,23 @@
 -- (Redis Cluster rules) and share the tenant's hash tag.
 --
 -- ARGV[1] now (unix ms), ARGV[2] history cutoff (unix ms, points below are
--- trimmed), ARGV[3] retention (ms), ARGV[4] dedup TTL (ms), ARGV[5] groups.
--- Then per group: seen key index (0 = no event dedup), fix count, digest of
--- the event's data; and per fix: history key index, device, ts (unix ms),
--- lon, lat, fix JSON.
+-- trimmed), ARGV[3] retention (ms), ARGV[4] dedup TTL (ms), ARGV[5] groups,
+-- ARGV[6] event outbox KEYS index (0 = no events), ARGV[7] its capacity,
+-- ARGV[8] tenant, ARGV[9] event slots. Then per group: seen key index (0 =
+-- no event dedup), fix count, digest of the event's data, event slot (0 =
+-- none); and per fix: history key index, device, ts (unix ms), lon, lat,
+-- fix JSON. Last, per event slot: type, source, traceparent.
 --
 -- Returns per group: duplicate (0/1), accepted fixes, duplicate fixes, a
 -- string with one character per fix ('1' stored now, '0' a duplicate), and
 -- conflict (1: a duplicate event id whose data differs from the first's).
+--
+-- Event outbox: the fixes stored now of the groups of one slot become one
+-- event entry (fields type, id, source, subject, time, trace, data) in the
+-- tenant's outbox stream, in this same atomic call, so no stored fix goes
+-- unannounced. The id is sha1(type, tenant, device, ts) of its first fix
+-- (redisstore.EventID). A full outbox fails the call before any write
+-- (error reply OUTBOXFULL).
 --
 -- Cost matters (this is the ingest hot path): no call per fix unless it is
 -- late (a ZCOUNT); one ZADD per device; a trim and a PEXPIRE per device at
@@ -26,15 +35,27 @@ local cutoff = ARGV[2]
 local retention = tonumber(ARGV[3])
 local dedupTTL = ARGV[4]
 local groups = tonumber(ARGV[5])
+local outboxIdx = tonumber(ARGV[6])
+local tenant = ARGV[8]
+local slots = tonumber(ARGV[9])
+local FIRST = 10                    -- ARGV index of the first group
+local slotBase = #ARGV - 3 * slots  -- ARGV index before the slot definitions
 local CHUNK = 500
+
+if outboxIdx > 0 then
+  local depth = redis.call('XLEN', KEYS[outboxIdx])
+  if depth + slots > tonumber(ARGV[7]) then
+    return redis.error_reply('OUTBOXFULL the event outbox holds ' .. depth .. ' of ' .. ARGV[7] .. ' events')
+  end
+end
 
 -- Pass 1: the distinct devices, to read their latest timestamps at once.
 local devList, devIndex = {}, {}
 do
-  local a = 6
+  local a = FIRST
   for _ = 1, groups do
     local n = tonumber(ARGV[a + 1])
-    a = a + 3
+    a = a + 4
     for _ = 1, n do
       local dev = ARGV[a + 1]
       if devIndex[dev] == nil then
@@ -68,13 +89,15 @@ local touched = {}    -- device -> history key written now
 local oldest = {}     -- device -> oldest ts written now
 local inCall = {}     -- device -> set of ts written by this call
 local zadds, zorder = {}, {} -- history key -> {score, member, ...}
+local evData, evFirst, evSubject = {}, {}, {} -- slot -> fix JSONs, ARGV index of the first fix, device or false
 local out = {}
-local a = 6
+local a = FIRST
 for _ = 1, groups do
   local seen = tonumber(ARGV[a])
   local n = tonumber(ARGV[a + 1])
   local digest = ARGV[a + 2]
-  a = a + 3
+  local slot = tonumber(ARGV[a + 3])
+  a = a + 4
   -- The seen mark keeps the event's digest: a redelivery carries the same
   -- data, a producer reusing an id for other data does not ('1' is a mark
   -- from before digests were kept: unknown, not a conflict).
@@ -119,6 +142,18 @@ for _ = 1, groups do
         z[#z + 1] = ARGV[a + 5]
         accepted = accepted + 1
         flags[#flags + 1] = '1'
+        if slot > 0 then
+          local d = evData[slot]
+          if d == nil then
+            d = {}
+            evData[slot] = d
+            evFirst[slot] = a
+            evSubject[slot] = dev
+          elseif evSubject[slot] ~= dev then
+            evSubject[slot] = false
+          end
+          d[#d + 1] = ARGV[a + 5]
+        end
         touched[dev] = hkey
         if oldest[dev] == nil or ts < oldest[dev] then oldest[dev] = ts end
         -- Only a strictly newer fix moves the latest position; late ones
@@ -195,6 +230,19 @@ for _, dev in ipairs(devList) do
       local expiry = (math.floor(cur / 60000) + 1) * 60000 + retention - now
       redis.call('PEXPIRE', hkey, string.format('%d', expiry))
     end
+  end
+end
+
+-- The events, in slot order (the order of the requests in this call).
+for slot = 1, slots do
+  local d = evData[slot]
+  if d then
+    local s = slotBase + 3 * (slot - 1)
+    local f = evFirst[slot]
+    local id = redis.sha1hex(ARGV[s + 1] .. '\31' .. tenant .. '\31' .. ARGV[f + 1] .. '\31' .. ARGV[f + 2])
+    redis.call('XADD', KEYS[outboxIdx], '*', 'type', ARGV[s + 1], 'id', id, 'source', ARGV[s + 2],
+      'subject', evSubject[slot] or '', 'time', ARGV[1], 'trace', ARGV[s + 3],
+      'data', '[' .. table.concat(d, ',') .. ']')
   end
 end
 

@@ -31,6 +31,10 @@ type Options struct {
 	HistoryRetention time.Duration // how long history points are kept (default 7 days)
 	DedupTTL         time.Duration // how long a CloudEvent source+id is remembered (default 24h)
 	KeyPrefix        string        // first key segment (default "gt"); must not contain '{' or '}'
+	// EventOutboxMaxLen caps each tenant's event outbox (default
+	// DefaultEventOutboxMaxLen); an announcing Save beyond it fails with
+	// intake.ErrOutboxFull.
+	EventOutboxMaxLen int64
 }
 
 // Store is the Redis hot store; it is safe for concurrent use.
@@ -38,6 +42,7 @@ type Store struct {
 	client     redis.UniversalClient
 	opts       Options
 	committers sync.Map // tenant -> *committer (see Save)
+	emitters   emitters
 }
 
 // New wraps client. It panics on a KeyPrefix with braces, which would break
@@ -48,6 +53,9 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	}
 	if opts.DedupTTL <= 0 {
 		opts.DedupTTL = DefaultDedupTTL
+	}
+	if opts.EventOutboxMaxLen <= 0 {
+		opts.EventOutboxMaxLen = DefaultEventOutboxMaxLen
 	}
 	if opts.KeyPrefix == "" {
 		opts.KeyPrefix = DefaultKeyPrefix

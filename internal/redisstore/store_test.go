@@ -65,6 +65,7 @@ func runScenarios(t *testing.T, client redis.UniversalClient) {
 		{"coordinate extremes", testExtremes},
 		{"invalid input", testInvalidInput},
 		{"ping", testPing},
+		{"event outbox", testEventOutbox},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

@@ -1,0 +1,568 @@
+package eventoutbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/geotrack/geotrack/internal/backoff"
+	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/forward"
+	"github.com/geotrack/geotrack/internal/metrics"
+	"github.com/geotrack/geotrack/internal/outbox"
+	"github.com/geotrack/geotrack/internal/redisstore"
+)
+
+// Defaults for Config.
+const (
+	DefaultBatchSize   = 100
+	DefaultInterval    = time.Second
+	DefaultSendTimeout = 5 * time.Second
+	DefaultMinBackoff  = 200 * time.Millisecond
+	DefaultMaxBackoff  = 30 * time.Second
+	DefaultLockTTL     = 5 * time.Second
+	DefaultParallel    = 16
+	DefaultWakeDelay   = 5 * time.Millisecond
+)
+
+// detachedTimeout bounds the bookkeeping that must finish even when the
+// caller's context ended: acking what the sink has, releasing a lock.
+const detachedTimeout = 5 * time.Second
+
+// Config tunes a Relay; zero values take the defaults.
+type Config struct {
+	KeyPrefix   string        // the hot store's key prefix (default "gt")
+	BatchSize   int           // entries read from an outbox at a time (default 100)
+	Interval    time.Duration // how often outboxes are polled without a wake-up (default 1s)
+	SendTimeout time.Duration // bound of one delivery attempt (default 5s)
+	MinBackoff  time.Duration // first wait after a failed pass (default 200ms)
+	MaxBackoff  time.Duration // longest wait between failed passes (default 30s)
+	// LockTTL is the per-tenant lock's lifetime, renewed every third of it
+	// while sending; it is also how long a crashed replica's tenants wait
+	// before another replica takes them over (default 5s).
+	LockTTL time.Duration
+	// Parallel is how many devices' events are delivered at once; one
+	// device's events always go one after the other, in order (default 16).
+	Parallel int
+	// WakeDelay is the least time between passes that deliver without
+	// failure, so that a burst of wake-ups shares one pass (default 5ms;
+	// negative: none).
+	WakeDelay time.Duration
+	// MaxBatchesPerTenant bounds one tenant's share of a pass, so a tenant
+	// with a large backlog does not starve others (default 10).
+	MaxBatchesPerTenant int
+	Logger              *slog.Logger      // default slog.Default()
+	Metrics             *metrics.Registry // nil keeps the metrics private
+}
+
+// Relay delivers every tenant's event outbox to a sink. Each emitting
+// process runs one (Run); replicas share the work through a per-tenant Redis
+// lock, so one tenant's outbox is sent by one replica at a time, in order.
+type Relay struct {
+	client redis.UniversalClient
+	sink   events.Sink
+	cfg    Config
+	log    *slog.Logger
+	wake   chan struct{}
+	m      *relayMetrics
+
+	mu    sync.Mutex
+	woken map[string]struct{} // tenants woken since the last pass
+}
+
+// New returns a relay from the outboxes on client to sink.
+func New(client redis.UniversalClient, sink events.Sink, cfg Config) *Relay {
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = redisstore.DefaultKeyPrefix
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = DefaultSendTimeout
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
+	if cfg.LockTTL <= 0 {
+		cfg.LockTTL = DefaultLockTTL
+	}
+	if cfg.WakeDelay == 0 {
+		cfg.WakeDelay = DefaultWakeDelay
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = DefaultParallel
+	}
+	if cfg.MaxBatchesPerTenant <= 0 {
+		cfg.MaxBatchesPerTenant = 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Relay{client: client, sink: sink, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
+		m: newRelayMetrics(cfg.Metrics), woken: map[string]struct{}{}}
+}
+
+// Wake asks for a pass over tenant's outbox now (an emitter queued events
+// for it); it never blocks.
+func (r *Relay) Wake(tenant string) {
+	r.mu.Lock()
+	r.woken[tenant] = struct{}{}
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeWoken returns and forgets the tenants woken since the last call.
+func (r *Relay) takeWoken() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.woken))
+	for t := range r.woken {
+		out = append(out, t)
+	}
+	clear(r.woken)
+	return out
+}
+
+// Result of one pass.
+type Result struct {
+	Delivered    int   // events the sink acknowledged
+	DeadLettered int   // entries moved to a dead-letter stream (undecodable, or refused by the sink)
+	Depth        int64 // events waiting in all outboxes before the pass
+	More         bool  // a tenant had more than its share of the pass
+}
+
+// RunOnce delivers what every outbox holds, up to MaxBatchesPerTenant
+// batches per tenant. It stops at the first failure (the sink or Redis is
+// down: other tenants' events would fail the same way) and returns it.
+// Tenants whose outbox another replica is sending are skipped.
+func (r *Relay) RunOnce(ctx context.Context) (Result, error) {
+	tenants, err := r.client.SMembers(ctx, redisstore.EmittersKey(r.cfg.KeyPrefix)).Result()
+	if err != nil {
+		r.m.failed.With("redis").Inc()
+		return Result{}, fmt.Errorf("event relay: list outboxes: %w", err)
+	}
+	return r.pass(ctx, tenants, true)
+}
+
+// pass delivers the outboxes of tenants (full: every tenant).
+func (r *Relay) pass(ctx context.Context, tenants []string, full bool) (Result, error) {
+	var res Result
+	depths, err := r.readDepths(ctx, tenants, full)
+	if err != nil {
+		r.m.failed.With("redis").Inc()
+		return res, err
+	}
+	sort.Strings(tenants)
+	for _, tenant := range tenants {
+		if depths[tenant] == 0 {
+			continue
+		}
+		res.Depth += depths[tenant]
+		t, err := r.drainTenant(ctx, tenant)
+		res.Delivered += t.Delivered
+		res.DeadLettered += t.DeadLettered
+		res.More = res.More || t.More
+		r.m.drained(tenant, t.Delivered+t.DeadLettered)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// Run makes passes until ctx ends: on a wake-up or every Interval, and after
+// a failure with exponential backoff (full jitter) during which wake-ups are
+// ignored, so busy ingest cannot hammer a dead sink.
+func (r *Relay) Run(ctx context.Context) {
+	failures := 0
+	var lastFull time.Time
+	for {
+		select { // this pass covers whatever woke us
+		case <-r.wake:
+		default:
+		}
+		// A wake-up only concerns the woken tenants; every tenant is looked
+		// at each Interval (others' replicas may have crashed with events
+		// queued) and after a failure.
+		var res Result
+		var err error
+		woken := r.takeWoken()
+		if failures > 0 || time.Since(lastFull) >= r.cfg.Interval {
+			lastFull = time.Now()
+			res, err = r.RunOnce(ctx)
+		} else {
+			res, err = r.pass(ctx, woken, false)
+		}
+		if err == nil && !res.More && r.cfg.WakeDelay > 0 {
+			// Let a burst of requests queue before the next pass, so busy
+			// ingest costs one pass per burst instead of one per request.
+			t := time.NewTimer(r.cfg.WakeDelay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wait, wakeable := r.cfg.Interval, true
+		switch {
+		case err != nil:
+			failures++
+			wait, wakeable = r.backoff(failures), false
+			r.log.Warn("event relay: delivery failed, backing off", "err", err, "failures", failures,
+				"wait", wait, "delivered", res.Delivered, "depth", res.Depth)
+		case res.More:
+			failures, wait = 0, 0
+		default:
+			failures = 0
+		}
+		if wait == 0 {
+			continue
+		}
+		var wakeCh <-chan struct{}
+		if wakeable {
+			wakeCh = r.wake
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-wakeCh:
+			t.Stop()
+		}
+	}
+}
+
+// backoff is the wait after the n-th consecutive failed pass.
+func (r *Relay) backoff(n int) time.Duration {
+	return backoff.Policy{Min: r.cfg.MinBackoff, Max: r.cfg.MaxBackoff}.Delay(n)
+}
+
+// drainTenant sends one tenant's outbox under its lock.
+func (r *Relay) drainTenant(ctx context.Context, tenant string) (Result, error) {
+	var res Result
+	key := redisstore.EventOutboxKey(r.cfg.KeyPrefix, tenant)
+	lease, err := forward.NewLock(r.client, key+":lock", r.cfg.LockTTL).Acquire(ctx)
+	if errors.Is(err, forward.ErrLocked) {
+		return res, nil // another replica is on it
+	}
+	if err != nil {
+		r.m.failed.With("redis").Inc()
+		return res, fmt.Errorf("event relay: %w", err)
+	}
+	ctx, lost := context.WithCancelCause(ctx)
+	stopRenew := r.keepAlive(ctx, lease, lost)
+	defer func() {
+		stopRenew()
+		lost(nil)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+		defer cancel()
+		if err := lease.Release(rctx); err != nil {
+			r.log.Warn("event relay: release lock", "err", err) // it expires after LockTTL anyway
+		}
+	}()
+	stream := outbox.NewStream(r.client, key)
+	for batch := 0; batch < r.cfg.MaxBatchesPerTenant; batch++ {
+		msgs, err := stream.Head(ctx, "", r.cfg.BatchSize)
+		if err != nil {
+			r.m.failed.With("redis").Inc()
+			return res, fmt.Errorf("event relay: %w", err)
+		}
+		if len(msgs) == 0 {
+			return res, nil
+		}
+		out := r.deliver(ctx, tenant, msgs, func(ids []string) error {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+			defer cancel()
+			return stream.Ack(actx, ids...)
+		})
+		dead, derr := r.deadLetter(ctx, key, msgs, out.dead)
+		res.DeadLettered += dead
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+		aerr := stream.Ack(actx, out.delivered...)
+		cancel()
+		if aerr != nil {
+			// Delivered but still queued: resent later, dropped by id.
+			r.m.failed.With("redis").Inc()
+			return res, fmt.Errorf("event relay: %w", aerr)
+		}
+		res.Delivered += len(out.acked) + len(out.delivered)
+		r.m.delivered.Add(float64(len(out.acked) + len(out.delivered)))
+		switch {
+		case out.err != nil:
+			return res, out.err
+		case derr != nil:
+			r.m.failed.With("redis").Inc()
+			return res, derr
+		case len(msgs) < r.cfg.BatchSize:
+			return res, nil
+		case context.Cause(ctx) != nil:
+			return res, fmt.Errorf("event relay: tenant %q: %w", tenant, context.Cause(ctx))
+		}
+	}
+	res.More = true
+	return res, nil
+}
+
+// keepAlive renews lease every LockTTL/3 until stopped; when the lease is
+// lost (or not renewed for a whole TTL) it cancels ctx with the reason, so
+// the drain stops before another replica starts on the same outbox.
+func (r *Relay) keepAlive(ctx context.Context, lease *forward.Lease, lost context.CancelCauseFunc) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(r.cfg.LockTTL/3, time.Millisecond))
+		defer tick.Stop()
+		lastOK := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			err := lease.Renew(ctx)
+			switch {
+			case err == nil:
+				lastOK = time.Now()
+			case errors.Is(err, forward.ErrLockLost), time.Since(lastOK) >= r.cfg.LockTTL:
+				lost(fmt.Errorf("%w: %v", forward.ErrLockLost, err))
+				return
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// outcome of delivering one batch: stream ids delivered and already acked,
+// delivered and still to ack, entries to dead-letter (id -> reason), and the
+// failure that stopped it.
+type outcome struct {
+	acked     []string
+	delivered []string
+	dead      map[string]deadReason
+	err       error
+}
+
+// ackEvery is how often a batch's deliveries to an unbuffered (HTTP) sink
+// are acked while the batch is still being sent: with a slow sink a batch
+// takes long, and a crash should repeat seconds of it, not all of it.
+const ackEvery = 250 * time.Millisecond
+
+type deadReason struct {
+	reason string
+	status int
+}
+
+// deliver sends a batch in order per device: consecutive events with a
+// subject (one device) go in parallel lanes, one lane per device; an event
+// without one (several devices) is a barrier sent on its own. A lane stops at
+// its first failure, and nothing after a failure's segment is sent, so a
+// device's later events never overtake an earlier one.
+func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessage, ack func(ids []string) error) outcome {
+	out := outcome{dead: map[string]deadReason{}}
+	type item struct {
+		id string
+		e  event.Event
+	}
+	var mu sync.Mutex // guards sent, out
+	var sent []string // sent, not yet acked (for a buffered sink: not yet known to be received)
+	flusher, buffered := r.sink.(events.Flusher)
+	stopAcks := func() {}
+	if !buffered {
+		stopAcks = ackWhileSending(&mu, &sent, &out.acked, ack)
+	}
+	segment := map[string][]item{}
+	var order []string
+	runSegment := func() bool {
+		if len(order) == 0 {
+			return true
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, r.cfg.Parallel)
+		ok := true
+		for _, subject := range order {
+			lane := segment[subject]
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				for _, it := range lane {
+					err := r.send(ctx, it.e)
+					mu.Lock()
+					switch {
+					case err == nil:
+						sent = append(sent, it.id)
+					case isRejected(err):
+						status, _ := events.Rejected(err)
+						out.dead[it.id] = deadReason{reason: "refused by the event sink: " + err.Error(), status: status}
+					default:
+						ok = false
+						if out.err == nil {
+							out.err = fmt.Errorf("event relay: send %s %s of tenant %q: %w", it.e.Type(), it.e.ID(), tenant, err)
+						}
+					}
+					mu.Unlock()
+					if err != nil && !isRejected(err) {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		clear(segment)
+		order = order[:0]
+		return ok
+	}
+	add := func(id string, e event.Event) {
+		s := e.Subject()
+		if _, ok := segment[s]; !ok {
+			order = append(order, s)
+		}
+		segment[s] = append(segment[s], item{id, e})
+	}
+	for _, m := range msgs {
+		e, err := decode(tenant, m)
+		if err != nil {
+			out.dead[m.ID] = deadReason{reason: err.Error()}
+			r.log.Error("event relay: undecodable outbox entry", "tenant", tenant, "id", m.ID, "err", err)
+			continue
+		}
+		if e.Subject() == "" {
+			if !runSegment() {
+				break
+			}
+			add(m.ID, e)
+			if !runSegment() {
+				break
+			}
+			continue
+		}
+		add(m.ID, e)
+	}
+	runSegment()
+	stopAcks() // before sent is read below
+	if out.err != nil {
+		r.m.failed.With("sink").Inc()
+	}
+	if buffered && len(sent) > 0 {
+		fctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout)
+		err := flusher.Flush(fctx)
+		cancel()
+		if err != nil {
+			if out.err == nil {
+				r.m.failed.With("sink").Inc()
+				out.err = fmt.Errorf("event relay: tenant %q: %w", tenant, err)
+			}
+			return out // nothing is known to have arrived: all stays queued
+		}
+	}
+	out.delivered = sent
+	return out
+}
+
+// ackWhileSending acks, every ackEvery until stopped, what was sent so far:
+// it moves ids from sent to acked (both guarded by mu). A failed ack leaves
+// them in sent for the final ack.
+func ackWhileSending(mu *sync.Mutex, sent, acked *[]string, ack func(ids []string) error) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(ackEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			ids := *sent
+			*sent = nil
+			mu.Unlock()
+			if len(ids) == 0 {
+				continue
+			}
+			err := ack(ids)
+			mu.Lock()
+			if err != nil {
+				*sent = append(*sent, ids...)
+			} else {
+				*acked = append(*acked, ids...)
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+func isRejected(err error) bool {
+	_, permanent := events.Rejected(err)
+	return permanent
+}
+
+func (r *Relay) send(ctx context.Context, e event.Event) error {
+	// One attempt: the relay's backoff does the retrying.
+	sctx, cancel := context.WithTimeout(events.SendOnce(ctx), r.cfg.SendTimeout)
+	defer cancel()
+	return r.sink.Send(sctx, e)
+}
+
+// deadLetter moves entries to <outbox>:dead with why, atomically per entry
+// (MULTI on one slot): data the sink refused or that cannot be decoded is
+// kept for an operator instead of blocking the outbox.
+func (r *Relay) deadLetter(ctx context.Context, key string, msgs []redis.XMessage, dead map[string]deadReason) (int, error) {
+	if len(dead) == 0 {
+		return 0, nil
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+	defer cancel()
+	_, err := r.client.TxPipelined(dctx, func(pipe redis.Pipeliner) error {
+		for _, m := range msgs {
+			d, ok := dead[m.ID]
+			if !ok {
+				continue
+			}
+			values := make([]any, 0, 2*len(m.Values)+6)
+			for k, v := range m.Values {
+				values = append(values, k, v)
+			}
+			values = append(values, "dl_id", m.ID, "dl_reason", d.reason, "dl_status", strconv.Itoa(d.status))
+			pipe.XAdd(dctx, &redis.XAddArgs{Stream: key + ":dead", Values: values})
+			pipe.XDel(dctx, key, m.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("event relay: dead-letter %d entries of %s: %w", len(dead), key, err)
+	}
+	r.m.dead.Add(float64(len(dead)))
+	for id, d := range dead {
+		r.log.Error("event relay: entry dead-lettered", "key", key, "id", id, "reason", d.reason, "status", d.status)
+	}
+	return len(dead), nil
+}
