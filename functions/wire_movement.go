@@ -2,10 +2,16 @@ package functions
 
 import (
 	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	fnmovement "github.com/geotrack/geotrack/functions/movement"
 	fntrips "github.com/geotrack/geotrack/functions/trips"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/movement"
 	"github.com/geotrack/geotrack/internal/redisstore"
@@ -26,11 +32,55 @@ func buildMovement(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	states := redisstore.NewMovementStore(client, redisstore.MovementOptions{
-		StateTTL: cfg.StateTTL, LogRetention: cfg.EventLogRetention, Source: cfg.Source,
-	})
-	live := movement.NewLive(states, movement.DefaultRules{})
+	relay, err := d.EventRelay(cfg.Redis, cfg.SinkConfig)
+	if err != nil {
+		return nil, err
+	}
+	opts := redisstore.MovementOptions{StateTTL: cfg.StateTTL, LogRetention: cfg.EventLogRetention, Source: cfg.Source}
+	if relay != nil { // no sink: nothing may be queued (no relay drains it); the event log still gets them
+		reg := &tenantRegistry{client: client}
+		opts.Queue = func(ctx context.Context, pipe redis.Pipeliner, tenant string, e movement.Event) {
+			eventoutbox.Queue(ctx, pipe, redisstore.DefaultKeyPrefix, tenant, eventoutbox.Event{
+				Type: e.Type, Source: cfg.Source, Subject: e.Subject, ID: e.ID, Time: e.Time, Data: e.Data,
+			})
+		}
+		opts.Committed = func(ctx context.Context, tenant string, n int) {
+			reg.register(ctx, tenant)
+			relay.Wake(tenant)
+		}
+	}
+	live := movement.NewLive(redisstore.NewMovementStore(client, opts), movement.DefaultRules{})
 	return &Built{Handler: fnmovement.New(live, verifier), Ready: pinger(client)}, nil
+}
+
+// tenantRegistry lists a tenant with the relay (eventoutbox.Register) at
+// most once a minute per tenant, as the hot store does for location events,
+// so a lost emitters set is restored soon without a round trip per call.
+type tenantRegistry struct {
+	client redis.UniversalClient
+	mu     sync.Mutex
+	last   map[string]time.Time
+}
+
+func (r *tenantRegistry) register(ctx context.Context, tenant string) {
+	r.mu.Lock()
+	if r.last == nil {
+		r.last = map[string]time.Time{}
+	}
+	due := time.Since(r.last[tenant]) > time.Minute
+	if due {
+		r.last[tenant] = time.Now()
+	}
+	r.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := eventoutbox.Register(ctx, r.client, redisstore.DefaultKeyPrefix, tenant); err != nil {
+		slog.WarnContext(ctx, "register tenant with the event relay", "tenant", tenant, "err", err)
+		r.mu.Lock()
+		delete(r.last, tenant) // try again next time
+		r.mu.Unlock()
+	}
 }
 
 func buildTrips(ctx context.Context, d *Deps) (*Built, error) {

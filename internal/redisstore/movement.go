@@ -28,6 +28,9 @@ type MovementOptions struct {
 	LogRetention time.Duration // events older than this leave the event log (default 7 days)
 	Source       string        // CloudEvents source of the emitted events
 	Queue        EventQueuer   // nil: events go to the event log only
+	// Committed runs after a transaction that queued n > 0 events (outside
+	// it): registering the tenant with the relay and waking it.
+	Committed func(ctx context.Context, tenant string, n int)
 }
 
 // MovementStore keeps the trip machine state of each device, as JSON in
@@ -75,7 +78,7 @@ func (m *MovementStore) Advance(ctx context.Context, tenant, device string, step
 		return fmt.Errorf("%w: tenant %q", ErrInvalidArgument, tenant)
 	}
 	key := MovementStateKey(m.opts.KeyPrefix, tenant, device)
-	txf := func(tx *redis.Tx) error {
+	txf := func(tx *redis.Tx, queued *int) error {
 		var s trips.State
 		raw, err := tx.Get(ctx, key).Bytes()
 		switch {
@@ -116,15 +119,26 @@ func (m *MovementStore) Advance(ctx context.Context, tenant, device string, step
 			}
 			return nil
 		})
+		if err == nil {
+			*queued = len(evs)
+		}
 		return err
 	}
+	queued := 0
 	for range maxAdvanceRetries {
-		err := m.client.Watch(ctx, txf, key)
+		queued = 0
+		err := m.client.Watch(ctx, func(tx *redis.Tx) error {
+			err := txf(tx, &queued)
+			return err
+		}, key)
 		if errors.Is(err, redis.TxFailedErr) {
 			continue
 		}
 		if err != nil {
 			return markOutage(fmt.Errorf("advance movement of %q: %w", device, err))
+		}
+		if queued > 0 && m.opts.Committed != nil {
+			m.opts.Committed(ctx, tenant, queued)
 		}
 		return nil
 	}
