@@ -1,0 +1,92 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/geotrack/geotrack/internal/preferences"
+)
+
+// Fields of the preferences hash that are not device ids (which cannot
+// contain '@').
+const (
+	prefsTenantField  = "@tenant"
+	prefsVersionField = "@version"
+)
+
+// PreferencesKey is tenant's preferences hash: "@tenant" the tenant's
+// document, each device id its override, "@version" bumped by every write.
+func PreferencesKey(prefix, tenant string) string { return prefix + ":{" + tenant + "}:prefs" }
+
+// PreferencesStore implements preferences.Store.
+type PreferencesStore struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+// NewPreferencesStore wraps client ("" prefix: "gt").
+func NewPreferencesStore(client redis.UniversalClient, prefix string) *PreferencesStore {
+	if prefix == "" {
+		prefix = DefaultKeyPrefix
+	}
+	return &PreferencesStore{client: client, prefix: prefix}
+}
+
+// LoadPreferences reads every document of tenant.
+func (p *PreferencesStore) LoadPreferences(ctx context.Context, tenant string) (preferences.Set, error) {
+	if !ValidTenant(tenant) {
+		return preferences.Set{}, fmt.Errorf("%w: tenant %q", ErrInvalidArgument, tenant)
+	}
+	all, err := p.client.HGetAll(ctx, PreferencesKey(p.prefix, tenant)).Result()
+	if err != nil {
+		return preferences.Set{}, markOutage(fmt.Errorf("read preferences: %w", err))
+	}
+	set := preferences.Set{Devices: map[string]preferences.Document{}}
+	for field, raw := range all {
+		switch field {
+		case prefsVersionField:
+			set.Version, _ = strconv.ParseInt(raw, 10, 64)
+			continue
+		}
+		var d preferences.Document
+		if err := json.Unmarshal([]byte(raw), &d); err != nil {
+			return preferences.Set{}, fmt.Errorf("stored preferences %q of tenant %q: %w", field, tenant, err)
+		}
+		if field == prefsTenantField {
+			set.Tenant = d
+		} else {
+			set.Devices[field] = d
+		}
+	}
+	return set, nil
+}
+
+// SavePreferences stores one document and bumps the version atomically.
+func (p *PreferencesStore) SavePreferences(ctx context.Context, tenant, device string, doc []byte) (int64, error) {
+	if !ValidTenant(tenant) {
+		return 0, fmt.Errorf("%w: tenant %q", ErrInvalidArgument, tenant)
+	}
+	field := device
+	if field == "" {
+		field = prefsTenantField
+	}
+	key := PreferencesKey(p.prefix, tenant)
+	var v *redis.IntCmd
+	_, err := p.client.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		if string(doc) == "{}" && device != "" {
+			pipe.HDel(ctx, key, field) // an empty override is no override
+		} else {
+			pipe.HSet(ctx, key, field, doc)
+		}
+		v = pipe.HIncrBy(ctx, key, prefsVersionField, 1)
+		return nil
+	})
+	if err != nil {
+		return 0, markOutage(fmt.Errorf("save preferences: %w", err))
+	}
+	return v.Val(), nil
+}
