@@ -20,6 +20,7 @@ import (
 	"github.com/geotrack/geotrack/functions/osmand"
 	"github.com/geotrack/geotrack/functions/owntracks"
 	"github.com/geotrack/geotrack/functions/position"
+	"github.com/geotrack/geotrack/functions/preferences"
 	"github.com/geotrack/geotrack/functions/track"
 	"github.com/geotrack/geotrack/functions/trips"
 	"github.com/geotrack/geotrack/internal/events"
@@ -89,6 +90,10 @@ func Pack() []Spec {
 		{
 			Name: "position", Config: &position.Config{}, EdgeSite: true,
 			Build: buildPosition,
+		},
+		{
+			Name: "preferences", Config: &preferences.Config{},
+			Build: buildPreferences,
 		},
 		{
 			Name: "track", Config: &track.Config{}, EdgeSite: true,

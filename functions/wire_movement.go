@@ -9,11 +9,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	fnmovement "github.com/geotrack/geotrack/functions/movement"
+	fnpreferences "github.com/geotrack/geotrack/functions/preferences"
 	fntrips "github.com/geotrack/geotrack/functions/trips"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/movement"
+	"github.com/geotrack/geotrack/internal/preferences"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -49,7 +51,7 @@ func buildMovement(ctx context.Context, d *Deps) (*Built, error) {
 			relay.Wake(tenant)
 		}
 	}
-	live := movement.NewLive(redisstore.NewMovementStore(client, opts), movement.DefaultRules{})
+	live := movement.NewLive(redisstore.NewMovementStore(client, opts), preferenceService(client))
 	return &Built{Handler: fnmovement.New(live, verifier), Ready: pinger(client)}, nil
 }
 
@@ -92,6 +94,28 @@ func buildTrips(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	reports := movement.NewReports(locate.New(store), movement.DefaultRules{})
+	reports := movement.NewReports(locate.New(store), preferenceService(store.Client()))
 	return &Built{Handler: fntrips.New(reports, verifier), Ready: ready}, nil
+}
+
+// preferenceService reads tenants' preferences from the Redis of client,
+// each tenant's cached for preferences.DefaultCacheTTL.
+func preferenceService(client redis.UniversalClient) *preferences.Service {
+	return preferences.NewService(redisstore.NewPreferencesStore(client, ""), 0)
+}
+
+func buildPreferences(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg fnpreferences.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	client, err := d.Redis(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := d.Auth(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: fnpreferences.New(preferenceService(client), verifier), Ready: pinger(client)}, nil
 }
