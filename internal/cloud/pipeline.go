@@ -13,6 +13,7 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
@@ -21,6 +22,12 @@ import (
 // Store keeps accepted fixes, deduplicating by event and by device+ts.
 type Store interface {
 	Save(ctx context.Context, tenant string, groups []intake.Group, now time.Time) (intake.SaveResult, error)
+}
+
+// Gate keeps out the fixes tracking preferences exclude: a reason
+// (preferences.ReasonPaused, ReasonPrivacyZone) or "" to keep the fix.
+type Gate interface {
+	Gate(ctx context.Context, tenant string, f fix.Fix) (string, error)
 }
 
 // Relay delivers the event outbox; Wake asks it to look at a tenant's now.
@@ -42,6 +49,48 @@ type Pipeline struct {
 	// Conflicts counts duplicate event ids delivered with other data
 	// (NewConflictCounter); nil: they are only logged.
 	Conflicts *metrics.Counter
+	// Gate, when set, drops the fixes preferences exclude before anything
+	// is stored (counted in Dropped, by reason).
+	Gate    Gate
+	Dropped *metrics.CounterVec // NewDroppedCounter; nil: only the reply says
+}
+
+// NewDroppedCounter registers geotrack_ingest_dropped_total{reason}.
+func NewDroppedCounter(r *metrics.Registry) *metrics.CounterVec {
+	return r.NewCounterVec("geotrack_ingest_dropped_total", "Valid fixes not stored because of tracking preferences, by reason (paused, privacy_zone).", "reason")
+}
+
+// gate removes the fixes the preferences exclude, counting them by reason.
+func (pl *Pipeline) gate(ctx context.Context, tenant string, groups []intake.Group, summary *intake.Summary) ([]intake.Group, error) {
+	if pl.Gate == nil {
+		return groups, nil
+	}
+	out := groups[:0:0]
+	for _, g := range groups {
+		kept := g.Fixes[:0:0]
+		for _, f := range g.Fixes {
+			reason, err := pl.Gate.Gate(ctx, tenant, f)
+			if err != nil {
+				return nil, fmt.Errorf("tracking preferences: %w", err)
+			}
+			if reason == "" {
+				kept = append(kept, f)
+				continue
+			}
+			if summary.Dropped == nil {
+				summary.Dropped = map[string]int{}
+			}
+			summary.Dropped[reason]++
+			if pl.Dropped != nil {
+				pl.Dropped.With(reason).Inc()
+			}
+		}
+		if len(kept) > 0 {
+			g.Fixes = kept
+			out = append(out, g)
+		}
+	}
+	return out, nil
 }
 
 // AcceptGroups implements intake.Acceptor.
@@ -52,6 +101,10 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	summary := intake.Summary{Rejected: rejected}
 	if summary.Rejected == nil {
 		summary.Rejected = []intake.Rejection{}
+	}
+	groups, err := pl.gate(ctx, p.Tenant, groups, &summary)
+	if err != nil {
+		return intake.Summary{}, err
 	}
 	if len(groups) == 0 {
 		return summary, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/edgefilter"
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/geo"
 	"github.com/geotrack/geotrack/internal/trips"
 )
 
@@ -126,4 +127,42 @@ func (s *Service) TripRules(ctx context.Context, tenant, device string) (trips.R
 		return trips.Rules{}, err
 	}
 	return e.Trips, nil
+}
+
+// Reasons a fix is dropped because of preferences (metric label and the
+// ingest reply's dropped keys; public contract).
+const (
+	ReasonPaused      = "paused"
+	ReasonPrivacyZone = "privacy_zone"
+)
+
+// Gate says whether preferences keep f out: ReasonPaused when its device's
+// tracking is paused, ReasonPrivacyZone when it lies in one of its zones,
+// "" to keep it. It is cheap (no filter decoding): it runs for every fix.
+func (s Set) Gate(f fix.Fix) string {
+	dev, hasDev := s.Devices[f.Device]
+	paused := s.Tenant.Tracking == TrackingPaused
+	if hasDev && dev.Tracking != "" {
+		paused = dev.Tracking == TrackingPaused
+	}
+	if paused {
+		return ReasonPaused
+	}
+	p := geo.Point{Lat: f.Lat, Lon: f.Lon}
+	if _, in := InZone(s.Tenant.PrivacyZones, p); in {
+		return ReasonPrivacyZone
+	}
+	if _, in := InZone(dev.PrivacyZones, p); hasDev && in {
+		return ReasonPrivacyZone
+	}
+	return ""
+}
+
+// Gate is Set.Gate over tenant's current (cached) preferences.
+func (s *Service) Gate(ctx context.Context, tenant string, f fix.Fix) (string, error) {
+	set, err := s.Current(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	return set.Gate(f), nil
 }

@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/testenv"
+)
+
+// TestPreferencesPauseAndPrivacyZonesInTheCloud: with a device paused and
+// a privacy zone set, ingest stores none of the paused device's fixes and
+// none inside the zone; the reply counts them by reason, and so does
+// geotrack_ingest_dropped_total. Malformed documents are refused, naming
+// the field, and change nothing.
+func TestPreferencesPauseAndPrivacyZonesInTheCloud(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	rc, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	base := startDev(t, rs.URL)
+	admin := token(t, "acme", auth.RoleAdmin, "")
+	svc := token(t, "acme", auth.RoleService, "")
+	json_ := hdr("Content-Type", "application/json")
+
+	for _, bad := range []string{`{"tracking":"off"}`, `{"privacy_zones":[{"name":"x","lat":1,"lon":1}]}`, `{"colour":1}`} {
+		r := call(t, http.MethodPut, base+"/function/preferences", admin, json_, []byte(bad))
+		if r.Status != http.StatusBadRequest {
+			t.Fatalf("PUT %s: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	if n, _ := rc.Exists(context.Background(), redisstore.PreferencesKey("gt", "acme")).Result(); n != 0 {
+		t.Fatal("a refused document was stored")
+	}
+	put := func(query, doc string) {
+		r := call(t, http.MethodPut, base+"/function/preferences"+query, admin, json_, []byte(doc))
+		if r.Status != http.StatusOK {
+			t.Fatalf("PUT %s %s: %d %s", query, doc, r.Status, r.Body)
+		}
+	}
+	put("", `{"privacy_zones":[{"name":"home","lat":51.5,"lon":-0.1,"radius_m":300}]}`)
+	put("?device=paused-1", `{"tracking":"paused"}`)
+
+	body := "[" + strings.Join([]string{
+		fixJSON("paused-1", 0, 52.0, 0.5),  // paused
+		fixJSON("paused-1", 1, 52.0, 0.5),  // paused
+		fixJSON("car-1", 0, 51.5005, -0.1), // 55 m from home: in the zone
+		fixJSON("car-1", 1, 51.52, -0.1),   // 2.2 km away: stored
+	}, ",") + "]"
+	r := call(t, http.MethodPost, base+"/function/ingest", svc, json_, []byte(body))
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", r.Status, r.Body)
+	}
+	var s struct {
+		Accepted int            `json:"accepted"`
+		Dropped  map[string]int `json:"dropped"`
+	}
+	r.JSON(t, &s)
+	if s.Accepted != 1 || s.Dropped["paused"] != 2 || s.Dropped["privacy_zone"] != 1 {
+		t.Fatalf("reply %s, want 1 accepted, 2 paused, 1 privacy_zone", r.Body)
+	}
+	for device, want := range map[string]int64{"paused-1": 0, "car-1": 1} {
+		n, err := rc.ZCard(context.Background(), fmt.Sprintf("gt:{acme}:h:%s", device)).Result()
+		if err != nil || n != want {
+			t.Errorf("history of %s: %d fixes (%v), want %d", device, n, err, want)
+		}
+	}
+	if got := metric(t, base, `geotrack_ingest_dropped_total{reason="paused"}`); got != 2 {
+		t.Errorf(`geotrack_ingest_dropped_total{reason="paused"} = %g, want 2`, got)
+	}
+
+	// Resuming applies within the preferences cache time (2 s).
+	put("?device=paused-1", `{"tracking":"on"}`)
+	testenv.Eventually(t, "resumed device stored", 5*time.Second, func() bool {
+		r := call(t, http.MethodPost, base+"/function/ingest", svc, json_, []byte(fixJSON("paused-1", int(time.Now().Unix()%1000)+10, 52.0, 0.5)))
+		var s struct{ Accepted int }
+		json.Unmarshal(r.Body, &s)
+		return s.Accepted == 1
+	})
+}
