@@ -86,3 +86,46 @@ func TestPreferencesPauseAndPrivacyZonesInTheCloud(t *testing.T) {
 		return s.Accepted == 1
 	})
 }
+
+// TestOwnTracksGetsSetConfigurationWhenReportSettingsChange: the first
+// report after the device's report preferences changed is answered with an
+// OwnTracks setConfiguration command; the next one with [] again.
+func TestOwnTracksGetsSetConfigurationWhenReportSettingsChange(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	base := startDev(t, rs.URL)
+	admin := token(t, "acme", auth.RoleAdmin, "")
+	phone := token(t, "acme", auth.RoleDevice, "alice:phone")
+	report := func(sec int) []map[string]any {
+		t.Helper()
+		body := fmt.Sprintf(`{"_type":"location","lat":48.1,"lon":11.5,"tst":%d,"acc":5}`, time.Now().Unix()-int64(600-sec))
+		r := call(t, http.MethodPost, base+"/function/owntracks", phone, hdr("Content-Type", "application/json", "X-Limit-U", "alice", "X-Limit-D", "phone"), []byte(body))
+		if r.Status != http.StatusOK {
+			t.Fatalf("owntracks: %d %s", r.Status, r.Body)
+		}
+		var out []map[string]any
+		r.JSON(t, &out)
+		return out
+	}
+	if got := report(0); len(got) != 0 {
+		t.Fatalf("no preferences yet: reply %v, want []", got)
+	}
+	r := call(t, http.MethodPut, base+"/function/preferences?device=alice:phone", admin, hdr("Content-Type", "application/json"),
+		[]byte(`{"report":{"interval_s":30,"displacement_m":50}}`))
+	if r.Status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", r.Status, r.Body)
+	}
+	var got []map[string]any
+	testenv.Eventually(t, "setConfiguration in a reply", 5*time.Second, func() bool {
+		got = report(int(time.Now().UnixMilli() % 500))
+		return len(got) == 1
+	})
+	cmd := got[0]
+	conf, _ := cmd["configuration"].(map[string]any)
+	if cmd["_type"] != "cmd" || cmd["action"] != "setConfiguration" || conf["_type"] != "configuration" ||
+		conf["locatorInterval"] != 30.0 || conf["locatorDisplacement"] != 50.0 || conf["monitoring"] != 2.0 {
+		t.Fatalf("reply %v", got)
+	}
+	if again := report(550); len(again) != 0 {
+		t.Errorf("unchanged settings sent again: %v", again)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/outbox"
+	"github.com/geotrack/geotrack/internal/preferences"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -45,7 +46,17 @@ func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	built.Handler = owntracks.New(intake.NewService(Parser(), acc), verifier, d.Metrics)
+	fn := owntracks.New(intake.NewService(Parser(), acc), verifier, d.Metrics)
+	if !cfg.EdgeMode {
+		// In the cloud, the preferences are at hand: apps whose report
+		// settings changed get a setConfiguration in the reply.
+		client, err := d.Redis(cfg.Redis)
+		if err != nil {
+			return nil, err
+		}
+		fn.WithReconfigurer(preferences.NewReconfigurer(preferenceService(client), redisstore.NewPreferencesStore(client, "")))
+	}
+	built.Handler = fn
 	return built, nil
 }
 

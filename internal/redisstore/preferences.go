@@ -90,3 +90,26 @@ func (p *PreferencesStore) SavePreferences(ctx context.Context, tenant, device s
 	}
 	return v.Val(), nil
 }
+
+// AppConfigSentKey is tenant's hash of the app configuration last sent to
+// each device.
+func AppConfigSentKey(prefix, tenant string) string { return prefix + ":{" + tenant + "}:appcfg" }
+
+// swapSentScript sets the device's field and returns the previous value in
+// one step, so concurrent reports send a change once.
+var swapSentScript = redis.NewScript(`
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return prev or ''`)
+
+// SwapSent implements preferences.SentStore.
+func (p *PreferencesStore) SwapSent(ctx context.Context, tenant, device, digest string) (string, error) {
+	if !ValidTenant(tenant) {
+		return "", fmt.Errorf("%w: tenant %q", ErrInvalidArgument, tenant)
+	}
+	prev, err := swapSentScript.Run(ctx, p.client, []string{AppConfigSentKey(p.prefix, tenant)}, device, digest).Text()
+	if err != nil {
+		return "", markOutage(fmt.Errorf("app configuration sent: %w", err))
+	}
+	return prev, nil
+}
