@@ -129,3 +129,88 @@ func TestOwnTracksGetsSetConfigurationWhenReportSettingsChange(t *testing.T) {
 		t.Errorf("unchanged settings sent again: %v", again)
 	}
 }
+
+// TestEdgeSyncsPreferences: an edge node pulls its tenant's preferences
+// from the cloud's preferences function (service token, ETag), drops a
+// paused device's fixes and fixes in a privacy zone before keeping anything
+// (not even in the raw log), applies new filter settings without a
+// restart, and after a restart with the cloud away still applies the copy
+// it kept in its Redis.
+func TestEdgeSyncsPreferences(t *testing.T) {
+	cloudRedis := testenv.StartRedis(t)
+	prefs := startFunction(t, "preferences", map[string]string{"REDIS_URL": cloudRedis.URL})
+	admin := token(t, "acme", auth.RoleAdmin, "")
+	put := func(query, doc string) int64 {
+		t.Helper()
+		r := call(t, http.MethodPut, prefs.URL+query, admin, hdr("Content-Type", "application/json"), []byte(doc))
+		if r.Status != http.StatusOK {
+			t.Fatalf("PUT %s: %d %s", doc, r.Status, r.Body)
+		}
+		var res struct{ Version int64 }
+		r.JSON(t, &res)
+		return res.Version
+	}
+	put("", `{"privacy_zones":[{"name":"home","lat":51.5,"lon":-0.1,"radius_m":300}]}`)
+	v := put("?device=paused-1", `{"tracking":"paused"}`)
+
+	edgeRedis := testenv.StartRedis(t)
+	erc, err := redisstore.Open(edgeRedis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { erc.Close() })
+	env := map[string]string{"REDIS_URL": edgeRedis.URL, "PREFERENCES_URL": prefs.URL, "PREFERENCES_SYNC_INTERVAL": "200ms",
+		"EDGE_SERVICE_TOKEN": token(t, "acme", auth.RoleService, "")}
+	edge := startFunction(t, "edge-ingest", env)
+	waitVersion := func(p *proc, v int64) {
+		t.Helper()
+		testenv.Eventually(t, fmt.Sprintf("edge runs preferences version %d", v), 10*time.Second, func() bool {
+			return metric(t, p.URL, "geotrack_edge_preferences_version") == float64(v)
+		})
+	}
+	waitVersion(edge, v)
+
+	dev := token(t, "acme", auth.RoleService, "")
+	send := func(p *proc, fixes ...string) map[string]int {
+		t.Helper()
+		r := call(t, http.MethodPost, p.URL, dev, hdr("Content-Type", "application/json"), []byte("["+strings.Join(fixes, ",")+"]"))
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("edge-ingest: %d %s", r.Status, r.Body)
+		}
+		var s struct{ Dropped map[string]int }
+		r.JSON(t, &s)
+		return s.Dropped
+	}
+	got := send(edge, fixJSON("paused-1", 0, 52, 0.5), fixJSON("car-1", 0, 51.5004, -0.1), fixJSON("car-1", 1, 51.52, -0.1))
+	if got["paused"] != 1 || got["privacy_zone"] != 1 {
+		t.Fatalf("dropped %v, want 1 paused and 1 privacy_zone", got)
+	}
+	raw, err := erc.XRange(context.Background(), redisstore.RawKey, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range raw {
+		if s := fmt.Sprint(m.Values); strings.Contains(s, "paused-1") || strings.Contains(s, "51.5004") {
+			t.Errorf("raw log keeps a dropped fix: %s", s)
+		}
+	}
+
+	// New filter settings apply at the next sync, no restart.
+	if d := send(edge, fixJSON("slow-1", 0, 48, 11), fixJSON("slow-1", 10, 48.01, 11)); d["too_soon"] != 0 {
+		t.Fatalf("before: dropped %v", d)
+	}
+	v = put("?device=slow-1", `{"filter":{"min_interval_s":3600}}`)
+	waitVersion(edge, v)
+	if d := send(edge, fixJSON("slow-1", 20, 48.02, 11), fixJSON("slow-1", 30, 48.03, 11)); d["too_soon"] < 1 {
+		t.Fatalf("after min_interval_s 3600: dropped %v, want too_soon", d)
+	}
+
+	// The cloud goes away; a restarted edge applies the copy it kept.
+	prefs.stop(t)
+	edge.stop(t)
+	edge = startFunction(t, "edge-ingest", env)
+	waitVersion(edge, v)
+	if d := send(edge, fixJSON("paused-1", 5, 52, 0.5)); d["paused"] != 1 {
+		t.Fatalf("after restart without the cloud: dropped %v, want paused", d)
+	}
+}

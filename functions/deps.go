@@ -15,6 +15,7 @@ import (
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/metrics"
+	"github.com/geotrack/geotrack/internal/preferences"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -34,7 +35,8 @@ type Deps struct {
 	mu      sync.Mutex
 	clients map[string]redis.UniversalClient
 	relays  map[string]*eventoutbox.Relay
-	stops   []func() // run before closers: relays use clients and sinks
+	stops   []func()            // run before closers: relays use clients and sinks
+	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
 	closers []func() error
 }
 

@@ -151,7 +151,16 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 	if ec.FlushInterval <= 0 {
 		ec.FlushInterval = 5 * time.Second
 	}
+	syncer, err := d.preferencesSyncer(ctx, client, ec)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	var prefs edge.Preferences
+	if syncer != nil {
+		prefs = syncer
+	}
 	pipeline := edge.NewPipeline(edge.Ports{
+		Prefs:   prefs,
 		Store:   store,
 		States:  redisstore.NewFilterStates(client),
 		Raw:     redisstore.NewRawLog(client, ec.RawRetention),

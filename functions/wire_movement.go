@@ -2,16 +2,19 @@ package functions
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/geotrack/geotrack/functions/forwarder"
 	fnmovement "github.com/geotrack/geotrack/functions/movement"
 	fnpreferences "github.com/geotrack/geotrack/functions/preferences"
 	fntrips "github.com/geotrack/geotrack/functions/trips"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/edge"
 	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/movement"
@@ -118,4 +121,40 @@ func buildPreferences(ctx context.Context, d *Deps) (*Built, error) {
 		return nil, err
 	}
 	return &Built{Handler: fnpreferences.New(preferenceService(client), verifier), Ready: pinger(client)}, nil
+}
+
+// preferencesSyncer starts the process's sync of the cloud's preferences
+// (nil without PREFERENCES_URL): the last copy is restored from the edge
+// Redis first, so a restarted node applies it even with the cloud away.
+func (d *Deps) preferencesSyncer(ctx context.Context, client redis.UniversalClient, ec edge.Edge) (*preferences.Syncer, error) {
+	if ec.PreferencesURL == "" {
+		return nil, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.syncer != nil {
+		return d.syncer, nil
+	}
+	token, err := config.Secret(forwarder.TokenSecret, forwarder.TokenEnv)
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, fmt.Errorf("PREFERENCES_URL is set but the %s secret (or %s) is empty", forwarder.TokenSecret, forwarder.TokenEnv)
+	}
+	s := &preferences.Syncer{URL: ec.PreferencesURL, Token: token, Interval: ec.PreferencesInterval,
+		Store: redisstore.SyncedPreferences{Client: client}}
+	if d.Metrics != nil {
+		version := d.Metrics.NewGauge("geotrack_edge_preferences_version", "Version of the tenant preferences this edge node applies (0: none yet).")
+		s.OnChange = func(c preferences.Synced) { version.Set(float64(c.Set.Version)) }
+	}
+	if err := s.Restore(ctx); err != nil {
+		slog.Warn("restore synced preferences", "err", err) // the sync loop retries the Redis
+	}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(loopCtx, slog.Default()) }()
+	d.stops = append(d.stops, func() { cancel(); <-done })
+	d.syncer = s
+	return s, nil
 }

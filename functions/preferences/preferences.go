@@ -75,6 +75,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 			return handler.Response{}, err
 		}
 		if all == "true" {
+			set.TenantID = p.Tenant // the edge keys its copy by it
 			if match := req.Header.Get("If-None-Match"); match != "" && match == set.ETag() {
 				r := httpkit.Raw(http.StatusNotModified, "", nil)
 				r.Header.Set("ETag", set.ETag())

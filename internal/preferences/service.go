@@ -15,9 +15,10 @@ import (
 
 // Set is all of a tenant's preferences at one version.
 type Set struct {
-	Version int64               `json:"version"`
-	Tenant  Document            `json:"tenant"`
-	Devices map[string]Document `json:"devices"`
+	TenantID string              `json:"tenant_id,omitempty"`
+	Version  int64               `json:"version"`
+	Tenant   Document            `json:"tenant"`
+	Devices  map[string]Document `json:"devices"`
 }
 
 // For is device's effective preferences.

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -112,4 +113,39 @@ func (p *PreferencesStore) SwapSent(ctx context.Context, tenant, device, digest 
 		return "", markOutage(fmt.Errorf("app configuration sent: %w", err))
 	}
 	return prev, nil
+}
+
+// SyncedPreferencesKey is where an edge node keeps its copy of the cloud's
+// preferences (edge Redis, {edge} slot).
+const SyncedPreferencesKey = "gt:{edge}:prefs"
+
+// SyncedPreferences implements preferences.SyncedStore on the edge Redis.
+type SyncedPreferences struct{ Client redis.UniversalClient }
+
+// LoadSynced reads the copy; ok false when there is none.
+func (s SyncedPreferences) LoadSynced(ctx context.Context) (preferences.Synced, bool, error) {
+	raw, err := s.Client.Get(ctx, SyncedPreferencesKey).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return preferences.Synced{}, false, nil
+	}
+	if err != nil {
+		return preferences.Synced{}, false, markOutage(fmt.Errorf("read synced preferences: %w", err))
+	}
+	var c preferences.Synced
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return preferences.Synced{}, false, fmt.Errorf("decode synced preferences: %w", err)
+	}
+	return c, true, nil
+}
+
+// SaveSynced replaces the copy.
+func (s SyncedPreferences) SaveSynced(ctx context.Context, c preferences.Synced) error {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode synced preferences: %w", err)
+	}
+	if err := s.Client.Set(ctx, SyncedPreferencesKey, raw, 0).Err(); err != nil {
+		return markOutage(fmt.Errorf("keep synced preferences: %w", err))
+	}
+	return nil
 }
