@@ -29,6 +29,10 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		{"edge-ingest", []string{"geotrack_edge_received_total", "geotrack_outbox_"}, []string{"geotrack_owntracks_", "geotrack_forward"}},
 		// owntracks counts by message type: its series appear with the first message.
 		{"owntracks", nil, []string{"geotrack_edge_", "geotrack_forward"}},
+		// movement counts by outcome: its series appear with the first delivery.
+		{"movement", nil, []string{"geotrack_edge_", "geotrack_owntracks_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
+		{"trips", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
+		{"preferences", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {

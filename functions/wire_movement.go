@@ -55,7 +55,7 @@ func buildMovement(ctx context.Context, d *Deps) (*Built, error) {
 		}
 	}
 	live := movement.NewLive(redisstore.NewMovementStore(client, opts), preferenceService(client))
-	return &Built{Handler: fnmovement.New(live, verifier), Ready: pinger(client)}, nil
+	return &Built{Handler: fnmovement.New(live, verifier, d.Metrics), Ready: pinger(client)}, nil
 }
 
 // tenantRegistry lists a tenant with the relay (eventoutbox.Register) at

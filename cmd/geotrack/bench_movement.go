@@ -166,7 +166,10 @@ func runBenchMovement(ctx context.Context, args []string) error {
 	d = time.Since(start)
 	fmt.Fprintf(out, "| trips report, %d days at 1 Hz (%d fixes read) | %s (%d trips, %d stops) | < %v %s |\n",
 		*weekDays, rep.Fixes, d.Round(time.Millisecond), rep.Summary.Trips, rep.Summary.Stops, targetWeekReport, verdict(d < targetWeekReport))
-	fmt.Fprintf(out, "\nRedis: %s; GOMAXPROCS=%d; tenant %s (left in place)\n", url, runtime.GOMAXPROCS(0), tenant)
+	fmt.Fprintf(out, "\nRedis: %s; GOMAXPROCS=%d\n", url, runtime.GOMAXPROCS(0))
+	if *redisURL != "" {
+		fmt.Fprintf(out, "The keys of tenant %s are left in that Redis.\n", tenant)
+	}
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/metrics"
 	mv "github.com/geotrack/geotrack/internal/movement"
 )
 
@@ -28,13 +29,19 @@ type Observer interface {
 
 // Function is the movement function.
 type Function struct {
-	live Observer
-	auth httpkit.Verifier
+	live  Observer
+	auth  httpkit.Verifier
+	fixes *metrics.CounterVec
 }
 
-// New builds movement from its dependencies.
-func New(live Observer, verifier httpkit.Verifier) *Function {
-	return &Function{live: live, auth: verifier}
+// New builds movement from its dependencies; reg is the process's metrics
+// registry (nil: a registry of its own).
+func New(live Observer, verifier httpkit.Verifier, reg *metrics.Registry) *Function {
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	return &Function{live: live, auth: verifier,
+		fixes: reg.NewCounterVec("geotrack_movement_fixes_total", "Fixes movement received, by outcome (accepted, late, duplicate: the last two ignored).", "outcome")}
 }
 
 // mayObserve: the connector's service token, or an admin replaying.
@@ -96,5 +103,8 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
+	f.fixes.With("accepted").Add(float64(res.Fixes - res.Late - res.Repeats))
+	f.fixes.With("late").Add(float64(res.Late))
+	f.fixes.With("duplicate").Add(float64(res.Repeats))
 	return httpkit.JSON(http.StatusOK, res), nil
 }

@@ -71,7 +71,7 @@ func TestHandle(t *testing.T) {
 		return post(token, event("io.geotrack.location.updated", ht.Tenant, twoFixes))
 	})...)
 	f := &fakeLive{}
-	ht.Run(t, movement.New(f, ht.Verifier{}), cases)
+	ht.Run(t, movement.New(f, ht.Verifier{}, nil), cases)
 	// Only the accepted deliveries reached the service, with the token's
 	// tenant and the subject as the device of fixes that name none.
 	if len(f.calls) != 3 {
