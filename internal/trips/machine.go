@@ -13,10 +13,12 @@
 //     it never starts anything. The trip's start is backdated to the last
 //     fix that had not moved from the one before (the departure).
 //   - Moving, a fix is a move when it is beyond MinMoveM (or its accuracy)
-//     from the last move and its speed (reported, else derived from that
-//     displacement) is at least StopSpeed; StopSpeed < StartSpeed and
-//     MinMoveM < StopRadiusM are the hysteresis. Distance adds up only
-//     over moves, so jitter while waiting adds nothing.
+//     from the last move, and from the first fix since that was not one,
+//     at a speed (reported or derived from the displacement, whichever is
+//     higher) of at least StopSpeed; StopSpeed < StartSpeed and MinMoveM <
+//     StopRadiusM are the hysteresis. Distance adds up over moves in
+//     chords of at least 25 m, so jitter while waiting adds nothing and
+//     GPS noise does not lengthen the path.
 //   - A movement becomes a trip (trip.started) once it covered
 //     MinTripDistanceM or lasted MinTripDuration (Traccar's rule); it ends
 //     (trip.ended, stop.started) when no move happened for MinParking, at
