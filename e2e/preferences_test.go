@@ -169,6 +169,9 @@ func TestEdgeSyncsPreferences(t *testing.T) {
 		})
 	}
 	waitVersion(edge, v)
+	if r := call(t, http.MethodGet, edge.URL+"/_/ready", "", nil, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), fmt.Sprintf("preferences_version=%d", v)) {
+		t.Errorf("/_/ready: %d %q, want the preferences version", r.Status, r.Body)
+	}
 
 	dev := token(t, "acme", auth.RoleService, "")
 	send := func(p *proc, fixes ...string) map[string]int {

@@ -43,6 +43,8 @@ type Built struct {
 	Handler handler.FunctionHandler
 	Ready   func(ctx context.Context) error
 	Close   func() error
+	// ReadyDetail, when set, is shown on a 200 /_/ready (nil: just OK).
+	ReadyDetail func() string
 }
 
 // forwardSchedule is how often the cron-connector drains the edge outbox.

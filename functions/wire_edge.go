@@ -34,7 +34,8 @@ func buildEdgeIngest(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: ingest.New(intake.NewService(Parser(), acc), verifier), Ready: ready, Close: stop}, nil
+	return &Built{Handler: ingest.New(intake.NewService(Parser(), acc), verifier), Ready: ready, Close: stop,
+		ReadyDetail: d.preferencesDetail}, nil
 }
 
 func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
@@ -118,7 +119,7 @@ func protocolAcceptor(ctx context.Context, d *Deps, name string, rc config.Redis
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return &Built{Ready: ready, Close: stop}, pipeline, verifier, nil
+		return &Built{Ready: ready, Close: stop, ReadyDetail: d.preferencesDetail}, pipeline, verifier, nil
 	}
 	pipeline, ready, verifier, err := cloudPipeline(d, rc, ac, sc,
 		redisstore.Options{HistoryRetention: acc.HistoryRetention, DedupTTL: acc.DedupTTL}, "urn:geotrack:"+name)

@@ -158,3 +158,19 @@ func (d *Deps) preferencesSyncer(ctx context.Context, client redis.UniversalClie
 	d.syncer = s
 	return s, nil
 }
+
+// preferencesDetail is the /_/ready line of an edge function with a
+// preferences sync: the version it applies ("" without PREFERENCES_URL).
+func (d *Deps) preferencesDetail() string {
+	d.mu.Lock()
+	s := d.syncer
+	d.mu.Unlock()
+	if s == nil {
+		return ""
+	}
+	c, ok := s.Current()
+	if !ok {
+		return "preferences_version=none (not synced yet)"
+	}
+	return fmt.Sprintf("preferences_version=%d tenant=%s", c.Set.Version, c.Tenant)
+}
