@@ -208,6 +208,21 @@ func TestEdgeSyncsPreferences(t *testing.T) {
 		t.Fatalf("after min_interval_s 3600: dropped %v, want too_soon", d)
 	}
 
+	// owntracks at the edge answers from the synced copy too.
+	v = put("?device=alice:phone", `{"report":{"interval_s":60}}`)
+	otEnv := map[string]string{"EDGE_MODE": "true"}
+	for k, val := range env {
+		otEnv[k] = val
+	}
+	ot := startFunction(t, "owntracks", otEnv)
+	waitVersion(ot, v)
+	body := fmt.Sprintf(`{"_type":"location","lat":48.1,"lon":11.5,"tst":%d}`, time.Now().Unix()-60)
+	r := call(t, http.MethodPost, ot.URL, token(t, "acme", auth.RoleDevice, "alice:phone"), hdr("Content-Type", "application/json", "X-Limit-U", "alice", "X-Limit-D", "phone"), []byte(body))
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"setConfiguration"`) || !strings.Contains(string(r.Body), `"locatorInterval":60`) {
+		t.Errorf("edge owntracks: %d %s, want a setConfiguration with locatorInterval 60", r.Status, r.Body)
+	}
+	waitVersion(edge, v)
+
 	// The cloud goes away; a restarted edge applies the copy it kept.
 	prefs.stop(t)
 	edge.stop(t)

@@ -48,14 +48,24 @@ func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
 		return nil, err
 	}
 	fn := owntracks.New(intake.NewService(Parser(), acc), verifier, d.Metrics)
-	if !cfg.EdgeMode {
-		// In the cloud, the preferences are at hand: apps whose report
-		// settings changed get a setConfiguration in the reply.
-		client, err := d.Redis(cfg.Redis)
-		if err != nil {
-			return nil, err
+	// Apps whose report settings changed get a setConfiguration in the
+	// reply: from the preferences in the cloud, from the synced copy at the
+	// edge (none without PREFERENCES_URL).
+	client, err := d.Redis(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	var source preferences.Source = preferenceService(client)
+	if cfg.EdgeMode {
+		source = nil
+		d.mu.Lock()
+		if d.syncer != nil {
+			source = d.syncer
 		}
-		fn.WithReconfigurer(preferences.NewReconfigurer(preferenceService(client), redisstore.NewPreferencesStore(client, "")))
+		d.mu.Unlock()
+	}
+	if source != nil {
+		fn.WithReconfigurer(preferences.NewReconfigurer(source, redisstore.NewPreferencesStore(client, "")))
 	}
 	built.Handler = fn
 	return built, nil

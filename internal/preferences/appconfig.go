@@ -42,14 +42,20 @@ type SentStore interface {
 	SwapSent(ctx context.Context, tenant, device, digest string) (string, error)
 }
 
+// Source gives a device's effective preferences: the cloud's Service, or
+// an edge node's synced copy (Syncer).
+type Source interface {
+	Effective(ctx context.Context, tenant, device string) (Effective, error)
+}
+
 // Reconfigurer tells which devices must be sent a new app configuration.
 type Reconfigurer struct {
-	prefs *Service
+	prefs Source
 	sent  SentStore
 }
 
 // NewReconfigurer returns a Reconfigurer.
-func NewReconfigurer(prefs *Service, sent SentStore) *Reconfigurer {
+func NewReconfigurer(prefs Source, sent SentStore) *Reconfigurer {
 	return &Reconfigurer{prefs: prefs, sent: sent}
 }
 

@@ -197,3 +197,13 @@ func (s *Syncer) FilterFor(tenant, device string, base edgefilter.Settings) (edg
 	s.mu.Unlock()
 	return m.settings, m.set
 }
+
+// Effective is device's effective preferences from the copy: the built-in
+// defaults when the node has no copy of tenant's (nothing to apply yet).
+func (s *Syncer) Effective(_ context.Context, tenant, device string) (Effective, error) {
+	set, ok := s.For(tenant)
+	if !ok {
+		return Resolve(Document{}, Document{}, edgefilter.DefaultSettings()), nil
+	}
+	return set.For(device), nil
+}
