@@ -20,6 +20,7 @@ import (
 	"github.com/geotrack/geotrack/internal/movement"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/testenv"
+	"github.com/geotrack/geotrack/internal/trips"
 )
 
 type world struct {
@@ -215,4 +216,58 @@ func normalize(t *testing.T, v any) string {
 		return "[]"
 	}
 	return string(raw)
+}
+
+// TestTwoReplicasShareTheState: two movement processes (each with its own
+// store and its cache of the states it wrote) take turns on one device's
+// deliveries, some concurrently: the events are exactly those of one
+// machine over the fixes, none lost, none twice.
+func TestTwoReplicasShareTheState(t *testing.T) {
+	w := newWorld(t)
+	other := movement.NewLive(redisstore.NewMovementStore(w.client, redisstore.MovementOptions{LogRetention: 10 * 365 * 24 * time.Hour}), movement.DefaultRules{})
+	sim := fleet.Simulate(31, "shared", time.Second, false, fleet.DayScript(31))
+	ctx := context.Background()
+	for i := 0; i < len(sim.Fixes); i += 20 {
+		batch := sim.Fixes[i:min(i+20, len(sim.Fixes))]
+		lives := []*movement.Live{w.live, other}
+		if (i/20)%7 == 3 {
+			// Both at once with the same batch: one applies it, the other
+			// finds it already applied.
+			done := make(chan error, 2)
+			for _, l := range lives {
+				go func() { _, err := l.Observe(ctx, "acme", batch); done <- err }()
+			}
+			for range 2 {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			continue
+		}
+		if _, err := lives[(i/20)%2].Observe(ctx, "acme", batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := trips.Build(trips.DefaultRules(), "shared", sim.Fixes)
+	var ended int
+	for _, ce := range w.logged(t, "acme") {
+		if ce["type"] == eventtype.TripEnded {
+			ended++
+		}
+	}
+	if ended != len(want.Trips) || ended == 0 {
+		t.Errorf("%d trip.ended in the log, want %d", ended, len(want.Trips))
+	}
+	ids := map[string]int{}
+	msgs, _ := w.client.XRange(ctx, redisstore.EventLogKey("gt", "acme"), "-", "+").Result()
+	for _, m := range msgs {
+		var ce struct{ ID string }
+		json.Unmarshal([]byte(m.Values["ce"].(string)), &ce)
+		ids[ce.ID]++
+	}
+	for id, n := range ids {
+		if n != 1 {
+			t.Errorf("event %s logged %d times", id, n)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -39,6 +40,80 @@ type MovementOptions struct {
 type MovementStore struct {
 	client redis.UniversalClient
 	opts   MovementOptions
+	// known is the state each device had after this process's last write
+	// (raw JSON): when it is still what Redis holds, a call that emits
+	// nothing is one compare-and-set round trip instead of WATCH, GET and
+	// MULTI. Bounded: cleared when it reaches maxKnownStates.
+	mu    sync.Mutex
+	known map[string]knownState
+}
+
+type knownState struct {
+	raw   []byte
+	state trips.State // raw decoded
+}
+
+const maxKnownStates = 100_000
+
+// casStateScript replaces the state only if it is still the one the caller
+// computed from: 1 on success, 0 when another writer changed it.
+var casStateScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`)
+
+func (m *MovementStore) remember(key string, raw []byte, s trips.State) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.known == nil || len(m.known) >= maxKnownStates {
+		m.known = map[string]knownState{}
+	}
+	if raw == nil {
+		delete(m.known, key)
+		return
+	}
+	m.known[key] = knownState{raw: raw, state: s}
+}
+
+func (m *MovementStore) recall(key string) (knownState, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.known[key]
+	return k, ok
+}
+
+// advanceKnown is the fast path: from the state this process last wrote,
+// a step without events is saved with one compare-and-set. done false:
+// take the transactional path (no known state, events to write, or the
+// state changed elsewhere).
+func (m *MovementStore) advanceKnown(ctx context.Context, key string, step func(*trips.State) []movement.Event) (bool, error) {
+	known, ok := m.recall(key)
+	if !ok {
+		return false, nil
+	}
+	old, s := known.raw, known.state
+	before := s
+	if evs := step(&s); len(evs) > 0 {
+		return false, nil
+	}
+	if s == before {
+		return true, nil
+	}
+	state, err := json.Marshal(s)
+	if err != nil {
+		return false, fmt.Errorf("encode movement state: %w", err)
+	}
+	swapped, err := casStateScript.Run(ctx, m.client, []string{key}, old, state, m.opts.StateTTL.Milliseconds()).Int()
+	if err != nil {
+		return false, markOutage(fmt.Errorf("save movement state: %w", err))
+	}
+	if swapped != 1 {
+		m.remember(key, nil, trips.State{})
+		return false, nil
+	}
+	m.remember(key, state, s)
+	return true, nil
 }
 
 // NewMovementStore wraps client.
@@ -78,6 +153,9 @@ func (m *MovementStore) Advance(ctx context.Context, tenant, device string, step
 		return fmt.Errorf("%w: tenant %q", ErrInvalidArgument, tenant)
 	}
 	key := MovementStateKey(m.opts.KeyPrefix, tenant, device)
+	if done, err := m.advanceKnown(ctx, key, step); done || err != nil {
+		return err
+	}
 	txf := func(tx *redis.Tx, queued *int) error {
 		var s trips.State
 		raw, err := tx.Get(ctx, key).Bytes()
@@ -93,6 +171,7 @@ func (m *MovementStore) Advance(ctx context.Context, tenant, device string, step
 		before := s
 		evs := step(&s)
 		if s == before && len(evs) == 0 {
+			m.remember(key, raw, s)
 			return nil
 		}
 		state, err := json.Marshal(s)
@@ -121,6 +200,7 @@ func (m *MovementStore) Advance(ctx context.Context, tenant, device string, step
 		})
 		if err == nil {
 			*queued = len(evs)
+			m.remember(key, state, s)
 		}
 		return err
 	}
