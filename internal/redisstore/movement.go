@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -138,10 +137,6 @@ func MovementStateKey(prefix, tenant, device string) string {
 	return prefix + ":{" + tenant + "}:mv:" + device
 }
 
-// EventLogKey is tenant's event log: a stream of structured CloudEvents
-// (field "ce"), trimmed by time to the hot retention.
-func EventLogKey(prefix, tenant string) string { return prefix + ":{" + tenant + "}:eventlog" }
-
 // maxAdvanceRetries bounds the optimistic retries of one Advance: only a
 // concurrent delivery for the same device makes it start over.
 const maxAdvanceRetries = 20
@@ -188,14 +183,12 @@ func (m *MovementStore) Advance(ctx context.Context, tenant, device string, step
 		}
 		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 			pipe.Set(ctx, key, state, m.opts.StateTTL)
-			minID := strconv.FormatInt(time.Now().Add(-m.opts.LogRetention).UnixMilli(), 10)
-			for i, e := range evs {
+			for _, e := range evs {
 				if m.opts.Queue != nil {
 					m.opts.Queue(ctx, pipe, tenant, e)
 				}
-				pipe.XAdd(ctx, &redis.XAddArgs{Stream: EventLogKey(m.opts.KeyPrefix, tenant), MinID: minID, Approx: true,
-					Values: []any{"ce", logged[i]}})
 			}
+			AppendEvents(ctx, pipe, m.opts.KeyPrefix, tenant, m.opts.LogRetention, time.Now(), logged...)
 			return nil
 		})
 		if err == nil {
