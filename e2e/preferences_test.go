@@ -232,3 +232,44 @@ func TestEdgeSyncsPreferences(t *testing.T) {
 		t.Fatalf("after restart without the cloud: dropped %v, want paused", d)
 	}
 }
+
+// TestRetentionPreference: a device whose retention preference is shorter
+// than the store's keeps only that much history: fixes older than it are
+// not stored (dropped.retention) and older points go at its next save.
+func TestRetentionPreference(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	rc, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	base := startDev(t, rs.URL)
+	svc := token(t, "acme", auth.RoleService, "")
+	jsonH := hdr("Content-Type", "application/json")
+	at := func(ago time.Duration) string {
+		return fmt.Sprintf(`{"device":"ret-1","ts":%q,"lat":48.1,"lon":11.5}`, time.Now().Add(-ago).UTC().Format(time.RFC3339))
+	}
+	ingest := func(body string) map[string]int {
+		t.Helper()
+		r := call(t, http.MethodPost, base+"/function/ingest", svc, jsonH, []byte(body))
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("ingest: %d %s", r.Status, r.Body)
+		}
+		var s struct{ Dropped map[string]int }
+		r.JSON(t, &s)
+		return s.Dropped
+	}
+	ingest(at(3 * time.Hour)) // before any preference: kept
+	r := call(t, http.MethodPut, base+"/function/preferences?device=ret-1", token(t, "acme", auth.RoleAdmin, ""), jsonH, []byte(`{"retention":"1h"}`))
+	if r.Status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", r.Status, r.Body)
+	}
+	time.Sleep(2100 * time.Millisecond) // the cloud's preferences cache
+	if d := ingest("[" + at(2*time.Hour) + "," + at(10*time.Minute) + "]"); d["retention"] != 1 {
+		t.Fatalf("dropped %v, want 1 retention", d)
+	}
+	n, err := rc.ZCard(context.Background(), "gt:{acme}:h:ret-1").Result()
+	if err != nil || n != 1 {
+		t.Errorf("history holds %d points (%v), want only the 10-minute-old one", n, err)
+	}
+}

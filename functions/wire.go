@@ -108,7 +108,8 @@ func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfi
 	}
 	// Tracking preferences (paused devices, privacy zones) apply here when
 	// the cloud is the first tier to see a fix.
-	pl.Gate = preferenceService(store.Client())
+	prefs := preferenceService(store.Client())
+	pl.Gate, pl.Retention, pl.Trim = prefs, prefs, store
 	return pl, ready, verifier, nil
 }
 

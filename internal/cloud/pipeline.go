@@ -53,6 +53,44 @@ type Pipeline struct {
 	// is stored (counted in Dropped, by reason).
 	Gate    Gate
 	Dropped *metrics.CounterVec // NewDroppedCounter; nil: only the reply says
+	// Retention and Trim, when set, apply a device's retention preference
+	// shorter than the store's: after a save, its older history is removed.
+	Retention Retention
+	Trim      Trimmer
+}
+
+// Retention gives a device's hot history retention preference (0: none).
+type Retention interface {
+	Retention(ctx context.Context, tenant, device string) (time.Duration, error)
+}
+
+// Trimmer removes a device's history older than before.
+type Trimmer interface {
+	TrimHistory(ctx context.Context, tenant, device string, before time.Time) error
+}
+
+// trim applies the devices' retention preferences after a save. A failure
+// is logged: the fixes are stored, the next save trims again.
+func (pl *Pipeline) trim(ctx context.Context, tenant string, groups []intake.Group, now time.Time) {
+	if pl.Retention == nil || pl.Trim == nil {
+		return
+	}
+	done := map[string]bool{}
+	for _, g := range groups {
+		for _, f := range g.Fixes {
+			if done[f.Device] {
+				continue
+			}
+			done[f.Device] = true
+			r, err := pl.Retention.Retention(ctx, tenant, f.Device)
+			if err == nil && r > 0 {
+				err = pl.Trim.TrimHistory(ctx, tenant, f.Device, now.Add(-r))
+			}
+			if err != nil {
+				httpkit.LoggerFrom(ctx).Warn("retention preference not applied", "device", f.Device, "err", err)
+			}
+		}
+	}
 }
 
 // NewDroppedCounter registers geotrack_ingest_dropped_total{reason}.
@@ -125,6 +163,9 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 		return intake.Summary{}, err // retryable 503/5xx: the script marks nothing seen unless it stored
 	}
 	summary.Accepted, summary.Duplicates, summary.TooOld = res.Accepted, res.Duplicates, res.TooOld
+	if res.Accepted > 0 {
+		pl.trim(ctx, p.Tenant, groups, now())
+	}
 	if res.TooOld > 0 {
 		summary.Hint = fmt.Sprintf("%d fixes are older than the history retention (HISTORY_RETENTION) and were not stored", res.TooOld)
 	}

@@ -135,7 +135,29 @@ func (s *Service) TripRules(ctx context.Context, tenant, device string) (trips.R
 const (
 	ReasonPaused      = "paused"
 	ReasonPrivacyZone = "privacy_zone"
+	// ReasonRetention: older than the device's own (shorter) retention.
+	ReasonRetention = "retention"
 )
+
+// RetentionFor is device's hot history retention preference (0: none).
+func (s Set) RetentionFor(device string) time.Duration {
+	for _, r := range []string{s.Devices[device].Retention, s.Tenant.Retention} {
+		if r != "" {
+			d, _ := time.ParseDuration(r)
+			return d
+		}
+	}
+	return 0
+}
+
+// Retention is device's retention preference (0: the store's own).
+func (s *Service) Retention(ctx context.Context, tenant, device string) (time.Duration, error) {
+	set, err := s.Current(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	return set.RetentionFor(device), nil
+}
 
 // Gate says whether preferences keep f out: ReasonPaused when its device's
 // tracking is paused, ReasonPrivacyZone when it lies in one of its zones,
@@ -159,11 +181,18 @@ func (s Set) Gate(f fix.Fix) string {
 	return ""
 }
 
-// Gate is Set.Gate over tenant's current (cached) preferences.
+// Gate is Set.Gate over tenant's current (cached) preferences, plus the
+// device's retention: a fix it would delete at once is not stored.
 func (s *Service) Gate(ctx context.Context, tenant string, f fix.Fix) (string, error) {
 	set, err := s.Current(ctx, tenant)
 	if err != nil {
 		return "", err
 	}
-	return set.Gate(f), nil
+	if reason := set.Gate(f); reason != "" {
+		return reason, nil
+	}
+	if r := set.RetentionFor(f.Device); r > 0 && f.TS.Before(s.now().Add(-r)) {
+		return ReasonRetention, nil
+	}
+	return "", nil
 }

@@ -242,3 +242,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// TrimHistory removes device's history points older than before (a
+// device's retention preference shorter than the store's).
+func (s *Store) TrimHistory(ctx context.Context, tenant, device string, before time.Time) error {
+	keys, err := s.keys(tenant)
+	if err != nil {
+		return fmt.Errorf("redisstore: trim history: %w", err)
+	}
+	if err := s.client.ZRemRangeByScore(ctx, keys.history(device), "-inf", "("+strconv.FormatInt(before.UnixMilli(), 10)).Err(); err != nil {
+		return markOutage(fmt.Errorf("redisstore: trim history of %q: %w", device, err))
+	}
+	return nil
+}
