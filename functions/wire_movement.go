@@ -54,8 +54,12 @@ func buildMovement(ctx context.Context, d *Deps) (*Built, error) {
 			relay.Wake(tenant)
 		}
 	}
+	signer, err := d.EventSigner()
+	if err != nil {
+		return nil, err
+	}
 	live := movement.NewLive(redisstore.NewMovementStore(client, opts), preferenceService(client))
-	return &Built{Handler: fnmovement.New(live, verifier, d.Metrics), Ready: pinger(client)}, nil
+	return &Built{Handler: fnmovement.New(live, verifier, signer, d.Metrics), Ready: pinger(client)}, nil
 }
 
 // tenantRegistry lists a tenant with the relay (eventoutbox.Register) at

@@ -29,22 +29,25 @@ type Observer interface {
 
 // Function is the movement function.
 type Function struct {
-	live  Observer
-	auth  httpkit.Verifier
-	fixes *metrics.CounterVec
+	live   Observer
+	auth   httpkit.Verifier
+	signer *auth.EventSigner // nil: only bearer tokens
+	fixes  *metrics.CounterVec
 }
 
-// New builds movement from its dependencies; reg is the process's metrics
-// registry (nil: a registry of its own).
-func New(live Observer, verifier httpkit.Verifier, reg *metrics.Registry) *Function {
+// New builds movement from its dependencies: deliveries are authenticated
+// by a bearer token (verifier) or by their events' signatures (signer, nil:
+// not accepted); reg is the process's metrics registry (nil: its own).
+func New(live Observer, verifier httpkit.Verifier, signer *auth.EventSigner, reg *metrics.Registry) *Function {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
-	return &Function{live: live, auth: verifier,
+	return &Function{live: live, auth: verifier, signer: signer,
 		fixes: reg.NewCounterVec("geotrack_movement_fixes_total", "Fixes movement received, by outcome (accepted, late, duplicate: the last two ignored).", "outcome")}
 }
 
-// mayObserve: the connector's service token, or an admin replaying.
+// mayObserve: the connector's service token or signed events, or an admin
+// replaying.
 func mayObserve(p auth.Principal) error {
 	if p.Role == auth.RoleService || p.Role == auth.RoleAdmin {
 		return nil
@@ -64,21 +67,14 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use POST"}
 	}
 	query, _ := url.ParseQuery(req.QueryString)
-	p, err := httpkit.Authenticate(ctx, f.auth, req, query, mayObserve)
+	p, envs, err := events.AuthenticateDelivery(ctx, f.auth, f.signer, req, query, mayObserve)
 	if err != nil {
 		return handler.Response{}, err
-	}
-	envs, err := events.Decode(req.Header, req.Body)
-	if err != nil {
-		return handler.Response{}, httpkit.BadInput(err)
 	}
 	var fixes []fix.Fix
 	for i, e := range envs {
 		if e.Type != "" && e.Type != events.TypeLocationUpdated {
 			return handler.Response{}, httpkit.Invalid("type", "event %d is %q, movement takes %s", i, e.Type, events.TypeLocationUpdated)
-		}
-		if e.Tenant != "" && e.Tenant != p.Tenant {
-			return handler.Response{}, httpkit.WithStatus(http.StatusForbidden, fmt.Errorf("%w: event %d is for another tenant than the token's", auth.ErrForbidden, i))
 		}
 		batch, errs, err := fix.DecodeBatch(e.Data, e.Subject)
 		if err != nil {

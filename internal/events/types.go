@@ -14,6 +14,9 @@ const (
 // (the tenant never travels inside a fix).
 const ExtTenant = eventtype.ExtTenant
 
+// ExtSignature carries the emitter's signature of an event (auth.EventSigner).
+const ExtSignature = eventtype.ExtSignature
+
 // Movement event types (internal/eventtype).
 const (
 	TypeTripStarted = eventtype.TripStarted

@@ -23,3 +23,8 @@ const (
 	StopStarted = "io.geotrack.stop.started"
 	StopEnded   = "io.geotrack.stop.ended"
 )
+
+// ExtSignature is the extension attribute carrying the emitter's signature
+// of an event (internal/auth EventSigner): a receiver accepts a signed
+// delivery without an Authorization header.
+const ExtSignature = "geotracksig"
