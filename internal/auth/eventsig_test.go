@@ -103,3 +103,24 @@ func TestLoadEventSigner(t *testing.T) {
 		t.Fatal("the derived key is the JWT secret itself")
 	}
 }
+
+// FuzzVerifyEvent: any attributes and signature give a principal or a 401,
+// never a panic, and only the signature of exactly those attributes passes.
+func FuzzVerifyEvent(f *testing.F) {
+	s := NewEventSigner([]byte("event-key-0123456789abcdef"))
+	f.Add("acme", "id-1", "io.geotrack.location.updated", "urn:x", s.Sign("acme", "id-1", "io.geotrack.location.updated", "urn:x"))
+	f.Add("", "", "", "", "")
+	f.Add("acme", "id", "t", "s", "====")
+	f.Fuzz(func(t *testing.T, tenant, id, typ, source, sig string) {
+		p, err := s.VerifyEvent(tenant, id, typ, source, sig)
+		if err != nil {
+			if !errors.Is(err, ErrUnauthenticated) {
+				t.Fatalf("error %v is not unauthenticated", err)
+			}
+			return
+		}
+		if sig != s.Sign(tenant, id, typ, source) || p.Tenant != tenant || p.Role != RoleService {
+			t.Fatalf("accepted %q for %q/%q/%q/%q as %+v", sig, tenant, id, typ, source, p)
+		}
+	})
+}

@@ -121,3 +121,27 @@ func TestAuthenticateDelivery(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAuthenticateDelivery: without a credential, any body is either
+// refused with 401/403 or accepted as the service of the tenant every one of
+// its events is signed for; never a panic or another status.
+func FuzzAuthenticateDelivery(f *testing.F) {
+	f.Add(events.MediaStructured, signedEvent("acme", "e1", updated, sign(signer, "acme", "e1", updated)))
+	f.Add(events.MediaBatch, "["+signedEvent("acme", "e1", updated, sign(signer, "acme", "e1", updated))+"]")
+	f.Add("application/json", `{"device":"d"}`)
+	f.Add(events.MediaStructured, "{")
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		p, envs, err := events.AuthenticateDelivery(context.Background(), ht.Verifier{}, signer, request("", contentType, body), nil, nil)
+		if err != nil {
+			if s := httpkit.StatusOf(err); s != http.StatusUnauthorized && s != http.StatusForbidden {
+				t.Fatalf("status %d for %v", s, err)
+			}
+			return
+		}
+		for _, e := range envs {
+			if e.Tenant != p.Tenant || e.Signature != signer.Sign(e.Tenant, e.ID, e.Type, e.Source) {
+				t.Fatalf("accepted event %+v as %+v", e, p)
+			}
+		}
+	})
+}
