@@ -15,10 +15,16 @@
 //   - Moving, a fix is a move when it is beyond MinMoveM (or its accuracy)
 //     from the last move, and from the first fix since that was not one,
 //     at a speed (reported or derived from the displacement, whichever is
-//     higher) of at least StopSpeed; StopSpeed < StartSpeed and MinMoveM <
-//     StopRadiusM are the hysteresis. Distance adds up over moves in
-//     chords of at least 25 m, so jitter while waiting adds nothing and
-//     GPS noise does not lengthen the path.
+//     higher) of at least StopSpeed, or when it reports a speed of at least
+//     StopSpeed (Doppler speed does not drift with the position; 10 m/s at
+//     1 Hz is about MinMoveM). After a fix that was not a move, a
+//     displacement without such a reported speed counts only when the next
+//     fix is displaced too: GPS error is correlated over tens of seconds,
+//     and one drifted fix would move a trip's end seconds past the arrival.
+//     StopSpeed < StartSpeed and MinMoveM < StopRadiusM are the
+//     hysteresis. Distance adds up over moves in chords of at least 25 m,
+//     so jitter while waiting adds nothing and GPS noise does not lengthen
+//     the path.
 //   - A movement becomes a trip (trip.started) once it covered
 //     MinTripDistanceM or lasted MinTripDuration (Traccar's rule); it ends
 //     (trip.ended, stop.started) when no move happened for MinParking, at
@@ -124,6 +130,7 @@ type State struct {
 	Still  Mark    `json:"s"`           // Parked/Unknown: last fix within MinMoveM of Anchor
 	Move   Mark    `json:"m"`           // Moving: the last move
 	Pend   Mark    `json:"w,omitempty"` // Moving: the first fix after the last move that was not one
+	Cand   Mark    `json:"q,omitempty"` // Moving, after Pend: a displaced fix awaiting the next to count as a move
 	Stop   Mark    `json:"o,omitempty"` // the open stop (Parked), or the one a movement left (TS 0: none)
 	Trip   Mark    `json:"t,omitempty"` // Moving: where and when the movement started
 	DistM  float64 `json:"d,omitempty"` // Moving: distance up to Chord
@@ -285,7 +292,7 @@ func (s *State) distance() float64 {
 }
 
 func (s *State) clearMovement() {
-	s.Trip, s.Move, s.Pend, s.Chord = Mark{}, Mark{}, Mark{}, Mark{}
+	s.Trip, s.Move, s.Pend, s.Cand, s.Chord = Mark{}, Mark{}, Mark{}, Mark{}, Mark{}
 	s.DistM, s.MaxSpd, s.Conf = 0, 0, false
 }
 
@@ -298,13 +305,29 @@ func (s *State) moving(r Rules, device string, f fix.Fix, here Mark, acc float64
 	// After a fix that was not a move, the next move must also leave that
 	// fix: GPS drift around a stop that crept past MinMoveM of the last
 	// move is not movement.
-	if d > minMove && speed >= r.StopSpeed && (s.Pend.TS == 0 || geo.Haversine(s.Pend.point(), here.point()) > minMove) {
+	displaced := d > minMove && speed >= r.StopSpeed && (s.Pend.TS == 0 || geo.Haversine(s.Pend.point(), here.point()) > minMove)
+	// A reported (Doppler) speed does not drift with the position: at least
+	// StopSpeed is a move even when the step is short (10 m/s at 1 Hz is
+	// about MinMoveM).
+	reported := f.Speed != nil && *f.Speed >= r.StopSpeed
+	move := displaced || reported
+	switch {
+	case !move:
+		s.Cand = Mark{}
+	case !reported && s.Pend.TS != 0 && s.Cand.TS == 0:
+		// Once the device stood still, GPS error (correlated over tens of
+		// seconds) drifts a fix past the threshold now and then: without a
+		// reported speed, a displacement counts when the next fix is
+		// displaced too.
+		s.Cand, move = here, false
+	}
+	if move {
 		if c := geo.Haversine(s.Chord.point(), here.point()); c >= chordM {
 			s.DistM += c
 			s.Chord = here
 		}
 		s.MaxSpd = math.Max(s.MaxSpd, speed)
-		s.Move, s.Pend = here, Mark{}
+		s.Move, s.Pend, s.Cand = here, Mark{}, Mark{}
 		return s.confirm(r, device, events)
 	}
 	if s.Pend.TS == 0 {

@@ -52,8 +52,11 @@ func checkAgainstTruth(t *testing.T, name string, rep *trips.Report, truth []fle
 	}
 }
 
+// TestSimulatedFleetMatchesScript: 120 scripted vehicles (1, 2 and 5 s
+// intervals, with and without reported speed, time-correlated GPS noise):
+// every trip and stop within one fix interval of the script.
 func TestSimulatedFleetMatchesScript(t *testing.T) {
-	for i := range 12 {
+	for i := range 120 {
 		interval := []time.Duration{time.Second, 5 * time.Second, 2 * time.Second}[i%3]
 		reported := i%2 == 0
 		seed := uint64(100 + i)
@@ -118,6 +121,74 @@ func TestGapLongerThanNoDataEndsTheTrip(t *testing.T) {
 		if start, want := rep.Trips[1].Start, sim.Drives[2].Start; start.Sub(want) > time.Second || want.Sub(start) > time.Second {
 			t.Errorf("second trip starts %v, want %v", start, want)
 		}
+	}
+}
+
+// TestDriftAfterStoppingDoesNotMoveTheTripEnd: after the car stopped, one
+// fix drifted past min_move_m is not a move (the trip ends at the arrival),
+// while a resumed drive (two displaced fixes in a row, or a reported speed)
+// is.
+func TestDriftAfterStoppingDoesNotMoveTheTripEnd(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+	start := geo.Point{Lat: 47.3, Lon: 8.5}
+	at := func(sec int, eastM float64, speed *float64) fix.Fix {
+		p := geo.Destination(start, 90, eastM)
+		return fix.Fix{Device: "car", TS: t0.Add(time.Duration(sec) * time.Second), Lat: p.Lat, Lon: p.Lon, Speed: speed}
+	}
+	drive := func() []fix.Fix { // parked 6 min, 1200 m at 12 m/s, arrival at 1200 m
+		var fs []fix.Fix
+		for sec := 0; sec < 360; sec += 10 {
+			fs = append(fs, at(sec, 0, nil))
+		}
+		for i := 1; i <= 100; i++ {
+			fs = append(fs, at(360+i, float64(12*i), nil))
+		}
+		return fs
+	}
+	arrival := t0.Add(460 * time.Second)
+	cases := []struct {
+		name  string
+		after func(sec int) (eastM float64, speed *float64) // fixes from 461 s on, every second
+		end   time.Time
+	}{
+		{"still", func(int) (float64, *float64) { return 1200, nil }, arrival},
+		{"one drifted fix", func(sec int) (float64, *float64) {
+			if sec == 468 {
+				return 1213, nil
+			}
+			return 1201, nil
+		}, arrival},
+		{"drive resumed for 20 s", func(sec int) (float64, *float64) {
+			if sec >= 480 && sec < 500 {
+				return 1200 + float64(12*(sec-479)), nil
+			}
+			if sec >= 500 {
+				return 1440, nil
+			}
+			return 1200, nil
+		}, t0.Add(499 * time.Second)},
+		{"reported speed, short steps", func(sec int) (float64, *float64) {
+			if sec >= 480 && sec < 490 {
+				return 1200 + 1.8*float64(sec-479), fix.Float(1.8)
+			}
+			if sec >= 490 {
+				return 1218, fix.Float(0)
+			}
+			return 1200, fix.Float(0)
+		}, t0.Add(489 * time.Second)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := drive()
+			for sec := 461; sec < 461+400; sec++ {
+				east, speed := tc.after(sec)
+				fs = append(fs, at(sec, east, speed))
+			}
+			rep := trips.Build(trips.DefaultRules(), "car", fs)
+			if len(rep.Trips) != 1 || !rep.Trips[0].End.Equal(tc.end) {
+				t.Fatalf("trips %+v, want one ending at %v", rep.Trips, tc.end)
+			}
+		})
 	}
 }
 
