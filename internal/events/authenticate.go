@@ -37,7 +37,7 @@ func AuthenticateDelivery(ctx context.Context, v httpkit.Verifier, signer *auth.
 		for i, e := range envs {
 			if e.Tenant != "" && e.Tenant != p.Tenant {
 				return auth.Principal{}, nil, httpkit.WithStatus(http.StatusForbidden,
-					fmt.Errorf("%w: event %d is for another tenant than the token's", auth.ErrForbidden, i))
+					fmt.Errorf("%w: event %d (id %q) is for tenant %q but the token is for %q", auth.ErrForbidden, i, e.ID, e.Tenant, p.Tenant))
 			}
 		}
 		return p, envs, nil

@@ -94,7 +94,7 @@ func TestAuthenticateDelivery(t *testing.T) {
 			http.StatusForbidden, "not admin", "", 0},
 		{"bearer token", signer, request(ht.ServiceToken, events.MediaStructured, signedEvent("acme", "e1", updated, "")), serviceOnly, 0, "", ht.Tenant, 1},
 		{"bearer token, another tenant's event", signer, request(ht.ServiceToken, events.MediaStructured, signedEvent("beta", "e1", updated, sign(signer, "beta", "e1", updated))), serviceOnly,
-			http.StatusForbidden, "another tenant", "", 0},
+			http.StatusForbidden, `is for tenant "beta" but the token is for "acme"`, "", 0},
 		{"bad bearer token beats a valid signature", signer, request("forged", events.MediaStructured, signedEvent("acme", "e1", updated, sign(signer, "acme", "e1", updated))), serviceOnly,
 			http.StatusUnauthorized, "unknown token", "", 0},
 		{"bearer token, bad body", signer, request(ht.ServiceToken, events.MediaStructured, "{"), serviceOnly, http.StatusBadRequest, "body", "", 0},
