@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	neturl "net/url"
 	"sync"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/metrics"
+	"github.com/geotrack/geotrack/internal/preferences"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -34,7 +36,9 @@ type Deps struct {
 	mu      sync.Mutex
 	clients map[string]redis.UniversalClient
 	relays  map[string]*eventoutbox.Relay
-	stops   []func() // run before closers: relays use clients and sinks
+	stops   []func()            // run before closers: relays use clients and sinks
+	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
+	signer  *eventSigner        // loaded once per process (EventSigner)
 	closers []func() error
 }
 
@@ -107,8 +111,13 @@ func (d *Deps) EventRelay(rc config.Redis, sc events.SinkConfig) (*eventoutbox.R
 	if r, ok := d.relays[key]; ok {
 		return r, nil
 	}
+	signer, err := d.eventSignerLocked()
+	if err != nil {
+		return nil, err
+	}
 	r := eventoutbox.New(client, sink, eventoutbox.Config{
 		Interval: sc.RelayInterval, SendTimeout: sc.RelayTimeout, MaxBackoff: sc.RelayMaxBackoff, Metrics: d.Metrics,
+		Signer: signer,
 	})
 	if d.relays == nil {
 		d.relays = map[string]*eventoutbox.Relay{}
@@ -121,6 +130,35 @@ func (d *Deps) EventRelay(rc config.Redis, sc events.SinkConfig) (*eventoutbox.R
 		d.stops = append(d.stops, func() { cancel(); <-done })
 	}
 	return r, nil
+}
+
+type eventSigner struct{ s *auth.EventSigner }
+
+// EventSigner returns the process's event signer (auth.LoadEventSigner):
+// the relay signs what it sends with it, and event-triggered functions
+// accept deliveries signed with it. nil (no event-signing-key and no
+// jwt-secret: OIDC only) means signing is off, which is logged once.
+func (d *Deps) EventSigner() (*auth.EventSigner, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.eventSignerLocked()
+}
+
+func (d *Deps) eventSignerLocked() (*auth.EventSigner, error) {
+	if d.signer != nil {
+		return d.signer.s, nil
+	}
+	s, from, err := auth.LoadEventSigner()
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		slog.Warn("event signing is off (no " + auth.EventSigningKeySecret + " or " + auth.SecretName + " secret): emitted events are unsigned and event-triggered functions accept only bearer tokens")
+	} else {
+		slog.Debug("event signing on", "key", from)
+	}
+	d.signer = &eventSigner{s}
+	return s, nil
 }
 
 // Auth returns the override verifier or one built from cfg and the secret.

@@ -37,6 +37,10 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		{"notify", []string{"geotrack_webhook_deliveries_total", "geotrack_alerts_total"}, []string{"geotrack_edge_", "geotrack_ingest_", "geotrack_forward", "geotrack_outbox_"}},
 		{"rules", nil, []string{"geotrack_webhook_", "geotrack_alerts_", "geotrack_ingest_"}},
 		{"alerts", nil, []string{"geotrack_webhook_", "geotrack_alerts_", "geotrack_ingest_"}},
+		// movement counts by outcome: its series appear with the first delivery.
+		{"movement", nil, []string{"geotrack_edge_", "geotrack_owntracks_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
+		{"trips", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
+		{"preferences", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {

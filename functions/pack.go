@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -19,13 +20,16 @@ import (
 	geofencedetect "github.com/geotrack/geotrack/functions/geofence-detect"
 	"github.com/geotrack/geotrack/functions/geofences"
 	"github.com/geotrack/geotrack/functions/ingest"
+	"github.com/geotrack/geotrack/functions/movement"
 	"github.com/geotrack/geotrack/functions/nearby"
 	"github.com/geotrack/geotrack/functions/notify"
 	"github.com/geotrack/geotrack/functions/osmand"
 	"github.com/geotrack/geotrack/functions/owntracks"
 	"github.com/geotrack/geotrack/functions/position"
+	"github.com/geotrack/geotrack/functions/preferences"
 	"github.com/geotrack/geotrack/functions/rules"
 	"github.com/geotrack/geotrack/functions/track"
+	"github.com/geotrack/geotrack/functions/trips"
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/events"
 )
@@ -47,6 +51,8 @@ type Built struct {
 	Handler handler.FunctionHandler
 	Ready   func(ctx context.Context) error
 	Close   func() error
+	// ReadyDetail, when set, is shown on a 200 /_/ready (nil: just OK).
+	ReadyDetail func() string
 }
 
 // forwardSchedule is how often the cron-connector drains the edge outbox.
@@ -55,7 +61,7 @@ const forwardSchedule = "*/1 * * * *"
 // Pack returns every function of the pack, sorted by name. Each call
 // returns a new list: nothing registers itself and nothing is global.
 func Pack() []Spec {
-	return []Spec{
+	pack := []Spec{
 		{
 			Name: "alerts", Config: &alerts.Config{},
 			Build: buildAlerts,
@@ -91,6 +97,12 @@ func Pack() []Spec {
 			Build: buildIngest,
 		},
 		{
+			Name: "movement", Config: &movement.Config{},
+			Subscribes: []string{events.TypeLocationUpdated},
+			Emits:      []string{events.TypeTripStarted, events.TypeTripEnded, events.TypeStopStarted, events.TypeStopEnded},
+			Build:      buildMovement,
+		},
+		{
 			Name: "nearby", Config: &nearby.Config{}, EdgeSite: true,
 			Build: buildNearby,
 		},
@@ -122,10 +134,22 @@ func Pack() []Spec {
 			Build: buildRules,
 		},
 		{
+			Name: "preferences", Config: &preferences.Config{},
+			Build: buildPreferences,
+		},
+		{
 			Name: "track", Config: &track.Config{}, EdgeSite: true,
 			Build: buildTrack,
 		},
+		{
+			Name: "trips", Config: &trips.Config{},
+			Build: buildTrips,
+		},
 	}
+	// Sorted here rather than by hand, so entries added on parallel
+	// branches merge in any order.
+	slices.SortFunc(pack, func(a, b Spec) int { return strings.Compare(a.Name, b.Name) })
+	return pack
 }
 
 // Names returns the names of the pack's functions, sorted.

@@ -56,7 +56,7 @@ func TestSubscribers(t *testing.T) {
 	}{
 		{events.TypeLocationReported, []string{"ingest"}},
 		{events.TypeEdgeStored, []string{"forwarder"}},
-		{events.TypeLocationUpdated, []string{"geofence-detect", "notify"}},
+		{events.TypeLocationUpdated, []string{"geofence-detect", "movement", "notify"}},
 	}
 	subs := functions.Subscribers()
 	for _, tc := range cases {
@@ -69,7 +69,8 @@ func TestSubscribers(t *testing.T) {
 func TestKnownEventTypes(t *testing.T) {
 	want := []string{events.TypeEdgeStored, events.TypeLocationReported, events.TypeLocationUpdated,
 		events.TypeGeofenceEntered, events.TypeGeofenceExited, events.TypeGeofenceDwelled,
-		alert.TypeAlertFired}
+		alert.TypeAlertFired,
+		events.TypeTripStarted, events.TypeTripEnded, events.TypeStopStarted, events.TypeStopEnded}
 	slices.Sort(want)
 	if got := functions.KnownEventTypes(); !slices.Equal(got, want) {
 		t.Fatalf("KnownEventTypes() = %v, want %v", got, want)

@@ -104,7 +104,12 @@ func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfi
 	}
 	if d.Metrics != nil {
 		pl.Conflicts = cloud.NewConflictCounter(d.Metrics)
+		pl.Dropped = cloud.NewDroppedCounter(d.Metrics)
 	}
+	// Tracking preferences (paused devices, privacy zones) apply here when
+	// the cloud is the first tier to see a fix.
+	prefs := preferenceService(store.Client())
+	pl.Gate, pl.Retention, pl.Trim = prefs, prefs, store
 	return pl, ready, verifier, nil
 }
 

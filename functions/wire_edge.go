@@ -18,6 +18,7 @@ import (
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/outbox"
+	"github.com/geotrack/geotrack/internal/preferences"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -33,7 +34,8 @@ func buildEdgeIngest(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: ingest.New(intake.NewService(Parser(), acc), verifier), Ready: ready, Close: stop}, nil
+	return &Built{Handler: ingest.New(intake.NewService(Parser(), acc), verifier), Ready: ready, Close: stop,
+		ReadyDetail: d.preferencesDetail}, nil
 }
 
 func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
@@ -45,7 +47,27 @@ func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	built.Handler = owntracks.New(intake.NewService(Parser(), acc), verifier, d.Metrics)
+	fn := owntracks.New(intake.NewService(Parser(), acc), verifier, d.Metrics)
+	// Apps whose report settings changed get a setConfiguration in the
+	// reply: from the preferences in the cloud, from the synced copy at the
+	// edge (none without PREFERENCES_URL).
+	client, err := d.Redis(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	var source preferences.Source = preferenceService(client)
+	if cfg.EdgeMode {
+		source = nil
+		d.mu.Lock()
+		if d.syncer != nil {
+			source = d.syncer
+		}
+		d.mu.Unlock()
+	}
+	if source != nil {
+		fn.WithReconfigurer(preferences.NewReconfigurer(source, redisstore.NewPreferencesStore(client, "")))
+	}
+	built.Handler = fn
 	return built, nil
 }
 
@@ -107,7 +129,7 @@ func protocolAcceptor(ctx context.Context, d *Deps, name string, rc config.Redis
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return &Built{Ready: ready, Close: stop}, pipeline, verifier, nil
+		return &Built{Ready: ready, Close: stop, ReadyDetail: d.preferencesDetail}, pipeline, verifier, nil
 	}
 	pipeline, ready, verifier, err := cloudPipeline(d, rc, ac, sc,
 		redisstore.Options{HistoryRetention: acc.HistoryRetention, DedupTTL: acc.DedupTTL}, "urn:geotrack:"+name)
@@ -140,7 +162,16 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 	if ec.FlushInterval <= 0 {
 		ec.FlushInterval = 5 * time.Second
 	}
+	syncer, err := d.preferencesSyncer(ctx, client, ec)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	var prefs edge.Preferences
+	if syncer != nil {
+		prefs = syncer
+	}
 	pipeline := edge.NewPipeline(edge.Ports{
+		Prefs:   prefs,
 		Store:   store,
 		States:  redisstore.NewFilterStates(client),
 		Raw:     redisstore.NewRawLog(client, ec.RawRetention),

@@ -52,6 +52,7 @@ func runServe(ctx context.Context, args []string) error {
 		defer built.Close()
 	}
 	opts.Ready = built.Ready
+	opts.ReadyDetail = built.ReadyDetail
 	if *addr == "" {
 		*addr = ":" + os.Getenv("PORT")
 		if *addr == ":" {

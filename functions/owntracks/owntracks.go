@@ -20,6 +20,7 @@ import (
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
 	ot "github.com/geotrack/geotrack/internal/owntracks"
+	prefs "github.com/geotrack/geotrack/internal/preferences"
 )
 
 // source is the CloudEvents source of what owntracks accepts.
@@ -30,11 +31,25 @@ type FixAcceptor interface {
 	AcceptFixes(ctx context.Context, p auth.Principal, fixes []fix.Fix, source string) (intake.Summary, error)
 }
 
+// Reconfigurer says when a device's app must be sent new report settings
+// (preferences.Reconfigurer): ok when they changed since last sent.
+type Reconfigurer interface {
+	Reconfigure(ctx context.Context, tenant, device string) (prefs.AppConfig, bool, error)
+}
+
 // Function is the owntracks function.
 type Function struct {
 	intake   FixAcceptor
 	auth     httpkit.Verifier
 	messages *metrics.CounterVec
+	reconfig Reconfigurer
+}
+
+// WithReconfigurer makes the reply carry an OwnTracks setConfiguration
+// command when a device's report preferences changed since its last one.
+func (f *Function) WithReconfigurer(r Reconfigurer) *Function {
+	f.reconfig = r
+	return f
 }
 
 // New builds owntracks from its dependencies; reg is the process's metrics
@@ -91,8 +106,29 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return httpkit.JSON(summary.Status(), map[string]any{"error": joinRejections(summary.Rejected), "rejected": summary.Rejected}), nil
 	}
 	// The app treats any 2xx as delivered and shows the array's contents
-	// (friends' cards and locations); geotrack has nothing to share yet.
+	// (friends' cards and locations) and runs the commands in it.
+	if f.reconfig != nil {
+		cfg, changed, err := f.reconfig.Reconfigure(ctx, p.Tenant, fixes[len(fixes)-1].Device)
+		if err != nil {
+			// The fixes are stored: the command goes with the next report.
+			httpkit.LoggerFrom(ctx).Warn("owntracks: app configuration not checked", "err", err)
+		} else if changed {
+			return httpkit.JSON(http.StatusOK, []any{setConfiguration(cfg)}), nil
+		}
+	}
 	return emptyArray(), nil
+}
+
+// setConfiguration is the OwnTracks command that reconfigures the app.
+func setConfiguration(c prefs.AppConfig) map[string]any {
+	conf := map[string]any{"_type": "configuration", "monitoring": c.Monitoring}
+	if c.IntervalS > 0 {
+		conf["locatorInterval"] = c.IntervalS
+	}
+	if c.DisplacementM > 0 {
+		conf["locatorDisplacement"] = c.DisplacementM
+	}
+	return map[string]any{"_type": "cmd", "action": "setConfiguration", "configuration": conf}
 }
 
 func emptyArray() handler.Response {

@@ -13,6 +13,7 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
@@ -21,6 +22,12 @@ import (
 // Store keeps accepted fixes, deduplicating by event and by device+ts.
 type Store interface {
 	Save(ctx context.Context, tenant string, groups []intake.Group, now time.Time) (intake.SaveResult, error)
+}
+
+// Gate keeps out the fixes tracking preferences exclude: a reason
+// (preferences.ReasonPaused, ReasonPrivacyZone) or "" to keep the fix.
+type Gate interface {
+	Gate(ctx context.Context, tenant string, f fix.Fix) (string, error)
 }
 
 // Relay delivers the event outbox; Wake asks it to look at a tenant's now.
@@ -42,6 +49,86 @@ type Pipeline struct {
 	// Conflicts counts duplicate event ids delivered with other data
 	// (NewConflictCounter); nil: they are only logged.
 	Conflicts *metrics.Counter
+	// Gate, when set, drops the fixes preferences exclude before anything
+	// is stored (counted in Dropped, by reason).
+	Gate    Gate
+	Dropped *metrics.CounterVec // NewDroppedCounter; nil: only the reply says
+	// Retention and Trim, when set, apply a device's retention preference
+	// shorter than the store's: after a save, its older history is removed.
+	Retention Retention
+	Trim      Trimmer
+}
+
+// Retention gives a device's hot history retention preference (0: none).
+type Retention interface {
+	Retention(ctx context.Context, tenant, device string) (time.Duration, error)
+}
+
+// Trimmer removes a device's history older than before.
+type Trimmer interface {
+	TrimHistory(ctx context.Context, tenant, device string, before time.Time) error
+}
+
+// trim applies the devices' retention preferences after a save. A failure
+// is logged: the fixes are stored, the next save trims again.
+func (pl *Pipeline) trim(ctx context.Context, tenant string, groups []intake.Group, now time.Time) {
+	if pl.Retention == nil || pl.Trim == nil {
+		return
+	}
+	done := map[string]bool{}
+	for _, g := range groups {
+		for _, f := range g.Fixes {
+			if done[f.Device] {
+				continue
+			}
+			done[f.Device] = true
+			r, err := pl.Retention.Retention(ctx, tenant, f.Device)
+			if err == nil && r > 0 {
+				err = pl.Trim.TrimHistory(ctx, tenant, f.Device, now.Add(-r))
+			}
+			if err != nil {
+				httpkit.LoggerFrom(ctx).Warn("retention preference not applied", "device", f.Device, "err", err)
+			}
+		}
+	}
+}
+
+// NewDroppedCounter registers geotrack_ingest_dropped_total{reason}.
+func NewDroppedCounter(r *metrics.Registry) *metrics.CounterVec {
+	return r.NewCounterVec("geotrack_ingest_dropped_total", "Valid fixes not stored because of tracking preferences, by reason (paused, privacy_zone).", "reason")
+}
+
+// gate removes the fixes the preferences exclude, counting them by reason.
+func (pl *Pipeline) gate(ctx context.Context, tenant string, groups []intake.Group, summary *intake.Summary) ([]intake.Group, error) {
+	if pl.Gate == nil {
+		return groups, nil
+	}
+	out := groups[:0:0]
+	for _, g := range groups {
+		kept := g.Fixes[:0:0]
+		for _, f := range g.Fixes {
+			reason, err := pl.Gate.Gate(ctx, tenant, f)
+			if err != nil {
+				return nil, fmt.Errorf("tracking preferences: %w", err)
+			}
+			if reason == "" {
+				kept = append(kept, f)
+				continue
+			}
+			if summary.Dropped == nil {
+				summary.Dropped = map[string]int{}
+			}
+			summary.Dropped[reason]++
+			if pl.Dropped != nil {
+				pl.Dropped.With(reason).Inc()
+			}
+		}
+		if len(kept) > 0 {
+			g.Fixes = kept
+			out = append(out, g)
+		}
+	}
+	return out, nil
 }
 
 // AcceptGroups implements intake.Acceptor.
@@ -52,6 +139,10 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	summary := intake.Summary{Rejected: rejected}
 	if summary.Rejected == nil {
 		summary.Rejected = []intake.Rejection{}
+	}
+	groups, err := pl.gate(ctx, p.Tenant, groups, &summary)
+	if err != nil {
+		return intake.Summary{}, err
 	}
 	if len(groups) == 0 {
 		return summary, nil
@@ -72,6 +163,9 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 		return intake.Summary{}, err // retryable 503/5xx: the script marks nothing seen unless it stored
 	}
 	summary.Accepted, summary.Duplicates, summary.TooOld = res.Accepted, res.Duplicates, res.TooOld
+	if res.Accepted > 0 {
+		pl.trim(ctx, p.Tenant, groups, now())
+	}
 	if res.TooOld > 0 {
 		summary.Hint = fmt.Sprintf("%d fixes are older than the history retention (HISTORY_RETENTION) and were not stored", res.TooOld)
 	}

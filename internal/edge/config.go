@@ -19,6 +19,11 @@ type Edge struct {
 	// IdleAfter is how long a device must be quiet before its undecided
 	// fixes are flushed; 0 means the filter window (window_s).
 	IdleAfter time.Duration `envconfig:"EDGE_IDLE_AFTER"`
+	// PreferencesURL is the cloud's preferences function; set, the node
+	// pulls its tenant's preferences (with the edge-service-token) every
+	// PreferencesInterval and applies them (paused, privacy zones, filter).
+	PreferencesURL      string        `envconfig:"PREFERENCES_URL"`
+	PreferencesInterval time.Duration `envconfig:"PREFERENCES_SYNC_INTERVAL" default:"30s"`
 }
 
 // Acceptance is the settings of a device-protocol function, which feeds the

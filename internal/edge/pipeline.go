@@ -28,6 +28,7 @@ import (
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/outbox"
+	"github.com/geotrack/geotrack/internal/preferences"
 )
 
 // counters are the edge pipeline's series in the process's registry.
@@ -72,6 +73,13 @@ type Outbox interface {
 	Append(ctx context.Context, tenant string, fixes []fix.Fix) error
 }
 
+// Preferences is the node's synced copy of its tenant's tracking
+// preferences (preferences.Syncer).
+type Preferences interface {
+	For(tenant string) (preferences.Set, bool)
+	FilterFor(tenant, device string, base edgefilter.Settings) (edgefilter.Settings, bool)
+}
+
 // Sink wakes the forwarder.
 type Sink interface {
 	Send(ctx context.Context, e event.Event) error
@@ -84,6 +92,7 @@ type Pipeline struct {
 	sink      Sink
 	raw       RawLog
 	states    FilterStates
+	prefs     Preferences
 	settings  Settings
 	source    string
 	idleAfter time.Duration
@@ -103,6 +112,9 @@ type Ports struct {
 	Raw    RawLog
 	Outbox Outbox
 	Sink   Sink
+	// Prefs, when set, applies synced preferences: paused devices and
+	// privacy zones dropped first, filter settings per device.
+	Prefs Preferences
 	// Metrics is where the edge counters go (nil: a registry of their own).
 	Metrics *metrics.Registry
 }
@@ -115,6 +127,7 @@ func NewPipeline(ports Ports, settings Settings, cfg Edge) *Pipeline {
 		sink:      ports.Sink,
 		raw:       ports.Raw,
 		states:    ports.States,
+		prefs:     ports.Prefs,
 		counters:  newCounters(ports.Metrics),
 		settings:  settings,
 		source:    "urn:geotrack:edge:" + cfg.NodeID,
@@ -132,9 +145,24 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	if summary.Rejected == nil {
 		summary.Rejected = []intake.Rejection{}
 	}
+	var set preferences.Set
+	gated := false
+	if pl.prefs != nil {
+		set, gated = pl.prefs.For(p.Tenant)
+	}
 	byDevice := map[string][]fix.Fix{}
 	for _, g := range groups {
 		for _, f := range g.Fixes {
+			// The first tier applies the preferences: a paused device's
+			// fixes and fixes in a privacy zone are kept nowhere, not even
+			// in the raw log.
+			if gated {
+				if reason := set.Gate(f); reason != "" {
+					summary.Dropped[reason]++
+					pl.counters.dropped.With(reason).Inc()
+					continue
+				}
+			}
 			byDevice[f.Device] = append(byDevice[f.Device], f)
 		}
 	}
@@ -252,18 +280,35 @@ func (pl *Pipeline) loadFilters(ctx context.Context, tenant string, devices []st
 	}
 	out := make(map[string]*edgefilter.Filter, len(devices))
 	for _, d := range devices {
+		settings := pl.filterSettings(tenant, d)
 		st, ok := states[d]
 		if !ok {
-			out[d] = edgefilter.New(pl.settings.For(d))
+			out[d] = edgefilter.New(settings)
 			continue
 		}
-		f, err := edgefilter.FromState(pl.settings.For(d), st)
+		f, err := edgefilter.FromState(settings, st)
 		if err != nil {
 			return nil, fmt.Errorf("filter state of %s: %w", d, err)
 		}
 		out[d] = f
 	}
 	return out, nil
+}
+
+// filterSettings is device's filter settings: its EDGE_DEVICE_SETTINGS entry
+// (the local override), else the synced preferences over
+// EDGE_FILTER_SETTINGS, else EDGE_FILTER_SETTINGS. Read per request, so a
+// new sync applies without a restart.
+func (pl *Pipeline) filterSettings(tenant, device string) edgefilter.Settings {
+	if s, ok := pl.settings.Local(device); ok {
+		return s
+	}
+	if pl.prefs != nil {
+		if s, ok := pl.prefs.FilterFor(tenant, device, pl.settings.Fleet()); ok {
+			return s
+		}
+	}
+	return pl.settings.Fleet()
 }
 
 func (pl *Pipeline) flushDevice(ctx context.Context, tenant, device string, now time.Time) (int, error) {

@@ -51,3 +51,13 @@ func (s Settings) For(device string) edgefilter.Settings {
 	}
 	return s.fleet
 }
+
+// Fleet returns the settings of every device without its own.
+func (s Settings) Fleet() edgefilter.Settings { return s.fleet }
+
+// Local returns device's EDGE_DEVICE_SETTINGS entry, if it has one: the
+// node's local override, which wins over synced preferences.
+func (s Settings) Local(device string) (edgefilter.Settings, bool) {
+	ds, ok := s.devices[device]
+	return ds, ok
+}

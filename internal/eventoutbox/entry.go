@@ -22,6 +22,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
@@ -69,9 +70,10 @@ func Register(ctx context.Context, client redis.UniversalClient, prefix, tenant 
 	return nil
 }
 
-// decode rebuilds the CloudEvent of an outbox entry. Everything comes from
-// the entry, so a redelivery is byte-for-byte the same event.
-func decode(tenant string, m redis.XMessage) (event.Event, error) {
+// decode rebuilds the CloudEvent of an outbox entry, signed by signer (nil:
+// unsigned). Everything comes from the entry, so a redelivery is
+// byte-for-byte the same event.
+func decode(tenant string, m redis.XMessage, signer *auth.EventSigner) (event.Event, error) {
 	str := func(k string) string { s, _ := m.Values[k].(string); return s }
 	typ, id, source, data := str(fieldType), str(fieldID), str(fieldSource), str(fieldData)
 	if typ == "" || id == "" || source == "" {
@@ -96,6 +98,11 @@ func decode(tenant string, m redis.XMessage) (event.Event, error) {
 		e.SetExtension("traceparent", tp)
 	}
 	e.SetExtension(events.ExtTenant, tenant)
+	if signer != nil {
+		// Receivers take a signed event as their tenant's service: the
+		// connectors that deliver it add no Authorization header.
+		e.SetExtension(events.ExtSignature, signer.Sign(tenant, id, typ, source))
+	}
 	e.SetDataContentType(cloudevents.ApplicationJSON)
 	e.DataEncoded, e.DataBase64 = []byte(data), false
 	if err := e.Validate(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/backoff"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/forward"
@@ -59,8 +60,10 @@ type Config struct {
 	// MaxBatchesPerTenant bounds one tenant's share of a pass, so a tenant
 	// with a large backlog does not starve others (default 10).
 	MaxBatchesPerTenant int
-	Logger              *slog.Logger      // default slog.Default()
-	Metrics             *metrics.Registry // nil keeps the metrics private
+	// Signer signs every event sent (auth.EventSigner; nil: unsigned).
+	Signer  *auth.EventSigner
+	Logger  *slog.Logger      // default slog.Default()
+	Metrics *metrics.Registry // nil keeps the metrics private
 }
 
 // Relay delivers every tenant's event outbox to a sink. Each emitting
@@ -446,7 +449,7 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 		segment[s] = append(segment[s], item{id, e})
 	}
 	for _, m := range msgs {
-		e, err := decode(tenant, m)
+		e, err := decode(tenant, m, r.cfg.Signer)
 		if err != nil {
 			out.dead[m.ID] = deadReason{reason: err.Error()}
 			r.log.Error("event relay: undecodable outbox entry", "tenant", tenant, "id", m.ID, "err", err)

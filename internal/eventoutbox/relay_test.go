@@ -17,6 +17,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/redisstore"
@@ -359,7 +360,7 @@ func FuzzDecode(f *testing.F) {
 		m := redis.XMessage{ID: "1-0", Values: map[string]any{
 			fieldType: typ, fieldID: id, fieldSource: source, fieldSubject: subject, fieldTime: ts, fieldTrace: trace, fieldData: data,
 		}}
-		e, err := decode("acme", m)
+		e, err := decode("acme", m, nil)
 		if err != nil {
 			return
 		}
@@ -396,5 +397,54 @@ func TestRelayOnCluster(t *testing.T) {
 	}
 	for _, tn := range tenants {
 		checkDelivered(t, byTenant[tn], tn, 2, 5)
+	}
+}
+
+// TestRelaySignsEvents: with a Signer every event sent, whichever emitter
+// queued it (the hot store's save script, Queue), carries a signature that
+// verifies for its tenant; without one, none does.
+func TestRelaySignsEvents(t *testing.T) {
+	client, s := setup(t)
+	ctx := context.Background()
+	store(t, s, "acme", 2, 3)
+	if err := Register(ctx, client, "gt", "beta"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		Queue(ctx, p, "gt", "beta", Event{Type: "io.geotrack.trip.ended", Source: "urn:geotrack:movement", Subject: "van", ID: "t-1",
+			Time: base, Data: json.RawMessage(`{}`)})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	signer := auth.NewEventSigner([]byte("event-key-0123456789abcdef"))
+	sink := &fakeSink{}
+	if _, err := New(client, sink, Config{Logger: quiet, Signer: signer}).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.events()
+	if len(got) != 7 {
+		t.Fatalf("%d events delivered, want 7", len(got))
+	}
+	for _, e := range got {
+		tenant, _ := e.Extensions()[events.ExtTenant].(string)
+		sig, _ := e.Extensions()[events.ExtSignature].(string)
+		if p, err := signer.VerifyEvent(tenant, e.ID(), e.Type(), e.Source(), sig); err != nil || p.Tenant != tenant {
+			t.Fatalf("event %s of %s: %v", e.ID(), tenant, err)
+		}
+	}
+
+	store(t, s, "gamma", 1, 1)
+	unsigned := &fakeSink{}
+	if _, err := New(client, unsigned, Config{Logger: quiet}).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range unsigned.events() {
+		if _, ok := e.Extensions()[events.ExtSignature]; ok {
+			t.Fatalf("event %s signed without a signer", e.ID())
+		}
+	}
+	if len(unsigned.events()) != 1 {
+		t.Fatalf("%d events delivered, want 1", len(unsigned.events()))
 	}
 }

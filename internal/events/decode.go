@@ -50,6 +50,7 @@ type Envelope struct {
 	Data        []byte
 	TraceParent string
 	Tenant      string // the tenant extension attribute, if any
+	Signature   string // the geotracksig extension attribute, if any
 }
 
 // Decode failures are *httpkit.Error (a 4xx naming the field): the client
@@ -231,6 +232,9 @@ func fromEvent(e *event.Event, mode Mode) (Envelope, error) {
 	}
 	if tenant, ok := e.Extensions()[ExtTenant].(string); ok {
 		env.Tenant = tenant
+	}
+	if sig, ok := e.Extensions()[ExtSignature].(string); ok {
+		env.Signature = sig
 	}
 	return env, nil
 }

@@ -20,3 +20,14 @@ const (
 // ExtTenant is the extension attribute carrying the tenant on emitted events
 // (the tenant never travels inside a fix).
 const ExtTenant = eventtype.ExtTenant
+
+// ExtSignature carries the emitter's signature of an event (auth.EventSigner).
+const ExtSignature = eventtype.ExtSignature
+
+// Movement event types (internal/eventtype).
+const (
+	TypeTripStarted = eventtype.TripStarted
+	TypeTripEnded   = eventtype.TripEnded
+	TypeStopStarted = eventtype.StopStarted
+	TypeStopEnded   = eventtype.StopEnded
+)

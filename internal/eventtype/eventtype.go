@@ -25,3 +25,16 @@ const ExtTenant = "tenant"
 
 // Alerts (issue 9 §3): the event notify fires and delivers to webhooks.
 const AlertFired = "io.geotrack.alert.fired"
+
+// Movement events (emitted by movement).
+const (
+	TripStarted = "io.geotrack.trip.started"
+	TripEnded   = "io.geotrack.trip.ended"
+	StopStarted = "io.geotrack.stop.started"
+	StopEnded   = "io.geotrack.stop.ended"
+)
+
+// ExtSignature is the extension attribute carrying the emitter's signature
+// of an event (internal/auth EventSigner): a receiver accepts a signed
+// delivery without an Authorization header.
+const ExtSignature = "geotracksig"

@@ -98,6 +98,12 @@ func (p *probes) ready(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if p.opts.ReadyDetail != nil {
+		if d := p.opts.ReadyDetail(); d != "" {
+			writeText(w, http.StatusOK, "OK\n"+d)
+			return
+		}
+	}
 	writeText(w, http.StatusOK, "OK")
 }
 

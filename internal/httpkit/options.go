@@ -47,6 +47,9 @@ type Options struct {
 	// Ready reports whether the function can serve (e.g. Redis reachable);
 	// nil means always ready. It is called with a 2s deadline.
 	Ready func(ctx context.Context) error
+	// ReadyDetail, when set, adds lines to a 200 /_/ready after "OK" (e.g.
+	// "preferences_version=3" on an edge node).
+	ReadyDetail func() string
 	// Logger is the base logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics is where the HTTP metrics go and what /metrics serves: one

@@ -92,8 +92,10 @@ type Summary struct {
 	// once. Hint then says so in words.
 	TooOld int    `json:"too_old,omitempty"`
 	Hint   string `json:"hint,omitempty"`
-	// Edge only: fixes the filters dropped (by reason) and fixes queued for
-	// the cloud by this request (possibly earlier ones the window released).
+	// Fixes dropped by reason: the edge filters' reasons, and in both tiers
+	// paused and privacy_zone (tracking preferences). Forwarded, edge only:
+	// fixes queued for the cloud by this request (possibly earlier ones the
+	// window released).
 	Dropped   map[string]int `json:"dropped,omitempty"`
 	Forwarded int            `json:"forwarded,omitempty"`
 }

@@ -168,13 +168,38 @@ func (s *Store) History(ctx context.Context, tenant, device string, from, to tim
 		page.Next = encodeCursor(int64(zs[limit].Score))
 		zs = zs[:limit]
 	}
-	page.Fixes = make([]fix.Fix, len(zs))
-	for i, z := range zs {
+	// One pass of the fixes' fast decoder over the page as a JSON array:
+	// about 5x cheaper than json.Unmarshal per member, which dominated long
+	// reads (the trips report over a week of 1 Hz history).
+	size := 2
+	for _, z := range zs {
 		str, _ := z.Member.(string)
-		if err := json.Unmarshal([]byte(str), &page.Fixes[i]); err != nil {
-			return locate.Page{}, fmt.Errorf("redisstore: history of %q: decode stored fix: %w", device, err)
+		size += len(str) + 1
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '[')
+	for i, z := range zs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		str, _ := z.Member.(string)
+		buf = append(buf, str...)
+	}
+	buf = append(buf, ']')
+	page.Fixes = []fix.Fix{}
+	if len(zs) == 0 {
+		return page, nil
+	}
+	fixes, errs, err := fix.DecodeBatch(buf, "")
+	if err != nil {
+		return locate.Page{}, fmt.Errorf("redisstore: history of %q: decode stored fixes: %w", device, err)
+	}
+	for _, e := range errs {
+		if e != nil {
+			return locate.Page{}, fmt.Errorf("redisstore: history of %q: decode stored fix: %w", device, e)
 		}
 	}
+	page.Fixes = fixes
 	return page, nil
 }
 
@@ -214,6 +239,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redisstore: ping: %w", err)
+	}
+	return nil
+}
+
+// TrimHistory removes device's history points older than before (a
+// device's retention preference shorter than the store's).
+func (s *Store) TrimHistory(ctx context.Context, tenant, device string, before time.Time) error {
+	keys, err := s.keys(tenant)
+	if err != nil {
+		return fmt.Errorf("redisstore: trim history: %w", err)
+	}
+	if err := s.client.ZRemRangeByScore(ctx, keys.history(device), "-inf", "("+strconv.FormatInt(before.UnixMilli(), 10)).Err(); err != nil {
+		return markOutage(fmt.Errorf("redisstore: trim history of %q: %w", device, err))
 	}
 	return nil
 }

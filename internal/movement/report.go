@@ -1,0 +1,109 @@
+package movement
+
+import (
+	"context"
+	"time"
+
+	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/locate"
+	"github.com/geotrack/geotrack/internal/trips"
+)
+
+// HistoryReader reads a device's history a page at a time (locate.Service).
+type HistoryReader interface {
+	History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (locate.Page, error)
+}
+
+// historyPage is how many fixes one read asks for.
+const historyPage = 10000
+
+// Reports builds trips reports from history.
+type Reports struct {
+	history HistoryReader
+	rules   RulesSource
+}
+
+// NewReports returns the report service.
+func NewReports(history HistoryReader, rules RulesSource) *Reports {
+	return &Reports{history: history, rules: rules}
+}
+
+// Report is the trips report of device between from and to (zero:
+// unbounded), from the same machine movement runs live.
+type Report struct {
+	Device  string      `json:"device"`
+	Trips   []TripJSON  `json:"trips"`
+	Stops   []StopJSON  `json:"stops"`
+	Summary SummaryJSON `json:"summary"`
+	// Ongoing is the trip or stop still under way at the last fix, not
+	// counted in the summary (movement has not emitted its end yet).
+	OngoingTrip *TripJSON `json:"ongoing_trip,omitempty"`
+	OngoingStop *StopJSON `json:"ongoing_stop,omitempty"`
+	Fixes       int       `json:"fixes"`
+}
+
+// SummaryJSON totals a report (public contract).
+type SummaryJSON struct {
+	DistanceM      float64 `json:"distance_m"`
+	MovingS        float64 `json:"moving_s"`
+	StoppedS       float64 `json:"stopped_s"`
+	MaxSpeed       float64 `json:"max_speed"`
+	AvgMovingSpeed float64 `json:"avg_moving_speed"`
+	Trips          int     `json:"trips"`
+	Stops          int     `json:"stops"`
+}
+
+// Build reads device's history and runs the machine over it.
+func (r *Reports) Build(ctx context.Context, tenant, device string, from, to time.Time) (Report, error) {
+	if err := fix.ValidateDevice("device", device); err != nil {
+		return Report{}, err
+	}
+	rules, err := r.rules.TripRules(ctx, tenant, device)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := &trips.Report{}
+	n := 0
+	cursor := ""
+	for {
+		page, err := r.history.History(ctx, tenant, device, from, to, historyPage, cursor)
+		if err != nil {
+			return Report{}, err
+		}
+		for i := range page.Fixes {
+			rep.Add(rules, device, page.Fixes[i])
+		}
+		n += len(page.Fixes)
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	return ReportOf(device, rep, n), nil
+}
+
+// ReportOf is the JSON of a machine's report over n fixes.
+func ReportOf(device string, rep *trips.Report, n int) Report {
+	out := Report{Device: device, Trips: []TripJSON{}, Stops: []StopJSON{}, Fixes: n}
+	for _, t := range rep.Trips {
+		out.Trips = append(out.Trips, TripOf(t))
+	}
+	for _, s := range rep.Stops {
+		out.Stops = append(out.Stops, StopOf(s))
+	}
+	s := rep.Summary()
+	out.Summary = SummaryJSON{
+		DistanceM: round2(s.DistanceM), MovingS: s.Moving.Seconds(), StoppedS: s.Stopped.Seconds(),
+		MaxSpeed: round2(s.MaxSpeed), AvgMovingSpeed: round2(s.AvgMovingSpeed),
+		Trips: s.Trips, Stops: s.Stops,
+	}
+	if t, ok := rep.Ongoing(); ok {
+		j := TripOf(t)
+		out.OngoingTrip = &j
+	}
+	if st, ok := rep.OpenStop(); ok {
+		j := StopOf(st)
+		out.OngoingStop = &j
+	}
+	return out
+}
