@@ -221,3 +221,85 @@ func ownTracksRequest(base string, h http.Header, ts time.Time) request {
 func osmAndQuery(ts time.Time) url.Values {
 	return url.Values{"id": {"van-1"}, "lat": {"48.8566"}, "lon": {"2.3522"}, "timestamp": {fmt.Sprint(ts.Unix())}, "accuracy": {"8"}}
 }
+
+// TestForwarderRoleTenantMatrix: the forwarder takes no caller input. A
+// POST (a cron tick, a wake-up event, or anyone's request) only drains the
+// edge outbox to CLOUD_INGEST_URL with the forwarder's own service token,
+// so it authenticates no caller: every role and broken credential, of the
+// forwarder's tenant or another, gets the same 200, and whatever the body
+// says (here a fix for the caller's tenant) is stored nowhere, at the edge
+// or in the cloud. What is queued reaches the cloud under the forwarder's
+// token's tenant only, whoever triggered the drain.
+func TestForwarderRoleTenantMatrix(t *testing.T) {
+	edgeRedis, cloudRedis := testenv.StartRedis(t), testenv.StartRedis(t)
+	cloudIngest := startFunction(t, "ingest", map[string]string{"REDIS_URL": cloudRedis.URL})
+	forwarder := startFunction(t, "forwarder", map[string]string{
+		"REDIS_URL": edgeRedis.URL, "EDGE_NODE_ID": "site-1", "CLOUD_INGEST_URL": cloudIngest.URL,
+		"EDGE_SERVICE_TOKEN": token(t, "acme", auth.RoleService, ""),
+	})
+	edgeClient, err := redisstore.Open(edgeRedis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { edgeClient.Close() })
+	cloudClient, err := redisstore.Open(cloudRedis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cloudClient.Close() })
+
+	ts := time.Now().Add(-time.Hour).Truncate(time.Second)
+	body := func(tenant string) []byte {
+		ts = ts.Add(time.Second)
+		return []byte(`{"specversion":"1.0","id":"fw-` + fmt.Sprint(ts.Unix()) + `","source":"urn:device:van-1","type":"io.geotrack.location.reported",` +
+			`"subject":"van-1","tenant":"` + tenant + `","data":` + fixAt("van-1", ts, 48.8566, 2.3522) + `}`)
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		tenantCase := map[string]string{"acme": "own tenant", "globex": "another tenant"}[tenant]
+		for _, cl := range edgeCallers(t, tenant, "van-1") {
+			t.Run(tenantCase+"/"+cl.name, func(t *testing.T) {
+				edgeBefore, cloudBefore := snapshot(t, edgeClient), snapshot(t, cloudClient)
+				r := call(t, http.MethodPost, forwarder.URL, cl.tok, hdr("Content-Type", "application/cloudevents+json"), body(tenant))
+				var res struct{ Sent, Backlog int }
+				if r.Status != http.StatusOK || json.Unmarshal(r.Body, &res) != nil || res.Sent != 0 || res.Backlog != 0 {
+					t.Errorf("POST: %d %s, want 200 with nothing sent from the empty outbox", r.Status, r.Body)
+				}
+				if r := call(t, http.MethodPut, forwarder.URL, cl.tok, nil, body(tenant)); r.Status != http.StatusMethodNotAllowed {
+					t.Errorf("PUT: %d %s, want 405", r.Status, r.Body)
+				}
+				if snapshot(t, edgeClient) != edgeBefore {
+					t.Error("the request's body changed the edge Redis")
+				}
+				if snapshot(t, cloudClient) != cloudBefore {
+					t.Error("the request's body reached the cloud")
+				}
+			})
+		}
+	}
+
+	t.Run("a drain triggered by anyone sends under the forwarder's tenant", func(t *testing.T) {
+		// Queue one fix of acme's van-1 the way edge-ingest does.
+		edgeIngest := startFunction(t, "edge-ingest", map[string]string{
+			"REDIS_URL": edgeRedis.URL, "EDGE_NODE_ID": "site-1", "EDGE_MODE": "true",
+			"EDGE_IDLE_AFTER": "1s", "EDGE_FLUSH_INTERVAL": "200ms",
+		})
+		r := call(t, http.MethodPost, edgeIngest.URL, token(t, "acme", auth.RoleDevice, "van-1"),
+			hdr("Content-Type", "application/cloudevents+json"), body("acme"))
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("edge-ingest: %d %s", r.Status, r.Body)
+		}
+		ctx := context.Background()
+		waitFor(t, "the fix to be queued", 10*time.Second, func() bool { return edgeClient.XLen(ctx, outboxKey).Val() > 0 })
+		r = call(t, http.MethodPost, forwarder.URL, token(t, "globex", auth.RoleAdmin, ""), hdr("Content-Type", "application/cloudevents+json"), body("globex"))
+		var res struct{ Sent int }
+		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &res) != nil || res.Sent != 1 {
+			t.Fatalf("drain triggered by globex's admin: %d %s, want 200 with 1 sent", r.Status, r.Body)
+		}
+		if n := cloudClient.Exists(ctx, "gt:{acme}:last").Val(); n != 1 {
+			t.Error("the queued fix did not reach acme in the cloud")
+		}
+		if keys := cloudClient.Keys(ctx, "gt:{globex}:*").Val(); len(keys) != 0 {
+			t.Errorf("globex's request put data in globex's cloud keys: %v", keys)
+		}
+	})
+}
