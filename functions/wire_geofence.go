@@ -67,7 +67,11 @@ func buildGeofenceDetect(ctx context.Context, d *Deps) (*Built, error) {
 			relay.Wake(tenant)
 		}
 	}
-	return &Built{Handler: geofencedetect.New(counted, verifier), Ready: ready}, nil
+	signer, err := d.EventSigner()
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: geofencedetect.New(counted, verifier, signer), Ready: ready}, nil
 }
 
 // countingDetector counts what the detector evaluated, for /metrics.

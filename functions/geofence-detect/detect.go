@@ -30,11 +30,12 @@ type Detector interface {
 type Function struct {
 	detector Detector
 	auth     httpkit.Verifier
+	signer   *auth.EventSigner // nil: bearer tokens only
 }
 
 // New builds geofence-detect from its dependencies.
-func New(detector Detector, verifier httpkit.Verifier) *Function {
-	return &Function{detector: detector, auth: verifier}
+func New(detector Detector, verifier httpkit.Verifier, signer *auth.EventSigner) *Function {
+	return &Function{detector: detector, auth: verifier, signer: signer}
 }
 
 // Handle implements the OpenFaaS go-http handler.
@@ -57,21 +58,14 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use POST"}
 	}
 	query, _ := url.ParseQuery(req.QueryString)
-	p, err := httpkit.Authenticate(ctx, f.auth, req, query, mayDetect)
+	p, envs, err := events.AuthenticateDelivery(ctx, f.auth, f.signer, req, query, mayDetect)
 	if err != nil {
 		return handler.Response{}, err
-	}
-	envs, err := events.Decode(req.Header, req.Body)
-	if err != nil {
-		return handler.Response{}, httpkit.BadInput(err)
 	}
 	var total geofence.Result
 	for i, env := range envs {
 		if env.Type != "" && env.Type != events.TypeLocationUpdated {
 			return handler.Response{}, httpkit.Invalid("type", "%q: geofence-detect takes %s", env.Type, events.TypeLocationUpdated)
-		}
-		if env.Tenant != "" && env.Tenant != p.Tenant {
-			return handler.Response{}, fmt.Errorf("%w: event %q is for tenant %q but the token is for %q", auth.ErrForbidden, env.ID, env.Tenant, p.Tenant)
 		}
 		fixes, errs, err := fix.DecodeBatch(env.Data, env.Subject)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	geofencedetect "github.com/geotrack/geotrack/functions/geofence-detect"
+	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/geofence"
 	ht "github.com/geotrack/geotrack/internal/handlertest"
@@ -58,12 +59,18 @@ func TestHandle(t *testing.T) {
 			ht.Status(http.StatusInternalServerError)),
 	}
 	cases = append(cases, ht.AuthCases(func(token string) handler.Request { return post(token, updated) })...)
-	ht.Run(t, geofencedetect.New(d, ht.Verifier{}), cases)
+	signer := auth.NewEventSigner([]byte("event-key-0123456789abcdef"))
+	// What a connector delivers: no Authorization header, the relay's signature.
+	signed := updated[:len(updated)-1] + `,"geotracksig":"` + signer.Sign("acme", "e1", "io.geotrack.location.updated", "urn:geotrack:ingest") + `"}`
+	cases = append(cases,
+		ht.Row("signed event without a token", post("", signed), ht.Status(http.StatusOK), ht.JSON("fixes", 2)),
+		ht.Row("unsigned event without a token", post("", updated), ht.Status(http.StatusUnauthorized), ht.Error("event signature")))
+	ht.Run(t, geofencedetect.New(d, ht.Verifier{}, signer), cases)
 
-	// Three requests reached the detector (service, admin, store down), with
+	// Four requests reached the detector (service, admin, store down, signed), with
 	// the token's tenant, the decoded fixes and the event's traceparent.
-	if len(d.calls) != 3 {
-		t.Fatalf("%d detector calls, want 3: %+v", len(d.calls), d.calls)
+	if len(d.calls) != 4 || d.calls[3].tenant != "acme" {
+		t.Fatalf("%d detector calls, want 4: %+v", len(d.calls), d.calls)
 	}
 	c := d.calls[0]
 	if c.tenant != ht.Tenant || len(c.fixes) != 2 || c.fixes[1].Device != "d2" || c.fixes[1].Acc == nil || *c.fixes[1].Acc != 7 ||
