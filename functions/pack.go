@@ -108,12 +108,11 @@ func Pack() []Spec {
 		},
 		{
 			Name: "notify", Config: &notify.Config{}, EdgeSite: true,
-			// The geofence events join once geofence-detect emits them
-			// (notify already evaluates them when posted).
-			Subscribes: []string{events.TypeLocationUpdated},
-			Schedule:   notifySchedule,
-			Emits:      []string{alert.TypeAlertFired},
-			Build:      buildNotify,
+			Subscribes: []string{events.TypeGeofenceDwelled, events.TypeGeofenceEntered, events.TypeGeofenceExited, events.TypeLocationUpdated,
+				events.TypeStopEnded, events.TypeStopStarted, events.TypeTripEnded, events.TypeTripStarted},
+			Schedule: notifySchedule,
+			Emits:    []string{alert.TypeAlertFired},
+			Build:    buildNotify,
 		},
 		{
 			Name: "osmand", Config: &osmand.Config{}, Edge: true, EdgeSite: true,

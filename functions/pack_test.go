@@ -57,6 +57,8 @@ func TestSubscribers(t *testing.T) {
 		{events.TypeLocationReported, []string{"ingest"}},
 		{events.TypeEdgeStored, []string{"forwarder"}},
 		{events.TypeLocationUpdated, []string{"geofence-detect", "movement", "notify"}},
+		{events.TypeGeofenceEntered, []string{"notify"}},
+		{events.TypeTripStarted, []string{"notify"}},
 	}
 	subs := functions.Subscribers()
 	for _, tc := range cases {

@@ -176,6 +176,17 @@ func TestEngineGeofenceRules(t *testing.T) {
 	}
 }
 
+func TestEngineTripRule(t *testing.T) {
+	r := Rule{ID: "r1", Name: "trips", On: []string{"io.geotrack.trip.started"}, Devices: []string{"d1"}}
+	store := newFake(r)
+	e := NewEngine(store, "urn:geotrack:notify")
+	data := json.RawMessage(`{"device":"d1","trip":"t1","ts":"2026-11-29T12:00:00Z"}`)
+	sum, err := e.Handle(context.Background(), "acme", Event{ID: "t1", Source: "urn:geotrack:movement", Type: "io.geotrack.trip.started", Subject: "d1", Data: data})
+	if err != nil || sum.Fired != 1 {
+		t.Fatalf("trip started: %+v %v", sum, err)
+	}
+}
+
 func TestEngineThresholdsAcrossEvents(t *testing.T) {
 	r := Rule{ID: "fast", On: []string{"io.geotrack.location.updated"}, When: When{SpeedAbove: fix.Float(20), ForS: 10}}
 	store := newFake(r)

@@ -25,14 +25,16 @@ import (
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
-// Event types a rule can be on. The geofence ones are emitted by
-// geofence-detect (issue 9 §2); they are spelled here until that function's
-// constants are in internal/eventtype.
+// Event types a rule can be on besides io.geotrack.location.updated: the
+// geofence events of geofence-detect and the trip/stop events of movement.
 const (
-	TypeGeofenceEntered = "io.geotrack.geofence.entered"
-	TypeGeofenceExited  = "io.geotrack.geofence.exited"
-	TypeGeofenceDwelled = "io.geotrack.geofence.dwelled"
+	TypeGeofenceEntered = eventtype.GeofenceEntered
+	TypeGeofenceExited  = eventtype.GeofenceExited
+	TypeGeofenceDwelled = eventtype.GeofenceDwelled
 )
+
+// geofenceTypes are the types whose rules may select fences.
+var geofenceTypes = []string{TypeGeofenceDwelled, TypeGeofenceEntered, TypeGeofenceExited}
 
 // Limits of a rule (public contract: bad values are a 400 naming the field).
 const (
@@ -113,7 +115,8 @@ func (r Rule) Redacted() Rule {
 }
 
 // EventTypes are the types a rule may be on.
-var EventTypes = []string{TypeGeofenceDwelled, TypeGeofenceEntered, TypeGeofenceExited, eventtype.LocationUpdated}
+var EventTypes = []string{TypeGeofenceDwelled, TypeGeofenceEntered, TypeGeofenceExited, eventtype.LocationUpdated,
+	eventtype.StopEnded, eventtype.StopStarted, eventtype.TripEnded, eventtype.TripStarted}
 
 // URLPolicy is what a webhook URL must satisfy at creation. Delivery checks
 // the dialled address again (see internal/webhook), so a name that later
@@ -207,8 +210,13 @@ func (r Rule) validateWhen() error {
 		return fieldErr("when", "one condition per rule: speed_above, battery_below, flag or silent_s")
 	case set == 1 && (!onLocation || len(r.On) > 1):
 		return fieldErr("on", "a rule with a condition in when is on %s alone", eventtype.LocationUpdated)
-	case len(r.Fences) > 0 && onLocation:
-		return fieldErr("fences", "only rules on geofence events select fences")
+	}
+	if len(r.Fences) > 0 {
+		for i, t := range r.On {
+			if !slices.Contains(geofenceTypes, t) {
+				return fieldErr("fences", "only rules on geofence events select fences; on[%d] is %s", i, t)
+			}
+		}
 	}
 	if w.ForS != 0 && w.SpeedAbove == nil {
 		return fieldErr("when.for_s", "only with speed_above")

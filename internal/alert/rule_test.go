@@ -20,6 +20,7 @@ func TestDecodeRuleAccepts(t *testing.T) {
 		{"battery", `{"name":"low","on":["io.geotrack.location.updated"],"when":{"battery_below":0.15},` + goodURL + `}`, KindBattery},
 		{"sos", `{"name":"sos","on":["io.geotrack.location.updated"],"devices":["d1"],"when":{"flag":"alarm"},` + goodURL + `}`, KindFlag},
 		{"silence", `{"name":"quiet","on":["io.geotrack.location.updated"],"when":{"silent_s":600},` + goodURL + `}`, KindSilence},
+		{"trips", `{"name":"trips","on":["io.geotrack.trip.started","io.geotrack.stop.started"],"devices":["d1"],` + goodURL + `}`, KindEvent},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,6 +59,7 @@ func TestDecodeRuleRefuses(t *testing.T) {
 		{"two conditions", `{"name":"a",` + loc + `,"when":{"speed_above":3,"flag":"alarm"},` + goodURL + `}`, "when"},
 		{"condition on geofence", `{"name":"a","on":["io.geotrack.geofence.entered"],"when":{"flag":"alarm"},` + goodURL + `}`, "on"},
 		{"fences on location", `{"name":"a",` + loc + `,"fences":["f"],"when":{"flag":"alarm"},` + goodURL + `}`, "fences"},
+		{"fences on trips", `{"name":"a","on":["io.geotrack.geofence.entered","io.geotrack.trip.started"],"fences":["f"],` + goodURL + `}`, "fences"},
 		{"for_s without speed", `{"name":"a",` + loc + `,"when":{"flag":"alarm","for_s":3},` + goodURL + `}`, "when.for_s"},
 		{"negative speed", `{"name":"a",` + loc + `,"when":{"speed_above":-1},` + goodURL + `}`, "when.speed_above"},
 		{"negative for_s", `{"name":"a",` + loc + `,"when":{"speed_above":1,"for_s":-1},` + goodURL + `}`, "when.for_s"},

@@ -87,6 +87,7 @@ func (e *Engine) Handle(ctx context.Context, tenant string, ev Event) (Summary, 
 	if !slices.Contains(EventTypes, ev.Type) {
 		return sum, nil // an event no rule can be on
 	}
+	// Geofence and trip/stop events carry the device in their data.
 	var d GeofenceData
 	if err := json.Unmarshal(ev.Data, &d); err != nil {
 		return sum, fmt.Errorf("%w: data of %s: %v", ErrBadEvent, ev.Type, err)
