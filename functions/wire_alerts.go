@@ -105,7 +105,11 @@ func buildNotify(ctx context.Context, d *Deps) (*Built, error) {
 		}
 		return nil
 	}
-	built.Handler = notify.New(engine, dispatcher, wake, verifier, d.Metrics) // nil wake: deliver inline
+	signer, err := d.EventSigner()
+	if err != nil {
+		return nil, err
+	}
+	built.Handler = notify.New(engine, dispatcher, wake, verifier, signer, d.Metrics) // nil wake: deliver inline
 	return built, nil
 }
 

@@ -42,6 +42,7 @@ type Function struct {
 	deliver Deliverer
 	wake    chan<- struct{} // nil when no delivery loop runs in this process
 	auth    httpkit.Verifier
+	signer  *auth.EventSigner // nil: bearer tokens only
 
 	fired, duplicate, suppressed *metrics.Counter
 }
@@ -49,12 +50,12 @@ type Function struct {
 // New builds notify. wake, when not nil, nudges the process's delivery
 // loop instead of delivering inline. Its counters go into reg (nil: a
 // registry nobody serves).
-func New(eval Evaluator, deliver Deliverer, wake chan<- struct{}, verifier httpkit.Verifier, reg *metrics.Registry) *Function {
+func New(eval Evaluator, deliver Deliverer, wake chan<- struct{}, verifier httpkit.Verifier, signer *auth.EventSigner, reg *metrics.Registry) *Function {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
 	alerts := reg.NewCounterVec("geotrack_alerts_total", "Alerts by what the store did: fired, duplicate (the cause came again), suppressed (cooldown).", "outcome")
-	return &Function{eval: eval, deliver: deliver, wake: wake, auth: verifier,
+	return &Function{eval: eval, deliver: deliver, wake: wake, auth: verifier, signer: signer,
 		fired: alerts.With("fired"), duplicate: alerts.With("duplicate"), suppressed: alerts.With("suppressed")}
 }
 
@@ -95,19 +96,12 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return f.tick(ctx)
 	}
 	query, _ := url.ParseQuery(req.QueryString)
-	p, err := httpkit.Authenticate(ctx, f.auth, req, query, mayNotify)
+	p, envs, err := events.AuthenticateDelivery(ctx, f.auth, f.signer, req, query, mayNotify)
 	if err != nil {
 		return handler.Response{}, err
 	}
-	envs, err := events.Decode(req.Header, req.Body)
-	if err != nil {
-		return handler.Response{}, httpkit.BadInput(err)
-	}
 	var res Result
 	for i, env := range envs {
-		if env.Tenant != "" && env.Tenant != p.Tenant {
-			return handler.Response{}, fmt.Errorf("%w: event %q is for tenant %q but the token is for %q", auth.ErrForbidden, env.ID, env.Tenant, p.Tenant)
-		}
 		ev, err := toEvent(env)
 		if err != nil {
 			return handler.Response{}, err

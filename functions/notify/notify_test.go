@@ -11,6 +11,7 @@ import (
 
 	"github.com/geotrack/geotrack/functions/notify"
 	"github.com/geotrack/geotrack/internal/alert"
+	"github.com/geotrack/geotrack/internal/auth"
 	ht "github.com/geotrack/geotrack/internal/handlertest"
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/webhook"
@@ -54,7 +55,13 @@ func event(subject, tenant string) string {
 func TestHandle(t *testing.T) {
 	eval, deliver := &fakeEval{}, &fakeDeliver{}
 	reg := metrics.NewRegistry()
-	fn := notify.New(eval, deliver, nil, ht.Verifier{}, reg)
+	signer := auth.NewEventSigner([]byte("event-key-0123456789abcdef"))
+	fn := notify.New(eval, deliver, nil, ht.Verifier{}, signer, reg)
+	// What a connector delivers: no Authorization header, the relay's signature.
+	signed := func(subject string) string {
+		ev := event(subject, ht.Tenant)
+		return ev[:len(ev)-1] + `,"geotracksig":"` + signer.Sign(ht.Tenant, "e1", "io.geotrack.geofence.entered", "urn:t") + `"}`
+	}
 	ce := http.Header{"Content-Type": {"application/cloudevents+json"}}
 	post := func(tok, body string) handler.Request { return ht.Request("POST", "", tok, ce, body) }
 	cases := []ht.Case{
@@ -69,6 +76,8 @@ func TestHandle(t *testing.T) {
 		ht.Row("event outbox full", post(ht.ServiceToken, event("full", "")), ht.Status(http.StatusServiceUnavailable), ht.Error("event sink")),
 		ht.Row("tick without credentials", ht.Request("POST", "", "", nil, ""), ht.Status(http.StatusOK), ht.JSON("swept", true), ht.JSON("fired", 2)),
 		ht.Row("GET", ht.Request("GET", "", ht.ServiceToken, nil, ""), ht.Status(http.StatusMethodNotAllowed)),
+		ht.Row("signed event without a token", post("", signed("d1")), ht.Status(http.StatusOK), ht.JSON("fired", 1)),
+		ht.Row("unsigned event without a token", post("", event("d1", ht.Tenant)), ht.Status(http.StatusUnauthorized), ht.Error("event signature")),
 	}
 	cases = append(cases, ht.AuthCases(func(tok string) handler.Request { return post(tok, event("d1", "")) })...)
 	ht.Run(t, fn, cases)
@@ -77,8 +86,8 @@ func TestHandle(t *testing.T) {
 	if _, err := reg.WriteTo(&text); err != nil {
 		t.Fatal(err)
 	}
-	// Fired: one per accepted event (2) and the tick's 2.
-	if !strings.Contains(text.String(), `geotrack_alerts_total{outcome="fired"} 4`) {
+	// Fired: one per accepted event (3) and the tick's 2.
+	if !strings.Contains(text.String(), `geotrack_alerts_total{outcome="fired"} 5`) {
 		t.Errorf("metrics:\n%s", text.String())
 	}
 	if eval.sweeps != 1 {
@@ -89,15 +98,15 @@ func TestHandle(t *testing.T) {
 		!strings.Contains(string(ev.Structured), `"id":"e1"`) {
 		t.Errorf("event passed on: %+v %s", ev, ev.Structured)
 	}
-	if len(eval.events) != 5 { // refused requests never reach the evaluator
-		t.Errorf("%d events evaluated, want 5", len(eval.events))
+	if len(eval.events) != 6 { // refused requests never reach the evaluator
+		t.Errorf("%d events evaluated, want 6", len(eval.events))
 	}
 }
 
 func TestWakeInsteadOfInlineDelivery(t *testing.T) {
 	wake := make(chan struct{}, 1)
 	deliver := &fakeDeliver{}
-	fn := notify.New(&fakeEval{}, deliver, wake, ht.Verifier{}, nil)
+	fn := notify.New(&fakeEval{}, deliver, wake, ht.Verifier{}, nil, nil)
 	ht.Run(t, fn, []ht.Case{ht.Row("event", ht.Request("POST", "", ht.ServiceToken, http.Header{"Content-Type": {"application/cloudevents+json"}}, event("d1", "")),
 		ht.Status(http.StatusOK), ht.JSON("fired", 1))})
 	if len(wake) != 1 || deliver.runs != 0 {
