@@ -16,8 +16,31 @@ import (
 	"time"
 )
 
-// stackFunctions are the functions stack.yml deploys.
-var stackFunctions = []string{"edge-ingest", "forwarder", "ingest", "nearby", "osmand", "owntracks", "position", "track"}
+// stackFunctionNames lists the functions stack.yml deploys (the keys of its
+// functions: block), so the test follows the pack as it grows.
+func stackFunctionNames(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "stack.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	inFunctions := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		switch {
+		case line == "functions:":
+			inFunctions = true
+		case inFunctions && len(line) > 0 && line[0] != ' ' && line[0] != '#':
+			inFunctions = false
+		case inFunctions && strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "   ") && strings.HasSuffix(line, ":") && !strings.HasPrefix(strings.TrimSpace(line), "#"):
+			names = append(names, strings.TrimSuffix(strings.TrimSpace(line), ":"))
+		}
+	}
+	if len(names) < 8 {
+		t.Fatalf("stack.yml lists %d functions (%v): parse error?", len(names), names)
+	}
+	return names
+}
 
 // buildGeotrack builds the geotrack binary and this module's local provider.
 func buildGeotrack(t *testing.T) (geotrack, provider string) {
@@ -157,6 +180,7 @@ func TestOpenFaaSGatewayRunsStack(t *testing.T) {
 		"CLOUD_INGEST_URL=" + gateway + "/function/ingest",
 		"NO_COLOR=1",
 	}
+	stackFunctions := stackFunctionNames(t)
 	started = time.Now()
 	out := run(t, repoRoot, stackEnv, faasCLI, "deploy", "-f", "stack.yml")
 	t.Logf("faas-cli deploy took %s", time.Since(started).Round(time.Millisecond))
