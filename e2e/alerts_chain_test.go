@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,32 +19,7 @@ import (
 // event log read back through `events`.
 func TestAlertsChainFromIngest(t *testing.T) {
 	rs := testenv.StartRedis(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cmd := exec.Command(binary, "dev", "--addr", addr)
-	cmd.Dir = t.TempDir()
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Env = append(os.Environ(), "REDIS_URL="+rs.URL, "GEOTRACK_JWT_SECRET="+testSecret, "SECRETS_DIR="+t.TempDir(),
-		"LOG_LEVEL=info", "EVENT_RELAY_INTERVAL=100ms", "DELIVERY_INTERVAL=100ms")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("geotrack dev:\n%s", tail(logs.String(), 4000))
-		}
-	})
-	base := "http://" + addr + "/function/"
-	testenv.WaitHTTP(t, "http://"+addr+"/_/ready", 20*time.Second)
+	base := startDev(t, rs.URL, "LOG_LEVEL=info", "EVENT_RELAY_INTERVAL=100ms", "DELIVERY_INTERVAL=100ms") + "/function/"
 	admin := token(t, "acme", auth.RoleAdmin, "")
 
 	fence := `{"type":"Feature","id":"depot","geometry":{"type":"Point","coordinates":[2.35,48.85]},"properties":{"name":"Depot","radius_m":100}}`

@@ -22,7 +22,10 @@ import (
 )
 
 // startDev runs `geotrack dev` on a free port against the Redis at url.
-func startDev(t *testing.T, redisURL string) string {
+// startDev runs `geotrack dev` on a free port against redisURL (extra
+// variables in env, e.g. "LOG_LEVEL=info") and returns its base URL; the
+// one launcher of the dev runner in e2e.
+func startDev(t *testing.T, redisURL string, env ...string) string {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cmd := exec.Command(binary, "dev", "--addr", addr)
@@ -30,6 +33,7 @@ func startDev(t *testing.T, redisURL string) string {
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.Env = append(os.Environ(), "REDIS_URL="+redisURL, "GEOTRACK_JWT_SECRET="+testSecret, "SECRETS_DIR="+t.TempDir(), "LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -560,30 +559,8 @@ func TestDevRoutesEventsThroughTheOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rc.Close() })
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cmd := exec.Command(binary, "dev", "--addr", addr)
-	cmd.Dir = t.TempDir()
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Env = append(os.Environ(), "REDIS_URL="+rs.URL, "GEOTRACK_JWT_SECRET="+testSecret, "SECRETS_DIR="+t.TempDir(), "LOG_LEVEL=info")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("geotrack dev:\n%s", tail(logs.String(), 3000))
-		}
-	})
-	testenv.WaitHTTP(t, "http://"+addr+"/_/ready", 20*time.Second)
+	base := startDev(t, rs.URL, "LOG_LEVEL=info")
+	addr := strings.TrimPrefix(base, "http://")
 	ingest := &cloud{ingest: &proc{URL: "http://" + addr + "/function/ingest"}}
 	ingestOK(t, ingest, token(t, "acme", auth.RoleService, ""), hdr("Content-Type", "application/json"), fixJSON("dev-1", 0, 51.5, -0.1), 1)
 	deadline := time.Now().Add(10 * time.Second)
