@@ -138,18 +138,29 @@ func TestKwokRunsKubernetesPlatform(t *testing.T) {
 		return pods, nil
 	}
 	for _, ns := range []string{"geotrack", "geotrack-edge"} {
-		waitFor(t, "every pod in "+ns+" Running", 3*time.Minute, func() bool {
-			pods, err := workloadPods(ns)
-			if err != nil || len(pods) == 0 {
-				return false
-			}
-			for _, l := range pods {
+		var lastPods []string
+		var lastErr error
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			lastPods, lastErr = workloadPods(ns)
+			running := lastErr == nil && len(lastPods) > 0
+			for _, l := range lastPods {
 				if strings.Fields(l)[1] != "Running" {
-					return false
+					running = false
 				}
 			}
-			return true
-		})
+			if running {
+				break
+			}
+			if time.Now().After(deadline) {
+				// Say what was stuck, so a failure in CI can be told apart
+				// from a slow machine.
+				events, _ := s.kubectlErr(nil, "-n", ns, "get", "events", "--sort-by=.lastTimestamp")
+				t.Fatalf("timed out after 3m waiting for every pod in %s Running (error %v):\n%s\nevents:\n%s",
+					ns, lastErr, strings.Join(lastPods, "\n"), lastLines(string(events), 40))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		pods, err := workloadPods(ns)
 		if err != nil {
 			t.Fatal(err)
@@ -174,4 +185,13 @@ func TestKwokRunsKubernetesPlatform(t *testing.T) {
 	for _, ns := range []string{"geotrack", "geotrack-edge"} {
 		s.kubectl(t, nil, "-n", ns, "wait", "--for=condition=Available", "deployment", "--all", "--timeout=60s")
 	}
+}
+
+// lastLines keeps the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
