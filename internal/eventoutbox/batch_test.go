@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	handler "github.com/openfaas/templates-sdk/go-http"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/events"
-	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
@@ -222,66 +220,4 @@ func queued(entries []redis.XMessage, id string) bool {
 		}
 	}
 	return false
-}
-
-// gateSink holds the event of the first group until the event of the
-// second has been sent: it succeeds only if the relay sends events of
-// different devices at once.
-type gateSink struct {
-	fakeSink
-	first, second string // event ids
-	secondSent    chan struct{}
-}
-
-func (s *gateSink) Send(ctx context.Context, e event.Event) error {
-	switch e.ID() {
-	case s.first:
-		select {
-		case <-s.secondSent:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	case s.second:
-		defer close(s.secondSent)
-	}
-	return s.fakeSink.Send(ctx, e)
-}
-
-// TestRelaySendsEventsOfDisjointDevicesAtOnce: location events covering
-// several devices are no longer barriers: events of disjoint devices go at
-// once, and one sharing a device with an earlier event waits for it.
-func TestRelaySendsEventsOfDisjointDevicesAtOnce(t *testing.T) {
-	client, s := setup(t)
-	ctx := context.Background()
-	groups := [][]string{{"a", "b"}, {"c", "d"}, {"a", "c"}}
-	for i, devs := range groups {
-		var fixes []fix.Fix
-		for _, d := range devs {
-			fixes = append(fixes, fix.Fix{Device: d, TS: base.Add(time.Duration(i) * time.Second), Lat: 1, Lon: 1})
-		}
-		ann := &redisstore.Announce{Type: events.TypeLocationUpdated, Source: "urn:test"}
-		if _, err := s.Save(ctx, "acme", []redisstore.Group{{Fixes: fixes, Announce: ann}}, base.Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	entries, err := client.XRange(ctx, redisstore.EventOutboxKey("gt", "acme"), "-", "+").Result()
-	if err != nil || len(entries) != 3 {
-		t.Fatalf("outbox: %d entries, %v", len(entries), err)
-	}
-	ids := make([]string, 3)
-	for i, m := range entries {
-		ids[i], _ = m.Values["id"].(string)
-		if m.Values["subject"] != nil && m.Values["subject"] != "" {
-			t.Fatalf("event of several devices has subject %v", m.Values["subject"])
-		}
-	}
-	sink := &gateSink{first: ids[0], second: ids[1], secondSent: make(chan struct{})}
-	res, err := New(client, sink, Config{Logger: quiet, SendTimeout: 5 * time.Second}).RunOnce(ctx)
-	if err != nil || res.Delivered != 3 {
-		t.Fatalf("RunOnce = %+v, %v; want 3 delivered (events of disjoint devices sent at once)", res, err)
-	}
-	got := sink.events()
-	if len(got) != 3 || got[0].ID() != ids[1] || got[1].ID() != ids[0] || got[2].ID() != ids[2] {
-		t.Fatalf("delivered %v; want %s, %s, then %s (it shares devices with both)", got, ids[1], ids[0], ids[2])
-	}
 }

@@ -2,7 +2,6 @@ package eventoutbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -388,11 +387,9 @@ type deadReason struct {
 	status int
 }
 
-// deliver sends a batch in order per device: consecutive events go in
-// parallel lanes as long as no two lanes send to the same device: one lane
-// per device for events with a subject, one lane per event for a location
-// event of several devices (its fixes name them); an event whose devices are
-// unknown is a barrier sent on its own. A lane stops at
+// deliver sends a batch in order per device: consecutive events with a
+// subject (one device) go in parallel lanes, one lane per device; an event
+// without one (several devices) is a barrier sent on its own. A lane stops at
 // its first failure, and nothing after a failure's segment is sent, so a
 // device's later events never overtake an earlier one.
 //
@@ -467,7 +464,6 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 		}
 	}
 	segment := map[string][]item{}
-	busy := map[string]string{} // each device of the segment -> the lane sending its events
 	var order []string
 	runSegment := func() bool {
 		if len(order) == 0 {
@@ -496,30 +492,17 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 		}
 		wg.Wait()
 		clear(segment)
-		clear(busy)
 		order = order[:0]
 		mu.Lock()
 		defer mu.Unlock()
 		return ok
 	}
-	add := func(lane string, devices []string, id string, e event.Event) {
-		if _, ok := segment[lane]; !ok {
-			order = append(order, lane)
+	add := func(id string, e event.Event) {
+		s := e.Subject()
+		if _, ok := segment[s]; !ok {
+			order = append(order, s)
 		}
-		segment[lane] = append(segment[lane], item{id, e})
-		for _, d := range devices {
-			busy[d] = lane
-		}
-	}
-	// fits reports whether an event for devices, sent in lane, may join the
-	// segment: no other lane of it sends to any of those devices.
-	fits := func(lane string, devices []string) bool {
-		for _, d := range devices {
-			if l, ok := busy[d]; ok && l != lane {
-				return false
-			}
-		}
-		return true
+		segment[s] = append(segment[s], item{id, e})
 	}
 	for _, m := range msgs {
 		e, err := decode(tenant, m, r.cfg.Signer)
@@ -529,29 +512,20 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 			continue
 		}
 		_, barriers := segment[""] // the segment is a run of barriers
-		lane, devices := e.Subject(), []string{e.Subject()}
-		if lane == "" {
-			// An event of several devices goes in a lane of its own, beside
-			// events of other devices; one whose devices are unknown is a
-			// barrier.
-			if devices = devicesOf(e); devices != nil {
-				lane = "\x00" + m.ID
-			}
-		}
-		if lane == "" {
+		if e.Subject() == "" {
 			if !(batchMax > 1 && barriers) && !runSegment() {
 				break
 			}
-			add("", nil, m.ID, e)
+			add(m.ID, e)
 			if batchMax <= 1 && !runSegment() {
 				break
 			}
 			continue
 		}
-		if (barriers || !fits(lane, devices)) && !runSegment() {
+		if barriers && !runSegment() {
 			break
 		}
-		add(lane, devices, m.ID, e)
+		add(m.ID, e)
 	}
 	runSegment()
 	stopAcks() // before sent is read below
@@ -619,32 +593,6 @@ func (r *Relay) send(ctx context.Context, e event.Event) error {
 	sctx, cancel := context.WithTimeout(events.SendOnce(ctx), r.cfg.SendTimeout)
 	defer cancel()
 	return r.sink.Send(sctx, e)
-}
-
-// devicesOf returns the devices a location event without a subject covers
-// (its data is the fixes it announces), or nil when that is not known.
-func devicesOf(e event.Event) []string {
-	if e.Type() != events.TypeLocationUpdated {
-		return nil
-	}
-	var fixes []struct {
-		Device string `json:"device"`
-	}
-	if err := json.Unmarshal(e.Data(), &fixes); err != nil || len(fixes) == 0 {
-		return nil
-	}
-	devices := make([]string, 0, len(fixes))
-	seen := make(map[string]bool, len(fixes))
-	for _, f := range fixes {
-		if f.Device == "" {
-			return nil
-		}
-		if !seen[f.Device] {
-			seen[f.Device] = true
-			devices = append(devices, f.Device)
-		}
-	}
-	return devices
 }
 
 // sendBatch makes one batch-mode attempt for chunk.
