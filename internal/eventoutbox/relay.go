@@ -376,6 +376,12 @@ type outcome struct {
 // takes long, and a crash should repeat seconds of it, not all of it.
 const ackEvery = 250 * time.Millisecond
 
+// item is one outbox entry to send: its stream id and event.
+type item struct {
+	id string
+	e  event.Event
+}
+
 type deadReason struct {
 	reason string
 	status int
@@ -386,18 +392,76 @@ type deadReason struct {
 // without one (several devices) is a barrier sent on its own. A lane stops at
 // its first failure, and nothing after a failure's segment is sent, so a
 // device's later events never overtake an earlier one.
+//
+// With a sink in batch mode (events.BatchSender) the devices of a segment
+// are dealt into at most Parallel lanes, each posting its events in order
+// as requests of up to MaxBatch events, and consecutive barriers go
+// together, in order, in one lane: each device's events still arrive in
+// order, in far fewer requests.
 func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessage, ack func(ids []string) error) outcome {
 	out := outcome{dead: map[string]deadReason{}}
-	type item struct {
-		id string
-		e  event.Event
-	}
 	var mu sync.Mutex // guards sent, out
 	var sent []string // sent, not yet acked (for a buffered sink: not yet known to be received)
 	flusher, buffered := r.sink.(events.Flusher)
+	batcher, _ := r.sink.(events.BatchSender)
+	batchMax := 1
+	if batcher != nil {
+		batchMax = max(1, batcher.MaxBatch())
+	}
 	stopAcks := func() {}
 	if !buffered {
 		stopAcks = ackWhileSending(&mu, &sent, &out.acked, ack)
+	}
+	// record notes one event's outcome; it reports whether its lane goes on.
+	ok := true
+	record := func(it item, err error) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			sent = append(sent, it.id)
+		case isRejected(err):
+			status, _ := events.Rejected(err)
+			out.dead[it.id] = deadReason{reason: "refused by the event sink: " + err.Error(), status: status}
+		default:
+			ok = false
+			if out.err == nil {
+				out.err = fmt.Errorf("event relay: send %s %s of tenant %q: %w", it.e.Type(), it.e.ID(), tenant, err)
+			}
+			return false
+		}
+		return true
+	}
+	sendLane := func(lane []item) {
+		for len(lane) > 0 {
+			if batchMax <= 1 || len(lane) == 1 {
+				if !record(lane[0], r.send(ctx, lane[0].e)) {
+					return
+				}
+				lane = lane[1:]
+				continue
+			}
+			chunk := lane[:min(batchMax, len(lane))]
+			lane = lane[len(chunk):]
+			err := r.sendBatch(ctx, batcher, chunk)
+			switch {
+			case err == nil:
+				for _, it := range chunk {
+					record(it, nil)
+				}
+			case isRejected(err):
+				// The request was refused as a whole: one by one, so that only
+				// the events the sink refuses are dead-lettered.
+				for _, it := range chunk {
+					if !record(it, r.send(ctx, it.e)) {
+						return
+					}
+				}
+			default:
+				record(chunk[0], err) // nothing of the chunk is known to have arrived
+				return
+			}
+		}
 	}
 	segment := map[string][]item{}
 	var order []string
@@ -405,40 +469,32 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 		if len(order) == 0 {
 			return true
 		}
+		lanes := make([][]item, 0, len(order))
+		if batchMax > 1 {
+			lanes = make([][]item, min(r.cfg.Parallel, len(order)))
+			for i, subject := range order {
+				lanes[i%len(lanes)] = append(lanes[i%len(lanes)], segment[subject]...)
+			}
+		} else {
+			for _, subject := range order {
+				lanes = append(lanes, segment[subject])
+			}
+		}
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, r.cfg.Parallel)
-		ok := true
-		for _, subject := range order {
-			lane := segment[subject]
+		for _, lane := range lanes {
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				for _, it := range lane {
-					err := r.send(ctx, it.e)
-					mu.Lock()
-					switch {
-					case err == nil:
-						sent = append(sent, it.id)
-					case isRejected(err):
-						status, _ := events.Rejected(err)
-						out.dead[it.id] = deadReason{reason: "refused by the event sink: " + err.Error(), status: status}
-					default:
-						ok = false
-						if out.err == nil {
-							out.err = fmt.Errorf("event relay: send %s %s of tenant %q: %w", it.e.Type(), it.e.ID(), tenant, err)
-						}
-					}
-					mu.Unlock()
-					if err != nil && !isRejected(err) {
-						return
-					}
-				}
+				sendLane(lane)
 			}()
 		}
 		wg.Wait()
 		clear(segment)
 		order = order[:0]
+		mu.Lock()
+		defer mu.Unlock()
 		return ok
 	}
 	add := func(id string, e event.Event) {
@@ -455,15 +511,19 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 			r.log.Error("event relay: undecodable outbox entry", "tenant", tenant, "id", m.ID, "err", err)
 			continue
 		}
+		_, barriers := segment[""] // the segment is a run of barriers
 		if e.Subject() == "" {
-			if !runSegment() {
+			if !(batchMax > 1 && barriers) && !runSegment() {
 				break
 			}
 			add(m.ID, e)
-			if !runSegment() {
+			if batchMax <= 1 && !runSegment() {
 				break
 			}
 			continue
+		}
+		if barriers && !runSegment() {
+			break
 		}
 		add(m.ID, e)
 	}
@@ -533,6 +593,17 @@ func (r *Relay) send(ctx context.Context, e event.Event) error {
 	sctx, cancel := context.WithTimeout(events.SendOnce(ctx), r.cfg.SendTimeout)
 	defer cancel()
 	return r.sink.Send(sctx, e)
+}
+
+// sendBatch makes one batch-mode attempt for chunk.
+func (r *Relay) sendBatch(ctx context.Context, b events.BatchSender, chunk []item) error {
+	es := make([]event.Event, len(chunk))
+	for i, it := range chunk {
+		es[i] = it.e
+	}
+	sctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout)
+	defer cancel()
+	return b.SendBatch(sctx, es)
 }
 
 // deadLetter moves entries to <outbox>:dead with why, atomically per entry

@@ -1,10 +1,16 @@
 package events
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 )
@@ -56,4 +62,47 @@ func Rejected(err error) (status int, permanent bool) {
 		return hr.StatusCode, true
 	}
 	return hr.StatusCode, false
+}
+
+// BatchSender is a Sink that can also deliver several events in one request
+// (CloudEvents batch mode). SendBatch makes one attempt and succeeds only
+// when the receiver took all of them (2xx); a refusal of the request is
+// reported as by Send (see Rejected).
+type BatchSender interface {
+	SendBatch(ctx context.Context, es []event.Event) error
+	// MaxBatch is the most events per SendBatch; <= 1 means batch mode is
+	// off and SendBatch must not be used.
+	MaxBatch() int
+}
+
+// batchClient posts batch-mode requests; timeouts come from the context.
+var batchClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+
+// MaxBatch is the configured EVENT_SINK_BATCH.
+func (s *HTTPSink) MaxBatch() int { return s.batch }
+
+// SendBatch posts es as one application/cloudevents-batch+json request: a
+// JSON array of structured events, each keeping its own extensions (tenant,
+// geotracksig). One attempt; the caller retries.
+func (s *HTTPSink) SendBatch(ctx context.Context, es []event.Event) error {
+	body, err := json.Marshal(es)
+	if err != nil {
+		return fmt.Errorf("encode batch of %d events: %w", len(es), err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.target, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("send batch to %s: %w", s.target, err)
+	}
+	req.Header.Set("Content-Type", MediaBatch)
+	resp, err := batchClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("send batch of %d events to %s: %w", len(es), s.target, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("send batch of %d events to %s: %w", len(es), s.target,
+			cehttp.NewResult(resp.StatusCode, "%d: %s", resp.StatusCode, bytes.TrimSpace(msg)))
+	}
+	return nil
 }

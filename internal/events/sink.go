@@ -28,6 +28,10 @@ type Sink interface {
 type SinkConfig struct {
 	EventSink string `envconfig:"EVENT_SINK"`
 	KSink     string `envconfig:"K_SINK"`
+	// EventSinkBatch > 1 lets the event relay post up to that many events in
+	// one request in CloudEvents batch mode, to an http(s) sink that accepts
+	// it (geotrack's own functions do; Knative brokers do not). Default off.
+	EventSinkBatch int `envconfig:"EVENT_SINK_BATCH"`
 	OutboxConfig
 }
 
@@ -64,7 +68,15 @@ func NewSink(cfg SinkConfig) (Sink, error) {
 	case "nats", "tls":
 		return NewNATSSink(target)
 	case "http", "https":
-		return NewHTTPSink(target)
+		s, err := NewHTTPSink(target)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.EventSinkBatch > MaxBatchEvents {
+			return nil, fmt.Errorf("EVENT_SINK_BATCH %d: the limit is %d", cfg.EventSinkBatch, MaxBatchEvents)
+		}
+		s.batch = cfg.EventSinkBatch
+		return s, nil
 	}
 	return nil, fmt.Errorf("event sink %q: scheme must be http, https or nats", target)
 }
@@ -92,6 +104,7 @@ func (discard) Close() error { return nil }
 type HTTPSink struct {
 	client cloudevents.Client
 	target string
+	batch  int // most events per batch-mode request; <= 1: none
 }
 
 // NewHTTPSink sends to target.
