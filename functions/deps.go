@@ -169,6 +169,20 @@ func (d *Deps) Auth(cfg auth.Config) (httpkit.Verifier, error) {
 	return auth.NewVerifier(cfg)
 }
 
+// RedisAndAuth is the preamble of most functions: the hot store's client
+// and the token verifier.
+func (d *Deps) RedisAndAuth(rc config.Redis, ac auth.Config) (redis.UniversalClient, httpkit.Verifier, error) {
+	client, err := d.Redis(rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	verifier, err := d.Auth(ac)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, verifier, nil
+}
+
 // Close releases every adapter.
 func (d *Deps) Close() error {
 	d.mu.Lock()

@@ -26,11 +26,7 @@ func buildRules(ctx context.Context, d *Deps) (*Built, error) {
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
 	}
-	client, err := d.Redis(cfg.Redis)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := d.Auth(cfg.Config)
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -43,11 +39,7 @@ func buildAlerts(ctx context.Context, d *Deps) (*Built, error) {
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
 	}
-	client, err := d.Redis(cfg.Redis)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := d.Auth(cfg.Config)
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +51,7 @@ func buildNotify(ctx context.Context, d *Deps) (*Built, error) {
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
 	}
-	client, err := d.Redis(cfg.Redis)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := d.Auth(cfg.Config)
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
 	if err != nil {
 		return nil, err
 	}

@@ -29,11 +29,7 @@ func buildMovement(ctx context.Context, d *Deps) (*Built, error) {
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
 	}
-	client, err := d.Redis(cfg.Redis)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := d.Auth(cfg.Config)
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +112,7 @@ func buildPreferences(ctx context.Context, d *Deps) (*Built, error) {
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
 	}
-	client, err := d.Redis(cfg.Redis)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := d.Auth(cfg.Config)
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
 	if err != nil {
 		return nil, err
 	}
