@@ -1,11 +1,16 @@
 // Package position is the function answering GET ?device=ID with the
-// device's latest fix.
+// device's latest fix, and GET ?all=true[&since=T][&limit=N] with the latest
+// fix of every device of the tenant that changed after since (the
+// dashboard's fleet view polls it).
 package position
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -13,9 +18,24 @@ import (
 	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
-// Reader reads a device's latest fix (locate.Service).
+// Reader reads a device's latest fix and the fleet's (locate.Service).
 type Reader interface {
 	Latest(ctx context.Context, tenant, device string) (fix.Fix, bool, error)
+	Fleet(ctx context.Context, tenant string, since time.Time, limit int) ([]json.RawMessage, bool, error)
+}
+
+// Bounds of ?all=true's limit: a dashboard of 10,000+ devices gets them in
+// one answer; later polls with since get only the ones that moved.
+const (
+	DefaultFleetLimit = 50000
+	MaxFleetLimit     = 100000
+)
+
+// FleetPage is the answer to ?all=true.
+type FleetPage struct {
+	Fixes []json.RawMessage `json:"fixes"`
+	// More is true when limit left devices out (the newest are kept).
+	More bool `json:"more"`
 }
 
 // Function is the position function.
@@ -40,6 +60,9 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	if err != nil {
 		return handler.Response{}, err
 	}
+	if query.Has("all") {
+		return f.fleet(req.Context(), p.Tenant, query)
+	}
 	device := query.Get("device")
 	latest, ok, err := f.reader.Latest(req.Context(), p.Tenant, device)
 	if err != nil {
@@ -49,4 +72,29 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, &httpkit.Error{Status: http.StatusNotFound, Msg: fmt.Sprintf("device %q has no position", device)}
 	}
 	return httpkit.JSON(http.StatusOK, latest), nil
+}
+
+func (f *Function) fleet(ctx context.Context, tenant string, query url.Values) (handler.Response, error) {
+	if v := query.Get("all"); v != "true" {
+		return handler.Response{}, httpkit.Invalid("all", "%q: want true", v)
+	}
+	if query.Has("device") {
+		return handler.Response{}, httpkit.Invalid("device", "not with all=true")
+	}
+	since, err := httpkit.QueryTime(query, "since")
+	if err != nil {
+		return handler.Response{}, err
+	}
+	limit, err := httpkit.QueryInt(query, "limit", DefaultFleetLimit, 1, MaxFleetLimit)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	fixes, more, err := f.reader.Fleet(ctx, tenant, since, limit)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	if fixes == nil {
+		fixes = []json.RawMessage{} // "fixes": [] rather than null
+	}
+	return httpkit.JSON(http.StatusOK, FleetPage{Fixes: fixes, More: more}), nil
 }

@@ -7,6 +7,7 @@ package locate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -35,6 +36,7 @@ type Hit struct {
 // Store reads the hot store.
 type Store interface {
 	Latest(ctx context.Context, tenant, device string) (fix.Fix, bool, error)
+	LatestSince(ctx context.Context, tenant string, since time.Time, limit int) ([]json.RawMessage, bool, error)
 	NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]Hit, error)
 	History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (Page, error)
 }
@@ -57,6 +59,20 @@ func (s *Service) Latest(ctx context.Context, tenant, device string) (f fix.Fix,
 		return fix.Fix{}, false, fmt.Errorf("read latest position: %w", err)
 	}
 	return f, ok, nil
+}
+
+// Fleet returns the latest fix (JSON, passed through) of every device whose
+// newest fix is after since (every device when since is zero), newest first,
+// at most limit; more is true when some were left out.
+func (s *Service) Fleet(ctx context.Context, tenant string, since time.Time, limit int) (fixes []json.RawMessage, more bool, err error) {
+	fixes, more, err = s.store.LatestSince(ctx, tenant, since, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("read latest positions: %w", err)
+	}
+	if fixes == nil {
+		fixes = []json.RawMessage{}
+	}
+	return fixes, more, nil
 }
 
 // Nearby returns up to limit devices within radiusM metres of (lat, lon),

@@ -2,6 +2,7 @@ package locate_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,6 +18,7 @@ type fakeStore struct {
 	latest fix.Fix
 	found  bool
 	hits   []locate.Hit
+	fleet  []json.RawMessage
 	page   locate.Page
 	err    error
 	calls  int
@@ -25,6 +27,11 @@ type fakeStore struct {
 func (s *fakeStore) Latest(ctx context.Context, tenant, device string) (fix.Fix, bool, error) {
 	s.calls++
 	return s.latest, s.found, s.err
+}
+
+func (s *fakeStore) LatestSince(ctx context.Context, tenant string, since time.Time, limit int) ([]json.RawMessage, bool, error) {
+	s.calls++
+	return s.fleet, false, s.err
 }
 
 func (s *fakeStore) NearbyRaw(ctx context.Context, tenant string, lat, lon, radiusM float64, limit int) ([]locate.Hit, error) {
@@ -116,6 +123,29 @@ func TestNearby(t *testing.T) {
 			}
 			if tc.field != "" && tc.store.calls != 0 {
 				t.Fatal("store called for an invalid query")
+			}
+		})
+	}
+}
+
+func TestFleet(t *testing.T) {
+	fleet := []json.RawMessage{json.RawMessage(`{"device":"d1"}`)}
+	cases := []struct {
+		name  string
+		store fakeStore
+		want  int
+		part  string
+	}{
+		{name: "devices", store: fakeStore{fleet: fleet}, want: 1},
+		{name: "none is an empty list", store: fakeStore{}},
+		{name: "store down", store: fakeStore{err: errors.New("timeout")}, part: "read latest positions: timeout"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := locate.New(&tc.store).Fleet(context.Background(), "acme", time.Time{}, 10)
+			wantErr(t, err, "", tc.part)
+			if len(got) != tc.want || (err == nil && got == nil) {
+				t.Fatalf("%v, want %d fixes and never nil", got, tc.want)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -254,4 +256,70 @@ func (s *Store) TrimHistory(ctx context.Context, tenant, device string, before t
 		return markOutage(fmt.Errorf("redisstore: trim history of %q: %w", device, err))
 	}
 	return nil
+}
+
+// latestChunk bounds the devices of one HMGET of the latest fixes.
+const latestChunk = 1000
+
+// LatestSince returns the latest fix JSON of each device of tenant whose
+// newest timestamp is after since (every device when since is zero), newest
+// first, at most limit of them; more is true when some were left out. It
+// reads the small device → timestamp hash first, so a poll that finds few
+// changes fetches only those fixes.
+func (s *Store) LatestSince(ctx context.Context, tenant string, since time.Time, limit int) (fixes []json.RawMessage, more bool, err error) {
+	keys, err := s.keys(tenant)
+	if err != nil {
+		return nil, false, fmt.Errorf("redisstore: latest since: %w", err)
+	}
+	if limit < 1 {
+		return nil, false, fmt.Errorf("redisstore: latest since: %w: limit %d is below 1", ErrInvalidArgument, limit)
+	}
+	stamps, err := s.client.HGetAll(ctx, keys.lastTS()).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("redisstore: latest since: %w", err)
+	}
+	type stamped struct {
+		device string
+		ms     int64
+	}
+	sinceMS := int64(math.MinInt64)
+	if !since.IsZero() {
+		sinceMS = since.UnixMilli()
+	}
+	changed := make([]stamped, 0, len(stamps))
+	for device, v := range stamps {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("redisstore: latest since: timestamp %q of %q: %w", v, device, err)
+		}
+		if ms > sinceMS {
+			changed = append(changed, stamped{device, ms})
+		}
+	}
+	slices.SortFunc(changed, func(a, b stamped) int {
+		if a.ms != b.ms {
+			return cmp.Compare(b.ms, a.ms)
+		}
+		return strings.Compare(a.device, b.device)
+	})
+	if len(changed) > limit {
+		changed, more = changed[:limit], true
+	}
+	fixes = make([]json.RawMessage, 0, len(changed))
+	for i := 0; i < len(changed); i += latestChunk {
+		names := make([]string, 0, latestChunk)
+		for _, c := range changed[i:min(i+latestChunk, len(changed))] {
+			names = append(names, c.device)
+		}
+		vals, err := s.client.HMGet(ctx, keys.last(), names...).Result()
+		if err != nil {
+			return nil, false, fmt.Errorf("redisstore: latest since: %w", err)
+		}
+		for _, v := range vals {
+			if js, ok := v.(string); ok { // a device erased meanwhile has none
+				fixes = append(fixes, json.RawMessage(js))
+			}
+		}
+	}
+	return fixes, more, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,7 @@ func runScenarios(t *testing.T, client redis.UniversalClient) {
 		{"invalid input", testInvalidInput},
 		{"ping", testPing},
 		{"event outbox", testEventOutbox},
+		{"latest since", testLatestSince},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -675,4 +677,52 @@ func TestOptionsDefaults(t *testing.T) {
 // sameCounts compares the counts of two GroupResults (not the flags).
 func sameCounts(a, b GroupResult) bool {
 	return a.Duplicate == b.Duplicate && a.Accepted == b.Accepted && a.DupFixes == b.DupFixes
+}
+
+func testLatestSince(t *testing.T, s *Store, tenant string) {
+	ctx := context.Background()
+	save(t, s, tenant, at(time.Minute), Group{Source: "/gw", ID: "e1", Fixes: []fix.Fix{
+		mkFix("old", at(0), 52.5, 13.4), mkFix("mid", at(time.Second), 52.6, 13.4), mkFix("new", at(2*time.Second), 52.7, 13.4),
+		mkFix("new", at(time.Second/2), 52.8, 13.4), // a late fix does not become the latest
+	}})
+	devicesOf := func(raw []json.RawMessage) []string {
+		var out []string
+		for _, r := range raw {
+			var f fix.Fix
+			if err := json.Unmarshal(r, &f); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, f.Device)
+		}
+		return out
+	}
+	cases := []struct {
+		name     string
+		since    time.Time
+		limit    int
+		want     []string
+		wantMore bool
+	}{
+		{"every device, newest first", time.Time{}, 10, []string{"new", "mid", "old"}, false},
+		{"after a time, exclusive", at(time.Second), 10, []string{"new"}, false},
+		{"nothing newer", at(time.Hour), 10, nil, false},
+		{"limited, newest kept", time.Time{}, 2, []string{"new", "mid"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, more, err := s.LatestSince(ctx, tenant, tc.since, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(devicesOf(got), tc.want) || more != tc.wantMore {
+				t.Fatalf("LatestSince = %v more %v, want %v more %v", devicesOf(got), more, tc.want, tc.wantMore)
+			}
+		})
+	}
+	if got, _, err := s.LatestSince(ctx, newTenant("empty"), time.Time{}, 10); err != nil || len(got) != 0 {
+		t.Fatalf("empty tenant: %v, %v", got, err)
+	}
+	if _, _, err := s.LatestSince(ctx, tenant, time.Time{}, 0); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("limit 0: %v, want ErrInvalidArgument", err)
+	}
 }
