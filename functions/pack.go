@@ -8,12 +8,14 @@ package functions
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/functions/alerts"
+	"github.com/geotrack/geotrack/functions/dashboard"
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	eventsfn "github.com/geotrack/geotrack/functions/events"
 	"github.com/geotrack/geotrack/functions/forwarder"
@@ -32,6 +34,7 @@ import (
 	"github.com/geotrack/geotrack/functions/trips"
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
 // Spec describes one function of the pack.
@@ -49,8 +52,12 @@ type Spec struct {
 // Built is a constructed function with its readiness probe.
 type Built struct {
 	Handler handler.FunctionHandler
-	Ready   func(ctx context.Context) error
-	Close   func() error
+	// HTTP, set instead of Handler, is a function that needs the request
+	// path, which the go-http SDK's Request lacks (the dashboard serves
+	// files); it is served with httpkit.PlainHandler's runtime.
+	HTTP  http.Handler
+	Ready func(ctx context.Context) error
+	Close func() error
 	// ReadyDetail, when set, is shown on a 200 /_/ready (nil: just OK).
 	ReadyDetail func() string
 }
@@ -70,6 +77,11 @@ func Pack() []Spec {
 			Name: "edge-ingest", Config: &edgeingest.Config{}, Edge: true, EdgeSite: true,
 			Emits: []string{events.TypeEdgeStored},
 			Build: buildEdgeIngest,
+		},
+		// Issue 13 (h17): the web dashboard, an http.Handler (Built.HTTP).
+		{
+			Name: "dashboard", Config: &dashboard.Config{}, EdgeSite: true,
+			Build: buildDashboard,
 		},
 		// Issue 9 (h7): geofences, geofence-detect, events.
 		{
@@ -149,6 +161,16 @@ func Pack() []Spec {
 	// branches merge in any order.
 	slices.SortFunc(pack, func(a, b Spec) int { return strings.Compare(a.Name, b.Name) })
 	return pack
+}
+
+// Serve returns the HTTP handler of a built function with the runtime of
+// httpkit (limits, metrics, access log): FunctionHandler for a go-http
+// function, PlainHandler for one built as an http.Handler.
+func (b *Built) Serve(opts httpkit.Options) http.Handler {
+	if b.HTTP != nil {
+		return httpkit.PlainHandler(b.HTTP, opts)
+	}
+	return httpkit.FunctionHandler(b.Handler, opts)
 }
 
 // Names returns the names of the pack's functions, sorted.

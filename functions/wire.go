@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 
+	"github.com/geotrack/geotrack/functions/dashboard"
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/functions/nearby"
 	"github.com/geotrack/geotrack/functions/position"
@@ -122,4 +123,16 @@ func Parser() intake.Parser {
 		},
 		"application/geo+json": geojson.Decode,
 	}}
+}
+
+func buildDashboard(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg dashboard.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	h, err := dashboard.New(cfg, dashboard.Files())
+	if err != nil {
+		return nil, err
+	}
+	return &Built{HTTP: h}, nil
 }

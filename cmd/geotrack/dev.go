@@ -126,7 +126,7 @@ func runDev(ctx context.Context, args []string) error {
 		if built.Ready != nil {
 			ready = append(ready, built.Ready)
 		}
-		h := httpkit.FunctionHandler(built.Handler, opts)
+		h := built.Serve(opts)
 		prefix := "/function/" + spec.Name
 		router.handlers[spec.Name] = h
 		mux.Handle(prefix, http.StripPrefix(prefix, h))
@@ -304,6 +304,8 @@ func printWelcome(w io.Writer, base string, secret []byte, secretFrom string) {
 	fmt.Fprintf(&b, "\ngeotrack dev: functions at %s/function/<name>\n", base)
 	fmt.Fprintf(&b, "JWT secret: %s\n", secretFrom)
 	fmt.Fprintf(&b, "geotrack token/replay/import/simulate find it there when run from this folder.\n\n")
+	// The fragment logs the browser in and never reaches a server log.
+	fmt.Fprintf(&b, "Dashboard (viewer of tenant demo): %s/function/dashboard/#token=%s\n\n", base, viewer)
 	fmt.Fprintf(&b, "export PATH=$PWD/bin:$PATH\n")
 	fmt.Fprintf(&b, "export VIEWER=%s\nexport DEVICE=%s\n\n", viewer, device)
 	fmt.Fprintf(&b, "# report a position as device truck-7\n")

@@ -59,7 +59,8 @@ func runServe(ctx context.Context, args []string) error {
 			*addr = ":8080"
 		}
 	}
-	return httpkit.Serve(ctx, name, built.Handler, opts, *addr)
+	opts.Name = name
+	return httpkit.ServeHandler(ctx, built.Serve(opts), opts, *addr)
 }
 
 func runProbe(ctx context.Context, args []string) error {

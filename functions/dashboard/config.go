@@ -1,0 +1,18 @@
+package dashboard
+
+// Config is dashboard's environment (envconfig). The dashboard holds no
+// secret and opens no store: it serves files, and the browser calls the
+// other functions with the user's token.
+type Config struct {
+	// TileURL is the base map's raster tile template ({z}/{x}/{y}); empty
+	// means no base map (an offline edge node): a plain background under
+	// the vector overlays.
+	TileURL string `envconfig:"TILE_URL" default:"https://tile.openstreetmap.org/{z}/{x}/{y}.png"`
+	// TileAttribution is shown in the map's corner, as the tiles' licence asks.
+	TileAttribution string `envconfig:"TILE_ATTRIBUTION" default:"© OpenStreetMap contributors"`
+	// APIURL is where the functions are, relative to the dashboard's own
+	// URL or absolute: "../" when they are siblings under /function/ (the
+	// OpenFaaS gateway, geotrack dev); a Knative or edge install whose
+	// functions have their own hosts sets e.g. https://api.example.com/function/.
+	APIURL string `envconfig:"API_URL" default:"../"`
+}

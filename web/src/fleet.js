@@ -1,0 +1,128 @@
+// Fleet: the latest position of every device, polled once a second with
+// position?all=true&since=… (only the devices that moved come back), drawn
+// through a Supercluster index so 10,000+ devices stay a few hundred
+// shapes on the map.
+import L from "leaflet";
+import Supercluster from "supercluster";
+import { api } from "./api.js";
+import { h, age, status } from "./dom.js";
+
+const pollMs = 1000;
+// Fixes can reach the store late (an edge node forwarding its backlog);
+// asking again for a minute before the newest one seen catches them.
+const overlapMs = 60000;
+const listRows = 200;
+
+export function fleetView(panel, ctx) {
+  const devices = new Map(); // id → fix
+  let newest = 0; // ms of the newest fix seen
+  let dirty = true;
+  let index = null;
+  let fitted = false;
+  const shapes = L.layerGroup().addTo(ctx.layer);
+
+  const search = h("input", { id: "fleet-search", type: "search", placeholder: "device id", autocomplete: "off" });
+  const count = h("p", { id: "fleet-count" }, "Loading…");
+  const list = h("ul", { id: "fleet-list", class: "rows" });
+  panel.append(
+    h("h2", {}, "Fleet"),
+    h("div", { class: "field" }, h("label", { for: "fleet-search" }, "Search devices"), search),
+    count,
+    list,
+  );
+  search.addEventListener("input", () => renderList());
+
+  function renderList() {
+    const q = search.value.trim().toLowerCase();
+    const now = Date.now();
+    const ids = [...devices.keys()].filter((id) => !q || id.toLowerCase().includes(q)).sort();
+    count.textContent = `${devices.size} devices` + (q ? `, ${ids.length} match` : "") + (ids.length > listRows ? `, first ${listRows} shown` : "");
+    list.replaceChildren(...ids.slice(0, listRows).map((id) => {
+      const f = devices.get(id);
+      const battery = typeof f.battery === "number" ? Math.round(f.battery * 100) + " %" : "–";
+      return h("li", { "data-device": id },
+        h("a", { href: "#/device/" + encodeURIComponent(id) }, id),
+        h("span", { class: "age", title: f.ts }, "seen " + age(now - Date.parse(f.ts)) + " ago"),
+        h("span", { class: "battery" }, "battery " + battery),
+        h("span", { class: "coords" }, f.lat.toFixed(5) + ", " + f.lon.toFixed(5)));
+    }));
+    if (ids.length === 1 && q) {
+      const f = devices.get(ids[0]);
+      ctx.map.panTo([f.lat, f.lon]);
+    }
+  }
+
+  function renderMap() {
+    if (dirty) {
+      index = new Supercluster({ radius: 40, maxZoom: 16 });
+      index.load([...devices.values()].map((f) => ({
+        type: "Feature", properties: { id: f.device }, geometry: { type: "Point", coordinates: [f.lon, f.lat] },
+      })));
+      dirty = false;
+    }
+    const b = ctx.map.getBounds();
+    const bbox = [Math.max(-180, b.getWest()), Math.max(-85, b.getSouth()), Math.min(180, b.getEast()), Math.min(85, b.getNorth())];
+    const zoom = Math.round(ctx.map.getZoom());
+    shapes.clearLayers();
+    for (const c of index.getClusters(bbox, zoom)) {
+      const [lon, lat] = c.geometry.coordinates;
+      if (c.properties.cluster) {
+        const n = c.properties.point_count;
+        const size = 26 + Math.min(24, Math.log10(n) * 8);
+        L.marker([lat, lon], {
+          icon: L.divIcon({ className: "cluster", html: String(n), iconSize: [size, size] }),
+          keyboard: false,
+          title: n + " devices",
+        }).on("click", () => ctx.map.setView([lat, lon], index.getClusterExpansionZoom(c.properties.cluster_id)))
+          .addTo(shapes);
+      } else {
+        const id = c.properties.id;
+        L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 2, fillColor: "#0b57d0", fillOpacity: 1 })
+          .bindTooltip(id)
+          .on("click", () => { location.hash = "#/device/" + encodeURIComponent(id); })
+          .addTo(shapes);
+      }
+    }
+  }
+
+  let stopped = false;
+  let timer = 0;
+  const controller = new AbortController();
+  async function poll() {
+    try {
+      const since = newest ? new Date(newest - overlapMs).toISOString() : undefined;
+      const page = await api("position", { all: "true", since }, { signal: controller.signal });
+      let changed = 0;
+      for (const f of page.fixes) {
+        const old = devices.get(f.device);
+        if (!old || old.ts !== f.ts) {
+          devices.set(f.device, f);
+          changed++;
+        }
+        newest = Math.max(newest, Date.parse(f.ts));
+      }
+      if (changed) dirty = true;
+      if (!fitted && devices.size) {
+        fitted = true;
+        const pts = [...devices.values()].map((f) => [f.lat, f.lon]);
+        ctx.map.fitBounds(L.latLngBounds(pts).pad(0.2), { maxZoom: 14 });
+      }
+      if (dirty) renderMap();
+      renderList();
+      document.body.dataset.fleetPolled = String(Date.now());
+    } catch (e) {
+      if (stopped) return;
+      status(e.message, "error");
+    }
+    if (!stopped) timer = setTimeout(poll, pollMs);
+  }
+  const onMove = () => index && renderMap();
+  ctx.map.on("moveend", onMove);
+  ctx.onCleanup(() => {
+    stopped = true;
+    controller.abort();
+    clearTimeout(timer);
+    ctx.map.off("moveend", onMove);
+  });
+  poll();
+}

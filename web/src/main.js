@@ -1,0 +1,137 @@
+// The geotrack dashboard: a hash-routed single-page app over the pack's
+// functions. Views: login, fleet, device, geofences, alerts, preferences.
+import "./app.css";
+import L from "leaflet";
+import { setAPIBase, token, setToken, claims } from "./api.js";
+import { h, status } from "./dom.js";
+import { fleetView } from "./fleet.js";
+import { deviceView } from "./device.js";
+import { geofencesView } from "./geofences.js";
+import { alertsView } from "./alerts.js";
+import { preferencesView } from "./preferences.js";
+
+const views = { fleet: fleetView, device: deviceView, geofences: geofencesView, alerts: alertsView, preferences: preferencesView };
+
+// ctx is what every view gets: the map, a layer group of its own, the
+// user, and a way to register a cleanup (timers) for when it is left.
+const ctx = { map: null, layer: null, user: null, cleanups: [] };
+
+function setupMap(cfg) {
+  const map = L.map("map", { preferCanvas: true, worldCopyJump: true, keyboard: true }).setView([51.5, -0.12], 4);
+  if (cfg.tileURL) {
+    L.tileLayer(cfg.tileURL, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
+  } else {
+    document.getElementById("map").classList.add("offline");
+    map.attributionControl.addAttribution("no base map (offline)");
+  }
+  return map;
+}
+
+// The #token= fragment logs in and is removed from the address at once;
+// a fragment is never sent to a server, so the token reaches no log.
+function loginFromFragment() {
+  const m = /^#token=([^&]+)/.exec(location.hash);
+  if (!m) return;
+  setToken(decodeURIComponent(m[1]));
+  history.replaceState(null, "", location.pathname + location.search + "#/fleet");
+}
+
+function currentUser() {
+  const t = token();
+  if (!t) return null;
+  const c = claims(t);
+  if (!c || !c.tenant || !c.role) return null;
+  if (c.exp && c.exp * 1000 < Date.now()) return null;
+  return { tenant: c.tenant, role: c.role, device: c.device, exp: c.exp, admin: c.role === "admin" };
+}
+
+function renderWho(user) {
+  const who = document.getElementById("who");
+  const nav = document.getElementById("nav");
+  who.replaceChildren();
+  nav.hidden = !user;
+  if (!user) return;
+  who.append(
+    h("span", { id: "tenant" }, "tenant ", h("strong", {}, user.tenant)),
+    " ",
+    h("span", { id: "role", class: "role " + user.role }, user.role),
+    " ",
+    h("button", { type: "button", id: "logout", onclick: () => { setToken(""); location.hash = "#/login"; } }, "Log out"),
+  );
+}
+
+function loginView(panel) {
+  const input = h("textarea", { id: "token", rows: 4, autocomplete: "off", spellcheck: "false", required: true });
+  const form = h("form", { class: "login", onsubmit: (e) => {
+    e.preventDefault();
+    const t = input.value.trim();
+    const c = claims(t);
+    if (!c || !c.tenant || !c.role) {
+      status("That is not a geotrack token (a JWT with tenant and role).", "error");
+      return;
+    }
+    setToken(t);
+    location.hash = "#/fleet";
+  } },
+  h("h2", {}, "Log in"),
+  h("label", { for: "token" }, "Token"),
+  input,
+  h("small", {}, "Paste a viewer or admin token (geotrack token --role viewer), or open a link ending in #token=…"),
+  h("button", { type: "submit" }, "Log in"));
+  panel.replaceChildren(form);
+  input.focus();
+}
+
+function leave() {
+  for (const f of ctx.cleanups.splice(0)) {
+    try { f(); } catch (e) { console.warn(e); }
+  }
+  ctx.layer.clearLayers();
+}
+
+function route() {
+  loginFromFragment();
+  const user = currentUser();
+  ctx.user = user;
+  renderWho(user);
+  const panel = document.getElementById("panel");
+  leave();
+  const [, name = "", ...rest] = location.hash.replace(/^#/, "").split("/");
+  if (!user) {
+    if (token()) status("The token has expired or is not valid: log in again.", "error");
+    loginView(panel);
+    return;
+  }
+  if (user.role !== "viewer" && user.role !== "admin") {
+    panel.replaceChildren(h("p", {}, `Role ${user.role} cannot use the dashboard: log in with a viewer or admin token.`));
+    return;
+  }
+  const view = views[name] ? name : "fleet";
+  for (const a of document.querySelectorAll("#nav a")) {
+    if (a.dataset.view === view) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  document.body.dataset.view = view;
+  panel.replaceChildren();
+  views[view](panel, ctx, rest.map(decodeURIComponent));
+}
+
+async function start() {
+  let cfg = { tileURL: "", tileAttribution: "", apiURL: "../" };
+  try {
+    const resp = await fetch("config.json");
+    if (resp.ok) cfg = await resp.json();
+  } catch (e) {
+    status("config.json: " + e.message, "error");
+  }
+  setAPIBase(cfg.apiURL);
+  ctx.map = setupMap(cfg);
+  ctx.layer = L.layerGroup().addTo(ctx.map);
+  ctx.onCleanup = (f) => ctx.cleanups.push(f);
+  window.addEventListener("hashchange", route);
+  // A narrow window stacks panel and map: the map must learn its new size.
+  window.addEventListener("resize", () => ctx.map.invalidateSize());
+  route();
+}
+
+start();
