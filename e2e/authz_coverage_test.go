@@ -17,6 +17,7 @@ import (
 // function gets its rows in such a test and its line here.
 var authzMatrixOf = map[string]string{
 	"alerts":          "TestAlertFunctionsRoleMatrix",
+	"dashboard":       "TestDashboardRoleMatrix",
 	"edge-ingest":     "TestEdgeFunctionsRoleTenantMatrix",
 	"events":          "TestGeofenceRoleFunctionTenantMatrix",
 	"forwarder":       "TestForwarderRoleTenantMatrix",

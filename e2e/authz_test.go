@@ -57,9 +57,10 @@ func TestRoleFunctionTenantMatrix(t *testing.T) {
 				t.Errorf("ingest: %d, want %d (%s)", r.Status, cl.write, r.Body)
 			}
 			reads := map[string]string{
-				"position": c.position.URL + "?device=van-1",
-				"nearby":   c.nearby.URL + "?lat=48.8566&lon=2.3522&radius=100",
-				"track":    c.track.URL + "?device=van-1",
+				"position":     c.position.URL + "?device=van-1",
+				"position all": c.position.URL + "?all=true",
+				"nearby":       c.nearby.URL + "?lat=48.8566&lon=2.3522&radius=100",
+				"track":        c.track.URL + "?device=van-1",
 			}
 			for fn, u := range reads {
 				r := call(t, http.MethodGet, u, cl.tok, nil, nil)
@@ -94,6 +95,13 @@ func TestRoleFunctionTenantMatrix(t *testing.T) {
 		gp := getTrack(t, c, token(t, "globex", auth.RoleViewer, ""), "device=van-1")
 		if len(gp.Points) != 1 || len(p.Points) < 2 {
 			t.Fatalf("acme has %d points, globex %d; want ≥2 and 1", len(p.Points), len(gp.Points))
+		}
+		// position?all=true lists the caller's tenant only.
+		for _, tc := range []struct{ tok, want string }{{admin, `{"fixes":[],"more":false}`}, {viewer, `"device":"van-1"`}} {
+			r := call(t, http.MethodGet, c.position.URL+"?all=true", tc.tok, nil, nil)
+			if r.Status != http.StatusOK || !strings.Contains(string(r.Body), tc.want) || strings.Count(string(r.Body), `"device"`) > 1 {
+				t.Fatalf("position?all=true across tenants: %d %s, want %s", r.Status, r.Body, tc.want)
+			}
 		}
 	})
 

@@ -503,3 +503,55 @@ func clipJS(s string) string {
 	}
 	return s
 }
+
+// TestDashboardRoleMatrix: the dashboard serves the same public files to
+// every caller, whatever credentials come along (it verifies none and
+// holds no tenant data: the API calls the page makes are checked by the
+// other matrices), refuses writes and serves nothing outside its bundle.
+func TestDashboardRoleMatrix(t *testing.T) {
+	p := startFunction(t, "dashboard", map[string]string{"TILE_URL": ""})
+	index := call(t, http.MethodGet, p.URL+"/", "", nil, nil)
+	if index.Status != http.StatusOK || !strings.Contains(string(index.Body), `<script src="app.js"`) {
+		t.Fatalf("index: %d %.200s", index.Status, index.Body)
+	}
+	callers := []struct{ name, tok string }{
+		{"no token", ""},
+		{"viewer", token(t, "acme", auth.RoleViewer, "")},
+		{"admin", token(t, "acme", auth.RoleAdmin, "")},
+		{"admin of another tenant", token(t, "globex", auth.RoleAdmin, "")},
+		{"device", token(t, "acme", auth.RoleDevice, "van-1")},
+		{"service", token(t, "acme", auth.RoleService, "")},
+		{"garbage", "not.a.jwt"},
+	}
+	for _, cl := range callers {
+		t.Run(cl.name, func(t *testing.T) {
+			r := call(t, http.MethodGet, p.URL+"/", cl.tok, nil, nil)
+			if r.Status != http.StatusOK || !bytes.Equal(r.Body, index.Body) {
+				t.Errorf("GET /: %d, same page %v", r.Status, bytes.Equal(r.Body, index.Body))
+			}
+			r = call(t, http.MethodGet, p.URL+"/config.json", cl.tok, nil, nil)
+			if r.Status != http.StatusOK || strings.Contains(string(r.Body), "acme") || strings.Contains(string(r.Body), "globex") {
+				t.Errorf("config.json: %d %s", r.Status, r.Body)
+			}
+			for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+				if r := call(t, m, p.URL+"/", cl.tok, hdr("Content-Type", "application/json"), []byte(`{}`)); r.Status != http.StatusMethodNotAllowed {
+					t.Errorf("%s /: %d, want 405", m, r.Status)
+				}
+			}
+			for _, path := range []string{"/dashboard.go", "/.env", "/x/../../go.mod", "/functions/dashboard/config.go"} {
+				if r := call(t, http.MethodGet, p.URL+path, cl.tok, nil, nil); r.Status != http.StatusNotFound {
+					t.Errorf("GET %s: %d, want 404", path, r.Status)
+				}
+			}
+			// A folder-like path is the app (the page), never a file of the host.
+			if r := call(t, http.MethodGet, p.URL+"/../../etc/passwd", cl.tok, nil, nil); strings.Contains(string(r.Body), "root:") {
+				t.Errorf("GET /../../etc/passwd served the host's file")
+			}
+		})
+	}
+	// The runtime of every function: probes and metrics.
+	m := call(t, http.MethodGet, p.URL+"/metrics", "", nil, nil)
+	if m.Status != http.StatusOK || !strings.Contains(string(m.Body), `geotrack_http_requests_total{function="dashboard",method="GET",code="200"}`) {
+		t.Fatalf("metrics: %d %.300s", m.Status, m.Body)
+	}
+}

@@ -143,20 +143,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: the dashboard is read with GET")
 		return
 	}
-	name := r.URL.Path
-	if name == "" {
-		// Mounted under a prefix that was stripped (geotrack dev's
-		// /function/dashboard): the app's relative URLs need the slash.
-		q := ""
+	name, redirect := h.fileOf(r.URL.Path)
+	if redirect != "" {
+		// The app's relative URLs (app.js, ../position) need the slash.
 		if r.URL.RawQuery != "" {
-			q = "?" + r.URL.RawQuery
+			redirect += "?" + r.URL.RawQuery
 		}
-		w.Header().Set("Location", "dashboard/"+q)
+		w.Header().Set("Location", redirect)
 		w.WriteHeader(http.StatusMovedPermanently)
 		return
-	}
-	if name == "/" {
-		name = "/index.html"
 	}
 	f, ok := h.files[name]
 	if !ok {
@@ -176,6 +171,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("X-Frame-Options", "DENY")
 	}
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+}
+
+// fileOf maps a request path to a file of the bundle, whatever prefix the
+// platform leaves on it: the OpenFaaS gateway strips /function/dashboard,
+// geotrack dev strips it too, an edge node's ingress passes /dashboard/…
+// through. The bundle is flat, so the last segment names the file and a
+// path ending in "/" is index.html. A last segment without a dot that is no
+// file ("", "dashboard") is the app's folder without its slash: redirect,
+// relative, so the prefix is kept.
+func (h *Handler) fileOf(p string) (name, redirect string) {
+	if p == "" {
+		return "", "dashboard/"
+	}
+	base := path.Base(p)
+	switch {
+	case strings.HasSuffix(p, "/"):
+		return "/index.html", ""
+	case h.files["/"+base].body != nil:
+		return "/" + base, ""
+	case !strings.Contains(base, "."):
+		return "", base + "/"
+	}
+	return p, "" // not in the bundle: 404
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -74,18 +74,18 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	return httpkit.JSON(http.StatusOK, latest), nil
 }
 
-func (f *Function) fleet(ctx context.Context, tenant string, query url.Values) (handler.Response, error) {
-	if v := query.Get("all"); v != "true" {
+func (f *Function) fleet(ctx context.Context, tenant string, q url.Values) (handler.Response, error) {
+	if v := q.Get("all"); v != "true" {
 		return handler.Response{}, httpkit.Invalid("all", "%q: want true", v)
 	}
-	if query.Has("device") {
+	if q.Has("device") {
 		return handler.Response{}, httpkit.Invalid("device", "not with all=true")
 	}
-	since, err := httpkit.QueryTime(query, "since")
+	since, err := httpkit.QueryTime(q, "since")
 	if err != nil {
 		return handler.Response{}, err
 	}
-	limit, err := httpkit.QueryInt(query, "limit", DefaultFleetLimit, 1, MaxFleetLimit)
+	limit, err := httpkit.QueryInt(q, "limit", DefaultFleetLimit, 1, MaxFleetLimit)
 	if err != nil {
 		return handler.Response{}, err
 	}

@@ -317,6 +317,9 @@ func TestQueryLimitsMatchCode(t *testing.T) {
 		"geofences": {
 			"limit": {codeConst(t, "geofences", "MaxLimit"), codeConst(t, "geofences", "DefaultLimit")},
 		},
+		"position": {
+			"limit": {codeConst(t, "position", "MaxFleetLimit"), codeConst(t, "position", "DefaultFleetLimit")},
+		},
 	}
 	for fn, params := range want {
 		path := "/function/" + fn
