@@ -6,14 +6,14 @@ GO      ?= go
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: dev test test-go test-deploy test-platform test-container platform-tools image coldstart build install vet fmt bench fuzz tools
+.PHONY: dev test test-dashboard dashboard test-go test-deploy test-platform test-container platform-tools image coldstart build install vet fmt bench fuzz tools
 
 dev: ## run every function at http://127.0.0.1:8080/function/<name> with a simulated fleet
 	./scripts/dev.sh
 
-test: tools vet test-go test-deploy test-platform ## everything CI runs
+test: tools vet test-dashboard test-go test-deploy test-platform ## everything CI runs
 
-tools: ## redis-server, helm and nats-server when missing
+tools: ## redis-server, chromium, helm and nats-server when missing
 	./scripts/install-deps.sh
 	./scripts/install-tools.sh
 
@@ -21,6 +21,12 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+dashboard: ## rebuild the dashboard bundle (web/ → functions/dashboard/dist, committed) with esbuild from npm
+	./scripts/build-dashboard.sh
+
+test-dashboard: ## the committed dashboard bundle is what web/ builds (the browser test is in test-go: e2e)
+	./scripts/build-dashboard.sh --check
 
 test-go:
 	$(GO) test -count=1 -timeout 20m ./...

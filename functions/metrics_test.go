@@ -41,6 +41,8 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		{"movement", nil, []string{"geotrack_edge_", "geotrack_owntracks_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
 		{"trips", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
 		{"preferences", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
+		// The dashboard (issue 13) serves files: only the HTTP series of its runtime.
+		{"dashboard", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_", "geotrack_geofence_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {

@@ -205,7 +205,8 @@ func TestOpenFaaSGatewayRunsStack(t *testing.T) {
 		t.Fatalf("gateway lists %d functions, want %d", len(listed), len(stackFunctions))
 	}
 	for _, f := range listed {
-		if !f.ReadOnlyRootFilesystem || len(f.Secrets) == 0 || f.Labels["com.openfaas.scale.max"] == "" || f.Limits.Memory == "" {
+		// The dashboard serves files and is the one function without secrets.
+		if !f.ReadOnlyRootFilesystem || (len(f.Secrets) == 0) != (f.Name == "dashboard") || f.Labels["com.openfaas.scale.max"] == "" || f.Limits.Memory == "" {
 			t.Errorf("%s lost stack.yml settings on the way: %+v", f.Name, f)
 		}
 		if f.Name == "ingest" && f.Annotations["topic"] != "io.geotrack.location.reported" {
@@ -254,6 +255,24 @@ func TestOpenFaaSGatewayRunsStack(t *testing.T) {
 			r := request(t, http.MethodGet, gateway+"/function/position?device="+device, viewer, nil, "")
 			return r.status == http.StatusOK && strings.Contains(r.body, `"lat":48.8584`)
 		})
+	})
+
+	// Issue 13: the dashboard's page and bundle through the gateway, and the
+	// fleet read its page polls.
+	t.Run("dashboard through the gateway", func(t *testing.T) {
+		r := request(t, http.MethodGet, gateway+"/function/dashboard/", "", nil, "")
+		if r.status != http.StatusOK || !strings.Contains(r.body, `<script src="app.js"`) {
+			t.Fatalf("dashboard page through the gateway: %d %.300s", r.status, r.body)
+		}
+		for _, file := range []string{"app.js", "app.css", "config.json"} {
+			if r := request(t, http.MethodGet, gateway+"/function/dashboard/"+file, "", nil, ""); r.status != http.StatusOK || r.body == "" {
+				t.Errorf("dashboard %s through the gateway: %d", file, r.status)
+			}
+		}
+		r = request(t, http.MethodGet, gateway+"/function/position?all=true", viewer, nil, "")
+		if r.status != http.StatusOK || !strings.Contains(r.body, `"device":"gw-cloud-1"`) {
+			t.Fatalf("position?all=true through the gateway: %d %.300s", r.status, r.body)
+		}
 	})
 
 	// Every hop above went through the gateway's function proxy, as its

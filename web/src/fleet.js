@@ -48,7 +48,7 @@ export function fleetView(panel, ctx) {
     }));
     if (ids.length === 1 && q) {
       const f = devices.get(ids[0]);
-      ctx.map.panTo([f.lat, f.lon]);
+      ctx.map.setView([f.lat, f.lon], Math.max(ctx.map.getZoom(), 12));
     }
   }
 

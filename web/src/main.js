@@ -129,6 +129,11 @@ async function start() {
   ctx.layer = L.layerGroup().addTo(ctx.map);
   ctx.onCleanup = (f) => ctx.cleanups.push(f);
   window.addEventListener("hashchange", route);
+  // The skip link must not change the hash: that is the router's.
+  document.querySelector(".skip").addEventListener("click", (e) => {
+    e.preventDefault();
+    document.getElementById("panel").focus();
+  });
   // A narrow window stacks panel and map: the map must learn its new size.
   window.addEventListener("resize", () => ctx.map.invalidateSize());
   route();
