@@ -25,6 +25,7 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fleet"
@@ -336,6 +337,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	eval(`document.getElementById("tenant").textContent`, &tenant)
 	if strings.Contains(hash, "token") || tenant != "tenant demo" {
 		t.Fatalf("after login: hash %q, tenant %q; want the token gone and tenant demo", hash, tenant)
+	}
+
+	// Keyboard: the first Tab reaches the skip link, Enter moves the focus to
+	// the panel without leaving the view.
+	run("tab to the skip link", chromedp.Evaluate[chromedp.Void](`void document.activeElement.blur()`), chromedp.KeyEvent(kb.Tab))
+	var focused string
+	eval(`document.activeElement.className`, &focused)
+	if focused != "skip" {
+		t.Fatalf("the first Tab focuses %q, want the skip link", focused)
+	}
+	run("skip", chromedp.KeyEvent(kb.Enter))
+	eval(`document.activeElement.id + " " + location.hash`, &focused)
+	if focused != "panel #/fleet" {
+		t.Fatalf("after the skip link: focus and hash %q, want the panel on #/fleet", focused)
 	}
 
 	// Fleet: the simulated devices, moving.
