@@ -14,7 +14,7 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
 await esbuild.build({
-  entryPoints: { app: join(here, "src", "main.js") },
+  entryPoints: { app: join(here, "src", "main.js"), "cluster-worker": join(here, "src", "cluster-worker.js") },
   bundle: true,
   minify: true,
   format: "iife",
@@ -28,7 +28,7 @@ copyFileSync(join(here, "src", "index.html"), join(out, "index.html"));
 
 // The licence of every bundled package, with its pinned version.
 const bundled = ["leaflet", "supercluster", "kdbush", "uplot"];
-let licences = "Third-party software bundled into app.js and app.css (versions pinned in web/package-lock.json).\n";
+let licences = "Third-party software bundled into app.js, cluster-worker.js and app.css (versions pinned in web/package-lock.json).\n";
 for (const name of bundled) {
   const dir = join(here, "node_modules", name);
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));

@@ -139,4 +139,14 @@ async function start() {
   route();
 }
 
+// The longest main-thread task seen (Long Tasks API, where the browser has
+// it): what "the page stalls" means, read by the scale test.
+if (window.PerformanceObserver && PerformanceObserver.supportedEntryTypes?.includes("longtask")) {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      document.body.dataset.longestTaskMs = String(Math.max(+(document.body.dataset.longestTaskMs || 0), Math.round(e.duration)));
+    }
+  }).observe({ type: "longtask", buffered: true });
+}
+
 start();
