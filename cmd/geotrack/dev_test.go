@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/geotrack/geotrack/internal/auth"
 )
 
 func TestQuietRequestsDemotesSuccessfulRequestLines(t *testing.T) {
@@ -33,5 +37,25 @@ func TestQuietRequestsDemotesSuccessfulRequestLines(t *testing.T) {
 				t.Fatalf("successful request logged as %q, want level DEBUG", buf.String())
 			}
 		})
+	}
+}
+
+// TestWelcomePrintsTheDashboardLink: make dev prints a ready login link whose
+// fragment is a viewer token of tenant demo.
+func TestWelcomePrintsTheDashboardLink(t *testing.T) {
+	secret := []byte("welcome-test-secret-0123456789")
+	var out bytes.Buffer
+	printWelcome(&out, "http://127.0.0.1:8080", secret, "test")
+	m := regexp.MustCompile(`http://127\.0\.0\.1:8080/function/dashboard/#token=(\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no dashboard link in:\n%s", out.String())
+	}
+	v, err := auth.NewVerifierWithSecret(secret, auth.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(context.Background(), m[1])
+	if err != nil || p.Tenant != "demo" || p.Role != auth.RoleViewer {
+		t.Fatalf("the link's token: %+v, %v; want a viewer of demo", p, err)
 	}
 }
