@@ -387,6 +387,28 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("the chart has %d legend rows, want time, speed and altitude", chartSeries)
 	}
 	checkLabels("device")
+	// The exports are built from the loaded points: capture the files a
+	// click would save (the Blob behind the download link) and count points.
+	counts, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]int](`(async () => {
+		const blobs = {}, orig = URL.createObjectURL, click = HTMLAnchorElement.prototype.click;
+		let last = null;
+		URL.createObjectURL = (b) => { last = b; return orig(b); };
+		HTMLAnchorElement.prototype.click = function () { if (this.download) blobs[this.download] = last; else click.call(this); };
+		try {
+			document.getElementById("export-gpx").click();
+			document.getElementById("export-geojson").click();
+		} finally {
+			URL.createObjectURL = orig;
+			HTMLAnchorElement.prototype.click = click;
+		}
+		const out = {};
+		if (blobs["van-1.gpx"]) out.gpx = (await blobs["van-1.gpx"].text()).split("<trkpt ").length - 1;
+		if (blobs["van-1.geojson"]) out.geojson = JSON.parse(await blobs["van-1.geojson"].text()).features[0].geometry.coordinates.length;
+		return out;
+	})()`, func(p *runtime.EvaluateParams) { p.AwaitPromise = new(true) }))
+	if err != nil || counts["gpx"] != len(sim.Fixes) || counts["geojson"] != len(sim.Fixes) {
+		t.Fatalf("exports: %v (%v), want van-1.gpx and van-1.geojson with %d points each", counts, err, len(sim.Fixes))
+	}
 	run("play", chromedp.Click(chromedp.ID("play")))
 	waitJS("playback reaches the end", `document.body.dataset.played === "true" && +document.getElementById("playback").value === +document.getElementById("playback").max`, 30*time.Second)
 	shot("device")
@@ -416,6 +438,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	if len(fences.Features) != 1 || fences.Features[0].Properties.Name != "Depot" || fences.Features[0].Geometry.Type != "Polygon" ||
 		len(fences.Features[0].Geometry.Coordinates[0]) != 5 {
 		t.Fatalf("fences through the API: %s", r.Body)
+	}
+	// Edit it: a dwell time, one corner dragged by typing new corners.
+	run("edit fence", chromedp.Click(chromedp.CSS(`#fence-list li[data-fence] button`)))
+	waitJS("the editor holds the fence", `document.getElementById("fence-name")?.value === "Depot" && document.getElementById("fence-coords").value.split("\n").length === 4`, 5*time.Second)
+	setValue("fence-dwell", "120")
+	run("save the edit", chromedp.Click(chromedp.ID("fence-save")))
+	waitJS("the edit listed", `[...document.querySelectorAll("#fence-list li")].some(li => li.textContent.includes("dwell 120 s"))`, 10*time.Second)
+	r = call(t, http.MethodGet, api+"geofences?id="+fences.Features[0].ID, admin, nil, nil)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"dwell_s":120`) || !strings.Contains(string(r.Body), `"name":"Depot"`) {
+		t.Fatalf("the edited fence through the API: %d %s", r.Status, r.Body)
 	}
 	shot("geofences")
 	var lat, lon float64
