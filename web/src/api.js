@@ -63,6 +63,8 @@ export async function api(name, query = {}, opts = {}) {
     } catch {
       // not JSON: keep the status line
     }
+    // An expired or revoked token: the page goes back to the login.
+    if (resp.status === 401) window.dispatchEvent(new CustomEvent("geotrack:unauthorized", { detail: msg }));
     throw new APIError(resp.status, `${name}: ${msg}`);
   }
   if (opts.raw) return resp;

@@ -129,6 +129,11 @@ async function start() {
   ctx.layer = L.layerGroup().addTo(ctx.map);
   ctx.onCleanup = (f) => ctx.cleanups.push(f);
   window.addEventListener("hashchange", route);
+  window.addEventListener("geotrack:unauthorized", (e) => {
+    setToken("");
+    status("Logged out: " + e.detail, "error");
+    if (location.hash !== "#/login") location.hash = "#/login";
+  });
   // The skip link must not change the hash: that is the router's.
   document.querySelector(".skip").addEventListener("click", (e) => {
     e.preventDefault();
