@@ -87,7 +87,7 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
         if (!firstRender) firstRender = performance.now() - started;
         info.textContent = `${points.length} points` + (next ? ", loading more…" : "") + ` (first drawn in ${Math.round(firstRender)} ms)`;
       } while (next && points.length < maxPoints);
-      if (next) info.textContent += `; stopped at ${maxPoints} points: narrow the range to see the rest`;
+      if (next) info.textContent = `${points.length} points (first drawn in ${Math.round(firstRender)} ms); stopped at ${maxPoints}: narrow the range to see the rest`;
       document.body.dataset.trackPoints = String(points.length);
     } catch (e) {
       if (!signal.aborted) status(e.message, "error");
