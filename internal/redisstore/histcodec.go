@@ -82,7 +82,7 @@ func bucketOf(tsMS int64) (n, start int64) {
 // is bit for bit v and fits in width bytes.
 func scaled(v, scale float64, width int, signed bool) (int64, bool) {
 	q := math.Round(v * scale)
-	lim := math.Ldexp(1, 8*width)
+	lim := float64(uint64(1) << (8 * width))
 	if signed {
 		if q < -lim/2 || q >= lim/2 {
 			return 0, false
@@ -120,6 +120,7 @@ func appendRecord(b []byte, f *fix.Fix, bucketStart int64) []byte {
 	flagsAt := len(b)
 	b = append(b, 0)
 	var flags, ext byte
+	var ints [5]int64
 	opts := [5]*float64{f.Alt, f.Acc, f.Speed, f.Heading, f.Battery}
 	for i, v := range opts {
 		if v == nil {
@@ -127,9 +128,11 @@ func appendRecord(b []byte, f *fix.Fix, bucketStart int64) []byte {
 		}
 		flags |= 1 << i
 		c := optionalCodecs[i]
-		if _, ok := scaled(*v, c.scale, c.width, c.signed); !ok {
+		q, ok := scaled(*v, c.scale, c.width, c.signed)
+		if !ok {
 			ext |= 1 << i
 		}
+		ints[i] = q
 	}
 	if ext != 0 {
 		flags |= recExt
@@ -154,8 +157,7 @@ func appendRecord(b []byte, f *fix.Fix, bucketStart int64) []byte {
 			b = binary.BigEndian.AppendUint64(b, math.Float64bits(*v))
 			continue
 		}
-		q, _ := scaled(*v, c.scale, c.width, c.signed)
-		b = putUint(b, uint64(q)&(1<<(8*c.width)-1), c.width)
+		b = putUint(b, uint64(ints[i])&(1<<(8*c.width)-1), c.width)
 	}
 	if len(f.Attrs) > 0 {
 		flags |= recAttrs
@@ -218,8 +220,8 @@ func decodeRecord(b []byte, device string, bucketStart int64) (fix.Fix, int, err
 		f.Lon = float64(int32(binary.BigEndian.Uint32(b[p+4:]))) / posScale
 		p += 8
 	}
-	opts := [5]**float64{&f.Alt, &f.Acc, &f.Speed, &f.Heading, &f.Battery}
-	for i, dst := range opts {
+	var vals *[5]float64 // one allocation for the fix's optional fields
+	for i := range optionalCodecs {
 		if flags&(1<<i) == 0 {
 			continue
 		}
@@ -243,7 +245,17 @@ func decodeRecord(b []byte, device string, bucketStart int64) (fix.Fix, int, err
 			v = float64(q) / c.scale
 			p += c.width
 		}
-		*dst = &v
+		if vals == nil {
+			vals = new([5]float64)
+		}
+		vals[i] = v
+	}
+	if vals != nil {
+		for i, dst := range [5]**float64{&f.Alt, &f.Acc, &f.Speed, &f.Heading, &f.Battery} {
+			if flags&(1<<i) != 0 {
+				*dst = &vals[i]
+			}
+		}
 	}
 	if flags&recAttrs != 0 {
 		if err := need(3); err != nil {
@@ -254,9 +266,11 @@ func decodeRecord(b []byte, device string, bucketStart int64) (fix.Fix, int, err
 		if err := need(n); err != nil {
 			return fix.Fix{}, 0, err
 		}
-		if err := json.Unmarshal(b[p:p+n], &f.Attrs); err != nil {
+		var attrs map[string]string // not &f.Attrs: f would move to the heap
+		if err := json.Unmarshal(b[p:p+n], &attrs); err != nil {
 			return fix.Fix{}, 0, fmt.Errorf("%w: attrs: %w", errBadRecord, err)
 		}
+		f.Attrs = attrs
 		if len(f.Attrs) == 0 {
 			return fix.Fix{}, 0, fmt.Errorf("%w: empty attrs flagged present", errBadRecord)
 		}
