@@ -101,12 +101,12 @@ func benchMemory(ctx context.Context, w io.Writer, c benchMemoryConfig, cmdline 
 	fmt.Fprintf(w, "# geotrack bench memory\n\n`%s`\n\n", quoteArgs(cmdline))
 	fmt.Fprintf(w, "%d devices at %g Hz over %v (fixes stamped over the span before now, ingested as fast as possible), %d fixes per Save, %d concurrent Saves; Redis %s; %s; load %s; GOMAXPROCS=%d\n\n",
 		c.devices, c.rate, c.span, c.batch, c.workers, redisVersion(ctx, url), cpuModel(), loadAverage(), runtime.GOMAXPROCS(0))
-	fmt.Fprintf(w, "| event ids | fixes stored | used_memory delta | bytes per fix | target | ingest time |\n|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| event ids | fixes sent / stored | used_memory delta | bytes per fix | target | ingest time |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, mode := range c.events {
 		tenant := "benchmem-" + mode + "-" + randomHex(4)
 		before := datasetMemory(ctx, client)
 		start := time.Now()
-		stored, err := memoryRun(ctx, store, tenant, mode, c)
+		sent, stored, err := memoryRun(ctx, store, tenant, mode, c)
 		if err != nil {
 			return fmt.Errorf("bench memory: run %s: %w", mode, err)
 		}
@@ -117,7 +117,7 @@ func benchMemory(ctx context.Context, w io.Writer, c benchMemoryConfig, cmdline 
 		if mode == "none" || mode == "request" {
 			target = fmt.Sprintf("≤ %d %s", targetBytesPerFix, verdict(per <= targetBytesPerFix))
 		}
-		fmt.Fprintf(w, "| %s | %d | %d | %.1f | %s | %v (%s fixes/s) |\n", mode, stored, delta, per, target,
+		fmt.Fprintf(w, "| %s | %d / %d | %d | %.1f | %s | %v (%s fixes/s) |\n", mode, sent, stored, delta, per, target,
 			took.Round(time.Millisecond), fmtThousands(float64(stored)/took.Seconds()))
 	}
 	fmt.Fprintf(w, "\nThe delta is INFO memory's used_memory less mem_clients_normal (the connections' query buffers, which hold the last script call's arguments), "+
@@ -130,18 +130,17 @@ func benchMemory(ctx context.Context, w io.Writer, c benchMemoryConfig, cmdline 
 }
 
 // memoryRun stores the fleet's fixes of c.span in tenant and returns how
-// many were stored.
-func memoryRun(ctx context.Context, store *redisstore.Store, tenant, mode string, c benchMemoryConfig) (int, error) {
+// many were sent and stored.
+func memoryRun(ctx context.Context, store *redisstore.Store, tenant, mode string, c benchMemoryConfig) (sent, stored int, err error) {
 	now := time.Now().Truncate(time.Second)
 	start := now.Add(-c.span)
 	fl, err := fleet.New(fleet.Config{Devices: c.devices, Rate: c.rate, Seed: 11, Start: start, Prefix: "mem-"})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	batches := make(chan []fix.Fix, c.workers)
 	var (
 		mu       sync.Mutex
-		stored   int
 		firstErr error
 		wg       sync.WaitGroup
 		seq      int
@@ -186,11 +185,13 @@ func memoryRun(ctx context.Context, store *redisstore.Store, tenant, mode string
 		}
 		pending = append(pending, fl.Advance(t)...)
 		for len(pending) >= c.batch {
+			sent += c.batch
 			batches <- pending[:c.batch:c.batch]
 			pending = pending[c.batch:]
 		}
 	}
 	if len(pending) > 0 {
+		sent += len(pending)
 		batches <- pending
 	}
 	close(batches)
@@ -198,7 +199,7 @@ func memoryRun(ctx context.Context, store *redisstore.Store, tenant, mode string
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
 	}
-	return stored, firstErr
+	return sent, stored, firstErr
 }
 
 // datasetMemory is used_memory less the normal clients' buffers (query
