@@ -25,7 +25,10 @@
 // whose strings grow greedily (up to twice their length), so the bucket a
 // device leaves is rewritten at its exact size ("sealed"). The index lists
 // a device's buckets; members starting with '{' are points stored as JSON
-// by the layout before buckets, still read and trimmed. Readers sort: a
+// by the layout before buckets, still read and trimmed (but not looked at
+// by the device+ts dedup: a fix resent without an event id after the
+// upgrade that repeats such a point is stored again; event ids still
+// catch redeliveries). Readers sort: a
 // bucket keeps arrival order. A bucket's records are only read whole (GET,
 // MGET): Redis Cluster is fine with that, all keys share the tag.
 //
