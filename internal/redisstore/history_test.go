@@ -231,6 +231,17 @@ func testKeepOld(t *testing.T, s *Store, tenant string) {
 	if res := save(t, s, tenant, now, Group{Fixes: old[:1]}); res.Duplicates != 1 {
 		t.Errorf("resend of an old point = %+v, want a duplicate", res)
 	}
+	// History written before keep old was turned on loses its expiry once
+	// keep old writes to it, so it cannot expire before it is archived.
+	plain := New(s.client, Options{HistoryRetention: time.Hour})
+	save(t, plain, tenant, now, Group{Fixes: []fix.Fix{mkFix("e", now.Add(-time.Minute), 1, 1)}})
+	if ttl, _ := s.client.PTTL(ctx, k.history("e")).Result(); ttl <= 0 {
+		t.Fatalf("PTTL without keep old = %v, want an expiry", ttl)
+	}
+	save(t, s, tenant, now, Group{Fixes: []fix.Fix{mkFix("e", now.Add(time.Minute), 1, 2)}})
+	if ttl, err := s.client.PTTL(ctx, k.history("e")).Result(); err != nil || ttl != -1 {
+		t.Errorf("PTTL after a keep-old write = %v, %v; want no expiry", ttl, err)
+	}
 }
 
 func testSealed(t *testing.T, s *Store, tenant string) {

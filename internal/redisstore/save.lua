@@ -287,14 +287,19 @@ end
 -- minute; each bucket key also expires on its own. The index expiry is
 -- rounded up to the minute (late, never early). A TTL of zero or less
 -- deletes the key, which is right: all its points are beyond retention.
--- With keep old, nothing is trimmed or expires here: the archiver trims.
-if not keepOld then
-  for _, dev in ipairs(devList) do
-    local hidx = touched[dev]
-    if hidx then
-      local hkey = KEYS[hidx]
-      local prev, cur = prevTS[dev], latestTS[dev]
-      if prev < 0 or math.floor(prev / 60000) ~= math.floor(cur / 60000) or oldest[dev] < cutoff then
+-- With keep old, nothing is trimmed or expires here (the archiver trims),
+-- and the index loses an expiry set before keep old was turned on, in the
+-- same once-a-minute step, so that it cannot expire while the archiver
+-- still needs it.
+for _, dev in ipairs(devList) do
+  local hidx = touched[dev]
+  if hidx then
+    local hkey = KEYS[hidx]
+    local prev, cur = prevTS[dev], latestTS[dev]
+    if prev < 0 or math.floor(prev / 60000) ~= math.floor(cur / 60000) or oldest[dev] < cutoff then
+      if keepOld then
+        redis.call('PERSIST', hkey)
+      else
         local bound = string.format('%d', cutoff - W)
         local gone = redis.call('ZRANGEBYSCORE', hkey, '-inf', bound)
         for _, m in ipairs(gone) do
