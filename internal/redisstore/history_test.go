@@ -51,6 +51,7 @@ func runHistoryScenarios(t *testing.T, client redis.UniversalClient) {
 		{"keep old stores old fixes without expiry", Options{KeepOld: true, HistoryRetention: time.Hour}, testKeepOld},
 		{"bucket sealed when the device moves on", Options{}, testSealed},
 		{"points stored as JSON before buckets", Options{}, testLegacyMembers},
+		{"many JSON points paged with new ones", Options{}, testLegacyPaged},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -299,5 +300,42 @@ func testLegacyMembers(t *testing.T, s *Store, tenant string) {
 	}
 	if h := allHistory(t, s, tenant, "d"); len(h) != 1 || h[0].Lat != 5 {
 		t.Errorf("after trim: %v", timesOf(h))
+	}
+}
+
+func testLegacyPaged(t *testing.T, s *Store, tenant string) {
+	ctx := context.Background()
+	k := s.mustKeys(t, tenant)
+	// 900 old-layout points on even seconds, 900 new ones on odd seconds.
+	var zs []redis.Z
+	var fresh []fix.Fix
+	for i := 0; i < 900; i++ {
+		old := mkFix("d", at(time.Duration(2*i)*time.Second), 1, 1)
+		zs = append(zs, redis.Z{Score: float64(old.TS.UnixMilli()), Member: string(old.AppendJSON(nil))})
+		fresh = append(fresh, mkFix("d", at(time.Duration(2*i+1)*time.Second), 2, 2))
+	}
+	if err := s.client.ZAdd(ctx, k.history("d"), zs...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	save(t, s, tenant, at(time.Hour), Group{Fixes: fresh})
+	var all []fix.Fix
+	cursor := ""
+	for pages := 0; pages < 20; pages++ {
+		p, err := s.History(ctx, tenant, "d", time.Time{}, time.Time{}, 250, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, p.Fixes...)
+		if cursor = p.Next; cursor == "" {
+			break
+		}
+	}
+	if len(all) != 1800 {
+		t.Fatalf("pages hold %d points, want 1800", len(all))
+	}
+	for i, f := range all {
+		if !f.TS.Equal(at(time.Duration(i) * time.Second)) {
+			t.Fatalf("point %d at %s, want %s", i, fix.FormatTime(f.TS), fix.FormatTime(at(time.Duration(i)*time.Second)))
+		}
 	}
 }

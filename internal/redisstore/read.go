@@ -180,7 +180,7 @@ func (s *Store) readHistory(ctx context.Context, keys tenantKeys, device string,
 	batch := min(4+want/300, 256) // index entries per round trip
 	out := []fix.Fix{}
 	var legacy []byte
-	for offset := 0; ; offset += batch {
+	for offset := 0; ; {
 		entries, err := s.client.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
 			Key: keys.history(device), Start: scoreBound(lo, "-inf"), Stop: scoreBound(maxMS, "+inf"),
 			ByScore: true, Offset: int64(offset), Count: int64(batch),
@@ -188,6 +188,7 @@ func (s *Store) readHistory(ctx context.Context, keys tenantKeys, device string,
 		if err != nil {
 			return nil, err
 		}
+		offset += len(entries)
 		var bucketKeys []string
 		var starts []int64
 		legacy = append(legacy[:0], '[')
@@ -241,6 +242,11 @@ func (s *Store) readHistory(ctx context.Context, keys tenantKeys, device string,
 		slices.SortStableFunc(out, func(a, b fix.Fix) int { return a.TS.Compare(b.TS) })
 		if len(entries) < batch {
 			break // the index is read to its end
+		}
+		if len(legacy) > 1 {
+			// History from before buckets has an entry per point: read
+			// the rest of the page in one go.
+			batch = max(batch, want-len(out)+1)
 		}
 		// Unread entries score at least the last read one, and their points
 		// are no earlier than their score.
