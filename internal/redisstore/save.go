@@ -370,7 +370,7 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 		// found stored, first), so only those, and the fixes of announced
 		// groups, carry their JSON.
 		clear(newest)
-		if g.Announce == nil {
+		if g.Announce == nil && len(g.Fixes) > 1 { // a group's only fix is its newest
 			for fi := range g.Fixes {
 				f := &g.Fixes[fi]
 				if j, ok := newest[f.Device]; !ok || f.TS.UnixMilli() > g.Fixes[j].TS.UnixMilli() {
@@ -393,7 +393,7 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 			spans[fi][1] = len(buf)
 			buf = strconv.AppendFloat(buf, f.Lat, 'f', -1, 64)
 			spans[fi][2] = len(buf)
-			if g.Announce != nil || newest[f.Device] == fi {
+			if g.Announce != nil || len(g.Fixes) == 1 || newest[f.Device] == fi {
 				buf = f.AppendJSON(buf)
 			}
 			spans[fi][3] = len(buf)
