@@ -23,6 +23,9 @@ func init() {
 const (
 	targetBatchedRatio = 0.60
 	targetSingleRatio  = 0.50
+	// targetSingleHTTPRatio: one fix per request against the same load on
+	// a no-op net/http handler (issue 11).
+	targetSingleHTTPRatio = 0.60
 )
 
 // benchLimit bounds a whole run, whatever the flags say.
@@ -93,6 +96,7 @@ type benchReport struct {
 	privateRedis                                   bool
 
 	batched, batchMode, single  loadResult // batched: one event carrying the fixes; batchMode: one event per fix
+	noop                        loadResult // single's load against a no-op net/http handler: the HTTP ceiling
 	geoaddPiped, geoaddUnpiped  float64
 	coldStart                   []time.Duration
 	rssIdle, rssWarm, rssLoaded int64 // KiB
@@ -182,6 +186,18 @@ func benchIngest(ctx context.Context, c benchIngestConfig) (*benchReport, error)
 	}
 	rep.rssLoaded = ingest.rssKiB()
 	ingest.stop()
+
+	fmt.Fprintf(os.Stderr, "bench: the same single-fix load against a no-op HTTP handler, %s…\n", c.duration)
+	if noop, err := startOnPort(ctx, exe, []string{"bench", "noop-http"}, nil); err != nil {
+		rep.note("no-op HTTP handler: %v", err)
+	} else {
+		rep.noop, err = runLoad(ctx, loadSpec{url: noop.url, token: serviceToken, mode: sender.ModeBinary,
+			batch: 1, workers: c.singleWorkers, warmup: c.warmup, duration: c.duration}, gen)
+		noop.stop()
+		if err != nil {
+			rep.note("no-op HTTP run: %v", err)
+		}
+	}
 
 	fmt.Fprintln(os.Stderr, "bench: redis-benchmark GEOADD…")
 	rep.geoaddPiped, err = geoaddBench(ctx, target, c.geoaddRequests, 16)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,9 @@ type loadResult struct {
 	Elapsed                                       time.Duration
 	PerSec                                        float64
 	Workers, Batch                                int
+	// GeneratorCPU is the load generator's (this process's) CPU time in
+	// the measured window as a share of all the machine's CPUs.
+	GeneratorCPU float64
 }
 
 // runLoad keeps spec.workers requests in flight for warmup+duration and
@@ -127,15 +131,16 @@ func runLoad(ctx context.Context, spec loadSpec, src *fixSource) (loadResult, er
 	}
 	sleepCtx(runCtx, spec.warmup)
 	measuring.Store(true)
-	began := time.Now()
+	began, cpuBefore := time.Now(), processCPU()
 	sleepCtx(runCtx, spec.duration)
 	measuring.Store(false)
-	elapsed := time.Since(began)
+	elapsed, cpu := time.Since(began), processCPU()-cpuBefore
 	stop()
 	wg.Wait()
 	res := loadResult{Fixes: int(fixes.Load()), Requests: int(requests.Load()), Duplicates: int(dups.Load()),
 		Rejected: int(rejected.Load()), Errors: int(errs.Load()), Elapsed: elapsed, Workers: spec.workers, Batch: spec.batch}
 	res.PerSec = float64(res.Fixes) / elapsed.Seconds()
+	res.GeneratorCPU = cpu.Seconds() / (elapsed.Seconds() * float64(runtime.NumCPU()))
 	if p := fatal.Load(); p != nil {
 		return res, *p
 	}

@@ -72,11 +72,17 @@ type servedFunction struct {
 }
 
 func launchServed(exe, name string, env []string) (*servedFunction, error) {
+	return launchOnPort(exe, []string{"serve", name}, env)
+}
+
+// launchOnPort runs exe with args and PORT set to a free loopback port.
+func launchOnPort(exe string, args, env []string) (*servedFunction, error) {
 	port, err := loopbackPort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "serve", name)
+	name := strings.Join(args, " ")
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(append(os.Environ(), env...), "PORT="+strconv.Itoa(port))
 	s := &servedFunction{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/", port), done: make(chan struct{}), log: &tailBuffer{max: 8192}}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
@@ -89,7 +95,13 @@ func launchServed(exe, name string, env []string) (*servedFunction, error) {
 
 // startServed launches the function and waits until it is ready.
 func startServed(ctx context.Context, exe, name string, env []string) (*servedFunction, error) {
-	s, err := launchServed(exe, name, env)
+	return startOnPort(ctx, exe, []string{"serve", name}, env)
+}
+
+// startOnPort launches exe with args (see launchOnPort) and waits until it
+// is ready.
+func startOnPort(ctx context.Context, exe string, args, env []string) (*servedFunction, error) {
+	s, err := launchOnPort(exe, args, env)
 	if err != nil {
 		return nil, err
 	}

@@ -79,18 +79,21 @@ func (r *benchReport) markdown() string {
 
 	b.WriteString("| Measure | Value | Target | Result |\n|---|---|---|---|\n")
 	load := func(name string, l loadResult) {
-		fmt.Fprintf(&b, "| %s | %s positions/s (%d requests, %d duplicates, %d rejected, %d errors) | | |\n",
-			name, fmtThousands(l.PerSec), l.Requests, l.Duplicates, l.Rejected, l.Errors)
+		fmt.Fprintf(&b, "| %s | %s positions/s (%d requests, %d duplicates, %d rejected, %d errors; load generator %.0f %% of the CPUs) | | |\n",
+			name, fmtThousands(l.PerSec), l.Requests, l.Duplicates, l.Rejected, l.Errors, l.GeneratorCPU*100)
 	}
 	load(fmt.Sprintf("Ingest batched: %d fixes per request in one structured CloudEvent (as edge forwarders send), %d workers", c.batchSize, c.batchWorkers), r.batched)
 	load(fmt.Sprintf("Ingest CloudEvents batch mode: %d events of one fix per request (each deduplicated by source+id), %d workers", c.batchSize, c.batchWorkers), r.batchMode)
 	load(fmt.Sprintf("Ingest single: 1 fix/request (binary CloudEvent), %d workers", c.singleWorkers), r.single)
+	load(fmt.Sprintf("No-op net/http handler (reads the body, answers 202), same single-fix load, %d workers", c.singleWorkers), r.noop)
 	fmt.Fprintf(&b, "| redis-benchmark GEOADD pipelined (-P 16, -c 50, -n %d) | %s requests/s | | |\n", c.geoaddRequests, fmtThousands(r.geoaddPiped))
 	fmt.Fprintf(&b, "| redis-benchmark GEOADD unpipelined (-c 50, -n %d) | %s requests/s | | |\n", max(c.geoaddRequests/5, 1000), fmtThousands(r.geoaddUnpiped))
 	rb, okB := benchRatio(r.batched.PerSec, r.geoaddPiped)
 	rs, okS := benchRatio(r.single.PerSec, r.geoaddUnpiped)
 	fmt.Fprintf(&b, "| Batched ÷ pipelined GEOADD | %.1f %% | ≥ %.0f %% | %s |\n", rb*100, targetBatchedRatio*100, targetVerdict(rb, okB, targetBatchedRatio))
 	fmt.Fprintf(&b, "| Single ÷ unpipelined GEOADD | %.1f %% | ≥ %.0f %% | %s |\n", rs*100, targetSingleRatio*100, targetVerdict(rs, okS, targetSingleRatio))
+	rh, okH := benchRatio(r.single.PerSec, r.noop.PerSec)
+	fmt.Fprintf(&b, "| Single ÷ no-op HTTP handler (the HTTP ceiling) | %.1f %% | ≥ %.0f %% | %s |\n", rh*100, targetSingleHTTPRatio*100, targetVerdict(rh, okH, targetSingleHTTPRatio))
 	if len(r.coldStart) > 0 {
 		fmt.Fprintf(&b, "| Cold start `serve position`, exec → 200 on /_/ready (n=%d) | median %s, p90 %s, max %s | | |\n",
 			len(r.coldStart), fmtMS(quantile(r.coldStart, 0.5)), fmtMS(quantile(r.coldStart, 0.9)), fmtMS(quantile(r.coldStart, 1)))

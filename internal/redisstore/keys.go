@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/geotrack/geotrack/internal/clip"
@@ -51,7 +52,13 @@ func (k tenantKeys) last() string                 { return k.base + "last" }
 func (k tenantKeys) lastTS() string               { return k.base + "lastts" }
 func (k tenantKeys) devices() string              { return k.base + "devices" }
 func (k tenantKeys) history(device string) string { return k.base + "h:" + device }
-func (k tenantKeys) events() string               { return k.base + "events" } // == EventOutboxKey
+
+// bucket is one time bucket of device's history (see histcodec.go); the
+// index history(device) lists the buckets.
+func (k tenantKeys) bucket(device string, n int64) string {
+	return k.base + "hb:" + strconv.FormatInt(n, 10) + ":" + device
+}
+func (k tenantKeys) events() string { return k.base + "events" } // == EventOutboxKey
 
 // seen is the dedup key of one CloudEvent; \x1f (unit separator) cannot be
 // confused with characters of a source URI or an id.

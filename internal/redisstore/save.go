@@ -16,10 +16,13 @@ import (
 	"github.com/geotrack/geotrack/internal/intake"
 )
 
+//go:embed records.lua
+var recordsLua string
+
 //go:embed save.lua
 var saveLua string
 
-var saveScript = redis.NewScript(saveLua)
+var saveScript = redis.NewScript(recordsLua + saveLua)
 
 // Chunk limits: a request above them is split across several script calls
 // sent in one pipeline, always at group boundaries so that an event's seen
@@ -101,7 +104,8 @@ func (s *Store) Save(ctx context.Context, tenant string, groups []Group, now tim
 
 // prepare returns groups as the script gets them: each event with the digest
 // of its data (all its fixes), and without the fixes older than the history
-// retention, which the script's trim would delete at once. tooOld is nil
+// retention, which the script's trim would delete at once (unless
+// Options.KeepOld: an archive tier takes them). tooOld is nil
 // when no fix is too old, else per group the too-old flags (nil for a group
 // without any).
 func (s *Store) prepare(groups []Group, now time.Time) (kept []prepared, tooOld [][]bool) {
@@ -118,6 +122,9 @@ func (s *Store) prepare(groups []Group, now time.Time) (kept []prepared, tooOld 
 				h.Write(buf)
 			}
 			kept[gi].digest = strconv.FormatUint(h.Sum64(), 16)
+		}
+		if s.opts.KeepOld {
+			continue
 		}
 		old := 0
 		for i := range g.Fixes {
@@ -278,6 +285,12 @@ func isNoScript(err error) bool {
 	return errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")
 }
 
+// deviceBucket names one history bucket of a device.
+type deviceBucket struct {
+	device string
+	bucket int64
+}
+
 // chunk is the KEYS and ARGV of one script call.
 type chunk struct {
 	keys       []string
@@ -295,17 +308,23 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 		nowMS := now.UnixMilli()
 		retention := s.opts.HistoryRetention.Milliseconds()
 		// groups, then the event outbox's KEYS index, capacity, the
-		// tenant and the number of event slots (set by finish).
+		// tenant and the number of event slots (set by finish), the key
+		// prefix, the bucket width and keep old.
+		keepOld := 0
+		if s.opts.KeepOld {
+			keepOld = 1
+		}
 		return []any{nowMS, nowMS - retention, retention, s.opts.DedupTTL.Milliseconds(), 0,
-			0, s.opts.EventOutboxMaxLen, k.tenant, 0}
+			0, s.opts.EventOutboxMaxLen, k.tenant, 0, k.base, bucketMS, keepOld}
 	}
 	newChunk := func(first int) chunk {
 		return chunk{keys: []string{k.geo(), k.last(), k.lastTS(), k.devices()}, args: header(), firstGroup: first}
 	}
 	var chunks []chunk
 	cur := newChunk(0)
-	histIndex := map[string]int{} // device -> KEYS index (1-based) in cur
-	var slots []*Announce         // event slots of cur, numbered from 1
+	histIndex := map[string]int{}         // device -> KEYS index (1-based) of its history index in cur
+	bucketIndex := map[deviceBucket]int{} // device and bucket -> KEYS index in cur
+	var slots []*Announce                 // event slots of cur, numbered from 1
 	finish := func() {
 		cur.args[4] = cur.groups
 		if len(slots) > 0 {
@@ -320,15 +339,17 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 		slots = slots[:0]
 	}
 
+	newest := map[string]int{} // device -> index in the group of its newest fix (first of equals)
 	for gi, g := range groups {
 		size := 0
 		for i := range g.Fixes {
-			size += 128 + len(g.Fixes[i].Device) // rough; refined below
+			size += 64 + len(g.Fixes[i].Device) // rough; refined below
 		}
 		if cur.groups > 0 && (cur.fixes+len(g.Fixes) > maxChunkFixes || cur.bytes+size > maxChunkBytes) {
 			finish()
 			cur = newChunk(gi)
 			clear(histIndex)
+			clear(bucketIndex)
 		}
 		seenIdx := 0
 		if g.Source != "" && g.ID != "" {
@@ -344,37 +365,65 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 			}
 		}
 		cur.args = append(cur.args, seenIdx, len(g.Fixes), g.digest, slot)
+		// Only a device's newest fix of a group can become its latest
+		// position (a newer one of the group would have been stored, or
+		// found stored, first), so only those, and the fixes of announced
+		// groups, carry their JSON.
+		clear(newest)
+		if g.Announce == nil && len(g.Fixes) > 1 { // a group's only fix is its newest
+			for fi := range g.Fixes {
+				f := &g.Fixes[fi]
+				if j, ok := newest[f.Device]; !ok || f.TS.UnixMilli() > g.Fixes[j].TS.UnixMilli() {
+					newest[f.Device] = fi
+				}
+			}
+		}
 		// The group's text arguments are written into one buffer and handed
-		// out as substrings of one string: one allocation instead of four
+		// out as substrings of one string: one allocation instead of five
 		// per fix. (Save has validated every fix before this runs.)
-		buf := make([]byte, 0, len(g.Fixes)*192)
-		spans := make([][4]int, len(g.Fixes)) // ends of ts, lon, lat, json
+		buf := make([]byte, 0, len(g.Fixes)*96)
+		spans := make([][5]int, len(g.Fixes)) // ends of ts, lon, lat, json, record
+		buckets := make([]int64, len(g.Fixes))
 		for fi := range g.Fixes {
 			f := &g.Fixes[fi]
-			buf = strconv.AppendInt(buf, f.TS.UnixMilli(), 10)
+			ms := f.TS.UnixMilli()
+			buf = strconv.AppendInt(buf, ms, 10)
 			spans[fi][0] = len(buf)
 			buf = strconv.AppendFloat(buf, f.Lon, 'f', -1, 64)
 			spans[fi][1] = len(buf)
 			buf = strconv.AppendFloat(buf, f.Lat, 'f', -1, 64)
 			spans[fi][2] = len(buf)
-			buf = f.AppendJSON(buf)
+			if g.Announce != nil || len(g.Fixes) == 1 || newest[f.Device] == fi {
+				buf = f.AppendJSON(buf)
+			}
 			spans[fi][3] = len(buf)
+			n, start := bucketOf(ms)
+			buckets[fi] = n
+			buf = appendRecord(buf, f, start)
+			spans[fi][4] = len(buf)
 		}
 		text := string(buf)
 		start := 0
 		for fi := range g.Fixes {
 			f := &g.Fixes[fi]
-			idx, ok := histIndex[f.Device]
+			hidx, ok := histIndex[f.Device]
 			if !ok {
 				cur.keys = append(cur.keys, k.history(f.Device))
-				idx = len(cur.keys)
-				histIndex[f.Device] = idx
+				hidx = len(cur.keys)
+				histIndex[f.Device] = hidx
+			}
+			db := deviceBucket{f.Device, buckets[fi]}
+			bidx, ok := bucketIndex[db]
+			if !ok {
+				cur.keys = append(cur.keys, k.bucket(f.Device, db.bucket))
+				bidx = len(cur.keys)
+				bucketIndex[db] = bidx
 			}
 			sp := spans[fi]
-			cur.args = append(cur.args, idx, f.Device,
-				text[start:sp[0]], text[sp[0]:sp[1]], text[sp[1]:sp[2]], text[sp[2]:sp[3]])
-			cur.bytes += sp[3] - start + len(f.Device) + 16
-			start = sp[3]
+			cur.args = append(cur.args, hidx, bidx, f.Device,
+				text[start:sp[0]], text[sp[0]:sp[1]], text[sp[1]:sp[2]], text[sp[2]:sp[3]], text[sp[3]:sp[4]])
+			cur.bytes += sp[4] - start + len(f.Device) + 16
+			start = sp[4]
 		}
 		cur.fixes += len(g.Fixes)
 		cur.groups++

@@ -1,16 +1,24 @@
 -- Save one or more CloudEvent groups of fixes for one tenant, atomically.
+-- (records.lua is prepended: recordAt.)
 --
 -- KEYS[1] geo, KEYS[2] last, KEYS[3] lastts, KEYS[4] devices; KEYS[5..] the
--- seen and history keys, referenced by index from ARGV. All keys are declared
--- (Redis Cluster rules) and share the tenant's hash tag.
+-- seen keys, history indexes and history buckets, referenced by index from
+-- ARGV. All keys are declared (Redis Cluster rules) and share the tenant's
+-- hash tag, except the bucket sealed when a device moves on to a new bucket
+-- and the buckets deleted by the retention trim, whose names are built here
+-- from ARGV[10] (same tag, same slot).
 --
 -- ARGV[1] now (unix ms), ARGV[2] history cutoff (unix ms, points below are
 -- trimmed), ARGV[3] retention (ms), ARGV[4] dedup TTL (ms), ARGV[5] groups,
 -- ARGV[6] event outbox KEYS index (0 = no events), ARGV[7] its capacity,
--- ARGV[8] tenant, ARGV[9] event slots. Then per group: seen key index (0 =
--- no event dedup), fix count, digest of the event's data, event slot (0 =
--- none); and per fix: history key index, device, ts (unix ms), lon, lat,
--- fix JSON. Last, per event slot: type, source, traceparent.
+-- ARGV[8] tenant, ARGV[9] event slots, ARGV[10] the tenant's key prefix
+-- ("gt:{T}:"), ARGV[11] bucket width (ms), ARGV[12] keep old (1: no trim,
+-- no expiry: an archiver trims). Then per group: seen key index (0 = no
+-- event dedup), fix count, digest of the event's data, event slot (0 =
+-- none); and per fix: history index KEYS index, bucket KEYS index, device,
+-- ts (unix ms), lon, lat, fix JSON ("" when the fix can be neither the
+-- device's latest, being older than another fix of its group, nor part of
+-- an event), binary record. Last, per event slot: type, source, traceparent.
 --
 -- Returns per group: duplicate (0/1), accepted fixes, duplicate fixes, a
 -- string with one character per fix ('1' stored now, '0' a duplicate), and
@@ -23,22 +31,27 @@
 -- (redisstore.EventID). A full outbox fails the call before any write
 -- (error reply OUTBOXFULL).
 --
--- Cost matters (this is the ingest hot path): no call per fix unless it is
--- late (a ZCOUNT); one ZADD per device; a trim and a PEXPIRE per device at
--- most once a minute (see the end); the latest positions, timestamps and
--- the device set are read and written with one multi-member call per
--- CHUNK devices. No unpack() of unbounded tables.
+-- Cost matters (this is the ingest hot path): no call per fix; one APPEND
+-- per device and bucket; a late fix (not newer than the device's latest)
+-- reads its bucket once per call to find repeats; a trim and a PEXPIRE per
+-- device at most once a minute (see the end); the latest positions,
+-- timestamps and the device set are read and written with one multi-member
+-- call per CHUNK devices. No unpack() of unbounded tables.
 
 local geo, last, lastts, devices = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = tonumber(ARGV[1])
-local cutoff = ARGV[2]
+local cutoff = tonumber(ARGV[2])
 local retention = tonumber(ARGV[3])
 local dedupTTL = ARGV[4]
 local groups = tonumber(ARGV[5])
 local outboxIdx = tonumber(ARGV[6])
 local tenant = ARGV[8]
 local slots = tonumber(ARGV[9])
-local FIRST = 10                    -- ARGV index of the first group
+local keyBase = ARGV[10]
+local W = tonumber(ARGV[11])
+local keepOld = ARGV[12] == '1'
+local FIRST = 13                    -- ARGV index of the first group
+local FIX = 8                       -- ARGV values per fix
 local slotBase = #ARGV - 3 * slots  -- ARGV index before the slot definitions
 local CHUNK = 500
 
@@ -49,6 +62,10 @@ if outboxIdx > 0 then
   end
 end
 
+local function bucketKey(dev, n)
+  return keyBase .. 'hb:' .. string.format('%d', n) .. ':' .. dev
+end
+
 -- Pass 1: the distinct devices, to read their latest timestamps at once.
 local devList, devIndex = {}, {}
 do
@@ -57,12 +74,12 @@ do
     local n = tonumber(ARGV[a + 1])
     a = a + 4
     for _ = 1, n do
-      local dev = ARGV[a + 1]
+      local dev = ARGV[a + 2]
       if devIndex[dev] == nil then
         devList[#devList + 1] = dev
         devIndex[dev] = #devList
       end
-      a = a + 6
+      a = a + FIX
     end
   end
 end
@@ -79,16 +96,40 @@ for i = 1, #devList, CHUNK do
   end
 end
 
+-- storedTimes[bucket KEYS index] = set of the ts stored in that bucket
+-- before this call, read once per call for the first late fix.
+local storedTimes = {}
+local function storedAt(bidx, ts)
+  local set = storedTimes[bidx]
+  if set == nil then
+    set = {}
+    local s = redis.call('GET', KEYS[bidx])
+    if s then
+      local start = math.floor(ts / W) * W
+      local p = 1
+      while true do
+        local off, q = recordAt(s, p)
+        if off == nil then break end
+        set[start + off] = true
+        p = q
+      end
+    end
+    storedTimes[bidx] = set
+  end
+  return set[ts] == true
+end
+
 -- Pass 2: dedup and history. A fix newer than everything the device had
 -- stored before this call (prevTS, its latest timestamp) cannot repeat a
--- stored point, so only late fixes pay for a ZCOUNT; repeats inside this
--- call are caught by inCall. History points are written per device with one
--- multi-member ZADD at the end.
+-- stored point, so only late fixes look into their bucket; repeats inside
+-- this call are caught by inCall. Records are appended per bucket with one
+-- APPEND at the end.
 local pending = {}    -- device -> ARGV index of its new latest fix
-local touched = {}    -- device -> history key written now
+local touched = {}    -- device -> history index KEYS index written now
 local oldest = {}     -- device -> oldest ts written now
 local inCall = {}     -- device -> set of ts written by this call
-local zadds, zorder = {}, {} -- history key -> {score, member, ...}
+local appends, border = {}, {} -- bucket KEYS index -> {record, ...}; their order
+local bucketOf = {}   -- bucket KEYS index -> {index KEYS index, bucket number}
 local evData, evFirst, evSubject = {}, {}, {} -- slot -> fix JSONs, ARGV index of the first fix, device or false
 local out = {}
 local a = FIRST
@@ -112,34 +153,34 @@ for _ = 1, groups do
   local accepted, dupFixes = 0, 0
   local flags = {}
   if dup then
-    a = a + 6 * n
+    a = a + FIX * n
     dupFixes = n
     flags[1] = string.rep('0', n)
   else
     for _ = 1, n do
-      local hkey = KEYS[tonumber(ARGV[a])]
-      local dev, tsArg = ARGV[a + 1], ARGV[a + 2]
-      local ts = tonumber(tsArg)
+      local hidx, bidx = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+      local dev = ARGV[a + 2]
+      local ts = tonumber(ARGV[a + 3])
       local mine = inCall[dev]
       if mine == nil then
         mine = {}
         inCall[dev] = mine
       end
-      -- (device, ts ms) is unique: a point at this exact score is a resend.
-      local repeated = mine[ts] or (ts <= prevTS[dev] and redis.call('ZCOUNT', hkey, tsArg, tsArg) > 0)
+      -- (device, ts ms) is unique: a point at this exact time is a resend.
+      local repeated = mine[ts] or (ts <= prevTS[dev] and storedAt(bidx, ts))
       if repeated then
         dupFixes = dupFixes + 1
         flags[#flags + 1] = '0'
       else
         mine[ts] = true
-        local z = zadds[hkey]
-        if z == nil then
-          z = {}
-          zadds[hkey] = z
-          zorder[#zorder + 1] = hkey
+        local recs = appends[bidx]
+        if recs == nil then
+          recs = {}
+          appends[bidx] = recs
+          border[#border + 1] = bidx
+          bucketOf[bidx] = {hidx, math.floor(ts / W)}
         end
-        z[#z + 1] = tsArg
-        z[#z + 1] = ARGV[a + 5]
+        recs[#recs + 1] = ARGV[a + 7]
         accepted = accepted + 1
         flags[#flags + 1] = '1'
         if slot > 0 then
@@ -152,9 +193,9 @@ for _ = 1, groups do
           elseif evSubject[slot] ~= dev then
             evSubject[slot] = false
           end
-          d[#d + 1] = ARGV[a + 5]
+          d[#d + 1] = ARGV[a + 6]
         end
-        touched[dev] = hkey
+        touched[dev] = hidx
         if oldest[dev] == nil or ts < oldest[dev] then oldest[dev] = ts end
         -- Only a strictly newer fix moves the latest position; late ones
         -- only land in history.
@@ -163,7 +204,7 @@ for _ = 1, groups do
           pending[dev] = a
         end
       end
-      a = a + 6
+      a = a + FIX
     end
   end
   out[#out + 1] = dup and 1 or 0
@@ -173,10 +214,17 @@ for _ = 1, groups do
   out[#out + 1] = conflict
 end
 
-for _, hkey in ipairs(zorder) do
-  local z = zadds[hkey]
-  for i = 1, #z, 2 * CHUNK do
-    redis.call('ZADD', hkey, unpack(z, i, math.min(i + 2 * CHUNK - 1, #z)))
+-- History: one APPEND per bucket. A new bucket (APPEND created the key)
+-- joins its device's index (score its start, member its number) and
+-- expires when its last possible point leaves retention.
+for _, bidx in ipairs(border) do
+  local data = table.concat(appends[bidx])
+  if redis.call('APPEND', KEYS[bidx], data) == #data then
+    local hidx, n = bucketOf[bidx][1], bucketOf[bidx][2]
+    redis.call('ZADD', KEYS[hidx], string.format('%d', n * W), string.format('%d', n))
+    if not keepOld then
+      redis.call('PEXPIRE', KEYS[bidx], string.format('%d', (n + 1) * W + retention - now))
+    end
   end
 end
 
@@ -191,13 +239,13 @@ local function flush()
   end
 end
 for _, dev in ipairs(devList) do
-  local p = pending[dev] -- ARGV index: history key, device, ts, lon, lat, json
+  local p = pending[dev] -- ARGV index: index key, bucket key, device, ts, lon, lat, json, record
   if p then
     local g = #geoArgs
-    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = ARGV[p + 3], ARGV[p + 4], dev
+    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = ARGV[p + 4], ARGV[p + 5], dev
     local h = #lastArgs
-    lastArgs[h + 1], lastArgs[h + 2] = dev, ARGV[p + 5]
-    tsArgs[h + 1], tsArgs[h + 2] = dev, ARGV[p + 2]
+    lastArgs[h + 1], lastArgs[h + 2] = dev, ARGV[p + 6]
+    tsArgs[h + 1], tsArgs[h + 2] = dev, ARGV[p + 3]
     if #geoArgs >= 3 * CHUNK then flush() end
   end
   -- Only a device seen for the first time joins the device set.
@@ -212,23 +260,55 @@ end
 flush()
 if #newDevs > 0 then redis.call('SADD', devices, unpack(newDevs)) end
 
+-- Seal: when a device's latest fix moves on to a new bucket, the bucket it
+-- was writing is rewritten at its exact size (APPEND grows strings greedily,
+-- up to twice their length). A late fix may reopen a sealed bucket; the
+-- next move seals only the bucket left, so that one stays a little larger.
+for _, dev in ipairs(devList) do
+  local prev = prevTS[dev]
+  if touched[dev] and prev >= 0 then
+    local pb = math.floor(prev / W)
+    if math.floor(latestTS[dev] / W) > pb then
+      local key = bucketKey(dev, pb)
+      local v = redis.call('GET', key)
+      if v then redis.call('SET', key, v, 'KEEPTTL') end
+    end
+  end
+end
+
 -- Trim history and let it expire when its newest point (the device's latest
 -- timestamp, which only grows) leaves retention, relative to the caller's
 -- now. Both are per-device calls, so they run when the device is new, when
 -- its latest position entered a new minute, or when a point older than the
--- cutoff was just written: points outlive retention by at most a minute, and
--- the expiry is rounded up to the minute (late, never early). A TTL of zero
--- or less deletes the key, which is right: all its points are beyond
--- retention.
-local cutoffMS = tonumber(cutoff)
+-- cutoff was just written. The trim drops whole buckets whose every point is
+-- older than the cutoff (their keys, and the index entries; a legacy JSON
+-- member of the index, from before buckets, counts as a bucket of one
+-- point), so a point outlives retention by at most a bucket width and a
+-- minute; each bucket key also expires on its own. The index expiry is
+-- rounded up to the minute (late, never early). A TTL of zero or less
+-- deletes the key, which is right: all its points are beyond retention.
+-- With keep old, nothing is trimmed or expires here (the archiver trims),
+-- and the index loses an expiry set before keep old was turned on, in the
+-- same once-a-minute step, so that it cannot expire while the archiver
+-- still needs it.
 for _, dev in ipairs(devList) do
-  local hkey = touched[dev]
-  if hkey then
+  local hidx = touched[dev]
+  if hidx then
+    local hkey = KEYS[hidx]
     local prev, cur = prevTS[dev], latestTS[dev]
-    if prev < 0 or math.floor(prev / 60000) ~= math.floor(cur / 60000) or oldest[dev] < cutoffMS then
-      redis.call('ZREMRANGEBYSCORE', hkey, '-inf', '(' .. cutoff)
-      local expiry = (math.floor(cur / 60000) + 1) * 60000 + retention - now
-      redis.call('PEXPIRE', hkey, string.format('%d', expiry))
+    if prev < 0 or math.floor(prev / 60000) ~= math.floor(cur / 60000) or oldest[dev] < cutoff then
+      if keepOld then
+        redis.call('PERSIST', hkey)
+      else
+        local bound = string.format('%d', cutoff - W)
+        local gone = redis.call('ZRANGEBYSCORE', hkey, '-inf', bound)
+        for _, m in ipairs(gone) do
+          if string.byte(m, 1) ~= 123 then redis.call('DEL', bucketKey(dev, tonumber(m))) end
+        end
+        if #gone > 0 then redis.call('ZREMRANGEBYSCORE', hkey, '-inf', bound) end
+        local expiry = (math.floor(cur / 60000) + 1) * 60000 + retention - now
+        redis.call('PEXPIRE', hkey, string.format('%d', expiry))
+      end
     end
   end
 end
@@ -239,7 +319,7 @@ for slot = 1, slots do
   if d then
     local s = slotBase + 3 * (slot - 1)
     local f = evFirst[slot]
-    local id = redis.sha1hex(ARGV[s + 1] .. '\31' .. tenant .. '\31' .. ARGV[f + 1] .. '\31' .. ARGV[f + 2])
+    local id = redis.sha1hex(ARGV[s + 1] .. '\31' .. tenant .. '\31' .. ARGV[f + 2] .. '\31' .. ARGV[f + 3])
     redis.call('XADD', KEYS[outboxIdx], '*', 'type', ARGV[s + 1], 'id', id, 'source', ARGV[s + 2],
       'subject', evSubject[slot] or '', 'time', ARGV[1], 'trace', ARGV[s + 3],
       'data', '[' .. table.concat(d, ',') .. ']')

@@ -35,6 +35,11 @@ type Options struct {
 	// DefaultEventOutboxMaxLen); an announcing Save beyond it fails with
 	// intake.ErrOutboxFull.
 	EventOutboxMaxLen int64
+	// KeepOld is set when an archive tier exists: fixes older than
+	// now-HistoryRetention are stored (not counted TooOld), and Save
+	// neither trims history nor lets it expire; the archiver trims
+	// (TrimArchived).
+	KeepOld bool
 }
 
 // Store is the Redis hot store; it is safe for concurrent use.
