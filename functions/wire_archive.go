@@ -53,8 +53,31 @@ func buildArchiver(ctx context.Context, d *Deps) (*Built, error) {
 		Retention: cfg.HotRetention, Workers: cfg.Workers,
 	}
 	lockKey := store.Options().KeyPrefix + ":{archiver}:lock"
-	built.Handler = archiver.New(&lockedPass{archiver: a, lock: forward.NewLock(client, lockKey, archiverLockTTL)}, verifier, d.Metrics)
+	fn := archiver.New(&lockedPass{archiver: a, lock: forward.NewLock(client, lockKey, archiverLockTTL)}, verifier, d.Metrics)
+	built.Handler = fn
 	slog.Info("archiver: archive tier on", "endpoint", cfg.S3Endpoint, "bucket", cfg.S3Bucket, "prefix", cfg.S3Prefix, "hot_retention", cfg.HotRetention, "sse", cfg.SSE)
+	if cfg.Interval > 0 {
+		loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ticker := time.NewTicker(cfg.Interval)
+			defer ticker.Stop()
+			for {
+				if res, err := fn.RunPass(loopCtx); err != nil && loopCtx.Err() == nil {
+					slog.Warn("archiver: pass failed; the hot data stays, the next pass catches up", "err", err)
+				} else if res.Points > 0 {
+					slog.Info("archiver: pass", "points", res.Points, "objects", res.Objects, "bytes", res.Bytes)
+				}
+				select {
+				case <-loopCtx.Done():
+					return
+				case <-ticker.C:
+				}
+			}
+		}()
+		built.Close = func() error { cancel(); <-done; return nil }
+	}
 	return built, nil
 }
 

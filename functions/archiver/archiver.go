@@ -50,6 +50,17 @@ func New(passer Passer, verifier httpkit.Verifier, reg *metrics.Registry) *Funct
 	}
 }
 
+// RunPass runs one pass and records it in the metrics: what a POST does,
+// for the in-process loop (ARCHIVE_INTERVAL).
+func (f *Function) RunPass(ctx context.Context) (archive.Result, error) {
+	if f.passer == nil {
+		return archive.Result{}, nil
+	}
+	res, err := f.passer.Pass(ctx)
+	f.record(res, err)
+	return res, err
+}
+
 // record updates the series after a pass.
 func (f *Function) record(res archive.Result, err error) {
 	f.points.Add(float64(res.Points))
@@ -109,8 +120,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	if f.passer == nil {
 		return httpkit.JSON(http.StatusOK, Result{}), nil
 	}
-	res, err := f.passer.Pass(req.Context())
-	f.record(res, err)
+	res, err := f.RunPass(req.Context())
 	if err != nil {
 		return handler.Response{}, fmt.Errorf("archive pass (%d points moved before the failure): %w", res.Points, err)
 	}

@@ -26,6 +26,9 @@ type Config struct {
 	HotRetention time.Duration `envconfig:"HOT_RETENTION" default:"48h"`
 	// Workers is how many devices are archived at once.
 	Workers int `envconfig:"ARCHIVE_WORKERS" default:"4"`
+	// Interval > 0 also runs a pass every Interval in the process (`geotrack
+	// dev`, a Deployment without a scheduler); 0 leaves passes to POSTs.
+	Interval time.Duration `envconfig:"ARCHIVE_INTERVAL"`
 }
 
 // Secrets of the archive tier (OpenFaaS secrets, with env fallbacks).
