@@ -260,6 +260,8 @@ func (r archiveReport) write(w io.Writer) {
 	fmt.Fprintf(w, "| bytes per point, recorded tracks | %.2f | ≤ %.0f: %s |\n", tbpp, archiveBytesPerPointTarget, verdict(tbpp <= archiveBytesPerPointTarget))
 	fmt.Fprintf(w, "| bytes per point, the looped run (repeats compress; not the target's figure) | %.2f (%d bytes) | |\n", bpp, r.bytes)
 	fmt.Fprintf(w, "| points archived per second | %s (%.2f s) | ≥ %s: %s |\n", fmtThousands(pps), r.wall.Seconds(), fmtThousands(archivePointsPerSecTarget), verdict(pps >= archivePointsPerSecTarget))
+	all := r.cpu + r.redisCPU + r.minioCPU
+	fmt.Fprintf(w, "| points per CPU second of archiver + redis-server + minio (what a quiet core would do; the wall rate depends on the load) | %s | |\n", fmtThousands(float64(r.points)/all.Seconds()))
 	fmt.Fprintf(w, "| CPU: archiver / redis-server / minio | %.2f s / %.2f s / %.2f s (%.0f%% / %.0f%% / %.0f%% of the wall time) | |\n",
 		r.cpu.Seconds(), r.redisCPU.Seconds(), r.minioCPU.Seconds(),
 		100*r.cpu.Seconds()/r.wall.Seconds(), 100*r.redisCPU.Seconds()/r.wall.Seconds(), 100*r.minioCPU.Seconds()/r.wall.Seconds())

@@ -142,3 +142,25 @@ func countExact(rows []Row) int {
 	}
 	return n
 }
+
+func TestDecodeRefusesWhatIsNotAnObject(t *testing.T) {
+	good, err := Encode([]Row{{Device: "d", TS: 1, LatE7: 2, LonE7: 3}, {Device: "d", TS: 2, LatE7: 2, LonE7: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string][]byte{
+		"empty":         nil,
+		"garbage":       []byte("not parquet at all"),
+		"magic only":    []byte("PAR1PAR1"),
+		"truncated":     good[:len(good)/2],
+		"footer cut":    good[:len(good)-9],
+		"flipped magic": append(append([]byte{}, good[:len(good)-4]...), "PAR2"...),
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			if rows, err := Decode(data); err == nil {
+				t.Fatalf("decoded %d rows", len(rows))
+			}
+		})
+	}
+}

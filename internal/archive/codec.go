@@ -41,27 +41,49 @@ func Encode(rows []Row) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Decode reads the rows of an archive object.
-func Decode(data []byte) ([]Row, error) {
-	r := parquet.NewGenericReader[Row](bytes.NewReader(data))
+// Decode reads the rows of an archive object. Bytes that are not one fail
+// with an error: the file is opened (and its footer checked) first, and a
+// panic of the Parquet library on corrupt pages is turned into an error.
+func Decode(data []byte) (rows []Row, err error) {
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("archive: decode: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			rows, err = nil, fmt.Errorf("archive: decode: corrupt object: %v", p)
+		}
+	}()
+	if n := f.NumRows(); n < 0 || n > MaxObjectRows {
+		return nil, fmt.Errorf("archive: decode: %d rows: not an archive object (at most %d)", n, MaxObjectRows)
+	}
+	r := parquet.NewGenericReader[Row](f)
 	defer r.Close()
-	rows := make([]Row, r.NumRows())
-	n := 0
-	for n < len(rows) {
-		k, err := r.Read(rows[n:])
-		n += k
+	want := int(r.NumRows())
+	// Grown as rows arrive rather than sized by the footer, which a corrupt
+	// object could make claim anything.
+	buf := make([]Row, 4096)
+	for len(rows) < want {
+		k, err := r.Read(buf)
+		rows = append(rows, buf[:k]...)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("archive: decode: %w", err)
 		}
+		if k == 0 {
+			break
+		}
 	}
-	if n != len(rows) {
-		return nil, fmt.Errorf("archive: decode: %d of %d rows", n, len(rows))
+	if len(rows) != want {
+		return nil, fmt.Errorf("archive: decode: %d of %d rows", len(rows), want)
 	}
 	return rows, nil
 }
+
+// MaxObjectRows bounds an object's rows: a device's day at 100 Hz.
+const MaxObjectRows = 100 * 86400
 
 // Checksum is a 64-bit FNV-1a over every field of rows in order: equal
 // checksums and counts say an object read back holds what was written.
