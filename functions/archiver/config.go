@@ -11,12 +11,12 @@ import (
 type Config struct {
 	config.Redis
 	auth.Config
-	// S3Endpoint (http(s)://host:port) turns the archive tier on; unset,
+	// S3_ENDPOINT (http(s)://host:port) turns the archive tier on; unset,
 	// history ends at the hot retention and a pass does nothing.
-	S3Endpoint string `envconfig:"S3_ENDPOINT"`
-	S3Bucket   string `envconfig:"S3_BUCKET" default:"geotrack-archive"`
-	S3Region   string `envconfig:"S3_REGION" default:"us-east-1"`
-	S3CAFile   string `envconfig:"S3_CA_FILE"`
+	config.ArchiveTier
+	S3Bucket string `envconfig:"S3_BUCKET" default:"geotrack-archive"`
+	S3Region string `envconfig:"S3_REGION" default:"us-east-1"`
+	S3CAFile string `envconfig:"S3_CA_FILE"`
 	// S3Prefix goes before every object key (end it with "/").
 	S3Prefix string `envconfig:"S3_PREFIX"`
 	// SSE: auto (SSE-S3 when the store has a KMS), s3, c (key from the

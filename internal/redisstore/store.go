@@ -35,6 +35,11 @@ type Options struct {
 	// DefaultEventOutboxMaxLen); an announcing Save beyond it fails with
 	// intake.ErrOutboxFull.
 	EventOutboxMaxLen int64
+	// KeepOld: an archive tier is deployed, so fixes older than
+	// HistoryRetention are stored (for the archiver to move) rather than
+	// trimmed on write. Honoured by the compact history layout (issue 11
+	// §1); the JSON sorted-set layout ignores it.
+	KeepOld bool
 }
 
 // Store is the Redis hot store; it is safe for concurrent use.
