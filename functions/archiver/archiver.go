@@ -120,7 +120,10 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	if f.passer == nil {
 		return httpkit.JSON(http.StatusOK, Result{}), nil
 	}
-	res, err := f.RunPass(req.Context())
+	// A pass outlives its request: a client that gives up (a CronJob's
+	// deadline) must not stop it between a write and its trim, and the
+	// next pass would redo the work.
+	res, err := f.RunPass(context.WithoutCancel(req.Context()))
 	if err != nil {
 		return handler.Response{}, fmt.Errorf("archive pass (%d points moved before the failure): %w", res.Points, err)
 	}
