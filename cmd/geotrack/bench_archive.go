@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ func runBenchArchive(ctx context.Context, args []string) error {
 	devices := fs.Int("devices", 20, "devices with history")
 	hours := fs.Float64("hours", 24, "hours of 1 Hz history per device (all of it older than the hot retention)")
 	workers := fs.Int("workers", 4, "devices archived at once (ARCHIVE_WORKERS)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the pass to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,6 +108,17 @@ func runBenchArchive(ctx context.Context, args []string) error {
 		return err
 	}
 	a := &archive.Archiver{Hot: benchHot{store}, Cold: bucket, Retention: 48 * time.Hour, Workers: *workers, Now: func() time.Time { return now }}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0, redisCPU0, minioCPU0 := processCPU(), pidCPU(rs.PID), pidCPU(ms.PID)
 	t0 := time.Now()
 	res, err := a.Pass(ctx)

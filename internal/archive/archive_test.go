@@ -77,7 +77,7 @@ func TestRowsRoundTripFixesExactly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rows) != 1 || Checksum(rows) != Checksum([]Row{row}) {
+			if len(rows) != 1 || checksum(rows) != checksum([]Row{row}) {
 				t.Fatalf("parquet round trip: %+v", rows)
 			}
 		})

@@ -286,3 +286,34 @@ func TestObjectKeyEscapesPathUnsafeBytes(t *testing.T) {
 		}
 	}
 }
+
+// corruptCold returns what was written with one byte changed, as a broken
+// store or network would.
+type corruptCold struct{ fakeCold }
+
+func (c *corruptCold) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	data, ok, err := c.fakeCold.Get(ctx, key)
+	if ok && len(data) > 10 {
+		data = slices.Clone(data)
+		data[len(data)/2] ^= 0xff
+	}
+	return data, ok, err
+}
+
+func TestPassTrimsNothingWhenTheReadBackDiffers(t *testing.T) {
+	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+	hot := newFakeHot()
+	all := history("d1", time.Date(2026, 3, 6, 0, 0, 0, 0, time.UTC), 300)
+	hot.add("acme", all...)
+	a := &Archiver{Hot: hot, Cold: &corruptCold{fakeCold{objects: map[string][]byte{}}}, Retention: 48 * time.Hour, Now: func() time.Time { return now }}
+	res, err := a.Pass(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "differ") {
+		t.Fatalf("err = %v, want a read-back mismatch", err)
+	}
+	if res.Points != 0 || len(hot.points["acme\x1fd1"]) != len(all) {
+		t.Fatalf("trimmed %d points (hot has %d of %d) after a failed check", res.Points, len(hot.points["acme\x1fd1"]), len(all))
+	}
+	if res.OldestDue.IsZero() {
+		t.Fatal("no lag reported after a failed pass")
+	}
+}

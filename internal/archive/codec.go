@@ -2,12 +2,9 @@ package archive
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"math"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -85,34 +82,11 @@ func Decode(data []byte) (rows []Row, err error) {
 // MaxObjectRows bounds an object's rows: a device's day at 100 Hz.
 const MaxObjectRows = 100 * 86400
 
-// Checksum is a 64-bit FNV-1a over every field of rows in order: equal
-// checksums and counts say an object read back holds what was written.
-func Checksum(rows []Row) uint64 {
-	h := fnv.New64a()
-	var b []byte
-	for _, r := range rows {
-		b = b[:0]
-		b = binary.AppendUvarint(b, uint64(len(r.Device)))
-		b = append(b, r.Device...)
-		b = binary.LittleEndian.AppendUint64(b, uint64(r.TS))
-		b = binary.LittleEndian.AppendUint32(b, uint32(r.LatE7))
-		b = binary.LittleEndian.AppendUint32(b, uint32(r.LonE7))
-		for _, v := range []*float32{r.Alt, r.Acc, r.Speed, r.Heading, r.Battery} {
-			if v == nil {
-				b = append(b, 0)
-				continue
-			}
-			b = append(b, 1)
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(*v))
-		}
-		if r.Attrs == nil {
-			b = append(b, 0)
-		} else {
-			b = append(b, 1)
-			b = binary.AppendUvarint(b, uint64(len(*r.Attrs)))
-			b = append(b, *r.Attrs...)
-		}
-		h.Write(b)
+// RowCount is the number of rows an object's footer declares.
+func RowCount(data []byte) (int, error) {
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return 0, fmt.Errorf("archive: open object: %w", err)
 	}
-	return h.Sum64()
+	return int(f.NumRows()), nil
 }
