@@ -8,6 +8,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
+	"github.com/geotrack/geotrack/internal/localserver"
 	"github.com/geotrack/geotrack/internal/s3store"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
@@ -74,5 +75,38 @@ func TestBadConfigIsRefused(t *testing.T) {
 		if _, err := s3store.New(c, nil); err == nil {
 			t.Errorf("%+v accepted", c)
 		}
+	}
+}
+
+// TestSSEWithoutKMS: against a store without a KMS, auto writes plain
+// objects (and says so in the log), an explicit s3 fails the write.
+func TestSSEWithoutKMS(t *testing.T) {
+	m, err := localserver.StartMinIO(context.Background(), localserver.MinIOConfig{Dir: t.TempDir(), NoKMS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	cases := []struct {
+		sse      string
+		wantErr  bool
+		wantMode string
+	}{
+		{s3store.SSEAuto, false, s3store.SSENone},
+		{s3store.SSES3, true, s3store.SSES3},
+	}
+	for _, c := range cases {
+		t.Run(c.sse, func(t *testing.T) {
+			b, err := s3store.New(s3store.Config{Endpoint: m.Endpoint, Bucket: "b-" + c.sse, AccessKey: m.AccessKey, SecretKey: m.SecretKey, SSE: c.sse}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = b.Put(context.Background(), "k", []byte("v"))
+			if (err != nil) != c.wantErr {
+				t.Fatalf("put: %v, want error %v", err, c.wantErr)
+			}
+			if b.Mode() != c.wantMode {
+				t.Fatalf("mode %q, want %q", b.Mode(), c.wantMode)
+			}
+		})
 	}
 }
