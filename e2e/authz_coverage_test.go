@@ -33,6 +33,7 @@ var authzMatrixOf = map[string]string{
 	"preferences":     "TestMovementFunctionsRoleTenantMatrix",
 	"rules":           "TestAlertFunctionsRoleMatrix",
 	"track":           "TestRoleFunctionTenantMatrix",
+	"archiver":        "TestArchiverRoleTenantMatrix",
 	"trips":           "TestMovementFunctionsRoleTenantMatrix",
 }
 

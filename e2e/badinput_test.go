@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -286,5 +287,41 @@ func TestMalformedRulesRefused(t *testing.T) {
 	}
 	if after := snapshot(t, s.redis); after != before {
 		t.Errorf("refused requests changed Redis:\nbefore %s\nafter %s", before, after)
+	}
+}
+
+// TestArchiverBadInputs: the archiver takes no parameters; what it refuses
+// names the field and runs no pass (Redis unchanged; no archive tier is
+// needed to refuse).
+func TestArchiverBadInputs(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	p := startFunction(t, "archiver", map[string]string{"REDIS_URL": rs.URL})
+	client, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	before := snapshot(t, client)
+	svc := token(t, "acme", auth.RoleService, "")
+	cases := []struct {
+		name, method, query string
+		status              int
+		want                string
+	}{
+		{"GET", http.MethodGet, "", http.StatusMethodNotAllowed, "method"},
+		{"PUT", http.MethodPut, "", http.StatusMethodNotAllowed, "method"},
+		{"unknown parameter", http.MethodPost, "?dry_run=1", http.StatusBadRequest, "dry_run"},
+		{"bad query escape", http.MethodPost, "?a=%zz", http.StatusBadRequest, "query"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := call(t, c.method, p.URL+"/"+c.query, svc, nil, nil)
+			if resp.Status != c.status || !strings.Contains(string(resp.Body), c.want) {
+				t.Fatalf("%d %s, want %d naming %q", resp.Status, resp.Body, c.status, c.want)
+			}
+			if after := snapshot(t, client); after != before {
+				t.Fatal("a refused request changed Redis")
+			}
+		})
 	}
 }

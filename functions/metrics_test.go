@@ -43,6 +43,8 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		{"preferences", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
 		// The dashboard (issue 13) serves files: only the HTTP series of its runtime.
 		{"dashboard", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_", "geotrack_geofence_"}},
+		{"archiver", []string{"geotrack_archive_points_total", "geotrack_archive_failures_total", "geotrack_archive_lag_seconds"},
+			[]string{"geotrack_edge_", "geotrack_ingest_", "geotrack_outbox_", "geotrack_forward", "geotrack_alerts_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/functions/alerts"
+	"github.com/geotrack/geotrack/functions/archiver"
 	"github.com/geotrack/geotrack/functions/dashboard"
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	eventsfn "github.com/geotrack/geotrack/functions/events"
@@ -72,6 +73,12 @@ func Pack() []Spec {
 		{
 			Name: "alerts", Config: &alerts.Config{},
 			Build: buildAlerts,
+		},
+		// Issue 11 (h13): the archive tier.
+		{
+			Name: "archiver", Config: &archiver.Config{},
+			Schedule: archiverSchedule,
+			Build:    buildArchiver,
 		},
 		{
 			Name: "edge-ingest", Config: &edgeingest.Config{}, Edge: true, EdgeSite: true,

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -37,6 +39,7 @@ func runDev(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	startRedis := fs.Bool("start-redis", false, "start a local redis-server (data in .dev/redis) when nothing answers at REDIS_URL")
+	startMinIO := fs.Bool("start-minio", false, "start a local minio (data in .dev/minio) for the archive tier when S3_ENDPOINT is unset")
 	simulate := fs.Int("simulate", 0, "stream a simulated fleet of N devices into ingest")
 	rate := fs.Float64("rate", 1, "fixes per second per simulated device")
 	var verbose bool
@@ -76,6 +79,11 @@ func runDev(ctx context.Context, args []string) error {
 		return fmt.Errorf("dev: %w", err)
 	}
 	defer stopRedis()
+	stopMinIO, err := ensureMinIO(ctx, *startMinIO)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	defer stopMinIO()
 
 	secret := os.Getenv(auth.SecretEnv)
 	secretFrom := "$" + auth.SecretEnv
@@ -294,6 +302,63 @@ func ensureRedis(ctx context.Context, rawURL string, start bool) (func(), error)
 	}
 	slog.Info("started redis-server", "pid", r.PID, "addr", r.Addr, "dir", r.Dir)
 	return r.Stop, nil
+}
+
+// devMinIODir keeps the dev archive, its credentials and its KMS key
+// across restarts (objects encrypted with SSE-S3 need the same key).
+var devMinIODir = filepath.Join(".dev", "minio")
+
+// ensureMinIO starts a local minio for the archive tier when S3_ENDPOINT is
+// unset and start is set, and points the archiver at it (a pass a minute,
+// as no cron-connector runs here). Without minio installed the runner goes
+// on without an archive tier, and says so.
+func ensureMinIO(ctx context.Context, start bool) (func(), error) {
+	if os.Getenv("S3_ENDPOINT") != "" {
+		setenvDefault("ARCHIVE_INTERVAL", "1m")
+		return func() {}, nil
+	}
+	if !start {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(devMinIODir, 0o700); err != nil {
+		return nil, err
+	}
+	secret, err := devFileSecret(filepath.Join(devMinIODir, "root-password"), 24)
+	if err != nil {
+		return nil, err
+	}
+	kmsKey, err := devFileSecret(filepath.Join(devMinIODir, "kms-key"), 32)
+	if err != nil {
+		return nil, err
+	}
+	m, err := localserver.StartMinIO(ctx, localserver.MinIOConfig{Dir: devMinIODir, AccessKey: "geotrack", SecretKey: secret, KMSKey: kmsKey})
+	if err != nil {
+		slog.Warn("no archive tier: minio did not start (install it with scripts/install-tools.sh)", "err", err)
+		return func() {}, nil
+	}
+	slog.Info("started minio", "pid", m.PID, "endpoint", m.Endpoint, "dir", m.Dir)
+	os.Setenv("S3_ENDPOINT", m.Endpoint)
+	os.Setenv("S3_ACCESS_KEY", m.AccessKey)
+	os.Setenv("S3_SECRET_KEY", m.SecretKey)
+	setenvDefault("ARCHIVE_INTERVAL", "1m")
+	return m.Stop, nil
+}
+
+// devFileSecret returns the base64 of n random bytes kept in path,
+// creating it on first use.
+func devFileSecret(path string, n int) (string, error) {
+	if data, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(data)), nil
+	}
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	s := base64.StdEncoding.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("dev: %w", err)
+	}
+	return s, nil
 }
 
 func printWelcome(w io.Writer, base string, secret []byte, secretFrom string) {

@@ -16,4 +16,5 @@ type Config struct {
 	config.Redis
 	auth.Config
 	events.SinkConfig
+	config.ArchiveTier // S3_ENDPOINT set: old fixes are kept for the archiver
 }

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"time"
+
+	"github.com/geotrack/geotrack/internal/config"
 )
 
 // Edge is the edge pipeline's settings.
@@ -32,4 +34,7 @@ type Acceptance struct {
 	EdgeMode bool          `envconfig:"EDGE_MODE"`
 	DedupTTL time.Duration `envconfig:"DEDUP_TTL" default:"24h"`
 	Edge
+	// ArchiveTier (S3_ENDPOINT set, cloud mode): old fixes are kept for the
+	// archiver.
+	config.ArchiveTier
 }

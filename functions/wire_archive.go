@@ -1,0 +1,171 @@
+package functions
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/geotrack/geotrack/functions/archiver"
+	"github.com/geotrack/geotrack/internal/archive"
+	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/forward"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/s3store"
+)
+
+// The archive tier (issue 11 §2): archiver.
+
+// archiverSchedule is how often the cron-connector runs a pass: whole UTC
+// days move once they are older than HOT_RETENTION, so hourly is enough
+// to keep the lag under an hour past the day boundary.
+const archiverSchedule = "17 * * * *"
+
+// archiverLockTTL bounds how long a crashed pass blocks the next one.
+const archiverLockTTL = time.Minute
+
+func buildArchiver(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg archiver.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	built := &Built{Ready: pinger(client)}
+	if cfg.S3Endpoint == "" {
+		slog.Info("archiver: S3_ENDPOINT is not set: no archive tier, history ends at the hot retention")
+		built.Handler = archiver.New(nil, verifier, d.Metrics)
+		return built, nil
+	}
+	bucket, err := openArchiveBucket(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store := redisstore.New(client, redisstore.Options{})
+	a := &archive.Archiver{
+		Hot: archiveHot{store}, Cold: bucket, Prefix: cfg.S3Prefix,
+		Retention: cfg.HotRetention, Workers: cfg.Workers,
+	}
+	lockKey := store.Options().KeyPrefix + ":{archiver}:lock"
+	fn := archiver.New(&lockedPass{archiver: a, lock: forward.NewLock(client, lockKey, archiverLockTTL)}, verifier, d.Metrics)
+	built.Handler = fn
+	slog.Info("archiver: archive tier on", "endpoint", cfg.S3Endpoint, "bucket", cfg.S3Bucket, "prefix", cfg.S3Prefix, "hot_retention", cfg.HotRetention, "sse", cfg.SSE)
+	if cfg.Interval > 0 {
+		loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ticker := time.NewTicker(cfg.Interval)
+			defer ticker.Stop()
+			for {
+				if res, err := fn.RunPass(loopCtx); err != nil && loopCtx.Err() == nil {
+					slog.Warn("archiver: pass failed; the hot data stays, the next pass catches up", "err", err)
+				} else if res.Points > 0 {
+					slog.Info("archiver: pass", "points", res.Points, "objects", res.Objects, "bytes", res.Bytes)
+				}
+				select {
+				case <-loopCtx.Done():
+					return
+				case <-ticker.C:
+				}
+			}
+		}()
+		built.Close = func() error { cancel(); <-done; return nil }
+	}
+	return built, nil
+}
+
+// openArchiveBucket builds the bucket client from cfg and the secrets.
+func openArchiveBucket(cfg archiver.Config) (*s3store.Bucket, error) {
+	accessKey, err := config.Secret(archiver.AccessKeySecret, archiver.AccessKeyEnv)
+	if err != nil {
+		return nil, err
+	}
+	secretKey, err := config.Secret(archiver.SecretKeySecret, archiver.SecretKeyEnv)
+	if err != nil {
+		return nil, err
+	}
+	sc := s3store.Config{
+		Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, Region: cfg.S3Region, CAFile: cfg.S3CAFile,
+		AccessKey: accessKey, SecretKey: secretKey, SSE: cfg.SSE,
+	}
+	if cfg.SSE == s3store.SSEC {
+		raw, err := config.Secret(archiver.SSECKeySecret, archiver.SSECKeyEnv)
+		if err != nil {
+			return nil, err
+		}
+		sc.SSECKey = sseCKey(raw)
+	}
+	return s3store.New(sc, slog.Default())
+}
+
+// sseCKey takes the archive-key secret as 32 raw bytes or their base64.
+func sseCKey(raw string) []byte {
+	if len(raw) != 32 {
+		if b, err := base64.StdEncoding.DecodeString(raw); err == nil {
+			return b
+		}
+	}
+	return []byte(raw)
+}
+
+// archiveHot adapts the Redis store to archive.Hot: its ErrHistoryChanged
+// is the archive's.
+type archiveHot struct{ *redisstore.Store }
+
+func (h archiveHot) TrimArchived(ctx context.Context, tenant, device string, before time.Time, archived int) error {
+	err := h.Store.TrimArchived(ctx, tenant, device, before, archived)
+	if errors.Is(err, redisstore.ErrHistoryChanged) {
+		return fmt.Errorf("%w: %w", archive.ErrHistoryChanged, err)
+	}
+	return err
+}
+
+// lockedPass runs a pass under a Redis lock: two passes at once could each
+// merge a different read of the hot store into the same object, and the
+// later write would drop the other's points.
+type lockedPass struct {
+	archiver *archive.Archiver
+	lock     *forward.Lock
+}
+
+func (p *lockedPass) Pass(ctx context.Context) (archive.Result, error) {
+	lease, err := p.lock.Acquire(ctx)
+	if errors.Is(err, forward.ErrLocked) {
+		return archive.Result{}, &httpkit.Error{Status: http.StatusConflict, Field: "archiver", Msg: "another pass is running"}
+	}
+	if err != nil {
+		return archive.Result{}, err
+	}
+	ctx, lost := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		ticker := time.NewTicker(archiverLockTTL / 3)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+				if err := lease.Renew(ctx); errors.Is(err, forward.ErrLockLost) {
+					lost(err)
+					return
+				}
+			}
+		}
+	}()
+	defer func() {
+		close(done)
+		lost(nil)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = lease.Release(rctx) // it expires after archiverLockTTL anyway
+	}()
+	return p.archiver.Pass(ctx)
+}
