@@ -41,3 +41,10 @@ func (c *tokenCache) put(token string, p Principal, exp, now time.Time) {
 	}
 	c.entries[token] = cachedToken{p: p, exp: exp}
 }
+
+// reset forgets every verdict (the keys changed).
+func (c *tokenCache) reset() {
+	c.mu.Lock()
+	c.entries = nil
+	c.mu.Unlock()
+}
