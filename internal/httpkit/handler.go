@@ -56,10 +56,14 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ce := r.Header.Get("Ce-Id"); ce != "" {
 		log = log.With(slog.String("ce_id", clip.Prefix(ce, maxCEID)))
 	}
-	ctx := withCall(r.Context(), &call{id: id, log: log})
+	c := &call{id: id, log: log, remote: clientAddr(r, h.opts.TrustedProxies), caller: callerSlot()}
+	ctx := withCall(r.Context(), c)
 
 	ew := &errorCapture{ResponseWriter: w}
 	status, written := h.serve(ctx, ew, r, log)
+	if status < 400 {
+		h.audit(c, r, status, start)
+	}
 
 	elapsed := time.Since(start)
 	h.metrics.observe(r.Method, status, elapsed)
