@@ -40,6 +40,8 @@ type Principal struct {
 	// when the token carries none.
 	TokenID  string
 	IssuedAt time.Time
+	// Subject is the token's sub claim (an OIDC user), "" when absent.
+	Subject string
 }
 
 // Valid checks the claims a token must carry.

@@ -207,7 +207,7 @@ func (v *Verifier) verifyHS256(token string, keys KeySet, kid string) (Principal
 
 // principal is who the verified claims name.
 func (c tokenClaims) principal() Principal {
-	p := Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device, TokenID: c.ID}
+	p := Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device, TokenID: c.ID, Subject: c.Subject}
 	if c.IssuedAt != nil {
 		p.IssuedAt = c.IssuedAt.Time
 	}
