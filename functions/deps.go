@@ -14,6 +14,7 @@ import (
 	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/guard"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/preferences"
@@ -39,6 +40,7 @@ type Deps struct {
 	stops   []func()            // run before closers: relays use clients and sinks
 	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
 	signer  *eventSigner        // loaded once per process (EventSigner)
+	guards  map[string]*guard.Guard // per Redis: revocations, limits, audit (wire_security.go)
 	closers []func() error
 }
 
@@ -180,7 +182,7 @@ func (d *Deps) RedisAndAuth(rc config.Redis, ac auth.Config) (redis.UniversalCli
 	if err != nil {
 		return nil, nil, err
 	}
-	return client, verifier, nil
+	return client, d.guarded(client, rc, ac, verifier), nil
 }
 
 // Close releases every adapter.
@@ -200,7 +202,7 @@ func (d *Deps) Close() error {
 			first = err
 		}
 	}
-	d.closers, d.clients = nil, nil
+	d.closers, d.clients, d.guards = nil, nil, nil
 	return first
 }
 

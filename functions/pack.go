@@ -14,6 +14,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/functions/alerts"
+	auditfn "github.com/geotrack/geotrack/functions/audit"
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	eventsfn "github.com/geotrack/geotrack/functions/events"
 	"github.com/geotrack/geotrack/functions/forwarder"
@@ -28,6 +29,7 @@ import (
 	"github.com/geotrack/geotrack/functions/position"
 	"github.com/geotrack/geotrack/functions/preferences"
 	"github.com/geotrack/geotrack/functions/rules"
+	"github.com/geotrack/geotrack/functions/tokens"
 	"github.com/geotrack/geotrack/functions/track"
 	"github.com/geotrack/geotrack/functions/trips"
 	"github.com/geotrack/geotrack/internal/alert"
@@ -143,6 +145,15 @@ func Pack() []Spec {
 		{
 			Name: "trips", Config: &trips.Config{},
 			Build: buildTrips,
+		},
+		// Issue 12 (h16): token revocation and the audit trail.
+		{
+			Name: "audit", Config: &auditfn.Config{},
+			Build: buildAudit,
+		},
+		{
+			Name: "tokens", Config: &tokens.Config{},
+			Build: buildTokens,
 		},
 	}
 	// Sorted here rather than by hand, so entries added on parallel

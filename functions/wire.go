@@ -74,11 +74,7 @@ func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
 
 // hotStore opens the Redis hot store and the token verifier a function needs.
 func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options) (*redisstore.Store, func(context.Context) error, httpkit.Verifier, error) {
-	client, err := d.Redis(rc)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	verifier, err := d.Auth(ac)
+	client, verifier, err := d.RedisAndAuth(rc, ac)
 	if err != nil {
 		return nil, nil, nil, err
 	}

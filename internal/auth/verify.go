@@ -32,6 +32,25 @@ type Config struct {
 	// tolerate clock skew between the issuer and the functions. Zero (the
 	// zero Config) accepts none; the environment's default is 30s.
 	Leeway time.Duration `envconfig:"AUTH_LEEWAY" default:"30s"`
+
+	// The tenant policy every Redis-backed function applies after the
+	// signature (internal/guard, wired in functions/wire_security.go). Zero
+	// values (the zero Config) mean no limits and a 1s poll.
+	//
+	// MaxTokenLifetime is how long a revocation is kept: the longest a
+	// token the deployment issues lives (geotrack token --ttl).
+	MaxTokenLifetime time.Duration `envconfig:"AUTH_MAX_TOKEN_LIFETIME" default:"720h"`
+	// RevocationPoll is how often each process polls the policy version:
+	// a revocation takes effect within about this long.
+	RevocationPoll time.Duration `envconfig:"AUTH_REVOCATION_POLL" default:"1s"`
+	// Requests per second (and burst) of a tenant, and of one device token;
+	// 0 turns a limit off. Per replica: a deployment admits replicas ×.
+	RateLimitTenant      float64 `envconfig:"RATE_LIMIT_TENANT" default:"2000"`
+	RateLimitTenantBurst int     `envconfig:"RATE_LIMIT_TENANT_BURST" default:"4000"`
+	RateLimitDevice      float64 `envconfig:"RATE_LIMIT_DEVICE" default:"50"`
+	RateLimitDeviceBurst int     `envconfig:"RATE_LIMIT_DEVICE_BURST" default:"200"`
+	// AuditRetention is how long audit entries are kept in Redis.
+	AuditRetention time.Duration `envconfig:"AUDIT_RETENTION" default:"2160h"`
 }
 
 // SecretName is the OpenFaaS secret holding the HS256 key; SecretEnv its

@@ -150,7 +150,7 @@ type Guard struct {
 	inner    httpkit.Verifier
 	cache    *Cache
 	defaults Limits
-	limiter  ratelimit.Limiter
+	limiter  *ratelimit.Limiter
 	limited  func(scope string)
 	auditor  httpkit.Auditor
 	now      func() time.Time
@@ -167,7 +167,13 @@ type Options struct {
 
 // New guards inner with the policies of cache.
 func New(inner httpkit.Verifier, cache *Cache, o Options) *Guard {
-	return &Guard{inner: inner, cache: cache, defaults: o.Defaults, limited: o.Limited, auditor: o.Auditor, now: time.Now}
+	return &Guard{inner: inner, cache: cache, limiter: &ratelimit.Limiter{}, defaults: o.Defaults, limited: o.Limited, auditor: o.Auditor, now: time.Now}
+}
+
+// WithVerifier is g in front of another verifier, sharing g's policy
+// cache, rate buckets and auditor (two functions of one process).
+func (g *Guard) WithVerifier(inner httpkit.Verifier) *Guard {
+	return &Guard{inner: inner, cache: g.cache, defaults: g.defaults, limiter: g.limiter, limited: g.limited, auditor: g.auditor, now: g.now}
 }
 
 // Verify is inner's verdict, then the tenant's revocations and limits.
