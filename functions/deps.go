@@ -37,9 +37,9 @@ type Deps struct {
 	mu      sync.Mutex
 	clients map[string]redis.UniversalClient
 	relays  map[string]*eventoutbox.Relay
-	stops   []func()            // run before closers: relays use clients and sinks
-	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
-	signer  *eventSigner        // loaded once per process (EventSigner)
+	stops   []func()                // run before closers: relays use clients and sinks
+	syncer  *preferences.Syncer     // the edge's preferences sync, one per process (wire_movement.go)
+	signer  *eventSigner            // loaded once per process (EventSigner)
 	guards  map[string]*guard.Guard // per Redis: revocations, limits, audit (wire_security.go)
 	closers []func() error
 }
