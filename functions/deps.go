@@ -37,11 +37,13 @@ type Deps struct {
 	mu      sync.Mutex
 	clients map[string]redis.UniversalClient
 	relays  map[string]*eventoutbox.Relay
-	stops   []func()                // run before closers: relays use clients and sinks
-	syncer  *preferences.Syncer     // the edge's preferences sync, one per process (wire_movement.go)
-	signer  *eventSigner            // loaded once per process (EventSigner)
-	guards  map[string]*guard.Guard // per Redis: revocations, limits, audit (wire_security.go)
+	stops   []func()            // run before closers: relays use clients and sinks
+	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
+	signer  *eventSigner        // loaded once per process (EventSigner)
 	closers []func() error
+
+	// guards, per Redis: revocations, limits, audit (wire_security.go).
+	guards map[string]*guard.Guard
 }
 
 // Redis returns a client for rc, opened once per process.
