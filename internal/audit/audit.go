@@ -1,8 +1,8 @@
 // Package audit is the tenant's append-only record of who did what to whose
 // data: history reads of a device, fence, rule and preference changes,
 // token revocations. Entries are made from the requests the runtime hands
-// over after answering (httpkit.Auditor) and appended in batches off the
-// request path.
+// over once the handler succeeded (httpkit.Auditor), and appended in
+// batches shared by concurrent requests; ingest is never audited.
 package audit
 
 import (

@@ -83,27 +83,42 @@ func (a *appender) AppendAudit(_ context.Context, entries []Entry) error {
 	return nil
 }
 
-func TestRecorderAppendsEverythingBeforeClose(t *testing.T) {
+// TestRecorderGroupCommits: concurrent requests share appends, each
+// returns once its entry is stored, and a failed append is retried.
+func TestRecorderGroupCommits(t *testing.T) {
 	app := &appender{fail: 1}
 	reg := metrics.NewRegistry()
 	r := NewRecorder(app, reg)
 	q := url.Values{"device": {"d1"}}
-	for range 1000 {
-		r.Audit(httpkit.Access{Function: "track", Method: "GET", Query: q, Status: 200,
-			Principal: auth.Principal{Tenant: "acme", Role: auth.RoleViewer}, At: time.Now()})
+	access := httpkit.Access{Function: "track", Method: "GET", Query: q, Status: 200,
+		Principal: auth.Principal{Tenant: "acme", Role: auth.RoleViewer}, At: time.Now()}
+
+	r.Audit(access)
+	app.mu.Lock()
+	n := len(app.entries)
+	app.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("Audit returned with %d entries stored, want 1 (after a retried append)", n)
 	}
+
+	var wg sync.WaitGroup
+	for range 1000 {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Audit(access) }()
+	}
+	wg.Wait()
 	r.Audit(httpkit.Access{Function: "ingest", Method: "POST", Principal: auth.Principal{Tenant: "acme"}}) // not audited
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if len(app.entries) != 1000 {
-		t.Fatalf("%d entries appended, want 1000 (one failed attempt is retried)", len(app.entries))
+	if len(app.entries) != 1001 {
+		t.Fatalf("%d entries appended, want 1001", len(app.entries))
 	}
-	if app.batches >= 1000 {
-		t.Fatalf("%d appends for 1000 entries: no batching", app.batches)
+	if app.batches >= 1001 {
+		t.Fatalf("%d appends for 1001 entries: no group commit", app.batches)
 	}
-	r.Audit(httpkit.Access{Function: "track", Method: "GET", Query: q, Principal: auth.Principal{Tenant: "acme"}})
-	if len(app.entries) != 1000 {
+	r.Audit(access)
+	if len(app.entries) != 1001 {
 		t.Fatal("an entry was appended after Close")
 	}
 }

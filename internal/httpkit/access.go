@@ -27,8 +27,11 @@ type Access struct {
 }
 
 // Auditor records accesses. A Verifier that is also an Auditor gets every
-// request it authenticated, after the response is written, so an audit
-// trail costs the handler nothing; Audit must not block.
+// request it authenticated and the handler answered with a success, after
+// the handler and before the response is sent: Audit returns once the
+// access is recorded (or it gave up), so a client that has its answer
+// finds it in the trail. It must be quick and bounded (batch concurrent
+// accesses into one write); it cannot change the response.
 type Auditor interface {
 	Audit(Access)
 }
@@ -60,9 +63,17 @@ func Remote(ctx context.Context) string {
 	return ""
 }
 
-// audit hands the access to the auditor of the request's verifier, if any.
-func (h *functionHandler) audit(c *call, r *http.Request, status int, at time.Time) {
-	if c.caller == nil {
+// audit hands a successful access to the auditor of the request's
+// verifier, if any.
+func (h *functionHandler) audit(c *call, r *http.Request, res result, at time.Time) {
+	if c == nil || c.caller == nil || res.panic != nil || res.err != nil {
+		return
+	}
+	status := res.resp.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status >= 400 {
 		return
 	}
 	who := c.caller.Load()

@@ -61,9 +61,6 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ew := &errorCapture{ResponseWriter: w}
 	status, written := h.serve(ctx, ew, r, log)
-	if status < 400 {
-		h.audit(c, r, status, start)
-	}
 
 	elapsed := time.Since(start)
 	h.metrics.observe(r.Method, status, elapsed)
@@ -129,6 +126,7 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 
 	select {
 	case res := <-done:
+		h.audit(callFrom(ctx), r, res, time.Now())
 		return h.respond(w, res, log)
 	case <-hctx.Done():
 		if r.Context().Err() != nil {
