@@ -33,6 +33,9 @@ var authzMatrixOf = map[string]string{
 	"rules":           "TestAlertFunctionsRoleMatrix",
 	"track":           "TestRoleFunctionTenantMatrix",
 	"trips":           "TestMovementFunctionsRoleTenantMatrix",
+	// Issue 12 (h16).
+	"audit":  "TestSecurityFunctionsRoleTenantMatrix",
+	"tokens": "TestSecurityFunctionsRoleTenantMatrix",
 }
 
 // TestEveryFunctionHasAnAuthzMatrix fails when a function of the pack has
