@@ -436,3 +436,26 @@ func TestSecurityTLSServing(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityTLSToRedis: a function reaches a Redis that accepts TLS
+// only (rediss://, REDIS_TLS_CA_FILE naming a throwaway CA).
+func TestSecurityTLSToRedis(t *testing.T) {
+	ca := testenv.NewCA(t)
+	cert, key := ca.Issue(t, "redis")
+	tlsPort := testenv.FreePort(t)
+	rs := testenv.StartRedis(t, testenv.WithArgs("--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", cert,
+		"--tls-key-file", key, "--tls-ca-cert-file", ca.CertFile, "--tls-auth-clients", "no"))
+	fn := startFunction(t, "tokens", map[string]string{
+		"REDIS_URL": fmt.Sprintf("rediss://127.0.0.1:%d/0", tlsPort), "REDIS_TLS_CA_FILE": ca.CertFile})
+	if r := call(t, http.MethodPost, fn.URL+"?revoke=over-tls", token(t, "acme", auth.RoleAdmin, ""), nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("revoke over TLS: %d %s", r.Status, r.Body)
+	}
+	plain, err := redisstore.Open(rs.URL) // the same server, its plain port: the write is there
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if n, err := plain.ZCard(context.Background(), "gt:{acme}:revoked").Result(); err != nil || n != 1 {
+		t.Fatalf("revocation stored over TLS: %d, %v", n, err)
+	}
+}
