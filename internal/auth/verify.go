@@ -44,11 +44,13 @@ type Config struct {
 	// a revocation takes effect within about this long.
 	RevocationPoll time.Duration `envconfig:"AUTH_REVOCATION_POLL" default:"1s"`
 	// Requests per second (and burst) of a tenant, and of one device token;
-	// 0 turns a limit off. Per replica: a deployment admits replicas ×.
-	RateLimitTenant      float64 `envconfig:"RATE_LIMIT_TENANT" default:"2000"`
-	RateLimitTenantBurst int     `envconfig:"RATE_LIMIT_TENANT_BURST" default:"4000"`
-	RateLimitDevice      float64 `envconfig:"RATE_LIMIT_DEVICE" default:"50"`
-	RateLimitDeviceBurst int     `envconfig:"RATE_LIMIT_DEVICE_BURST" default:"200"`
+	// 0 (the default: geotrack dev, tests and benches) turns a limit off;
+	// stack.yml sets them for the device-facing functions. Per replica: a
+	// deployment admits replicas × the rate.
+	RateLimitTenant      float64 `envconfig:"RATE_LIMIT_TENANT" default:"0"`
+	RateLimitTenantBurst int     `envconfig:"RATE_LIMIT_TENANT_BURST" default:"0"`
+	RateLimitDevice      float64 `envconfig:"RATE_LIMIT_DEVICE" default:"0"`
+	RateLimitDeviceBurst int     `envconfig:"RATE_LIMIT_DEVICE_BURST" default:"0"`
 	// AuditRetention is how long audit entries are kept in Redis.
 	AuditRetention time.Duration `envconfig:"AUDIT_RETENTION" default:"2160h"`
 }
