@@ -113,7 +113,7 @@ func TestKeyRotationWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	clock := func(d time.Duration) { v.keysMu.Lock(); v.reloadedAt = now.Add(-d); v.keysMu.Unlock() }
+	clock := func(d time.Duration) { v.reloadedAt.Store(now.Add(-d).UnixNano()) }
 	ctx := context.Background()
 	oldTok, _ := Sign([]byte(oldKey), Principal{Tenant: "acme", Role: RoleViewer}, time.Hour)
 	if _, err := v.Verify(ctx, oldTok); err != nil {

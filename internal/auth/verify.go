@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -75,12 +76,13 @@ type Verifier struct {
 	cfg Config
 
 	// keys are the HS256 keys (newest first); reload, when set, re-reads
-	// the secret so a rotated key list applies without a restart.
+	// the secret so a rotated key list applies without a restart. The
+	// fast path is two atomic loads; keysMu serialises the re-reads.
 	keysMu     sync.Mutex
-	keys       KeySet
+	keys       atomic.Pointer[KeySet]
 	keysRaw    string
 	reload     func() (string, error)
-	reloadedAt time.Time
+	reloadedAt atomic.Int64 // unix nanos of the last re-read
 
 	oidcMu sync.Mutex
 	oidc   *oidc.IDTokenVerifier
@@ -122,31 +124,38 @@ func NewVerifierWithSecret(secret []byte, cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{keys: keys, keysRaw: string(secret), reloadedAt: time.Now(), cfg: cfg}, nil
+	v := &Verifier{keysRaw: string(secret), cfg: cfg}
+	v.keys.Store(&keys)
+	v.reloadedAt.Store(time.Now().UnixNano())
+	return v, nil
 }
 
 // currentKeys returns the key list, re-reading the secret when it is due.
 // A secret that no longer parses keeps the last good list (logged by the
 // caller's 401s never: the old keys simply stay in force).
 func (v *Verifier) currentKeys(now time.Time) KeySet {
+	if v.reload == nil || now.UnixNano()-v.reloadedAt.Load() < int64(keyReloadInterval) {
+		return *v.keys.Load()
+	}
 	v.keysMu.Lock()
 	defer v.keysMu.Unlock()
-	if v.reload == nil || now.Sub(v.reloadedAt) < keyReloadInterval {
-		return v.keys
+	if now.UnixNano()-v.reloadedAt.Load() < int64(keyReloadInterval) {
+		return *v.keys.Load() // another request re-read it meanwhile
 	}
-	v.reloadedAt = now
+	v.reloadedAt.Store(now.UnixNano())
 	raw, err := v.reload()
 	if err != nil || raw == v.keysRaw {
-		return v.keys
+		return *v.keys.Load()
 	}
 	keys, err := ParseKeys(raw)
 	if err != nil || len(keys) == 0 {
 		slog.Warn("auth: the changed "+SecretName+" secret is not a valid key list; keeping the previous keys", "err", err)
-		return v.keys
+		return *v.keys.Load()
 	}
-	v.keys, v.keysRaw = keys, raw
+	v.keys.Store(&keys)
+	v.keysRaw = raw
 	v.cache.reset() // a removed key must not live on in cached verdicts
-	return v.keys
+	return keys
 }
 
 // Credential extracts the token from a request: a Bearer header, the password

@@ -85,3 +85,32 @@ func TestAuditLog(t *testing.T) {
 		t.Fatalf("%d entries kept: the retention trimmed nothing", len(all))
 	}
 }
+
+// BenchmarkAuditAppend: one pipeline per batch; per-entry cost of a lone
+// request (batch 1) and of concurrent requests sharing an append (64).
+func BenchmarkAuditAppend(b *testing.B) {
+	r := testenv.StartRedis(b)
+	client, err := Open(r.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	l := NewAuditLog(client, "", time.Hour)
+	for _, size := range []int{1, 64} {
+		b.Run(fmt.Sprint("batch", size), func(b *testing.B) {
+			batch := make([]audit.Entry, size)
+			for i := range batch {
+				batch[i] = audit.Entry{At: time.Now(), Tenant: "acme", Role: "viewer", TokenID: "0123456789abcdef0123456789abcdef",
+					Action: audit.ActionHistoryRead, Function: "track", Method: "GET", Target: map[string]string{"device": "van-1"},
+					Remote: "198.51.100.7", Status: 200}
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := l.AppendAudit(context.Background(), batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/entry")
+		})
+	}
+}
