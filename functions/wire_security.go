@@ -2,6 +2,7 @@ package functions
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -80,6 +81,9 @@ func buildTokens(ctx context.Context, d *Deps) (*Built, error) {
 	var cfg tokens.Config
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
+	}
+	if cfg.MaxTokenLifetime <= 0 {
+		return nil, errors.New("tokens: AUTH_MAX_TOKEN_LIFETIME must be positive (how long a revocation is kept)")
 	}
 	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
 	if err != nil {
