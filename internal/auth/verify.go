@@ -185,6 +185,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		return Principal{}, fmt.Errorf("%w: missing bearer token (Authorization: Bearer <JWT>)", ErrUnauthenticated)
 	}
 	now := time.Now()
+	gen := v.cache.generation()
 	keys := v.currentKeys(now)
 	if p, ok := v.cache.get(token, now); ok {
 		return p, nil
@@ -208,7 +209,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err := p.Valid(); err != nil {
 		return Principal{}, err
 	}
-	v.cache.put(token, p, exp, now)
+	v.cache.putUnlessReset(token, p, exp, now, gen)
 	return p, nil
 }
 
