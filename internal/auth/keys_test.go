@@ -169,3 +169,21 @@ func FuzzParseKeys(f *testing.F) {
 		}
 	})
 }
+
+// TestVerdictOfRetiredKeysIsNotCached: a token verified while the keys
+// changed (its check began before the reset) is not kept in the cache.
+func TestVerdictOfRetiredKeysIsNotCached(t *testing.T) {
+	var c tokenCache
+	now := time.Now()
+	p := Principal{Tenant: "acme", Role: RoleViewer}
+	gen := c.generation()
+	c.reset() // the keys changed meanwhile
+	c.putUnlessReset("old", p, now.Add(time.Hour), now, gen)
+	if _, ok := c.get("old", now); ok {
+		t.Fatal("a verdict from before the reset was cached")
+	}
+	c.putUnlessReset("new", p, now.Add(time.Hour), now, c.generation())
+	if _, ok := c.get("new", now); !ok {
+		t.Fatal("a verdict after the reset was not cached")
+	}
+}
