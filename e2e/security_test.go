@@ -244,6 +244,33 @@ func TestSecurityRateLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	untilStatus(t, "globex past its override", revocationDeadline, http.StatusTooManyRequests, func() response { return post(globex, "g-1") })
+
+	// Fixes, not requests: a tenant's large batch goes into debt and its
+	// next request waits; another tenant goes on.
+	batched := startFunction(t, "ingest", map[string]string{"REDIS_URL": rs.URL,
+		"RATE_LIMIT_TENANT_FIXES": "10", "RATE_LIMIT_TENANT_FIXES_BURST": "20"})
+	batch := func(tok, device string, n int) response {
+		fixes := make([]string, n)
+		for i := range fixes {
+			sec++
+			fixes[i] = fixJSON(device, sec, 48.85, 2.35)
+		}
+		return call(t, http.MethodPost, batched.URL, tok, jsonH, []byte("["+strings.Join(fixes, ",")+"]"))
+	}
+	initech := token(t, "initech", auth.RoleService, "")
+	if r := batch(initech, "i-1", 100); r.Status != http.StatusAccepted {
+		t.Fatalf("a 100-fix batch from a full bucket of 20: %d %s", r.Status, r.Body)
+	}
+	r = batch(initech, "i-1", 1)
+	if r.Status != http.StatusTooManyRequests || !strings.Contains(string(r.Body), "fixes of tenant initech") {
+		t.Fatalf("next request while 80 fixes in debt: %d %s", r.Status, r.Body)
+	}
+	if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 7 {
+		t.Fatalf("Retry-After %q, want ≥ 7 s (80 fixes at 10/s)", r.Header.Get("Retry-After"))
+	}
+	if r := batch(token(t, "umbrella", auth.RoleService, ""), "u-1", 20); r.Status != http.StatusAccepted {
+		t.Fatalf("another tenant while initech is in debt: %d %s", r.Status, r.Body)
+	}
 }
 
 // TestSecurityAuditTrail performs each audited action once and reads the

@@ -14,6 +14,7 @@ import (
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/guard"
 	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/ratelimit"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
@@ -47,16 +48,18 @@ func (d *Deps) guarded(client redis.UniversalClient, rc config.Redis, ac auth.Co
 	recorder := audit.NewRecorder(redisstore.NewAuditLog(client, "", retention), d.Metrics)
 	opts := guard.Options{
 		Defaults: guard.Limits{
-			Tenant: ratelimit.Rate{PerSecond: ac.RateLimitTenant, Burst: ac.RateLimitTenantBurst},
-			Device: ratelimit.Rate{PerSecond: ac.RateLimitDevice, Burst: ac.RateLimitDeviceBurst},
+			Tenant:      ratelimit.Rate{PerSecond: ac.RateLimitTenant, Burst: ac.RateLimitTenantBurst},
+			Device:      ratelimit.Rate{PerSecond: ac.RateLimitDevice, Burst: ac.RateLimitDeviceBurst},
+			TenantFixes: ratelimit.Rate{PerSecond: ac.RateLimitTenantFixes, Burst: ac.RateLimitTenantFixesBurst},
 		},
 		Auditor: recorder,
 	}
 	if d.Metrics != nil {
 		limited := d.Metrics.NewCounterVec("geotrack_rate_limited_total",
 			"Requests refused with 429 by the per-tenant or per-device rate limit, by scope.", "scope")
-		limited.With("tenant") // both series exist from the start (a rate of 0, not absent)
+		limited.With("tenant") // the series exist from the start (a rate of 0, not absent)
 		limited.With("device")
+		limited.With("fixes")
 		opts.Limited = func(scope string) { limited.With(scope).Inc() }
 	}
 	g := guard.New(verifier, cache, opts)
@@ -113,4 +116,32 @@ func buildAudit(ctx context.Context, d *Deps) (*Built, error) {
 		return nil, err
 	}
 	return &Built{Handler: auditfn.New(redisstore.NewAuditLog(client, "", cfg.AuditRetention), verifier), Ready: pinger(client)}, nil
+}
+
+// fixCharged charges the fixes of each request to its tenant's fixes
+// bucket (RATE_LIMIT_TENANT_FIXES) before they are stored, so a tenant
+// posting large batches is bounded by what it stores.
+type fixCharged struct {
+	next  intake.Acceptor
+	guard *guard.Guard
+}
+
+func (a fixCharged) AcceptGroups(ctx context.Context, p auth.Principal, groups []intake.Group, rejected []intake.Rejection) (intake.Summary, error) {
+	n := 0
+	for _, g := range groups {
+		n += len(g.Fixes)
+	}
+	if err := a.guard.ChargeFixes(p, n); err != nil {
+		return intake.Summary{}, err
+	}
+	return a.next.AcceptGroups(ctx, p, groups, rejected)
+}
+
+// chargedByFixes puts next behind the fixes bucket of the guard that
+// verified the request (none: a verifier override without a guard).
+func chargedByFixes(next intake.Acceptor, v httpkit.Verifier) intake.Acceptor {
+	if g, ok := v.(*guard.Guard); ok {
+		return fixCharged{next: next, guard: g}
+	}
+	return next
 }

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(command{name: "limits", summary: "show or set a tenant's rate-limit overrides: --redis-url U --tenant T [--rate R --burst B] [--device-rate R --device-burst B] [--clear]", run: runLimits})
+	register(command{name: "limits", summary: "show or set a tenant's rate-limit overrides: --redis-url U --tenant T [--rate R --burst B] [--device-rate R --device-burst B] [--fixes-rate R --fixes-burst B] [--clear]", run: runLimits})
 }
 
 func runLimits(ctx context.Context, args []string) error {
@@ -35,6 +35,8 @@ func limits(ctx context.Context, args []string, out io.Writer) error {
 	burst := fs.Int("burst", 0, "burst of the tenant's bucket")
 	deviceRate := fs.Float64("device-rate", 0, "requests/s of each device token (0: the RATE_LIMIT_DEVICE default)")
 	deviceBurst := fs.Int("device-burst", 0, "burst of each device's bucket")
+	fixesRate := fs.Float64("fixes-rate", 0, "fixes/s the tenant may store through ingest and edge-ingest (0: the RATE_LIMIT_TENANT_FIXES default)")
+	fixesBurst := fs.Int("fixes-burst", 0, "burst of the tenant's fixes bucket")
 	clear := fs.Bool("clear", false, "remove the tenant's overrides")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -48,15 +50,15 @@ func limits(ctx context.Context, args []string, out io.Writer) error {
 	if !redisstore.ValidTenant(*tenant) {
 		return fmt.Errorf("limits: --tenant %q is not a tenant id", *tenant)
 	}
-	if *rate < 0 || *burst < 0 || *deviceRate < 0 || *deviceBurst < 0 {
+	if *rate < 0 || *burst < 0 || *deviceRate < 0 || *deviceBurst < 0 || *fixesRate < 0 || *fixesBurst < 0 {
 		return errors.New("limits: rates and bursts must not be negative")
 	}
-	set := *rate > 0 || *deviceRate > 0
+	set := *rate > 0 || *deviceRate > 0 || *fixesRate > 0
 	if set && *clear {
 		return errors.New("limits: --clear takes no rates")
 	}
-	if (*rate > 0 && *burst == 0) || (*deviceRate > 0 && *deviceBurst == 0) {
-		return errors.New("limits: give a --burst (--device-burst) with each rate")
+	if (*rate > 0 && *burst == 0) || (*deviceRate > 0 && *deviceBurst == 0) || (*fixesRate > 0 && *fixesBurst == 0) {
+		return errors.New("limits: give a --burst (--device-burst, --fixes-burst) with each rate")
 	}
 	client, err := redisstore.Open(*redisURL, redisstore.WithCAFile(*caFile))
 	if err != nil {
@@ -65,7 +67,8 @@ func limits(ctx context.Context, args []string, out io.Writer) error {
 	defer client.Close()
 	store := redisstore.NewPolicies(client, "")
 	if set || *clear {
-		l := guard.Limits{Tenant: ratelimit.Rate{PerSecond: *rate, Burst: *burst}, Device: ratelimit.Rate{PerSecond: *deviceRate, Burst: *deviceBurst}}
+		l := guard.Limits{Tenant: ratelimit.Rate{PerSecond: *rate, Burst: *burst}, Device: ratelimit.Rate{PerSecond: *deviceRate, Burst: *deviceBurst},
+			TenantFixes: ratelimit.Rate{PerSecond: *fixesRate, Burst: *fixesBurst}}
 		if err := store.SetLimits(ctx, *tenant, l); err != nil {
 			return fmt.Errorf("limits: %w", err)
 		}
@@ -82,12 +85,16 @@ func limits(ctx context.Context, args []string, out io.Writer) error {
 		Name           string    `json:"tenant"`
 		TenantOverride *rateJSON `json:"tenant_override,omitempty"`
 		DeviceOverride *rateJSON `json:"device_override,omitempty"`
+		FixesOverride  *rateJSON `json:"fixes_override,omitempty"`
 	}{Name: *tenant}
 	if r := pol.Limits.Tenant; r.PerSecond > 0 {
 		shown.TenantOverride = &rateJSON{r.PerSecond, r.Burst}
 	}
 	if r := pol.Limits.Device; r.PerSecond > 0 {
 		shown.DeviceOverride = &rateJSON{r.PerSecond, r.Burst}
+	}
+	if r := pol.Limits.TenantFixes; r.PerSecond > 0 {
+		shown.FixesOverride = &rateJSON{r.PerSecond, r.Burst}
 	}
 	enc := json.NewEncoder(out)
 	return enc.Encode(shown)

@@ -23,9 +23,10 @@ func TestLimitsSetsShowsAndClears(t *testing.T) {
 		wantErr string
 	}{
 		{"nothing set", nil, `{"tenant":"acme"}`, ""},
-		{"set both", []string{"--rate", "100", "--burst", "200", "--device-rate", "2", "--device-burst", "5"},
-			`{"tenant":"acme","tenant_override":{"per_second":100,"burst":200},"device_override":{"per_second":2,"burst":5}}`, ""},
-		{"show", nil, `{"tenant":"acme","tenant_override":{"per_second":100,"burst":200},"device_override":{"per_second":2,"burst":5}}`, ""},
+		{"set all", []string{"--rate", "100", "--burst", "200", "--device-rate", "2", "--device-burst", "5", "--fixes-rate", "5000", "--fixes-burst", "10000"},
+			`{"tenant":"acme","tenant_override":{"per_second":100,"burst":200},"device_override":{"per_second":2,"burst":5},"fixes_override":{"per_second":5000,"burst":10000}}`, ""},
+		{"show", nil, `{"tenant":"acme","tenant_override":{"per_second":100,"burst":200},"device_override":{"per_second":2,"burst":5},"fixes_override":{"per_second":5000,"burst":10000}}`, ""},
+		{"fixes rate without burst", []string{"--fixes-rate", "1"}, "", "--fixes-burst"},
 		{"rate without burst", []string{"--rate", "1"}, "", "--burst"},
 		{"negative", []string{"--rate", "-1", "--burst", "1"}, "", "negative"},
 		{"clear with a rate", []string{"--clear", "--rate", "1", "--burst", "1"}, "", "--clear"},

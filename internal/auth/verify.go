@@ -52,6 +52,10 @@ type Config struct {
 	RateLimitTenantBurst int     `envconfig:"RATE_LIMIT_TENANT_BURST" default:"0"`
 	RateLimitDevice      float64 `envconfig:"RATE_LIMIT_DEVICE" default:"0"`
 	RateLimitDeviceBurst int     `envconfig:"RATE_LIMIT_DEVICE_BURST" default:"0"`
+	// Fixes per second (and burst) a tenant may store through ingest and
+	// edge-ingest, whatever the batch size; 0 turns it off.
+	RateLimitTenantFixes      float64 `envconfig:"RATE_LIMIT_TENANT_FIXES" default:"0"`
+	RateLimitTenantFixesBurst int     `envconfig:"RATE_LIMIT_TENANT_FIXES_BURST" default:"0"`
 	// AuditRetention is how long audit entries are kept in Redis.
 	AuditRetention time.Duration `envconfig:"AUDIT_RETENTION" default:"2160h"`
 }

@@ -131,3 +131,36 @@ func TestCacheReloadsOnlyWhenTheVersionMoves(t *testing.T) {
 		t.Fatal("the last copy was lost when the source failed")
 	}
 }
+
+func TestChargeFixes(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	src := &source{version: 1, policies: map[string]Policy{
+		"big": {Limits: Limits{TenantFixes: ratelimit.Rate{PerSecond: 1000, Burst: 1000}}},
+	}}
+	cache := NewCache(src, time.Second)
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var limited []string
+	g := New(tokens{}, cache, Options{Defaults: Limits{TenantFixes: ratelimit.Rate{PerSecond: 10, Burst: 100}},
+		Limited: func(scope string) { limited = append(limited, scope) }})
+	g.now = func() time.Time { return t0 }
+	acme := auth.Principal{Tenant: "acme", Role: auth.RoleService}
+	if err := g.ChargeFixes(acme, 500); err != nil {
+		t.Fatalf("a batch beyond the burst from a full bucket: %v", err)
+	}
+	err := g.ChargeFixes(acme, 1)
+	var he *httpkit.Error
+	if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || he.RetryAfter < 40*time.Second {
+		t.Fatalf("next batch while 400 fixes in debt at 10/s: %v, want 429 with Retry-After ≥ 40 s", err)
+	}
+	if err := g.ChargeFixes(auth.Principal{Tenant: "big"}, 900); err != nil {
+		t.Fatalf("the override of tenant big: %v", err)
+	}
+	if err := g.ChargeFixes(auth.Principal{Tenant: "other"}, 50); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+	if len(limited) != 1 || limited[0] != "fixes" {
+		t.Fatalf("limited %v, want [fixes]", limited)
+	}
+}

@@ -23,6 +23,9 @@ import (
 type Limits struct {
 	Tenant ratelimit.Rate
 	Device ratelimit.Rate
+	// TenantFixes bounds the fixes a tenant reports per second (ingest and
+	// edge-ingest batches), besides its requests: ChargeFixes.
+	TenantFixes ratelimit.Rate
 }
 
 // orDefault fills the unset rates of l from d.
@@ -32,6 +35,9 @@ func (l Limits) orDefault(d Limits) Limits {
 	}
 	if l.Device.PerSecond == 0 {
 		l.Device = d.Device
+	}
+	if l.TenantFixes.PerSecond == 0 {
+		l.TenantFixes = d.TenantFixes
 	}
 	return l
 }
@@ -199,12 +205,28 @@ func (g *Guard) Verify(ctx context.Context, token string) (auth.Principal, error
 	return p, nil
 }
 
+// ChargeFixes takes n fixes from the tenant's fixes bucket (Limits.TenantFixes),
+// so a tenant sending large batches is bounded by what it stores, not only
+// by its requests. The bucket may go into debt: a batch larger than the
+// burst passes, and the tenant's next batches wait until it is paid back.
+func (g *Guard) ChargeFixes(p auth.Principal, n int) error {
+	limits := g.cache.Policy(p.Tenant).Limits.orDefault(g.defaults)
+	if ok, wait := g.limiter.AllowN("f\x00"+p.Tenant, limits.TenantFixes, g.now(), n); !ok {
+		return g.refuseUnits("fixes", "fixes of tenant "+p.Tenant, "fixes/s", limits.TenantFixes, wait)
+	}
+	return nil
+}
+
 func (g *Guard) refuse(scope, who string, r ratelimit.Rate, wait time.Duration) error {
+	return g.refuseUnits(scope, who, "requests/s", r, wait)
+}
+
+func (g *Guard) refuseUnits(scope, who, unit string, r ratelimit.Rate, wait time.Duration) error {
 	if g.limited != nil {
 		g.limited(scope)
 	}
 	return &httpkit.Error{Status: http.StatusTooManyRequests, RetryAfter: wait,
-		Msg: fmt.Sprintf("rate limit of %s exceeded (%g requests/s, burst %d): retry later", who, r.PerSecond, max(r.Burst, 1))}
+		Msg: fmt.Sprintf("rate limit of %s exceeded (%g %s, burst %d): retry later", who, r.PerSecond, unit, max(r.Burst, 1))}
 }
 
 // Audit passes a request on to the auditor.

@@ -38,7 +38,15 @@ const maxBuckets = 100_000
 // Allow takes one token from key's bucket at rate r. When the bucket is
 // empty it returns false and how long until a token is back.
 func (l *Limiter) Allow(key string, r Rate, now time.Time) (bool, time.Duration) {
-	if r.Unlimited() {
+	return l.AllowN(key, r, now, 1)
+}
+
+// AllowN takes n tokens from key's bucket when it holds at least one; the
+// bucket may go into debt (a 10,000-fix batch against a burst of 2,000), so
+// the next requests wait until the debt is paid back at the rate. An empty
+// bucket refuses and says how long until a token is back.
+func (l *Limiter) AllowN(key string, r Rate, now time.Time, n int) (bool, time.Duration) {
+	if r.Unlimited() || n <= 0 {
 		return true, 0
 	}
 	burst := float64(max(r.Burst, 1))
@@ -60,7 +68,7 @@ func (l *Limiter) Allow(key string, r Rate, now time.Time) (bool, time.Duration)
 		b.at = now
 	}
 	if b.tokens >= 1 {
-		b.tokens--
+		b.tokens -= float64(n)
 		return true, 0
 	}
 	wait := time.Duration((1 - b.tokens) / r.PerSecond * float64(time.Second))

@@ -62,3 +62,20 @@ func TestBucketsStayBounded(t *testing.T) {
 		t.Fatalf("%d buckets kept, bound %d", n, maxBuckets)
 	}
 }
+
+func TestAllowNGoesIntoDebt(t *testing.T) {
+	var l Limiter
+	r := Rate{PerSecond: 100, Burst: 200}
+	t0 := time.Unix(1_700_000_000, 0)
+	if ok, _ := l.AllowN("a", r, t0, 1000); !ok {
+		t.Fatal("a full bucket refused a batch larger than its burst")
+	}
+	// 800 in debt: one token is back after 8.01 s.
+	ok, wait := l.AllowN("a", r, t0.Add(time.Second), 1)
+	if ok || wait < 7*time.Second || wait > 7100*time.Millisecond {
+		t.Fatalf("after 1 s of an 800 debt: allowed %v, retry after %v; want refused, ~7.01 s", ok, wait)
+	}
+	if ok, _ := l.AllowN("a", r, t0.Add(8100*time.Millisecond), 1); !ok {
+		t.Fatal("refused once the debt was paid back")
+	}
+}

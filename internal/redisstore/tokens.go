@@ -29,6 +29,8 @@ const (
 	limitTenantBurst = "tenant_burst"
 	limitDeviceRate  = "device_rate"
 	limitDeviceBurst = "device_burst"
+	limitFixesRate   = "tenant_fixes_rate"
+	limitFixesBurst  = "tenant_fixes_burst"
 )
 
 // Policies stores the tenant policies; it implements guard.Source.
@@ -97,6 +99,9 @@ func (s *Policies) SetLimits(ctx context.Context, tenant string, l guard.Limits)
 		}
 		if l.Device.PerSecond > 0 {
 			fields[limitDeviceRate], fields[limitDeviceBurst] = l.Device.PerSecond, l.Device.Burst
+		}
+		if l.TenantFixes.PerSecond > 0 {
+			fields[limitFixesRate], fields[limitFixesBurst] = l.TenantFixes.PerSecond, l.TenantFixes.Burst
 		}
 		if len(fields) > 0 {
 			p.HSet(ctx, key, fields)
@@ -208,8 +213,9 @@ func (s *Policies) load(ctx context.Context, tenants []string, now time.Time) (m
 		}
 		if h, err := cmds[i].limits.Result(); err == nil && len(h) > 0 {
 			pol.Limits = guard.Limits{
-				Tenant: ratelimit.Rate{PerSecond: parseFloat(h[limitTenantRate]), Burst: int(parseFloat(h[limitTenantBurst]))},
-				Device: ratelimit.Rate{PerSecond: parseFloat(h[limitDeviceRate]), Burst: int(parseFloat(h[limitDeviceBurst]))},
+				Tenant:      ratelimit.Rate{PerSecond: parseFloat(h[limitTenantRate]), Burst: int(parseFloat(h[limitTenantBurst]))},
+				Device:      ratelimit.Rate{PerSecond: parseFloat(h[limitDeviceRate]), Burst: int(parseFloat(h[limitDeviceBurst]))},
+				TenantFixes: ratelimit.Rate{PerSecond: parseFloat(h[limitFixesRate]), Burst: int(parseFloat(h[limitFixesBurst]))},
 			}
 			some = true
 		}
