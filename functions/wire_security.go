@@ -56,7 +56,7 @@ func (d *Deps) guarded(client redis.UniversalClient, rc config.Redis, ac auth.Co
 	}
 	if d.Metrics != nil {
 		limited := d.Metrics.NewCounterVec("geotrack_rate_limited_total",
-			"Requests refused with 429 by the per-tenant or per-device rate limit, by scope.", "scope")
+			"Requests refused with 429 by a rate limit, by scope: tenant (requests), device (requests of a device token), fixes (fixes of a tenant).", "scope")
 		limited.With("tenant") // the series exist from the start (a rate of 0, not absent)
 		limited.With("device")
 		limited.With("fixes")
