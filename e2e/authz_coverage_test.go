@@ -35,6 +35,9 @@ var authzMatrixOf = map[string]string{
 	"track":           "TestRoleFunctionTenantMatrix",
 	"archiver":        "TestArchiverRoleTenantMatrix",
 	"trips":           "TestMovementFunctionsRoleTenantMatrix",
+	// Issue 12 (h16).
+	"audit":  "TestSecurityFunctionsRoleTenantMatrix",
+	"tokens": "TestSecurityFunctionsRoleTenantMatrix",
 }
 
 // TestEveryFunctionHasAnAuthzMatrix fails when a function of the pack has

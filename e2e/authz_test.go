@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -296,6 +297,91 @@ func TestAlertFunctionsRoleMatrix(t *testing.T) {
 		}
 		if r := call(t, "GET", s.rules.URL+"?id="+acmeRule, token(t, "acme", auth.RoleAdmin, ""), nil, nil); r.Status != 200 || strings.Contains(string(r.Body), "whsec_") {
 			t.Errorf("acme's rule after globex's attempts: %d %s (and the secret is never listed)", r.Status, r.Body)
+		}
+	})
+}
+
+// TestSecurityFunctionsRoleTenantMatrix (issue 12): tokens and audit are
+// for the tenant's admin only; every other role is 403, broken credentials
+// 401, and a refused request changes nothing. An admin sees and changes
+// only its own tenant's revocations and trail.
+func TestSecurityFunctionsRoleTenantMatrix(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	env := map[string]string{"REDIS_URL": rs.URL}
+	tokensFn, auditFn := startFunction(t, "tokens", env), startFunction(t, "audit", env)
+	client, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	// globex has a revocation acme must not see.
+	if r := call(t, http.MethodPost, tokensFn.URL+"?revoke=globex-1", token(t, "globex", auth.RoleAdmin, ""), nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("globex revoke: %d %s", r.Status, r.Body)
+	}
+	expired := signRaw(t, jwt.MapClaims{"tenant": "acme", "role": "admin", "exp": time.Now().Add(-time.Hour).Unix()}, testSecret)
+	wrongKey := signRaw(t, jwt.MapClaims{"tenant": "acme", "role": "admin", "exp": time.Now().Add(time.Hour).Unix()}, "another-secret-0123456789")
+	callers := []struct {
+		name   string
+		tok    string
+		status int
+	}{
+		{"device", token(t, "acme", auth.RoleDevice, "van-1"), http.StatusForbidden},
+		{"viewer", token(t, "acme", auth.RoleViewer, ""), http.StatusForbidden},
+		{"service", token(t, "acme", auth.RoleService, ""), http.StatusForbidden},
+		{"no token", "", http.StatusUnauthorized},
+		{"expired", expired, http.StatusUnauthorized},
+		{"wrong key", wrongKey, http.StatusUnauthorized},
+		{"garbage", "not.a.jwt", http.StatusUnauthorized},
+	}
+	requests := []struct{ name, method, url string }{
+		{"tokens list", http.MethodGet, tokensFn.URL},
+		{"tokens revoke", http.MethodPost, tokensFn.URL + "?revoke=acme-1"},
+		{"tokens not_before", http.MethodPost, tokensFn.URL + "?not_before=2026-01-01T00:00:00Z"},
+		{"audit read", http.MethodGet, auditFn.URL},
+	}
+	for _, cl := range callers {
+		t.Run(cl.name, func(t *testing.T) {
+			before := snapshot(t, client)
+			for _, rq := range requests {
+				r := call(t, rq.method, rq.url, cl.tok, nil, nil)
+				if r.Status != cl.status {
+					t.Errorf("%s: %d %s, want %d", rq.name, r.Status, r.Body, cl.status)
+				}
+			}
+			if snapshot(t, client) != before {
+				t.Error("a refused request changed Redis")
+			}
+		})
+	}
+	t.Run("admin of its own tenant", func(t *testing.T) {
+		admin := token(t, "acme", auth.RoleAdmin, "")
+		if r := call(t, http.MethodPost, tokensFn.URL+"?revoke=acme-1", admin, nil, nil); r.Status != http.StatusOK {
+			t.Fatalf("revoke: %d %s", r.Status, r.Body)
+		}
+		var list struct {
+			Tenant  string `json:"tenant"`
+			Revoked []struct {
+				TokenID string `json:"jti"`
+			} `json:"revoked"`
+		}
+		call(t, http.MethodGet, tokensFn.URL, admin, nil, nil).JSON(t, &list)
+		if list.Tenant != "acme" || len(list.Revoked) != 1 || list.Revoked[0].TokenID != "acme-1" {
+			t.Fatalf("acme's list: %+v (globex's revocation must not show)", list)
+		}
+		var trail struct {
+			Entries []struct {
+				Tenant string `json:"tenant"`
+				Action string `json:"action"`
+			} `json:"entries"`
+		}
+		call(t, http.MethodGet, auditFn.URL, admin, nil, nil).JSON(t, &trail)
+		if len(trail.Entries) != 1 || trail.Entries[0].Action != "token.revoke" {
+			t.Fatalf("acme's trail: %+v (only its own revocation)", trail.Entries)
+		}
+		for _, e := range trail.Entries {
+			if e.Tenant != "acme" {
+				t.Fatalf("acme reads an entry of %s", e.Tenant)
+			}
 		}
 	})
 }

@@ -325,3 +325,45 @@ func TestArchiverBadInputs(t *testing.T) {
 		})
 	}
 }
+
+// TestMalformedSecurityInputRefused (issue 12): bad revocations and audit
+// queries are a 400 naming the field, and nothing is stored.
+func TestMalformedSecurityInputRefused(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	env := map[string]string{"REDIS_URL": rs.URL}
+	tokensFn, auditFn := startFunction(t, "tokens", env), startFunction(t, "audit", env)
+	client, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	admin := token(t, "acme", auth.RoleAdmin, "")
+	cases := []struct{ name, method, url, field string }{
+		{"nothing to do", http.MethodPost, tokensFn.URL, "revoke"},
+		{"empty jti", http.MethodPost, tokensFn.URL + "?revoke=", "revoke"},
+		{"jti with a space", http.MethodPost, tokensFn.URL + "?revoke=a%20b", "revoke"},
+		{"jti too long", http.MethodPost, tokensFn.URL + "?revoke=" + strings.Repeat("a", 129), "revoke"},
+		{"both", http.MethodPost, tokensFn.URL + "?revoke=a&not_before=2026-01-01T00:00:00Z", "revoke"},
+		{"not_before not a time", http.MethodPost, tokensFn.URL + "?not_before=yesterday", "not_before"},
+		{"not_before in the future", http.MethodPost, tokensFn.URL + "?not_before=2999-01-01T00:00:00Z", "not_before"},
+		{"tokens bad query", http.MethodPost, tokensFn.URL + "?revoke=%zz", "query"},
+		{"audit from", http.MethodGet, auditFn.URL + "?from=yesterday", "from"},
+		{"audit to before from", http.MethodGet, auditFn.URL + "?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "to"},
+		{"audit limit", http.MethodGet, auditFn.URL + "?limit=0", "limit"},
+		{"audit cursor", http.MethodGet, auditFn.URL + "?cursor=abc", "cursor"},
+	}
+	before := snapshot(t, client)
+	for _, c := range cases {
+		r := call(t, c.method, c.url, admin, nil, nil)
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(r.Body, &e)
+		if r.Status != http.StatusBadRequest || !strings.HasPrefix(e.Error, c.field+":") {
+			t.Errorf("%s: %d %s, want 400 naming %s", c.name, r.Status, clipBody(r.Body), c.field)
+		}
+	}
+	if after := snapshot(t, client); after != before {
+		t.Errorf("refused requests changed Redis:\nbefore %s\nafter %s", tail(before, 500), tail(after, 500))
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/events"
+	"github.com/geotrack/geotrack/internal/guard"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/preferences"
@@ -40,6 +41,9 @@ type Deps struct {
 	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
 	signer  *eventSigner        // loaded once per process (EventSigner)
 	closers []func() error
+
+	// guards, per Redis: revocations, limits, audit (wire_security.go).
+	guards map[string]*guard.Guard
 }
 
 // Redis returns a client for rc, opened once per process.
@@ -180,7 +184,7 @@ func (d *Deps) RedisAndAuth(rc config.Redis, ac auth.Config) (redis.UniversalCli
 	if err != nil {
 		return nil, nil, err
 	}
-	return client, verifier, nil
+	return client, d.guarded(client, rc, ac, verifier), nil
 }
 
 // Close releases every adapter.
@@ -200,7 +204,7 @@ func (d *Deps) Close() error {
 			first = err
 		}
 	}
-	d.closers, d.clients = nil, nil
+	d.closers, d.clients, d.guards = nil, nil, nil
 	return first
 }
 

@@ -45,6 +45,12 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		{"dashboard", nil, []string{"geotrack_edge_", "geotrack_movement_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_", "geotrack_geofence_"}},
 		{"archiver", []string{"geotrack_archive_points_total", "geotrack_archive_failures_total", "geotrack_archive_lag_seconds"},
 			[]string{"geotrack_edge_", "geotrack_ingest_", "geotrack_outbox_", "geotrack_forward", "geotrack_alerts_"}},
+		// Issue 12 (h16): every Redis-backed function guards its requests
+		// (rate limits) and records its audited ones.
+		{"tokens", []string{"geotrack_rate_limited_total", "geotrack_audit_entries_total", "geotrack_audit_dropped_total"},
+			[]string{"geotrack_edge_", "geotrack_ingest_", "geotrack_outbox_", "geotrack_forward"}},
+		{"audit", []string{"geotrack_rate_limited_total", "geotrack_audit_entries_total"}, []string{"geotrack_edge_", "geotrack_ingest_"}},
+		{"track", []string{"geotrack_rate_limited_total", "geotrack_audit_entries_total"}, []string{"geotrack_edge_", "geotrack_ingest_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/geotrack/geotrack/functions/alerts"
 	"github.com/geotrack/geotrack/functions/archiver"
+	auditfn "github.com/geotrack/geotrack/functions/audit"
 	"github.com/geotrack/geotrack/functions/dashboard"
 	edgeingest "github.com/geotrack/geotrack/functions/edge-ingest"
 	eventsfn "github.com/geotrack/geotrack/functions/events"
@@ -31,6 +32,7 @@ import (
 	"github.com/geotrack/geotrack/functions/position"
 	"github.com/geotrack/geotrack/functions/preferences"
 	"github.com/geotrack/geotrack/functions/rules"
+	"github.com/geotrack/geotrack/functions/tokens"
 	"github.com/geotrack/geotrack/functions/track"
 	"github.com/geotrack/geotrack/functions/trips"
 	"github.com/geotrack/geotrack/internal/alert"
@@ -162,6 +164,15 @@ func Pack() []Spec {
 		{
 			Name: "trips", Config: &trips.Config{},
 			Build: buildTrips,
+		},
+		// Issue 12 (h16): token revocation and the audit trail.
+		{
+			Name: "audit", Config: &auditfn.Config{},
+			Build: buildAudit,
+		},
+		{
+			Name: "tokens", Config: &tokens.Config{},
+			Build: buildTokens,
 		},
 	}
 	// Sorted here rather than by hand, so entries added on parallel

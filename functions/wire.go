@@ -34,7 +34,7 @@ func buildIngest(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: ingest.New(intake.NewService(Parser(), pipeline), verifier), Ready: ready}, nil
+	return &Built{Handler: ingest.New(intake.NewService(Parser(), chargedByFixes(pipeline, verifier)), verifier), Ready: ready}, nil
 }
 
 func buildPosition(ctx context.Context, d *Deps) (*Built, error) {
@@ -75,11 +75,7 @@ func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
 
 // hotStore opens the Redis hot store and the token verifier a function needs.
 func hotStore(d *Deps, rc config.Redis, ac auth.Config, opts redisstore.Options) (*redisstore.Store, func(context.Context) error, httpkit.Verifier, error) {
-	client, err := d.Redis(rc)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	verifier, err := d.Auth(ac)
+	client, verifier, err := d.RedisAndAuth(rc, ac)
 	if err != nil {
 		return nil, nil, nil, err
 	}

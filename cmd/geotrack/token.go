@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(command{name: "token", summary: "print a signed token: --tenant T --role R [--device D] [--ttl 24h]", run: runToken})
+	register(command{name: "token", summary: "print a signed token: --tenant T --role R [--device D] [--ttl 24h] [--jti ID] [--show-jti]", run: runToken})
 }
 
 // minSecretBytes is the shortest HS256 secret the functions accept
@@ -37,16 +37,24 @@ func token(args []string, out io.Writer) error {
 	role := fs.String("role", "", "device | viewer | admin | service (required)")
 	device := fs.String("device", "", "device id (required for role device)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "validity; functions still accept the token for AUTH_LEEWAY (default 30s) after it expires, for clock skew")
-	secretFlag := fs.String("secret", "", "HS256 secret, at least 16 bytes (default: /var/openfaas/secrets/jwt-secret, then $GEOTRACK_JWT_SECRET, then .dev/secret of geotrack dev)")
+	secretFlag := fs.String("secret", "", "HS256 secret, at least 16 bytes, or a key list (newest first) of which the newest signs and is named in kid (default: /var/openfaas/secrets/jwt-secret, then $GEOTRACK_JWT_SECRET, then .dev/secret of geotrack dev)")
+	jti := fs.String("jti", "", "token id (jti) to revoke it by later (default: a random id)")
+	showJTI := fs.Bool("show-jti", false, "print the token id on stderr (jti: <id>)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("token: unexpected argument %q", fs.Arg(0))
 	}
-	p := auth.Principal{Tenant: *tenant, Role: auth.Role(*role), Device: *device}
+	p := auth.Principal{Tenant: *tenant, Role: auth.Role(*role), Device: *device, TokenID: *jti}
 	if err := checkPrincipal(p); err != nil {
 		return fmt.Errorf("token: %w", err)
+	}
+	if p.TokenID == "" {
+		p.TokenID = auth.NewTokenID()
+	}
+	if !auth.ValidTokenID(p.TokenID) {
+		return fmt.Errorf("token: --jti %q: use 1-128 letters, digits, '.', '_' or '-'", p.TokenID)
 	}
 	secret, err := jwtSecret(*secretFlag)
 	if err != nil {
@@ -57,6 +65,9 @@ func token(args []string, out io.Writer) error {
 		return fmt.Errorf("token: %w", err)
 	}
 	fmt.Fprintln(out, tok)
+	if *showJTI {
+		fmt.Fprintln(os.Stderr, "jti:", p.TokenID)
+	}
 	return nil
 }
 
@@ -104,6 +115,9 @@ func jwtSecret(explicit string) (string, error) {
 	}
 	if len(s) < minSecretBytes {
 		return "", fmt.Errorf("the secret from %s is %d bytes; the functions require at least %d (e.g. openssl rand -hex 24)", from, len(s), minSecretBytes)
+	}
+	if _, err := auth.ParseKeys(s); err != nil {
+		return "", fmt.Errorf("the secret from %s: %w", from, err)
 	}
 	return s, nil
 }

@@ -72,3 +72,27 @@ func TestTokenSignsWithTheDevSecret(t *testing.T) {
 		t.Fatalf("token names %+v", p)
 	}
 }
+
+func TestTokenCarriesTheJtiAndTheNewestKid(t *testing.T) {
+	keys := "k2:new-secret-0123456789abcdef\nk1:old-secret-0123456789abcdef"
+	var out strings.Builder
+	if err := token([]string{"--tenant", "demo", "--role", "viewer", "--jti", "laptop-7", "--secret", keys}, &out); err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(out.String())
+	// Only the newest key may verify it: it must be signed with k2.
+	v, err := auth.NewVerifierWithSecret([]byte("k2:new-secret-0123456789abcdef\nk0:other-secret-0123456789abc"), auth.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.TokenID != "laptop-7" {
+		t.Fatalf("jti %q, want laptop-7", p.TokenID)
+	}
+	if err := token([]string{"--tenant", "demo", "--role", "viewer", "--jti", "no spaces", "--secret", keys}, &out); err == nil || !strings.Contains(err.Error(), "--jti") {
+		t.Fatalf("err %v, want one naming --jti", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 type tokenCache struct {
 	mu      sync.RWMutex
 	entries map[string]cachedToken
+	gen     uint64 // bumped by reset: a verdict reached before it is not kept
 }
 
 type cachedToken struct {
@@ -30,14 +31,38 @@ func (c *tokenCache) get(token string, now time.Time) (Principal, bool) {
 	return e.p, true
 }
 
+// generation is what put must be given: the cache's state when the
+// verification began.
+func (c *tokenCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
 func (c *tokenCache) put(token string, p Principal, exp, now time.Time) {
+	c.putUnlessReset(token, p, exp, now, c.generation())
+}
+
+// putUnlessReset is put, skipped when the cache was reset since gen.
+func (c *tokenCache) putUnlessReset(token string, p Principal, exp, now time.Time, gen uint64) {
 	if !now.Before(exp) {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return // the keys changed while this token was verified with the old ones
+	}
 	if c.entries == nil || len(c.entries) >= tokenCacheSize {
 		c.entries = make(map[string]cachedToken, 256)
 	}
 	c.entries[token] = cachedToken{p: p, exp: exp}
+}
+
+// reset forgets every verdict (the keys changed).
+func (c *tokenCache) reset() {
+	c.mu.Lock()
+	c.entries = nil
+	c.gen++
+	c.mu.Unlock()
 }

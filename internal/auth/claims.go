@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 )
 
 // Role is what a token holder may do.
@@ -35,6 +36,12 @@ type Principal struct {
 	Tenant string
 	Role   Role
 	Device string // set for RoleDevice
+	// TokenID (jti) and IssuedAt (iat) are what revocation checks; empty
+	// when the token carries none.
+	TokenID  string
+	IssuedAt time.Time
+	// Subject is the token's sub claim (an OIDC user), "" when absent.
+	Subject string
 }
 
 // Valid checks the claims a token must carry.

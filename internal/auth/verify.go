@@ -2,14 +2,19 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -28,6 +33,31 @@ type Config struct {
 	// tolerate clock skew between the issuer and the functions. Zero (the
 	// zero Config) accepts none; the environment's default is 30s.
 	Leeway time.Duration `envconfig:"AUTH_LEEWAY" default:"30s"`
+
+	// The tenant policy every Redis-backed function applies after the
+	// signature (internal/guard, wired in functions/wire_security.go). Zero
+	// values (the zero Config) mean no limits and a 1s poll.
+	//
+	// MaxTokenLifetime is how long a revocation is kept: the longest a
+	// token the deployment issues lives (geotrack token --ttl).
+	MaxTokenLifetime time.Duration `envconfig:"AUTH_MAX_TOKEN_LIFETIME" default:"720h"`
+	// RevocationPoll is how often each process polls the policy version:
+	// a revocation takes effect within about this long.
+	RevocationPoll time.Duration `envconfig:"AUTH_REVOCATION_POLL" default:"1s"`
+	// Requests per second (and burst) of a tenant, and of one device token;
+	// 0 (the default: geotrack dev, tests and benches) turns a limit off;
+	// stack.yml sets them for the device-facing functions. Per replica: a
+	// deployment admits replicas × the rate.
+	RateLimitTenant      float64 `envconfig:"RATE_LIMIT_TENANT" default:"0"`
+	RateLimitTenantBurst int     `envconfig:"RATE_LIMIT_TENANT_BURST" default:"0"`
+	RateLimitDevice      float64 `envconfig:"RATE_LIMIT_DEVICE" default:"0"`
+	RateLimitDeviceBurst int     `envconfig:"RATE_LIMIT_DEVICE_BURST" default:"0"`
+	// Fixes per second (and burst) a tenant may store through ingest and
+	// edge-ingest, whatever the batch size; 0 turns it off.
+	RateLimitTenantFixes      float64 `envconfig:"RATE_LIMIT_TENANT_FIXES" default:"0"`
+	RateLimitTenantFixesBurst int     `envconfig:"RATE_LIMIT_TENANT_FIXES_BURST" default:"0"`
+	// AuditRetention is how long audit entries are kept in Redis.
+	AuditRetention time.Duration `envconfig:"AUDIT_RETENTION" default:"2160h"`
 }
 
 // SecretName is the OpenFaaS secret holding the HS256 key; SecretEnv its
@@ -47,8 +77,16 @@ type tokenClaims struct {
 
 // Verifier checks bearer tokens.
 type Verifier struct {
-	secret []byte
-	cfg    Config
+	cfg Config
+
+	// keys are the HS256 keys (newest first); reload, when set, re-reads
+	// the secret so a rotated key list applies without a restart. The
+	// fast path is two atomic loads; keysMu serialises the re-reads.
+	keysMu     sync.Mutex
+	keys       atomic.Pointer[KeySet]
+	keysRaw    string
+	reload     func() (string, error)
+	reloadedAt atomic.Int64 // unix nanos of the last re-read
 
 	oidcMu sync.Mutex
 	oidc   *oidc.IDTokenVerifier
@@ -56,16 +94,29 @@ type Verifier struct {
 	cache tokenCache
 }
 
-// NewVerifier reads the HS256 secret (file, then env) and the OIDC settings.
+// keyReloadInterval is how often the verifier re-reads the jwt-secret
+// secret (a mounted file Kubernetes updates in place) for a rotated list.
+const keyReloadInterval = 5 * time.Second
+
+// NewVerifier reads the HS256 keys (the jwt-secret file, then env: a plain
+// secret or a key list, see ParseKeys) and the OIDC settings. The secret is
+// re-read every few seconds, so a rotation needs no restart.
 func NewVerifier(cfg Config) (*Verifier, error) {
-	secret, err := config.Secret(SecretName, SecretEnv)
+	load := func() (string, error) { return config.Secret(SecretName, SecretEnv) }
+	secret, err := load()
 	if err != nil {
 		return nil, err
 	}
-	return NewVerifierWithSecret([]byte(secret), cfg)
+	v, err := NewVerifierWithSecret([]byte(secret), cfg)
+	if err != nil {
+		return nil, err
+	}
+	v.reload = load
+	return v, nil
 }
 
-// NewVerifierWithSecret is NewVerifier with an explicit secret.
+// NewVerifierWithSecret is NewVerifier with an explicit secret (a plain
+// secret or a key list), never re-read.
 func NewVerifierWithSecret(secret []byte, cfg Config) (*Verifier, error) {
 	if len(secret) == 0 && cfg.OIDCIssuer == "" {
 		return nil, fmt.Errorf("auth: set the %s secret (or %s) or OIDC_ISSUER", SecretName, SecretEnv)
@@ -73,10 +124,42 @@ func NewVerifierWithSecret(secret []byte, cfg Config) (*Verifier, error) {
 	if cfg.Leeway < 0 {
 		return nil, errors.New("auth: AUTH_LEEWAY must not be negative")
 	}
-	if len(secret) > 0 && len(secret) < 16 {
-		return nil, fmt.Errorf("auth: %s must be at least 16 bytes", SecretName)
+	keys, err := ParseKeys(string(secret))
+	if err != nil {
+		return nil, err
 	}
-	return &Verifier{secret: secret, cfg: cfg}, nil
+	v := &Verifier{keysRaw: string(secret), cfg: cfg}
+	v.keys.Store(&keys)
+	v.reloadedAt.Store(time.Now().UnixNano())
+	return v, nil
+}
+
+// currentKeys returns the key list, re-reading the secret when it is due.
+// A secret that no longer parses keeps the last good list (logged by the
+// caller's 401s never: the old keys simply stay in force).
+func (v *Verifier) currentKeys(now time.Time) KeySet {
+	if v.reload == nil || now.UnixNano()-v.reloadedAt.Load() < int64(keyReloadInterval) {
+		return *v.keys.Load()
+	}
+	v.keysMu.Lock()
+	defer v.keysMu.Unlock()
+	if now.UnixNano()-v.reloadedAt.Load() < int64(keyReloadInterval) {
+		return *v.keys.Load() // another request re-read it meanwhile
+	}
+	v.reloadedAt.Store(now.UnixNano())
+	raw, err := v.reload()
+	if err != nil || raw == v.keysRaw {
+		return *v.keys.Load()
+	}
+	keys, err := ParseKeys(raw)
+	if err != nil || len(keys) == 0 {
+		slog.Warn("auth: the changed "+SecretName+" secret is not a valid key list; keeping the previous keys", "err", err)
+		return *v.keys.Load()
+	}
+	v.keys.Store(&keys)
+	v.keysRaw = raw
+	v.cache.reset() // a removed key must not live on in cached verdicts
+	return keys
 }
 
 // Credential extracts the token from a request: a Bearer header, the password
@@ -106,10 +189,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		return Principal{}, fmt.Errorf("%w: missing bearer token (Authorization: Bearer <JWT>)", ErrUnauthenticated)
 	}
 	now := time.Now()
+	gen := v.cache.generation()
+	keys := v.currentKeys(now)
 	if p, ok := v.cache.get(token, now); ok {
 		return p, nil
 	}
-	alg, err := tokenAlg(token)
+	alg, kid, err := tokenHeader(token)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -118,7 +203,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		exp time.Time
 	)
 	if alg == "HS256" {
-		p, exp, err = v.verifyHS256(token)
+		p, exp, err = v.verifyHS256(token, keys, kid)
 	} else {
 		p, exp, err = v.verifyOIDC(ctx, token)
 	}
@@ -128,21 +213,48 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err := p.Valid(); err != nil {
 		return Principal{}, err
 	}
-	v.cache.put(token, p, exp, now)
+	v.cache.putUnlessReset(token, p, exp, now, gen)
 	return p, nil
 }
 
-func (v *Verifier) verifyHS256(token string) (Principal, time.Time, error) {
-	if len(v.secret) == 0 {
+func (v *Verifier) verifyHS256(token string, keys KeySet, kid string) (Principal, time.Time, error) {
+	if len(keys) == 0 {
 		return Principal{}, time.Time{}, fmt.Errorf("%w: HS256 tokens are not accepted (no %s configured)", ErrUnauthenticated, SecretName)
 	}
-	var c tokenClaims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.secret, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(v.cfg.Leeway))
-	if err != nil {
-		return Principal{}, time.Time{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+	candidates := keys.candidates(kid)
+	if len(candidates) == 0 {
+		return Principal{}, time.Time{}, fmt.Errorf("%w: token kid %q is not one of the keys in %s (retired?)", ErrUnauthenticated, clipKid(kid), SecretName)
 	}
-	return Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device}, c.ExpiresAt.Time.Add(v.cfg.Leeway), nil
+	var err error
+	for _, k := range candidates {
+		var c tokenClaims
+		_, err = jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return []byte(k.Secret), nil },
+			jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(v.cfg.Leeway))
+		if err == nil {
+			return c.principal(), c.ExpiresAt.Time.Add(v.cfg.Leeway), nil
+		}
+		if !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+			break // expired, malformed...: another key would not change that
+		}
+	}
+	return Principal{}, time.Time{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+}
+
+// principal is who the verified claims name.
+func (c tokenClaims) principal() Principal {
+	p := Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device, TokenID: c.ID, Subject: c.Subject}
+	if c.IssuedAt != nil {
+		p.IssuedAt = c.IssuedAt.Time
+	}
+	return p
+}
+
+// clipKid bounds an attacker-chosen kid in error messages.
+func clipKid(kid string) string {
+	if len(kid) > 64 {
+		return kid[:64] + "..."
+	}
+	return kid
 }
 
 func (v *Verifier) verifyOIDC(ctx context.Context, token string) (Principal, time.Time, error) {
@@ -164,44 +276,85 @@ func (v *Verifier) verifyOIDC(ctx context.Context, token string) (Principal, tim
 	if idt.Expiry.IsZero() {
 		return Principal{}, time.Time{}, fmt.Errorf("%w: token has no exp", ErrUnauthenticated)
 	}
-	return Principal{Tenant: c.Tenant, Role: c.Role, Device: c.Device}, idt.Expiry, nil
+	return c.principal(), idt.Expiry, nil
 }
 
-// tokenAlg reads the alg of a JWT's header only: the claims are parsed once,
-// by the verifier that checks the signature.
-func tokenAlg(token string) (string, error) {
+// tokenHeader reads the alg and kid of a JWT's header only: the claims are
+// parsed once, by the verifier that checks the signature.
+func tokenHeader(token string) (alg, kid string, err error) {
 	head, _, ok := strings.Cut(token, ".")
 	if !ok {
-		return "", fmt.Errorf("%w: malformed token: not a JWT", ErrUnauthenticated)
+		return "", "", fmt.Errorf("%w: malformed token: not a JWT", ErrUnauthenticated)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(head)
 	if err != nil {
-		return "", fmt.Errorf("%w: malformed token header: %v", ErrUnauthenticated, err)
+		return "", "", fmt.Errorf("%w: malformed token header: %v", ErrUnauthenticated, err)
 	}
 	var h struct {
 		Alg string `json:"alg"`
+		Kid string `json:"kid"`
 	}
 	if err := json.Unmarshal(raw, &h); err != nil || h.Alg == "" {
-		return "", fmt.Errorf("%w: token header has no alg", ErrUnauthenticated)
+		return "", "", fmt.Errorf("%w: token header has no alg", ErrUnauthenticated)
 	}
-	return h.Alg, nil
+	return h.Alg, h.Kid, nil
 }
 
-// Sign issues an HS256 token for p, valid for ttl.
+// Sign issues an HS256 token for p, valid for ttl, signed with the newest
+// key of secret (a plain secret or a key list, see ParseKeys) and naming
+// it in kid. The token's jti is p.TokenID, or a new random id.
 func Sign(secret []byte, p Principal, ttl time.Duration) (string, error) {
+	keys, err := ParseKeys(string(secret))
+	if err != nil {
+		return "", err
+	}
+	key, ok := keys.Signing()
+	if !ok {
+		return "", fmt.Errorf("auth: no %s to sign with", SecretName)
+	}
+	return SignWithKey(key, p, ttl)
+}
+
+// SignWithKey is Sign with one key.
+func SignWithKey(key Key, p Principal, ttl time.Duration) (string, error) {
 	if err := p.Valid(); err != nil {
 		return "", err
 	}
 	if ttl <= 0 {
 		return "", errors.New("auth: ttl must be positive")
 	}
+	jti := p.TokenID
+	if jti == "" {
+		jti = NewTokenID()
+	}
+	if !tokenIDPattern.MatchString(jti) {
+		return "", fmt.Errorf("auth: token id must match %s", tokenIDPattern)
+	}
 	now := time.Now()
 	c := tokenClaims{Tenant: p.Tenant, Role: p.Role, Device: p.Device, RegisteredClaims: jwt.RegisteredClaims{
+		ID:        jti,
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		Issuer:    "geotrack",
 	}}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	if key.ID != "" {
+		t.Header["kid"] = key.ID
+	}
+	return t.SignedString([]byte(key.Secret))
+}
+
+// tokenIDPattern is what a jti must look like to be revocable by URL.
+var tokenIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// ValidTokenID reports whether id can be a jti geotrack revokes.
+func ValidTokenID(id string) bool { return tokenIDPattern.MatchString(id) }
+
+// NewTokenID is a random jti: 16 bytes, hex.
+func NewTokenID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails since Go 1.24
+	return hex.EncodeToString(b[:])
 }
 
 // oidcVerifier runs discovery lazily so a function starts (and reports ready)

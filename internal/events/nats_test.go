@@ -3,8 +3,10 @@ package events_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -162,5 +164,78 @@ func TestNATSSinkSubjectIsEventType(t *testing.T) {
 		if err != nil || len(envs) != 1 || envs[0].Type != typ || envs[0].ID != e.ID() || envs[0].TraceParent != "" {
 			t.Errorf("decode %s: %+v, %v", m.Data, envs, err)
 		}
+	}
+}
+
+// TestSinksOverTLS: EVENT_SINK_TLS_CA_FILE makes the NATS (tls://) and
+// HTTPS sinks trust a throwaway CA; without it the same servers are
+// refused (their certificate is not from a system root).
+func TestSinksOverTLS(t *testing.T) {
+	ca := testenv.NewCA(t)
+	srv := testenv.StartNATSWithTLS(t, ca)
+	nc, err := nats.Connect(srv.URL, nats.RootCAs(ca.CertFile), nats.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	msgs := make(chan *nats.Msg, 4)
+	if _, err := nc.ChanSubscribe(events.TypeLocationUpdated, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := events.NewSink(events.SinkConfig{EventSink: srv.URL, EventSinkTLSCAFile: ca.CertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	e, err := events.New("urn:test", events.TypeLocationUpdated, "van-1", "", []int{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Send(context.Background(), e); err != nil {
+		t.Fatalf("send over TLS: %v", err)
+	}
+	if m := receive(t, msgs); !bytes.Contains(m.Data, []byte(e.ID())) {
+		t.Fatalf("received %s", m.Data)
+	}
+	untrusting, err := events.NewSink(events.SinkConfig{EventSink: srv.URL})
+	if err == nil {
+		defer untrusting.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := untrusting.Send(ctx, e); err == nil {
+			t.Fatal("a sink trusting the system roots published to the test CA's server")
+		}
+	}
+
+	// HTTPS: a receiver with a certificate of the same CA.
+	got := make(chan string, 1)
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Ce-Id")
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	cert, key := ca.Issue(t, "receiver")
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	hs.StartTLS()
+	defer hs.Close()
+	httpsSink, err := events.NewSink(events.SinkConfig{EventSink: hs.URL, EventSinkTLSCAFile: ca.CertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer httpsSink.Close()
+	if err := httpsSink.Send(context.Background(), e); err != nil {
+		t.Fatalf("send over HTTPS: %v", err)
+	}
+	if id := <-got; id != e.ID() {
+		t.Fatalf("receiver got ce-id %q, want %q", id, e.ID())
+	}
+	if _, err := events.NewSink(events.SinkConfig{EventSink: hs.URL, EventSinkTLSCAFile: "/nonexistent.pem"}); err == nil {
+		t.Fatal("a missing CA file was accepted")
 	}
 }

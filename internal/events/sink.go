@@ -2,10 +2,14 @@ package events
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -32,6 +36,9 @@ type SinkConfig struct {
 	// one request in CloudEvents batch mode, to an http(s) sink that accepts
 	// it (geotrack's own functions do; Knative brokers do not). Default off.
 	EventSinkBatch int `envconfig:"EVENT_SINK_BATCH"`
+	// EventSinkTLSCAFile, when set, is the PEM CA bundle the sink trusts for
+	// tls:// (NATS) and https:// instead of the system roots.
+	EventSinkTLSCAFile string `envconfig:"EVENT_SINK_TLS_CA_FILE"`
 	OutboxConfig
 }
 
@@ -66,9 +73,18 @@ func NewSink(cfg SinkConfig) (Sink, error) {
 	}
 	switch u.Scheme {
 	case "nats", "tls":
-		return NewNATSSink(target)
+		var opts []nats.Option
+		if cfg.EventSinkTLSCAFile != "" {
+			opts = append(opts, nats.RootCAs(cfg.EventSinkTLSCAFile))
+		}
+		return NewNATSSink(target, opts...)
 	case "http", "https":
-		s, err := NewHTTPSink(target)
+		var s *HTTPSink
+		if cfg.EventSinkTLSCAFile != "" {
+			s, err = newHTTPSinkTrusting(target, cfg.EventSinkTLSCAFile)
+		} else {
+			s, err = NewHTTPSink(target)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -107,6 +123,25 @@ type HTTPSink struct {
 	batch  int // most events per batch-mode request; <= 1: none
 }
 
+// newHTTPSinkTrusting is NewHTTPSink trusting the CAs of caFile only.
+func newHTTPSinkTrusting(target, caFile string) (*HTTPSink, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("EVENT_SINK_TLS_CA_FILE: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("EVENT_SINK_TLS_CA_FILE %s: no PEM certificate", caFile)
+	}
+	rt := http.DefaultTransport.(*http.Transport).Clone()
+	rt.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(target), cloudevents.WithRoundTripper(rt))
+	if err != nil {
+		return nil, fmt.Errorf("event sink %s: %w", target, err)
+	}
+	return &HTTPSink{client: c, target: target}, nil
+}
+
 // NewHTTPSink sends to target.
 func NewHTTPSink(target string) (*HTTPSink, error) {
 	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(target))
@@ -138,13 +173,15 @@ type NATSSink struct {
 	conn *nats.Conn
 }
 
-// NewNATSSink connects to a NATS server URL (nats://host:4222).
-func NewNATSSink(target string) (*NATSSink, error) {
+// NewNATSSink connects to a NATS server URL (nats://host:4222, or
+// tls://host:4222 over TLS); extra options (e.g. nats.RootCAs) are added.
+func NewNATSSink(target string, extra ...nats.Option) (*NATSSink, error) {
 	// No reconnect buffer: while the server is away Publish fails at once
 	// instead of queueing in memory, so the relay keeps the events in its
 	// durable outbox and retries them.
-	conn, err := nats.Connect(target, nats.Name("geotrack"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
-		nats.ReconnectBufSize(-1))
+	opts := append([]nats.Option{nats.Name("geotrack"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.ReconnectBufSize(-1)}, extra...)
+	conn, err := nats.Connect(target, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("event sink %s: %w", target, err)
 	}

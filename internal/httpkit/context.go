@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"sync/atomic"
 )
 
 // call is what the kit puts in each request's context.
 type call struct {
-	id  string
-	log *slog.Logger
+	id     string
+	log    *slog.Logger
+	remote string                  // client address (see Remote)
+	caller *atomic.Pointer[caller] // set by Authenticate; read after the handler
 }
 
 type callKey struct{}
@@ -52,7 +55,7 @@ func WithLogAttrs(ctx context.Context, attrs ...any) context.Context {
 	if c == nil {
 		return withCall(ctx, &call{log: slog.Default().With(attrs...)})
 	}
-	return withCall(ctx, &call{id: c.id, log: c.log.With(attrs...)})
+	return withCall(ctx, &call{id: c.id, log: c.log.With(attrs...), remote: c.remote, caller: c.caller})
 }
 
 // maxCallID bounds an incoming X-Call-Id; the gateway sends UUIDs.

@@ -29,6 +29,13 @@ type Env struct {
 	MaxInflight     int           `envconfig:"MAX_INFLIGHT" default:"256"`
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info"`  // debug|info|warn|error
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json"` // json|text
+	// TLSCertFile and TLSKeyFile make the function serve HTTPS itself
+	// (edge nodes without a mesh), re-read when they change.
+	TLSCertFile string `envconfig:"TLS_CERT_FILE"`
+	TLSKeyFile  string `envconfig:"TLS_KEY_FILE"`
+	// TrustedProxies (comma-separated CIDRs) are the proxies whose
+	// X-Forwarded-For names the client in the audit trail.
+	TrustedProxies string `envconfig:"TRUSTED_PROXIES"`
 }
 
 // EnvVars lists the variable names Env reads, so a test can check that
@@ -83,6 +90,12 @@ func (e Env) validate() error {
 	if f := strings.ToLower(e.LogFormat); f != "json" && f != "text" {
 		return fmt.Errorf("LOG_FORMAT %q: want json or text", e.LogFormat)
 	}
+	if (e.TLSCertFile == "") != (e.TLSKeyFile == "") {
+		return errors.New("set both TLS_CERT_FILE and TLS_KEY_FILE, or neither")
+	}
+	if _, err := ParseTrustedProxies(e.TrustedProxies); err != nil {
+		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
 	return nil
 }
 
@@ -106,6 +119,7 @@ func (e Env) Options(name string, w io.Writer) (Options, error) {
 	if err != nil {
 		return Options{}, err
 	}
+	proxies, _ := ParseTrustedProxies(e.TrustedProxies) // validated above
 	return Options{
 		Name:            name,
 		Addr:            ":" + strconv.Itoa(e.Port),
@@ -116,6 +130,9 @@ func (e Env) Options(name string, w io.Writer) (Options, error) {
 		ShutdownTimeout: e.ShutdownTimeout,
 		ShutdownDelay:   e.ShutdownDelay,
 		MaxInflight:     e.MaxInflight,
+		TrustedProxies:  proxies,
+		TLSCertFile:     e.TLSCertFile,
+		TLSKeyFile:      e.TLSKeyFile,
 		Logger:          logger,
 	}.withDefaults(), nil
 }

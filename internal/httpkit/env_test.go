@@ -71,7 +71,8 @@ func TestOptionsFromEnv(t *testing.T) {
 
 func TestEnvVars(t *testing.T) {
 	want := []string{"PORT", "MAX_BODY_BYTES", "READ_TIMEOUT", "WRITE_TIMEOUT", "EXEC_TIMEOUT",
-		"SHUTDOWN_TIMEOUT", "SHUTDOWN_DELAY", "MAX_INFLIGHT", "LOG_LEVEL", "LOG_FORMAT"}
+		"SHUTDOWN_TIMEOUT", "SHUTDOWN_DELAY", "MAX_INFLIGHT", "LOG_LEVEL", "LOG_FORMAT",
+		"TLS_CERT_FILE", "TLS_KEY_FILE", "TRUSTED_PROXIES"}
 	if got := EnvVars(); !slices.Equal(got, want) {
 		t.Fatalf("EnvVars() = %v, want %v", got, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
@@ -24,6 +25,9 @@ type Error struct {
 	Field  string // the input at fault ("" when none): body, lat, [2].data, ...
 	Msg    string // what is wrong; Err's text when empty
 	Err    error  // the cause, if any
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up), e.g. with a rate limit's 429.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -79,7 +83,11 @@ type answer struct {
 func classify(err error) answer {
 	var e *Error
 	if errors.As(err, &e) {
-		return answer{status: e.Status, msg: e.Error()}
+		a := answer{status: e.Status, msg: e.Error()}
+		if e.RetryAfter > 0 {
+			a.retryAfter = int((e.RetryAfter + time.Second - 1) / time.Second)
+		}
+		return a
 	}
 	if de, ok := dependency.As(err); ok {
 		return answer{status: http.StatusServiceUnavailable, msg: de.Error(), retryAfter: dependency.RetryAfterSeconds}

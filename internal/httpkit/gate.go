@@ -31,13 +31,15 @@ func Authenticate(ctx context.Context, v Verifier, req handler.Request, query ur
 			return auth.Principal{}, authFailure(err)
 		}
 	}
+	noteCaller(ctx, p, v)
 	return p, nil
 }
 
-// authFailure keeps a 401 or 403; anything else stopped the check on our
-// side: "auth unavailable", 503 with Retry-After.
+// authFailure keeps a client's fault (401, 403, a rate limit's 429);
+// anything else stopped the check on our side: "auth unavailable", 503
+// with Retry-After.
 func authFailure(err error) error {
-	if s := StatusOf(err); s == http.StatusUnauthorized || s == http.StatusForbidden {
+	if s := StatusOf(err); s >= 400 && s < 500 {
 		return err
 	}
 	return dependency.Unavailable("auth", err)

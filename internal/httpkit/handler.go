@@ -56,7 +56,8 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ce := r.Header.Get("Ce-Id"); ce != "" {
 		log = log.With(slog.String("ce_id", clip.Prefix(ce, maxCEID)))
 	}
-	ctx := withCall(r.Context(), &call{id: id, log: log})
+	c := &call{id: id, log: log, remote: clientAddr(r, h.opts.TrustedProxies), caller: callerSlot()}
+	ctx := withCall(r.Context(), c)
 
 	ew := &errorCapture{ResponseWriter: w}
 	status, written := h.serve(ctx, ew, r, log)
@@ -125,6 +126,7 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 
 	select {
 	case res := <-done:
+		h.audit(callFrom(ctx), r, res, time.Now())
 		return h.respond(w, res, log)
 	case <-hctx.Done():
 		if r.Context().Err() != nil {

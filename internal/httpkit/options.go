@@ -3,6 +3,7 @@ package httpkit
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/geotrack/geotrack/internal/metrics"
@@ -50,6 +51,12 @@ type Options struct {
 	// ReadyDetail, when set, adds lines to a 200 /_/ready after "OK" (e.g.
 	// "preferences_version=3" on an edge node).
 	ReadyDetail func() string
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client
+	// (Remote, the audit trail); empty: the peer is the client.
+	TrustedProxies []netip.Prefix
+	// TLSCertFile and TLSKeyFile, when both set, make Serve answer HTTPS
+	// only, re-reading the pair when either file changes (see tls.go).
+	TLSCertFile, TLSKeyFile string
 	// Logger is the base logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics is where the HTTP metrics go and what /metrics serves: one

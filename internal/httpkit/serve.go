@@ -53,6 +53,10 @@ func ServeHandler(ctx context.Context, h http.Handler, opts Options, addr string
 func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, opts Options) error {
 	opts = opts.withDefaults()
 	log := opts.Logger.With(slog.String("function", opts.Name))
+	ln, err := tlsListener(ln, opts, log)
+	if err != nil {
+		return err
+	}
 	p := newProbes(h, opts)
 	srv := &http.Server{
 		Handler:           p,
@@ -68,7 +72,7 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, opts Op
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", slog.String("addr", ln.Addr().String()))
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", opts.TLSCertFile != ""))
 
 	delay := opts.ShutdownDelay
 	select {
@@ -94,7 +98,7 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, opts Op
 		slog.String("timeout", opts.ShutdownTimeout.String()))
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	err = srv.Shutdown(sctx)
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 		log.Warn("serve loop ended with an error", slog.Any("error", serr))
 	}

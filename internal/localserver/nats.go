@@ -38,6 +38,27 @@ type NATS struct {
 // loopback port, logging to dir/nats.log, and waits until it accepts a NATS
 // client handshake. The caller stops it with Stop.
 func StartNATS(ctx context.Context, dir string) (*NATS, error) {
+	return startNATS(ctx, dir, nil, "nats://", natsReady)
+}
+
+// StartNATSWithTLS is StartNATS with client connections over TLS only
+// (nats-server --tls), presenting certFile/keyFile; URL is tls://addr.
+// Readiness is checked with a client trusting caFile.
+func StartNATSWithTLS(ctx context.Context, dir, certFile, keyFile, caFile string) (*NATS, error) {
+	tlsArgs := []string{"--tls", "--tlscert", certFile, "--tlskey", keyFile}
+	ready := func(_ context.Context, addr string, _ int) error {
+		nc, err := nats.Connect("tls://"+addr, nats.Name("localserver-ready"), nats.Timeout(2*time.Second), nats.NoReconnect(),
+			nats.RootCAs(caFile))
+		if err != nil {
+			return err
+		}
+		nc.Close()
+		return nil
+	}
+	return startNATS(ctx, dir, tlsArgs, "tls://", ready)
+}
+
+func startNATS(ctx context.Context, dir string, extra []string, scheme string, ready func(context.Context, string, int) error) (*NATS, error) {
 	bin, err := findBinary("nats-server", goBinDirs(), natsInstallHint)
 	if err != nil {
 		return nil, err
@@ -54,12 +75,12 @@ func StartNATS(ctx context.Context, dir string) (*NATS, error) {
 		// nats-server logs to stderr unless told otherwise.
 		captureOutput: true,
 		args: func(port int) []string {
-			return []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-n", "localserver-" + strconv.Itoa(port)}
+			return append([]string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-n", "localserver-" + strconv.Itoa(port)}, extra...)
 		},
-		ready: natsReady,
+		ready: ready,
 	}
 	err = n.srv.launch(ctx, 0, func(port, pid int, addr string) {
-		n.Port, n.PID, n.Addr, n.URL = port, pid, addr, "nats://"+addr
+		n.Port, n.PID, n.Addr, n.URL = port, pid, addr, scheme+addr
 	})
 	if err != nil {
 		return nil, err

@@ -29,3 +29,16 @@ func StartNATS(t testing.TB) *NATS {
 	stopOnCleanup(t, "nats-server", n.Addr, n.Stop, n.LogTail)
 	return &NATS{NATS: n}
 }
+
+// StartNATSWithTLS starts a nats-server accepting TLS clients only, with a
+// certificate of ca; URL is tls://127.0.0.1:port.
+func StartNATSWithTLS(t testing.TB, ca *CA) *NATS {
+	t.Helper()
+	cert, key := ca.Issue(t, "nats-server")
+	n, err := localserver.StartNATSWithTLS(context.Background(), t.TempDir(), cert, key, ca.CertFile)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	stopOnCleanup(t, "nats-server", n.Addr, n.Stop, n.LogTail)
+	return &NATS{NATS: n}
+}

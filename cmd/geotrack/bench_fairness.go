@@ -1,0 +1,293 @@
+package main
+
+// This file: geotrack bench fairness (issue 12 §3): the ingest latency of
+// quiet tenants while another tenant floods, with and without the
+// per-tenant rate limit.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/geotrack/geotrack/internal/auth"
+)
+
+func init() {
+	registerBench(command{name: "fairness", summary: "quiet tenants' ingest p99 while one tenant floods, with and without rate limits (target ≤ 2× unloaded)", run: runBenchFairness})
+}
+
+// targetFairness is the issue's bound: under a flood the other tenants'
+// ingest p99 stays within 2× of its unloaded value.
+const targetFairness = 2.0
+
+type benchFairnessConfig struct {
+	redisURL     string
+	duration     time.Duration
+	tenants      int     // quiet tenants
+	quietRate    float64 // requests/s of each quiet tenant
+	floodWorkers int     // concurrent requests of the flooding tenant
+	tenantRate   float64 // RATE_LIMIT_TENANT of the limited phase
+	tenantBurst  int
+	out          string
+}
+
+func runBenchFairness(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench fairness", flag.ContinueOnError)
+	var c benchFairnessConfig
+	fs.StringVar(&c.redisURL, "redis-url", "", "Redis to use (default: start a private redis-server on 127.0.0.1)")
+	fs.DurationVar(&c.duration, "duration", 20*time.Second, "measuring time of each phase")
+	fs.IntVar(&c.tenants, "tenants", 4, "quiet tenants, each reporting one fix per request")
+	fs.Float64Var(&c.quietRate, "quiet-rate", 50, "requests per second of each quiet tenant")
+	fs.IntVar(&c.floodWorkers, "flood-workers", 64, "concurrent requests of the flooding tenant (it ignores 429 and Retry-After)")
+	fs.Float64Var(&c.tenantRate, "tenant-rate", 500, "RATE_LIMIT_TENANT (requests/s) of the limited phase")
+	fs.IntVar(&c.tenantBurst, "tenant-burst", 1000, "RATE_LIMIT_TENANT_BURST of the limited phase")
+	fs.StringVar(&c.out, "out", "", "also write the markdown report to this file")
+	if err := fs.Parse(reorderArgs(fs, args)); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench fairness: unexpected argument %q", fs.Arg(0))
+	}
+	if c.duration <= 0 || c.duration > 10*time.Minute || c.tenants <= 0 || c.quietRate <= 0 || c.floodWorkers <= 0 || c.tenantRate <= 0 {
+		return errors.New("bench fairness: duration (≤ 10m), tenants, quiet-rate, flood-workers and tenant-rate must be positive")
+	}
+	ctx, cancel := context.WithTimeout(ctx, benchLimit)
+	defer cancel()
+	rep, err := benchFairness(ctx, c)
+	if rep != nil {
+		md := rep.markdown()
+		fmt.Print(md)
+		if c.out != "" {
+			if werr := os.WriteFile(c.out, []byte(md), 0o644); werr != nil {
+				return errors.Join(err, fmt.Errorf("bench fairness: write %s: %w", c.out, werr))
+			}
+		}
+	}
+	return err
+}
+
+// fairnessPhase is one measured phase.
+type fairnessPhase struct {
+	name                    string
+	quiet                   latencies // the quiet tenants' requests
+	quietErrors             int
+	floodOK, floodLimited   int // the flood's 202s and 429s
+	floodOther, floodFailed int
+	elapsed                 time.Duration
+}
+
+type latencies []time.Duration
+
+func (l latencies) q(p float64) time.Duration { return quantile(l, p) }
+
+type fairnessReport struct {
+	command, machine, loadBefore, loadAfter string
+	date                                    time.Time
+	cfg                                     benchFairnessConfig
+	phases                                  []fairnessPhase
+	notes                                   []string
+}
+
+func benchFairness(ctx context.Context, c benchFairnessConfig) (*fairnessReport, error) {
+	rep := &fairnessReport{command: "geotrack " + quoteArgs(os.Args[1:]), date: time.Now().UTC(), cfg: c,
+		machine: fmt.Sprintf("%s/%s, nproc %d, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel()), loadBefore: loadAverage()}
+	defer func() { rep.loadAfter = loadAverage() }()
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("bench fairness: find own executable: %w", err)
+	}
+	redisURL := c.redisURL
+	if redisURL == "" {
+		rs, err := startRedisServer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer rs.stop()
+		redisURL = rs.url
+	}
+	secret := randomHex(32)
+	run := randomHex(4)
+	quietTokens := make([]string, c.tenants)
+	for i := range quietTokens {
+		if quietTokens[i], err = auth.Sign([]byte(secret), auth.Principal{Tenant: fmt.Sprintf("quiet%d-%s", i, run), Role: auth.RoleService}, 2*time.Hour); err != nil {
+			return nil, err
+		}
+	}
+	floodToken, err := auth.Sign([]byte(secret), auth.Principal{Tenant: "flood-" + run, Role: auth.RoleService}, 2*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	phases := []struct {
+		name  string
+		flood bool
+		env   []string
+	}{
+		{"unloaded", false, []string{"RATE_LIMIT_TENANT=0"}},
+		{"flood, no rate limit", true, []string{"RATE_LIMIT_TENANT=0"}},
+		{fmt.Sprintf("flood, RATE_LIMIT_TENANT=%g (burst %d)", c.tenantRate, c.tenantBurst), true,
+			[]string{fmt.Sprintf("RATE_LIMIT_TENANT=%g", c.tenantRate), fmt.Sprintf("RATE_LIMIT_TENANT_BURST=%d", c.tenantBurst)}},
+	}
+	var seq atomic.Int64 // distinct fix times across phases
+	for _, ph := range phases {
+		env := append([]string{"REDIS_URL=" + redisURL, auth.SecretEnv + "=" + secret, "LOG_LEVEL=error", "RATE_LIMIT_DEVICE=0"}, ph.env...)
+		ingest, err := startServed(ctx, exe, "ingest", env)
+		if err != nil {
+			return rep, err
+		}
+		fmt.Fprintf(os.Stderr, "bench fairness: %s, %s…\n", ph.name, c.duration)
+		res := fairnessRun(ctx, ingest.url, quietTokens, floodToken, c, ph.flood, &seq)
+		res.name = ph.name
+		ingest.stop()
+		rep.phases = append(rep.phases, res)
+		if len(res.quiet) == 0 {
+			rep.notes = append(rep.notes, ph.name+": no quiet request succeeded")
+		}
+	}
+	if len(rep.notes) > 0 {
+		return rep, fmt.Errorf("bench fairness: %s", strings.Join(rep.notes, "; "))
+	}
+	return rep, nil
+}
+
+// fairnessRun paces each quiet tenant at quietRate (open loop: a slow
+// answer does not slow the schedule) and, when flood is set, keeps
+// floodWorkers requests of the flooding tenant in flight, for a warm-up
+// second and then c.duration.
+func fairnessRun(ctx context.Context, url string, quiet []string, flood string, c benchFairnessConfig, withFlood bool, seq *atomic.Int64) fairnessPhase {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}
+	defer client.CloseIdleConnections()
+	base := time.Now().Add(-time.Hour)
+	post := func(ctx context.Context, tok string, device string) (int, error) {
+		n := seq.Add(1)
+		body := fmt.Sprintf(`{"device":%q,"ts":%q,"lat":%g,"lon":%g}`, device,
+			base.Add(time.Duration(n)*time.Millisecond).UTC().Format(time.RFC3339Nano), 48.8+float64(n%1000)/10000, 2.3)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(body)))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	const warmup = time.Second
+	runCtx, stop := context.WithTimeout(ctx, warmup+c.duration)
+	defer stop()
+	began := time.Now()
+	measuring := func() bool { return time.Since(began) >= warmup }
+
+	var (
+		mu                         sync.Mutex
+		res                        fairnessPhase
+		wg                         sync.WaitGroup
+		ok, limited, other, failed atomic.Int64 // the flood's answers
+	)
+	if withFlood {
+		for w := range c.floodWorkers {
+			wg.Go(func() {
+				for runCtx.Err() == nil {
+					code, err := post(runCtx, flood, fmt.Sprintf("flood-%d", w))
+					if !measuring() {
+						continue
+					}
+					switch {
+					case err != nil:
+						if runCtx.Err() == nil {
+							failed.Add(1)
+						}
+					case code == http.StatusAccepted:
+						ok.Add(1)
+					case code == http.StatusTooManyRequests:
+						limited.Add(1)
+					default:
+						other.Add(1)
+					}
+				}
+			})
+		}
+	}
+	interval := time.Duration(float64(time.Second) / c.quietRate)
+	for i, tok := range quiet {
+		wg.Go(func() {
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			var inner sync.WaitGroup
+			defer inner.Wait()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-tick.C:
+				}
+				inner.Go(func() {
+					start := time.Now()
+					code, err := post(runCtx, tok, fmt.Sprintf("q%d", i))
+					took := time.Since(start)
+					if !measuring() || runCtx.Err() != nil {
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil || code != http.StatusAccepted {
+						res.quietErrors++
+						return
+					}
+					res.quiet = append(res.quiet, took)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	res.floodOK, res.floodLimited, res.floodOther, res.floodFailed = int(ok.Load()), int(limited.Load()), int(other.Load()), int(failed.Load())
+	res.elapsed = c.duration
+	return res
+}
+
+func (r *fairnessReport) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## bench fairness (%s)\n\n", r.date.Format(time.RFC3339))
+	fmt.Fprintf(&b, "`%s` on %s; load average before %s, after %s.\n\n", r.command, r.machine, r.loadBefore, r.loadAfter)
+	fmt.Fprintf(&b, "%d quiet tenants × %g single-fix requests/s (open loop); the flooding tenant keeps %d requests in flight "+
+		"and ignores 429. One ingest process; the load generator shares the machine.\n\n", r.cfg.tenants, r.cfg.quietRate, r.cfg.floodWorkers)
+	b.WriteString("| phase | quiet p50 | quiet p99 | quiet p99 / unloaded | quiet errors | flood 202/s | flood 429/s |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	var unloaded time.Duration
+	for i, p := range r.phases {
+		p99 := p.quiet.q(0.99)
+		if i == 0 {
+			unloaded = p99
+		}
+		ratio := "–"
+		if i > 0 && unloaded > 0 {
+			x := float64(p99) / float64(unloaded)
+			verdict := "met"
+			if x > targetFairness {
+				verdict = "not met"
+			}
+			ratio = fmt.Sprintf("%.2f× (%s)", x, verdict)
+		}
+		secs := p.elapsed.Seconds()
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %.0f | %.0f |\n", p.name, fmtMS(p.quiet.q(0.5)), fmtMS(p99), ratio, p.quietErrors,
+			float64(p.floodOK)/secs, float64(p.floodLimited)/secs)
+	}
+	fmt.Fprintf(&b, "\nTarget: quiet p99 under a flood ≤ %.0f× unloaded (issue 12 §3). Rate limits are per replica (in-process token buckets).\n", targetFairness)
+	for _, n := range r.notes {
+		fmt.Fprintf(&b, "\n- %s\n", n)
+	}
+	return b.String()
+}

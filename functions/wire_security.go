@@ -1,0 +1,147 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	auditfn "github.com/geotrack/geotrack/functions/audit"
+	"github.com/geotrack/geotrack/functions/tokens"
+	"github.com/geotrack/geotrack/internal/audit"
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/guard"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/ratelimit"
+	"github.com/geotrack/geotrack/internal/redisstore"
+)
+
+// Issue 12 (h16): token revocation, rate limits and the audit trail, the
+// same for every Redis-backed function: RedisAndAuth wraps the verifier.
+
+// defaultRevocationPoll is the poll of a zero auth.Config.
+const defaultRevocationPoll = time.Second
+
+// guarded returns verifier behind the process's guard for the Redis at rc:
+// one policy cache (polled in the background until Close), one set of rate
+// buckets and one audit recorder per Redis, shared by the functions of the
+// process.
+func (d *Deps) guarded(client redis.UniversalClient, rc config.Redis, ac auth.Config, verifier httpkit.Verifier) httpkit.Verifier {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	key := rc.RedisURL + "\x00" + rc.RedisTLSCAFile
+	if g, ok := d.guards[key]; ok {
+		return g.WithVerifier(verifier)
+	}
+	poll := ac.RevocationPoll
+	if poll <= 0 {
+		poll = defaultRevocationPoll
+	}
+	retention := ac.AuditRetention
+	if retention <= 0 {
+		retention = 90 * 24 * time.Hour
+	}
+	cache := guard.NewCache(redisstore.NewPolicies(client, ""), poll)
+	recorder := audit.NewRecorder(redisstore.NewAuditLog(client, "", retention), d.Metrics)
+	opts := guard.Options{
+		Defaults: guard.Limits{
+			Tenant:      ratelimit.Rate{PerSecond: ac.RateLimitTenant, Burst: ac.RateLimitTenantBurst},
+			Device:      ratelimit.Rate{PerSecond: ac.RateLimitDevice, Burst: ac.RateLimitDeviceBurst},
+			TenantFixes: ratelimit.Rate{PerSecond: ac.RateLimitTenantFixes, Burst: ac.RateLimitTenantFixesBurst},
+		},
+		Auditor: recorder,
+	}
+	if d.Metrics != nil {
+		limited := d.Metrics.NewCounterVec("geotrack_rate_limited_total",
+			"Requests refused with 429 by a rate limit, by scope: tenant (requests), device (requests of a device token), fixes (fixes of a tenant).", "scope")
+		limited.With("tenant") // the series exist from the start (a rate of 0, not absent)
+		limited.With("device")
+		limited.With("fixes")
+		opts.Limited = func(scope string) { limited.With(scope).Inc() }
+	}
+	g := guard.New(verifier, cache, opts)
+
+	// A first load before serving, so a restarted replica does not accept
+	// revoked tokens until its first poll; Redis down: start anyway.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = cache.Refresh(ctx)
+	cancel()
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); cache.Run(runCtx) }()
+	d.stops = append(d.stops, func() { stop(); <-done; _ = recorder.Close() })
+	if d.guards == nil {
+		d.guards = map[string]*guard.Guard{}
+	}
+	d.guards[key] = g
+	return g
+}
+
+func buildTokens(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg tokens.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	if cfg.MaxTokenLifetime <= 0 {
+		return nil, errors.New("tokens: AUTH_MAX_TOKEN_LIFETIME must be positive (how long a revocation is kept)")
+	}
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	poll := cfg.RevocationPoll
+	if poll <= 0 {
+		poll = defaultRevocationPoll
+	}
+	return &Built{Handler: tokens.New(redisstore.NewPolicies(client, ""), verifier, tokens.Settings{
+		Keep: cfg.MaxTokenLifetime + cfg.Leeway, EffectiveWithin: revocationDelay(poll),
+	}), Ready: pinger(client)}, nil
+}
+
+// revocationDelay is how long a revocation takes to reach every replica at
+// most: one poll interval, plus the reload it triggers (bounded by the poll
+// timeout of guard.Cache.Run, one more second).
+func revocationDelay(poll time.Duration) time.Duration { return poll + time.Second }
+
+func buildAudit(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg auditfn.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: auditfn.New(redisstore.NewAuditLog(client, "", cfg.AuditRetention), verifier), Ready: pinger(client)}, nil
+}
+
+// fixCharged charges the fixes of each request to its tenant's fixes
+// bucket (RATE_LIMIT_TENANT_FIXES) before they are stored, so a tenant
+// posting large batches is bounded by what it stores.
+type fixCharged struct {
+	next  intake.Acceptor
+	guard *guard.Guard
+}
+
+func (a fixCharged) AcceptGroups(ctx context.Context, p auth.Principal, groups []intake.Group, rejected []intake.Rejection) (intake.Summary, error) {
+	n := 0
+	for _, g := range groups {
+		n += len(g.Fixes)
+	}
+	if err := a.guard.ChargeFixes(p, n); err != nil {
+		return intake.Summary{}, err
+	}
+	return a.next.AcceptGroups(ctx, p, groups, rejected)
+}
+
+// chargedByFixes puts next behind the fixes bucket of the guard that
+// verified the request (none: a verifier override without a guard).
+func chargedByFixes(next intake.Acceptor, v httpkit.Verifier) intake.Acceptor {
+	if g, ok := v.(*guard.Guard); ok {
+		return fixCharged{next: next, guard: g}
+	}
+	return next
+}

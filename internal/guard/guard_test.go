@@ -1,0 +1,166 @@
+package guard
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/ratelimit"
+)
+
+// tokens is a fake verifier: the token string names the principal.
+type tokens map[string]auth.Principal
+
+func (t tokens) Verify(_ context.Context, token string) (auth.Principal, error) {
+	if p, ok := t[token]; ok {
+		return p, nil
+	}
+	return auth.Principal{}, auth.ErrUnauthenticated
+}
+
+// source is a fake policy source.
+type source struct {
+	version  int64
+	policies map[string]Policy
+	loads    int
+	err      error
+}
+
+func (s *source) PolicyVersion(context.Context) (int64, error) { return s.version, s.err }
+func (s *source) LoadPolicies(context.Context, time.Time) (map[string]Policy, error) {
+	s.loads++
+	return s.policies, s.err
+}
+
+func TestGuard(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	issued := t0.Add(-time.Hour)
+	verifier := tokens{
+		"admin":              {Tenant: "acme", Role: auth.RoleAdmin, TokenID: "a1", IssuedAt: issued},
+		"revoked":            {Tenant: "acme", Role: auth.RoleAdmin, TokenID: "r1", IssuedAt: issued},
+		"expired-revocation": {Tenant: "acme", Role: auth.RoleAdmin, TokenID: "r2", IssuedAt: issued},
+		"old":                {Tenant: "beta", Role: auth.RoleViewer, TokenID: "b1", IssuedAt: t0.Add(-2 * time.Hour)},
+		"fresh":              {Tenant: "beta", Role: auth.RoleViewer, TokenID: "b2", IssuedAt: t0},
+		"no-iat":             {Tenant: "beta", Role: auth.RoleViewer},
+		"d1":                 {Tenant: "gamma", Role: auth.RoleDevice, Device: "d1"},
+		"d2":                 {Tenant: "gamma", Role: auth.RoleDevice, Device: "d2"},
+		"svc":                {Tenant: "gamma", Role: auth.RoleService},
+	}
+	src := &source{version: 1, policies: map[string]Policy{
+		"acme":  {Revoked: map[string]time.Time{"r1": t0.Add(time.Hour), "r2": t0.Add(-time.Second)}},
+		"beta":  {NotBefore: t0.Add(-time.Hour)},
+		"gamma": {Limits: Limits{Tenant: ratelimit.Rate{PerSecond: 1, Burst: 3}}},
+	}}
+	cache := NewCache(src, time.Second)
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var limited []string
+	g := New(verifier, cache, Options{
+		Defaults: Limits{Tenant: ratelimit.Rate{PerSecond: 100, Burst: 100}, Device: ratelimit.Rate{PerSecond: 1, Burst: 2}},
+		Limited:  func(scope string) { limited = append(limited, scope) },
+	})
+	g.now = func() time.Time { return t0 }
+
+	steps := []struct {
+		token  string
+		status int // 0: accepted
+	}{
+		{"admin", 0},
+		{"revoked", http.StatusUnauthorized},
+		{"expired-revocation", 0},
+		{"old", http.StatusUnauthorized},
+		{"fresh", 0},
+		{"no-iat", http.StatusUnauthorized},
+		{"unknown", http.StatusUnauthorized},
+		// gamma: devices have 2 each, the tenant 3 in all.
+		{"d1", 0}, {"d1", 0}, {"d1", http.StatusTooManyRequests},
+		{"d2", 0}, {"svc", http.StatusTooManyRequests}, {"d2", http.StatusTooManyRequests},
+	}
+	for i, s := range steps {
+		_, err := g.Verify(context.Background(), s.token)
+		got := 0
+		if err != nil {
+			got = httpkit.StatusOf(err)
+		}
+		if got != s.status {
+			t.Fatalf("step %d (%s): status %d (%v), want %d", i, s.token, got, err, s.status)
+		}
+		if got == http.StatusTooManyRequests {
+			var he *httpkit.Error
+			if !errors.As(err, &he) || he.RetryAfter <= 0 {
+				t.Fatalf("step %d: 429 without Retry-After: %v", i, err)
+			}
+		}
+	}
+	if want := []string{"device", "tenant", "tenant"}; len(limited) != len(want) || limited[0] != want[0] || limited[1] != want[1] {
+		t.Fatalf("limited scopes %v, want %v", limited, want)
+	}
+}
+
+func TestCacheReloadsOnlyWhenTheVersionMoves(t *testing.T) {
+	src := &source{version: 7, policies: map[string]Policy{}}
+	c := NewCache(src, time.Second)
+	ctx := context.Background()
+	for range 3 {
+		if err := c.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.loads != 1 {
+		t.Fatalf("%d loads for an unchanged version, want 1", src.loads)
+	}
+	src.version = 8
+	src.policies = map[string]Policy{"acme": {NotBefore: time.Now()}}
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if src.loads != 2 || c.Policy("acme").NotBefore.IsZero() {
+		t.Fatalf("loads %d, policy %+v: want a reload with the new policy", src.loads, c.Policy("acme"))
+	}
+	// A failing source keeps the last copy.
+	src.version, src.err = 9, errors.New("redis down")
+	if err := c.Refresh(ctx); err == nil {
+		t.Fatal("a failing source refreshed")
+	}
+	if c.Policy("acme").NotBefore.IsZero() {
+		t.Fatal("the last copy was lost when the source failed")
+	}
+}
+
+func TestChargeFixes(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	src := &source{version: 1, policies: map[string]Policy{
+		"big": {Limits: Limits{TenantFixes: ratelimit.Rate{PerSecond: 1000, Burst: 1000}}},
+	}}
+	cache := NewCache(src, time.Second)
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var limited []string
+	g := New(tokens{}, cache, Options{Defaults: Limits{TenantFixes: ratelimit.Rate{PerSecond: 10, Burst: 100}},
+		Limited: func(scope string) { limited = append(limited, scope) }})
+	g.now = func() time.Time { return t0 }
+	acme := auth.Principal{Tenant: "acme", Role: auth.RoleService}
+	if err := g.ChargeFixes(acme, 500); err != nil {
+		t.Fatalf("a batch beyond the burst from a full bucket: %v", err)
+	}
+	err := g.ChargeFixes(acme, 1)
+	var he *httpkit.Error
+	if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || he.RetryAfter < 40*time.Second {
+		t.Fatalf("next batch while 400 fixes in debt at 10/s: %v, want 429 with Retry-After ≥ 40 s", err)
+	}
+	if err := g.ChargeFixes(auth.Principal{Tenant: "big"}, 900); err != nil {
+		t.Fatalf("the override of tenant big: %v", err)
+	}
+	if err := g.ChargeFixes(auth.Principal{Tenant: "other"}, 50); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+	if len(limited) != 1 || limited[0] != "fixes" {
+		t.Fatalf("limited %v, want [fixes]", limited)
+	}
+}

@@ -1,0 +1,237 @@
+// Package guard checks every authenticated request against its tenant's
+// policy: revoked token ids, the tenant's "not before" instant and the rate
+// limits. The policy is a cached copy, refreshed by a short poll of a
+// version counter, so a request costs no Redis round trip.
+package guard
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/ratelimit"
+)
+
+// Limits are the request rates of a tenant (all its requests) and of each
+// of its devices (requests with a device token). A zero Rate in a tenant's
+// override means "the default".
+type Limits struct {
+	Tenant ratelimit.Rate
+	Device ratelimit.Rate
+	// TenantFixes bounds the fixes a tenant reports per second (ingest and
+	// edge-ingest batches), besides its requests: ChargeFixes.
+	TenantFixes ratelimit.Rate
+}
+
+// orDefault fills the unset rates of l from d.
+func (l Limits) orDefault(d Limits) Limits {
+	if l.Tenant.PerSecond == 0 {
+		l.Tenant = d.Tenant
+	}
+	if l.Device.PerSecond == 0 {
+		l.Device = d.Device
+	}
+	if l.TenantFixes.PerSecond == 0 {
+		l.TenantFixes = d.TenantFixes
+	}
+	return l
+}
+
+// Policy is one tenant's revocations and limit overrides.
+type Policy struct {
+	// Revoked maps a revoked token id to when its entry may be forgotten
+	// (the token has expired by then).
+	Revoked map[string]time.Time
+	// NotBefore refuses every token of the tenant issued before it (a token
+	// without iat too); zero: none.
+	NotBefore time.Time
+	// Limits override the defaults where set.
+	Limits Limits
+}
+
+// Check refuses a principal whose token the policy revoked.
+func (p Policy) Check(pr auth.Principal, now time.Time) error {
+	if pr.TokenID != "" {
+		if until, ok := p.Revoked[pr.TokenID]; ok && now.Before(until) {
+			return fmt.Errorf("%w: token %s was revoked", auth.ErrUnauthenticated, pr.TokenID)
+		}
+	}
+	if !p.NotBefore.IsZero() && (pr.IssuedAt.IsZero() || pr.IssuedAt.Before(p.NotBefore)) {
+		return fmt.Errorf("%w: tenant %s refuses tokens issued before %s: get a new token",
+			auth.ErrUnauthenticated, pr.Tenant, p.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Source is where the policies live (redisstore.Policies).
+type Source interface {
+	// PolicyVersion changes whenever a policy does.
+	PolicyVersion(ctx context.Context) (int64, error)
+	// LoadPolicies returns every tenant's policy, leaving out what expired
+	// by now.
+	LoadPolicies(ctx context.Context, now time.Time) (map[string]Policy, error)
+}
+
+// fullReloadEvery bounds how long a missed version change (a write whose
+// counter increment failed) can go unseen.
+const fullReloadEvery = 30 * time.Second
+
+// Cache is the process's copy of the policies.
+type Cache struct {
+	src      Source
+	interval time.Duration
+	log      *slog.Logger
+
+	policies atomic.Pointer[map[string]Policy]
+	version  int64
+	loadedAt time.Time
+	failing  bool
+}
+
+// NewCache returns an empty cache polling src every interval (Run).
+func NewCache(src Source, interval time.Duration) *Cache {
+	c := &Cache{src: src, interval: interval, log: slog.Default(), version: -1}
+	empty := map[string]Policy{}
+	c.policies.Store(&empty)
+	return c
+}
+
+// Policy is tenant's cached policy.
+func (c *Cache) Policy(tenant string) Policy { return (*c.policies.Load())[tenant] }
+
+// Refresh polls the version and reloads the policies when it moved (or the
+// last load is old). Only Run (one goroutine) calls it, or a test.
+func (c *Cache) Refresh(ctx context.Context) error {
+	now := time.Now()
+	v, err := c.src.PolicyVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("poll policy version: %w", err)
+	}
+	if v == c.version && now.Sub(c.loadedAt) < fullReloadEvery {
+		return nil
+	}
+	policies, err := c.src.LoadPolicies(ctx, now)
+	if err != nil {
+		return fmt.Errorf("load policies: %w", err)
+	}
+	c.policies.Store(&policies)
+	c.version, c.loadedAt = v, now
+	return nil
+}
+
+// Run refreshes every interval until ctx ends. A failing poll keeps the
+// last copy (logged once per outage): revocations already seen stay in
+// force, new ones wait for Redis.
+func (c *Cache) Run(ctx context.Context) {
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, c.interval+time.Second)
+		err := c.Refresh(rctx)
+		cancel()
+		switch {
+		case err != nil && !c.failing && ctx.Err() == nil:
+			c.log.Warn("token revocations not refreshed; keeping the last copy", slog.Any("error", err))
+			c.failing = true
+		case err == nil && c.failing:
+			c.log.Info("token revocations refreshed again")
+			c.failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Guard is a verifier that adds the tenant policy to another: revocation
+// and rate limits. It also hands audited requests on to Auditor.
+type Guard struct {
+	inner    httpkit.Verifier
+	cache    *Cache
+	defaults Limits
+	limiter  *ratelimit.Limiter
+	limited  func(scope string)
+	auditor  httpkit.Auditor
+	now      func() time.Time
+}
+
+// Options of a Guard.
+type Options struct {
+	Defaults Limits
+	// Limited, when set, counts a refused request by scope (tenant, device).
+	Limited func(scope string)
+	// Auditor gets every request that passed (nil: none).
+	Auditor httpkit.Auditor
+}
+
+// New guards inner with the policies of cache.
+func New(inner httpkit.Verifier, cache *Cache, o Options) *Guard {
+	return &Guard{inner: inner, cache: cache, limiter: &ratelimit.Limiter{}, defaults: o.Defaults, limited: o.Limited, auditor: o.Auditor, now: time.Now}
+}
+
+// WithVerifier is g in front of another verifier, sharing g's policy
+// cache, rate buckets and auditor (two functions of one process).
+func (g *Guard) WithVerifier(inner httpkit.Verifier) *Guard {
+	return &Guard{inner: inner, cache: g.cache, defaults: g.defaults, limiter: g.limiter, limited: g.limited, auditor: g.auditor, now: g.now}
+}
+
+// Verify is inner's verdict, then the tenant's revocations and limits.
+func (g *Guard) Verify(ctx context.Context, token string) (auth.Principal, error) {
+	p, err := g.inner.Verify(ctx, token)
+	if err != nil {
+		return p, err
+	}
+	now := g.now()
+	pol := g.cache.Policy(p.Tenant)
+	if err := pol.Check(p, now); err != nil {
+		return auth.Principal{}, err
+	}
+	limits := pol.Limits.orDefault(g.defaults)
+	if p.Role == auth.RoleDevice {
+		if ok, wait := g.limiter.Allow("d\x00"+p.Tenant+"\x00"+p.Device, limits.Device, now); !ok {
+			return auth.Principal{}, g.refuse("device", fmt.Sprintf("device %s of tenant %s", p.Device, p.Tenant), limits.Device, wait)
+		}
+	}
+	if ok, wait := g.limiter.Allow("t\x00"+p.Tenant, limits.Tenant, now); !ok {
+		return auth.Principal{}, g.refuse("tenant", "tenant "+p.Tenant, limits.Tenant, wait)
+	}
+	return p, nil
+}
+
+// ChargeFixes takes n fixes from the tenant's fixes bucket (Limits.TenantFixes),
+// so a tenant sending large batches is bounded by what it stores, not only
+// by its requests. The bucket may go into debt: a batch larger than the
+// burst passes, and the tenant's next batches wait until it is paid back.
+func (g *Guard) ChargeFixes(p auth.Principal, n int) error {
+	limits := g.cache.Policy(p.Tenant).Limits.orDefault(g.defaults)
+	if ok, wait := g.limiter.AllowN("f\x00"+p.Tenant, limits.TenantFixes, g.now(), n); !ok {
+		return g.refuseUnits("fixes", "fixes of tenant "+p.Tenant, "fixes/s", limits.TenantFixes, wait)
+	}
+	return nil
+}
+
+func (g *Guard) refuse(scope, who string, r ratelimit.Rate, wait time.Duration) error {
+	return g.refuseUnits(scope, who, "requests/s", r, wait)
+}
+
+func (g *Guard) refuseUnits(scope, who, unit string, r ratelimit.Rate, wait time.Duration) error {
+	if g.limited != nil {
+		g.limited(scope)
+	}
+	return &httpkit.Error{Status: http.StatusTooManyRequests, RetryAfter: wait,
+		Msg: fmt.Sprintf("rate limit of %s exceeded (%g %s, burst %d): retry later", who, r.PerSecond, unit, max(r.Burst, 1))}
+}
+
+// Audit passes a request on to the auditor.
+func (g *Guard) Audit(a httpkit.Access) {
+	if g.auditor != nil {
+		g.auditor.Audit(a)
+	}
+}
