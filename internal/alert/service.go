@@ -46,7 +46,20 @@ type Engine struct {
 	store  Store
 	source string
 	now    func() time.Time
+	node   string // the edge node it runs on ("" in the cloud)
 }
+
+// AtEdge makes the engine the one of edge node: it fires for the fixes that
+// node marked (fix.AttrEdgeAlerts) and the events they caused. Every engine
+// skips what another node marked: that node fired its alerts.
+func (e *Engine) AtEdge(node string) *Engine {
+	e.node = node
+	return e
+}
+
+// firedElsewhere reports whether an edge node other than this engine's
+// fired the alerts of what it evaluated.
+func (e *Engine) firedElsewhere(node string) bool { return node != "" && node != e.node }
 
 // NewEngine builds an engine emitting alerts with the given source.
 func NewEngine(store Store, source string) *Engine {
@@ -58,6 +71,9 @@ type Summary struct {
 	Fired      int `json:"fired"`
 	Duplicate  int `json:"duplicate"`
 	Suppressed int `json:"suppressed"`
+	// Edge counts fixes and events whose alerts an edge node fired
+	// (fix.AttrEdgeAlerts): evaluated there, skipped here.
+	Edge int `json:"edge,omitempty"`
 }
 
 func (s *Summary) add(o Outcome) {
@@ -95,6 +111,10 @@ func (e *Engine) Handle(ctx context.Context, tenant string, ev Event) (Summary, 
 	if d.Device == "" {
 		d.Device = ev.Subject
 	}
+	if e.firedElsewhere(d.Edge) {
+		sum.Edge++
+		return sum, nil
+	}
 	for _, r := range rules {
 		if !r.Selects(ev.Type, d.Device, d.Fence) {
 			continue
@@ -122,7 +142,13 @@ func (e *Engine) thresholds(ctx context.Context, tenant string, rules []Rule, ev
 	if err != nil {
 		return sum, fmt.Errorf("%w: data of %s: %v", ErrBadEvent, ev.Type, err)
 	}
-	fixes = slices.DeleteFunc(fixes, func(f fix.Fix) bool { return f.Device == "" })
+	fixes = slices.DeleteFunc(fixes, func(f fix.Fix) bool {
+		if e.firedElsewhere(f.EdgeEvaluated()) {
+			sum.Edge++
+			return true
+		}
+		return f.Device == ""
+	})
 	slices.SortStableFunc(fixes, func(a, b fix.Fix) int { return a.TS.Compare(b.TS) })
 	var keys []StateKey
 	selected := map[StateKey]bool{}
