@@ -35,10 +35,17 @@ type Store interface {
 	// Fire stores f, queues its delivery and emits it, atomically, unless
 	// its id exists or the rule's cooldown for the device runs.
 	Fire(ctx context.Context, f Fired, e Emitted) (Outcome, error)
-	// LastFixes is the time of each device's latest fix.
-	LastFixes(ctx context.Context, tenant string) (map[string]time.Time, error)
+	// LastFixes is each device's latest fix: its time, and the edge node
+	// that marked it (fix.AttrEdgeAlerts; that node sweeps the device).
+	LastFixes(ctx context.Context, tenant string) (map[string]LastFix, error)
 	// Tenants with rules.
 	Tenants(ctx context.Context) ([]string, error)
+}
+
+// LastFix is what the silence sweep knows of a device's latest fix.
+type LastFix struct {
+	At   time.Time
+	Edge string // the edge node whose rules evaluate the device ("": none)
 }
 
 // Engine decides which rules fire for an event or a silence sweep.
@@ -237,11 +244,15 @@ func (e *Engine) sweepTenant(ctx context.Context, tenant string, sum *Summary) e
 	slices.Sort(devices)
 	for _, r := range rules {
 		for _, d := range devices {
-			if !r.Selects(eventtype.LocationUpdated, d, "") || !Silent(r, last[d], now) {
+			if !r.Selects(eventtype.LocationUpdated, d, "") || !Silent(r, last[d].At, now) {
 				continue
 			}
-			f := e.fired(tenant, r, d, nil, AlertID(tenant, r.ID, d, string(KindSilence), strconv.FormatInt(last[d].UnixMilli(), 10)))
-			f.LastFix = last[d]
+			if e.firedElsewhere(last[d].Edge) {
+				sum.Edge++ // that edge node's notify sweeps it
+				continue
+			}
+			f := e.fired(tenant, r, d, nil, AlertID(tenant, r.ID, d, string(KindSilence), strconv.FormatInt(last[d].At.UnixMilli(), 10)))
+			f.LastFix = last[d].At
 			if err := e.fire(ctx, f, sum); err != nil {
 				return err
 			}
