@@ -79,10 +79,10 @@ func TestSilent(t *testing.T) {
 
 // fakeStore keeps fired alerts by id and applies cooldown like the Redis store.
 type fakeStore struct {
-	rules  []Rule
-	states map[StateKey]State
-	fired  map[string]Fired
-	order  []string
+	rules    []Rule
+	states   map[StateKey]State
+	fired    map[string]Fired
+	order    []string
 	last     map[string]time.Time
 	lastEdge map[string]string // device -> edge node of its latest fix
 	cool     map[StateKey]time.Time

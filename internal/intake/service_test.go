@@ -104,8 +104,8 @@ func TestServiceAcceptFixes(t *testing.T) {
 // edge's forwarder) and stripped from anyone else's fixes, other attributes
 // kept: a device cannot silence its tenant's alerts by claiming an edge.
 func TestOnlyServicesCarryTheEdgeMarker(t *testing.T) {
-	body := `{"device":"d1","ts":"2026-11-29T12:00:00Z","lat":1,"lon":1,"attrs":{"edge_alerts":"site-1","alarm":"1"}}`
-	only := `{"device":"d1","ts":"2026-11-29T12:00:01Z","lat":1,"lon":1,"attrs":{"edge_alerts":"site-1"}}`
+	body := `{"device":"d1","ts":"2026-11-25T11:00:00Z","lat":1,"lon":1,"attrs":{"edge_alerts":"site-1","alarm":"1"}}`
+	only := `{"device":"d1","ts":"2026-11-25T11:00:01Z","lat":1,"lon":1,"attrs":{"edge_alerts":"site-1"}}`
 	cases := []struct {
 		role     auth.Role
 		want     string
