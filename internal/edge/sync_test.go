@@ -142,7 +142,7 @@ type memMark struct {
 }
 
 func (m *memMark) LoadMark(context.Context) (SyncMark, bool, error) { return m.m, m.ok, nil }
-func (m *memMark) SaveMark(_ context.Context, s SyncMark) error   { m.m, m.ok = s, true; return nil }
+func (m *memMark) SaveMark(_ context.Context, s SyncMark) error     { m.m, m.ok = s, true; return nil }
 
 func fenceNames(f *memFences) []string {
 	var out []string
