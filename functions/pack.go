@@ -81,6 +81,9 @@ func Pack() []Spec {
 			Subscribes: []string{events.TypeEdgeStored}, Schedule: forwardSchedule,
 			Build: buildForwarder,
 		},
+		// Not EdgeSite: at an edge site, detection and the rules run inside
+		// edge-ingest, owntracks and osmand on the fences and rules synced
+		// from the cloud (RULES_URL, internal/edge Alerts); notify delivers.
 		{
 			Name: "geofence-detect", Config: &geofencedetect.Config{},
 			Subscribes: []string{events.TypeLocationUpdated},
