@@ -14,9 +14,9 @@ import (
 func TestCellGridAgreesWithTheRings(t *testing.T) {
 	shapes := map[string]string{
 		"square with a hole": `{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]],[[0.3,0.3],[0.3,0.6],[0.6,0.6],[0.6,0.3],[0.3,0.3]]]},"properties":{"name":"a"}}`,
-		"L shape": `{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[2,0],[2,0.5],[0.5,0.5],[0.5,2],[0,2],[0,0]]]},"properties":{"name":"b"}}`,
-		"two polygons": `{"type":"Feature","geometry":{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,1],[0,0]]],[[[3,3],[4,3],[4,4],[3,4],[3,3]]]]},"properties":{"name":"c"}}`,
-		"star": `{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,3],[1,1],[3,0],[1,-1],[0,-3],[-1,-1],[-3,0],[-1,1],[0,3]]]},"properties":{"name":"d"}}`,
+		"L shape":            `{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[2,0],[2,0.5],[0.5,0.5],[0.5,2],[0,2],[0,0]]]},"properties":{"name":"b"}}`,
+		"two polygons":       `{"type":"Feature","geometry":{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,1],[0,0]]],[[[3,3],[4,3],[4,4],[3,4],[3,3]]]]},"properties":{"name":"c"}}`,
+		"star":               `{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,3],[1,1],[3,0],[1,-1],[0,-3],[-1,-1],[-3,0],[-1,1],[0,3]]]},"properties":{"name":"d"}}`,
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for name, body := range shapes {
