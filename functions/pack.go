@@ -113,9 +113,11 @@ func Pack() []Spec {
 			Name: "notify", Config: &notify.Config{}, EdgeSite: true,
 			Subscribes: []string{events.TypeGeofenceDwelled, events.TypeGeofenceEntered, events.TypeGeofenceExited, events.TypeLocationUpdated,
 				events.TypeStopEnded, events.TypeStopStarted, events.TypeTripEnded, events.TypeTripStarted},
-			Schedule: notifySchedule,
-			Emits:    []string{alert.TypeAlertFired},
-			Build:    buildNotify,
+			// No Schedule: the silence sweep and deliveries run in the process
+			// (SILENCE_SWEEP_INTERVAL, DELIVERY_INTERVAL), so on OpenFaaS its
+			// topic can name these events (a cron-function gets none).
+			Emits: []string{alert.TypeAlertFired},
+			Build: buildNotify,
 		},
 		{
 			Name: "osmand", Config: &osmand.Config{}, Edge: true, EdgeSite: true,
