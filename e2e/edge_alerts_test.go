@@ -191,3 +191,106 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 		t.Errorf("the edge Redis has no alert index")
 	}
 }
+
+// TestEdgeSyncRoleTenantMatrix: the two reads an edge node syncs from, GET
+// geofences?since= and GET rules?all=true (the rules with their webhook
+// secrets), for every role, broken credentials and two tenants; refused
+// and malformed requests change nothing.
+func TestEdgeSyncRoleTenantMatrix(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	rc, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	env := map[string]string{"REDIS_URL": rs.URL, "WEBHOOK_ALLOW_PRIVATE": "true"}
+	fences := startFunction(t, "geofences", env)
+	rules := startFunction(t, "rules", env)
+	secrets := map[string]string{}
+	for _, tenant := range []string{"acme", "globex"} {
+		admin := token(t, tenant, auth.RoleAdmin, "")
+		fence := fmt.Sprintf(`{"type":"Feature","id":"%s-yard","geometry":{"type":"Point","coordinates":[2.35,48.85]},"properties":{"name":"Yard","radius_m":50}}`, tenant)
+		if r := call(t, http.MethodPost, fences.URL, admin, hdr("Content-Type", "application/geo+json"), []byte(fence)); r.Status != http.StatusCreated {
+			t.Fatalf("fence: %d %s", r.Status, r.Body)
+		}
+		rule := fmt.Sprintf(`{"name":"%s in","on":["io.geotrack.geofence.entered"],"webhook":{"url":"http://127.0.0.1:9/hook"}}`, tenant)
+		r := call(t, http.MethodPost, rules.URL, admin, hdr("Content-Type", "application/json"), []byte(rule))
+		if r.Status != http.StatusCreated {
+			t.Fatalf("rule: %d %s", r.Status, r.Body)
+		}
+		var created struct{ Secret string }
+		r.JSON(t, &created)
+		secrets[tenant] = created.Secret
+	}
+	before := snapshot(t, rc)
+
+	callers := []struct {
+		name                string
+		tok                 string
+		fenceSync, ruleSync int
+	}{
+		{"device", token(t, "acme", auth.RoleDevice, "van-1"), 403, 403},
+		{"viewer", token(t, "acme", auth.RoleViewer, ""), 200, 403},
+		{"admin", token(t, "acme", auth.RoleAdmin, ""), 200, 403},
+		{"service", token(t, "acme", auth.RoleService, ""), 200, 200},
+		{"no token", "", 401, 401},
+		{"garbage", "not.a.jwt", 401, 401},
+	}
+	for _, cl := range callers {
+		t.Run(cl.name, func(t *testing.T) {
+			if r := call(t, http.MethodGet, fences.URL+"?since=0", cl.tok, nil, nil); r.Status != cl.fenceSync {
+				t.Errorf("geofences?since=0: %d, want %d (%s)", r.Status, cl.fenceSync, r.Body)
+			}
+			r := call(t, http.MethodGet, rules.URL+"?all=true", cl.tok, nil, nil)
+			if r.Status != cl.ruleSync {
+				t.Errorf("rules?all=true: %d, want %d (%s)", r.Status, cl.ruleSync, r.Body)
+			}
+			if r.Status != http.StatusOK && strings.Contains(string(r.Body), "whsec_") {
+				t.Errorf("a refused sync shows a secret: %s", r.Body)
+			}
+		})
+	}
+
+	t.Run("each tenant's service syncs its own", func(t *testing.T) {
+		for _, tenant := range []string{"acme", "globex"} {
+			other := map[string]string{"acme": "globex", "globex": "acme"}[tenant]
+			svc := token(t, tenant, auth.RoleService, "")
+			r := call(t, http.MethodGet, fences.URL+"?since=0", svc, nil, nil)
+			body := string(r.Body)
+			if r.Status != http.StatusOK || !strings.Contains(body, `"tenant":"`+tenant+`"`) || !strings.Contains(body, tenant+"-yard") ||
+				strings.Contains(body, other+"-yard") {
+				t.Errorf("%s fences: %d %s", tenant, r.Status, body)
+			}
+			r = call(t, http.MethodGet, rules.URL+"?all=true", svc, nil, nil)
+			body = string(r.Body)
+			if r.Status != http.StatusOK || !strings.Contains(body, secrets[tenant]) || strings.Contains(body, secrets[other]) ||
+				strings.Contains(body, other+" in") {
+				t.Errorf("%s rules: %d %s", tenant, r.Status, body)
+			}
+			etag := r.Header.Get("ETag")
+			if r := call(t, http.MethodGet, rules.URL+"?all=true", svc, hdr("If-None-Match", etag), nil); r.Status != http.StatusNotModified {
+				t.Errorf("%s rules unchanged: %d, want 304", tenant, r.Status)
+			}
+		}
+	})
+
+	t.Run("malformed", func(t *testing.T) {
+		svc := token(t, "acme", auth.RoleService, "")
+		for _, c := range []struct{ method, url, field string }{
+			{http.MethodGet, fences.URL + "?since=-1", "since"},
+			{http.MethodGet, fences.URL + "?since=x", "since"},
+			{http.MethodGet, fences.URL + "?since=", "since"},
+			{http.MethodGet, rules.URL + "?all=yes", "all"},
+			{http.MethodPost, rules.URL + "?all=true", "all"},
+			{http.MethodDelete, rules.URL + "?all=true", "all"},
+		} {
+			r := call(t, c.method, c.url, svc, hdr("Content-Type", "application/json"), []byte(`{}`))
+			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), c.field) {
+				t.Errorf("%s %s: %d %s, want 400 naming %s", c.method, c.url, r.Status, r.Body, c.field)
+			}
+		}
+	})
+	if after := snapshot(t, rc); after != before {
+		t.Error("the sync reads changed Redis")
+	}
+}
