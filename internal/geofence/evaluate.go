@@ -140,16 +140,17 @@ func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fi
 	if hasPrev {
 		from = prev
 	}
-	idx.Near(from, p, func(fence *Fence) bool {
-		if slices.Contains(stay, fence) || !fence.AppliesTo(device) {
+	idx.near(from, p, func(c *candidate, bmin, bmax [2]float64) bool {
+		fence := c.fence
+		if slices.Contains(stay, fence) || !c.every && !fence.AppliesTo(device) {
 			return true
 		}
-		if fence.Contains(p) {
+		if c.contains(p, bmin, bmax) {
 			st.Inside[fence.ID] = Presence{Since: f.TS}
 			add(Entered, fence, false)
 			return true
 		}
-		if hasPrev && prev != p && fence.Crosses(prev, p) && !wasInsideAt(out, fence.ID) {
+		if hasPrev && prev != p && c.crosses(prev, p, bmin, bmax) && !wasInsideAt(out, fence.ID) {
 			add(Entered, fence, true)
 			add(Exited, fence, true)
 		}

@@ -65,3 +65,46 @@ func TestCellGridAgreesWithTheRings(t *testing.T) {
 		})
 	}
 }
+
+// TestCandidatesAgreeWithTheirFences: the index's candidate tests (what the
+// evaluator runs) answer as Fence.Contains and Fence.Crosses do, for points
+// and short segments over polygons, holes, several polygons and circles.
+func TestCandidatesAgreeWithTheirFences(t *testing.T) {
+	bodies := []string{
+		`{"type":"Feature","id":"hole","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]],[[0.3,0.3],[0.3,0.6],[0.6,0.6],[0.6,0.3],[0.3,0.3]]]},"properties":{"name":"a"}}`,
+		`{"type":"Feature","id":"l","geometry":{"type":"Polygon","coordinates":[[[0.5,0.5],[2,0.5],[2,1],[1,1],[1,2],[0.5,2],[0.5,0.5]]]},"properties":{"name":"b"}}`,
+		`{"type":"Feature","id":"two","geometry":{"type":"MultiPolygon","coordinates":[[[[1.2,1.2],[1.5,1.2],[1.5,1.5],[1.2,1.5],[1.2,1.2]]],[[[0.1,1.5],[0.4,1.5],[0.4,1.9],[0.1,1.9],[0.1,1.5]]]]},"properties":{"name":"c"}}`,
+		`{"type":"Feature","id":"circle","geometry":{"type":"Point","coordinates":[1,1]},"properties":{"name":"d","radius_m":30000}}`,
+	}
+	var fences []*Fence
+	for _, b := range bodies {
+		fs, err := Decode([]byte(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs[0].ID = fs[0].Name
+		fences = append(fences, &fs[0])
+	}
+	idx := NewIndex(fences)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 20000; i++ {
+		a := orb.Point{rng.Float64()*2.2 - 0.1, rng.Float64()*2.2 - 0.1}
+		b := orb.Point{a[0] + rng.NormFloat64()*0.05, a[1] + rng.NormFloat64()*0.05}
+		seen := map[*Fence]bool{}
+		idx.near(a, b, func(c *candidate, bmin, bmax [2]float64) bool {
+			seen[c.fence] = true
+			if got, want := c.contains(b, bmin, bmax), c.fence.Contains(b); got != want {
+				t.Fatalf("%s: candidate contains %v = %v, fence %v", c.fence.ID, b, got, want)
+			}
+			if got, want := c.crosses(a, b, bmin, bmax), c.fence.Crosses(a, b); got != want {
+				t.Fatalf("%s: candidate crosses %v-%v = %v, fence %v", c.fence.ID, a, b, got, want)
+			}
+			return true
+		})
+		for _, f := range fences {
+			if !seen[f] && (f.Contains(b) || f.Crosses(a, b)) {
+				t.Fatalf("%s holds %v or meets %v-%v but was no candidate", f.ID, b, a, b)
+			}
+		}
+	}
+}
