@@ -118,6 +118,7 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 	})
 	startFunction(t, "notify", map[string]string{
 		"REDIS_URL": edgeRedis.URL, "DELIVERY_INTERVAL": "100ms", "SILENCE_SWEEP_INTERVAL": "1s", "WEBHOOK_ALLOW_PRIVATE": "true",
+		"EDGE_NODE_ID": "site-1",
 	})
 	testenv.Eventually(t, "the edge has the fence and the rule", 10*time.Second, func() bool {
 		raw, err := erc.Get(ctx, redisstore.SyncedAlertsKey).Bytes()
@@ -292,5 +293,73 @@ func TestEdgeSyncRoleTenantMatrix(t *testing.T) {
 	})
 	if after := snapshot(t, rc); after != before {
 		t.Error("the sync reads changed Redis")
+	}
+}
+
+// TestEdgeSilenceFiresOnce: a silence rule synced to an edge node fires
+// from the edge's in-process sweep when its device goes quiet; the cloud,
+// which has the same fix (forwarded, marked as the edge's), sweeps too but
+// leaves that device to the edge: the webhook gets the alert once.
+func TestEdgeSilenceFiresOnce(t *testing.T) {
+	cloudRedis := testenv.StartRedis(t)
+	cloud := startDev(t, cloudRedis.URL, "EVENT_RELAY_INTERVAL=100ms", "DELIVERY_INTERVAL=100ms", "SILENCE_SWEEP_INTERVAL=500ms")
+	admin := token(t, "acme", auth.RoleAdmin, "")
+	recv := newWebhookReceiver(t)
+	rule := fmt.Sprintf(`{"name":"quiet","on":["io.geotrack.location.updated"],"when":{"silent_s":10},"webhook":{"url":%q}}`, recv.url("/quiet"))
+	r := call(t, http.MethodPost, cloud+"/function/rules", admin, hdr("Content-Type", "application/json"), []byte(rule))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("rule: %d %s", r.Status, r.Body)
+	}
+	var created struct{ ID, Secret string }
+	r.JSON(t, &created)
+	recv.mu.Lock()
+	recv.secrets["/quiet"] = created.Secret
+	recv.mu.Unlock()
+
+	edgeRedis := testenv.StartRedis(t)
+	service := token(t, "acme", auth.RoleService, "")
+	ingest := startFunction(t, "edge-ingest", map[string]string{
+		"REDIS_URL": edgeRedis.URL, "EDGE_NODE_ID": "site-1", "EDGE_SERVICE_TOKEN": service,
+		"RULES_URL": cloud + "/function/rules", "ALERTS_SYNC_INTERVAL": "200ms",
+		"EDGE_IDLE_AFTER": "1s", "EDGE_FLUSH_INTERVAL": "200ms",
+	})
+	startFunction(t, "notify", map[string]string{
+		"REDIS_URL": edgeRedis.URL, "DELIVERY_INTERVAL": "100ms", "SILENCE_SWEEP_INTERVAL": "500ms", "WEBHOOK_ALLOW_PRIVATE": "true",
+		"EDGE_NODE_ID": "site-1",
+	})
+	startFunction(t, "forwarder", map[string]string{
+		"REDIS_URL": edgeRedis.URL, "EDGE_NODE_ID": "site-1", "CLOUD_INGEST_URL": cloud + "/function/ingest",
+		"EDGE_SERVICE_TOKEN": service, "FORWARD_INTERVAL": "200ms",
+	})
+	erc, err := redisstore.Open(edgeRedis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { erc.Close() })
+	testenv.Eventually(t, "the edge has the rule", 10*time.Second, func() bool {
+		return erc.HLen(context.Background(), "gt:{acme}:rules").Val() == 1
+	})
+
+	device := token(t, "acme", auth.RoleDevice, "van-1")
+	body := fmt.Sprintf(`{"device":"van-1","ts":%q,"lat":48.85,"lon":2.35,"acc":5}`, time.Now().UTC().Add(-time.Second).Format(time.RFC3339))
+	if r := call(t, http.MethodPost, ingest.URL, device, hdr("Content-Type", "application/json"), []byte(body)); r.Status != http.StatusAccepted {
+		t.Fatalf("edge-ingest: %d %s", r.Status, r.Body)
+	}
+	viewer := token(t, "acme", auth.RoleViewer, "")
+	testenv.Eventually(t, "the fix in the cloud, marked as the edge's", 10*time.Second, func() bool {
+		r := call(t, http.MethodGet, cloud+"/function/position?device=van-1", viewer, nil, nil)
+		return r.Status == http.StatusOK && strings.Contains(string(r.Body), `"edge_alerts":"site-1"`)
+	})
+	testenv.Eventually(t, "the silence alert from the edge", 20*time.Second, func() bool { return len(recv.distinct("/quiet")) == 1 })
+	time.Sleep(3 * time.Second) // both tiers sweep every 500 ms
+	if got := recv.deliveries("/quiet"); len(got) != 1 || recv.badSigned != 0 {
+		t.Fatalf("%d deliveries (%d badly signed), want the edge's one", len(got), recv.badSigned)
+	}
+	if d := recv.distinct("/quiet")[0]; d.Event.Data.Rule != created.ID || d.Event.Data.Kind != "silence" {
+		t.Errorf("alert: %s", d.Body)
+	}
+	r = call(t, http.MethodGet, cloud+"/function/alerts", admin, nil, nil)
+	if r.Status != http.StatusOK || strings.Contains(string(r.Body), created.ID) {
+		t.Errorf("cloud alerts: %d %s, want none fired in the cloud", r.Status, r.Body)
 	}
 }

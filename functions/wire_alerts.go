@@ -61,7 +61,7 @@ func buildNotify(ctx context.Context, d *Deps) (*Built, error) {
 	if relay != nil {
 		store.WithEventOutbox(cfg.OutboxMaxLen, relay.Wake)
 	}
-	engine := alert.NewEngine(store, cfg.Source)
+	engine := alert.NewEngine(store, cfg.Source).AtEdge(cfg.EdgeNodeID)
 	dispatcher := webhook.NewDispatcher(store, webhook.Config{
 		Client:  webhook.NewClient(cfg.Timeout, cfg.AllowPrivate),
 		Retry:   backoff.Policy{Min: cfg.RetryMin, Max: cfg.RetryMax},
