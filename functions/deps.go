@@ -119,7 +119,8 @@ func (d *Deps) EventRelay(rc config.Redis, sc events.SinkConfig) (*eventoutbox.R
 	}
 	r := eventoutbox.New(client, sink, eventoutbox.Config{
 		Interval: sc.RelayInterval, SendTimeout: sc.RelayTimeout, MaxBackoff: sc.RelayMaxBackoff, Metrics: d.Metrics,
-		Signer: signer,
+		ParallelShared: sc.RelayParallelShared,
+		Signer:         signer,
 	})
 	if d.relays == nil {
 		d.relays = map[string]*eventoutbox.Relay{}
