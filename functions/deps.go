@@ -12,6 +12,7 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/dependency"
+	"github.com/geotrack/geotrack/internal/edge"
 	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/guard"
@@ -39,6 +40,7 @@ type Deps struct {
 	relays  map[string]*eventoutbox.Relay
 	stops   []func()            // run before closers: relays use clients and sinks
 	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
+	alerts  *edge.Alerts        // the edge's fence and rule sync and evaluation, one per process (wire_edgealerts.go)
 	signer  *eventSigner        // loaded once per process (EventSigner)
 	closers []func() error
 
@@ -121,7 +123,8 @@ func (d *Deps) EventRelay(rc config.Redis, sc events.SinkConfig) (*eventoutbox.R
 	}
 	r := eventoutbox.New(client, sink, eventoutbox.Config{
 		Interval: sc.RelayInterval, SendTimeout: sc.RelayTimeout, MaxBackoff: sc.RelayMaxBackoff, Metrics: d.Metrics,
-		Signer: signer,
+		ParallelShared: sc.RelayParallelShared,
+		Signer:         signer,
 	})
 	if d.relays == nil {
 		d.relays = map[string]*eventoutbox.Relay{}
