@@ -1,37 +1,13 @@
 package geojson
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"time"
 
 	"github.com/geotrack/geotrack/internal/fix"
 )
-
-type featureCollection struct {
-	Type     string    `json:"type"`
-	Features []feature `json:"features"`
-}
-
-type feature struct {
-	Type       string     `json:"type"`
-	Geometry   geometry   `json:"geometry"`
-	Properties trackProps `json:"properties"`
-}
-
-type geometry struct {
-	Type        string `json:"type"`
-	Coordinates any    `json:"coordinates"`
-}
-
-type trackProps struct {
-	Device     string   `json:"device"`
-	Time       string   `json:"time,omitempty"`
-	Start      string   `json:"start"`
-	End        string   `json:"end"`
-	CoordTimes []string `json:"coordTimes"`
-}
 
 // EncodeTrack writes fixes, in the order given, as a FeatureCollection with
 // one Feature: a LineString of [lon, lat] or [lon, lat, alt] positions
@@ -45,28 +21,130 @@ type trackProps struct {
 // back to the same lat/lon/alt and ms-truncated times. Non-finite numbers are
 // an error: JSON cannot carry them.
 func EncodeTrack(w io.Writer, device string, fixes []fix.Fix) error {
-	fc := featureCollection{Type: "FeatureCollection", Features: []feature{}}
-	if len(fixes) > 0 {
-		positions := make([][]float64, len(fixes))
-		times := make([]string, len(fixes))
-		for i, f := range fixes {
-			pos, err := toPosition(f)
-			if err != nil {
-				return fmt.Errorf("encode geojson fix %d: %w", i, err)
+	tw := NewTrackWriter(w, device)
+	for _, f := range fixes {
+		if err := tw.Write(f); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// flushAt is how much a TrackWriter buffers before writing through.
+const flushAt = 32 << 10
+
+// TrackWriter writes the document EncodeTrack writes a fix at a time: the
+// positions stream out as they come, and only each fix's time (8 bytes)
+// is kept until the end, where coordTimes follows the geometry. Its output
+// is byte for byte that of encoding/json (see the test's reference
+// encoder).
+type TrackWriter struct {
+	w      io.Writer
+	device string
+	buf    []byte
+	first  fix.Fix // held until a second fix says LineString or Close says Point
+	times  []int64 // unix ms of every fix
+	err    error
+}
+
+// NewTrackWriter starts device's track on w.
+func NewTrackWriter(w io.Writer, device string) *TrackWriter {
+	return &TrackWriter{w: w, device: device, buf: make([]byte, 0, flushAt+256)}
+}
+
+// Write adds one fix.
+func (t *TrackWriter) Write(f fix.Fix) error {
+	if t.err != nil {
+		return t.err
+	}
+	if _, err := toPosition(f); err != nil {
+		t.err = fmt.Errorf("encode geojson fix %d: %w", len(t.times), err)
+		return t.err
+	}
+	t.times = append(t.times, f.TS.UnixMilli())
+	switch len(t.times) {
+	case 1:
+		t.first = f
+		return nil
+	case 2:
+		t.buf = append(t.buf, `{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"LineString","coordinates":[`...)
+		t.buf = appendPosition(t.buf, t.first)
+	}
+	t.buf = appendPosition(append(t.buf, ','), f)
+	if len(t.buf) >= flushAt {
+		return t.flush()
+	}
+	return nil
+}
+
+// Close ends the document and writes what is buffered.
+func (t *TrackWriter) Close() error {
+	if t.err != nil {
+		return t.err
+	}
+	b := t.buf
+	switch len(t.times) {
+	case 0:
+		b = append(b, `{"type":"FeatureCollection","features":[]}`...)
+	case 1:
+		b = append(b, `{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":`...)
+		b = appendPosition(b, t.first)
+		b = append(b, `},"properties":{"device":`...)
+		b = fix.AppendString(b, t.device)
+		b = appendTimeProp(b, `,"time":`, t.times[0])
+	default:
+		b = append(b, `]},"properties":{"device":`...)
+		b = fix.AppendString(b, t.device)
+	}
+	if n := len(t.times); n > 0 {
+		b = appendTimeProp(b, `,"start":`, t.times[0])
+		b = appendTimeProp(b, `,"end":`, t.times[n-1])
+		b = append(b, `,"coordTimes":[`...)
+		for i, ms := range t.times {
+			if i > 0 {
+				b = append(b, ',')
 			}
-			positions[i], times[i] = pos, fix.FormatTime(f.TS)
+			b = appendTime(b, ms)
+			if len(b) >= flushAt {
+				t.buf = b
+				if err := t.flush(); err != nil {
+					return err
+				}
+				b = t.buf
+			}
 		}
-		props := trackProps{Device: device, Start: times[0], End: times[len(times)-1], CoordTimes: times}
-		g := geometry{Type: "LineString", Coordinates: positions}
-		if len(fixes) == 1 {
-			g = geometry{Type: "Point", Coordinates: positions[0]}
-			props.Time = times[0]
-		}
-		fc.Features = append(fc.Features, feature{Type: "Feature", Geometry: g, Properties: props})
+		b = append(b, `]}}]}`...)
 	}
-	if err := json.NewEncoder(w).Encode(fc); err != nil {
-		return fmt.Errorf("encode geojson track: %w", err)
+	t.buf = append(b, '\n')
+	return t.flush()
+}
+
+func appendTimeProp(b []byte, key string, ms int64) []byte {
+	return appendTime(append(b, key...), ms)
+}
+
+func appendTime(b []byte, ms int64) []byte {
+	b = append(b, '"')
+	b = fix.AppendTime(b, time.UnixMilli(ms))
+	return append(b, '"')
+}
+
+// appendPosition appends [lon,lat] or [lon,lat,alt]; f is finite.
+func appendPosition(b []byte, f fix.Fix) []byte {
+	b = fix.AppendFloat(append(b, '['), f.Lon)
+	b = fix.AppendFloat(append(b, ','), f.Lat)
+	if f.Alt != nil {
+		b = fix.AppendFloat(append(b, ','), *f.Alt)
 	}
+	return append(b, ']')
+}
+
+func (t *TrackWriter) flush() error {
+	if _, err := t.w.Write(t.buf); err != nil {
+		t.err = fmt.Errorf("encode geojson track: %w", err)
+		return t.err
+	}
+	t.buf = t.buf[:0]
 	return nil
 }
 
