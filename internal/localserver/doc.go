@@ -1,6 +1,6 @@
 // Package localserver starts and stops the servers geotrack runs next to
-// itself on one machine: redis-server, a Redis Cluster of redis-servers and
-// nats-server. It is the one launcher of the repository: the tests use it
+// itself on one machine: redis-server, a Redis Cluster of redis-servers,
+// nats-server and minio (the archive's object store). It is the one launcher of the repository: the tests use it
 // through internal/testenv, `geotrack dev` for its Redis and `geotrack bench`
 // for a private Redis.
 //

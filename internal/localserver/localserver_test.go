@@ -12,6 +12,7 @@ func TestMissingBinaryNamesTheInstallHint(t *testing.T) {
 	}{
 		{"redis-server-does-not-exist", redisInstallHint, "apt-get install redis-server"},
 		{"nats-server-does-not-exist", natsInstallHint, "go install github.com/nats-io/nats-server/v2@" + NATSServerVersion},
+		{"minio-does-not-exist", minioInstallHint, "go install github.com/minio/minio@" + MinIOVersion},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -48,6 +48,8 @@ type server struct {
 	captureOutput bool
 	// args returns the command line for a port.
 	args func(port int) []string
+	// env is added to the process's environment (minio's credentials).
+	env []string
 	// ready reports nil once the server at addr answers as process pid (and
 	// not another server that had the port already).
 	ready func(ctx context.Context, addr string, pid int) error
@@ -96,6 +98,9 @@ func (s *server) try(ctx context.Context, port int) (*process, string, error) {
 	logStart := fileSize(s.logPath)
 	cmd := exec.Command(s.bin, s.args(port)...)
 	cmd.Dir = s.dir
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	cmd.SysProcAttr = sysProcAttr()
 	if s.captureOutput {
 		logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
