@@ -116,18 +116,70 @@ func (s *Service) openStream(ctx context.Context, tenant, device string, from, t
 	}
 	h.from = start
 	if s.archive != nil {
-		h.coldNext, h.coldStop = iter.Pull2(s.archive.Scan(ctx, tenant, device, start, to))
+		h.cold.feed = startColdFeed(ctx, s.archive, tenant, device, start, to)
 	} else {
 		h.cold.done = true
 	}
 	return h, nil
 }
 
+// coldReadAhead is how many archived batches are read ahead of the
+// consumer: the archive is decoded on one core while the export is encoded
+// on another.
+const coldReadAhead = 2
+
+// coldFeed runs an archive scan in its own goroutine, a few batches ahead.
+type coldFeed struct {
+	batches chan coldBatch
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+type coldBatch struct {
+	fixes []fix.Fix
+	err   error
+}
+
+func startColdFeed(ctx context.Context, archive Archive, tenant, device string, from, to time.Time) *coldFeed {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &coldFeed{batches: make(chan coldBatch, coldReadAhead), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		defer close(f.batches)
+		for fixes, err := range archive.Scan(ctx, tenant, device, from, to) {
+			select {
+			case f.batches <- coldBatch{fixes, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return f
+}
+
+// next returns the next batch; ok is false at the end.
+func (f *coldFeed) next() (b coldBatch, ok bool) {
+	b, ok = <-f.batches
+	return b, ok
+}
+
+// stop ends the scan and waits until it has released what it held.
+func (f *coldFeed) stop() {
+	f.cancel()
+	for range f.batches { // unblock a pending send
+	}
+	<-f.done
+}
+
 // tierBuffer is what a HistoryStream has read of one tier and not returned.
 type tierBuffer struct {
 	fixes []fix.Fix
 	i     int
-	done  bool // nothing more to read from the tier
+	done  bool      // nothing more to read from the tier
+	feed  *coldFeed // the archive's reader; nil for the hot tier
 }
 
 func (b *tierBuffer) head() (fix.Fix, bool) {
@@ -147,8 +199,6 @@ type HistoryStream struct {
 	hotPage        int
 	hot, cold      tierBuffer
 	hotCursor      string
-	coldNext       func() ([]fix.Fix, error, bool)
-	coldStop       func()
 	err            error
 }
 
@@ -169,14 +219,18 @@ func (h *HistoryStream) fillHot() {
 // fillCold reads the next archived batch when the buffered one is used up.
 func (h *HistoryStream) fillCold() {
 	for h.err == nil && !h.cold.done && h.cold.i >= len(h.cold.fixes) {
-		batch, err, ok := h.coldNext()
+		if h.cold.feed == nil { // closed
+			h.cold.done = true
+			return
+		}
+		b, ok := h.cold.feed.next()
 		switch {
 		case !ok:
 			h.cold.done = true
-		case err != nil:
-			h.err = fmt.Errorf("read archived history: %w", err)
+		case b.err != nil:
+			h.err = fmt.Errorf("read archived history: %w", b.err)
 		default:
-			h.cold.fixes, h.cold.i = batch, 0
+			h.cold.fixes, h.cold.i = b.fixes, 0
 		}
 	}
 }
@@ -229,9 +283,9 @@ func (h *HistoryStream) Err() error { return h.err }
 
 // Close releases the archive reader. It is safe to call more than once.
 func (h *HistoryStream) Close() {
-	if h.coldStop != nil {
-		h.coldStop()
-		h.coldStop = nil
+	if h.cold.feed != nil {
+		h.cold.feed.stop()
+		h.cold.feed = nil
 	}
 }
 
