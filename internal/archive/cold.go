@@ -195,6 +195,7 @@ type coldPart struct {
 	key          string
 	obj          *minio.Object
 	groups       []parquet.RowGroup
+	seeks        []int64 // per group, the row to start reading at
 	reader       *parquet.GenericReader[Row]
 	rows         []Row
 	i            int
@@ -213,8 +214,7 @@ func (c *ColdStore) openPart(ctx context.Context, key string, minMS, maxMS int64
 		obj.Close()
 		return nil, fmt.Errorf("archive: stat %s: %w", key, err)
 	}
-	file, err := parquet.OpenFile(obj, info.Size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true),
-		parquet.ReadBufferSize(coldReadBuffer))
+	file, err := parquet.OpenFile(obj, info.Size, parquet.SkipBloomFilters(true), parquet.ReadBufferSize(coldReadBuffer))
 	if err != nil {
 		obj.Close()
 		return nil, fmt.Errorf("archive: open %s: %w", key, err)
@@ -226,15 +226,42 @@ func (c *ColdStore) openPart(ctx context.Context, key string, minMS, maxMS int64
 		return nil, fmt.Errorf("archive: %s has no ts column", key)
 	}
 	for _, rg := range file.RowGroups() {
-		// Skip row groups wholly outside the range by their statistics.
+		// Skip row groups wholly outside the range by their statistics,
+		// and the pages of a group before the range by its page index.
+		seek := int64(0)
 		if chunk, ok := rg.ColumnChunks()[tsColumn.ColumnIndex].(*parquet.FileColumnChunk); ok {
-			if lo, hi, ok := chunk.Bounds(); ok && (hi.Int64() < minMS || lo.Int64() > maxMS) {
+			lo, hi, ok := chunk.Bounds()
+			if ok && (hi.Int64() < minMS || lo.Int64() > maxMS) {
 				continue
+			}
+			if ok && lo.Int64() < minMS {
+				seek = firstRowFrom(chunk, minMS)
 			}
 		}
 		p.groups = append(p.groups, rg)
+		p.seeks = append(p.seeks, seek)
 	}
 	return p, nil
+}
+
+// firstRowFrom is the first row of the first page of chunk (ts, in order)
+// that may hold a ts ≥ minMS, by the page index; 0 without one. Seeking
+// there saves decoding the rows of a cursor's day before it.
+func firstRowFrom(chunk *parquet.FileColumnChunk, minMS int64) int64 {
+	columnIndex, err := chunk.ColumnIndex()
+	if err != nil || columnIndex == nil {
+		return 0
+	}
+	offsetIndex, err := chunk.OffsetIndex()
+	if err != nil || offsetIndex == nil || offsetIndex.NumPages() != columnIndex.NumPages() {
+		return 0
+	}
+	for i := range columnIndex.NumPages() {
+		if !columnIndex.NullPage(i) && columnIndex.MaxValue(i).Int64() >= minMS {
+			return offsetIndex.FirstRowIndex(i)
+		}
+	}
+	return 0
 }
 
 // peek returns the next row in range without taking it.
@@ -271,7 +298,13 @@ func (p *coldPart) fill() error {
 				return nil
 			}
 			p.reader = parquet.NewGenericRowGroupReader[Row](p.groups[0])
-			p.groups = p.groups[1:]
+			seek := p.seeks[0]
+			p.groups, p.seeks = p.groups[1:], p.seeks[1:]
+			if seek > 0 {
+				if err := p.reader.SeekToRow(seek); err != nil {
+					return fmt.Errorf("archive: seek in %s: %w", p.key, err)
+				}
+			}
 		}
 		buf := p.rows[:cap(p.rows)]
 		clear(buf)
