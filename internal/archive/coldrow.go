@@ -41,7 +41,8 @@ func coldEscape(s string) string {
 const coldExactKey = "~exact"
 
 // coldFixOfRow converts an archived row to the fix the hot store returned
-// for it: coordinates from 1e-7 degrees, optional float32 values to the
+// for it (the archiver's Row.Fix on h13-archive; one of the two goes at
+// the merge): coordinates from 1e-7 degrees, optional float32 values to the
 // shortest decimal that reads back to them (223.4, not 223.39999389648438),
 // attrs from their JSON object, exact values where the row kept them.
 func coldFixOfRow(r *Row) (fix.Fix, error) {
@@ -68,12 +69,14 @@ func coldFixOfRow(r *Row) (fix.Fix, error) {
 		return fix.Fix{}, fmt.Errorf("ts %d: attrs %q: %w", r.TS, clip.String(*r.Attrs, 60), err)
 	}
 	for k, v := range raw {
-		if k == coldExactKey {
+		if k == coldExactKey && len(v) > 0 && v[0] == '{' {
 			var exact map[string]float64
 			if err := json.Unmarshal(v, &exact); err != nil {
 				return fix.Fix{}, fmt.Errorf("ts %d: attrs %s: %w", r.TS, coldExactKey, err)
 			}
-			applyExact(&f, exact)
+			if err := coldApplyExact(&f, exact); err != nil {
+				return fix.Fix{}, fmt.Errorf("ts %d: %w", r.TS, err)
+			}
 			continue
 		}
 		var s string
@@ -88,7 +91,7 @@ func coldFixOfRow(r *Row) (fix.Fix, error) {
 	return f, nil
 }
 
-func applyExact(f *fix.Fix, exact map[string]float64) {
+func coldApplyExact(f *fix.Fix, exact map[string]float64) error {
 	for name, v := range exact {
 		switch name {
 		case "lat":
@@ -105,8 +108,11 @@ func applyExact(f *fix.Fix, exact map[string]float64) {
 			f.Heading = fix.Float(v)
 		case "battery":
 			f.Battery = fix.Float(v)
+		default:
+			return fmt.Errorf("%s: unknown field %q", coldExactKey, name)
 		}
 	}
+	return nil
 }
 
 // coldFloat64 is the float64 of the shortest decimal that reads back to v.
