@@ -48,6 +48,9 @@ type result struct {
 	panic any
 	stack []byte
 	body  func(io.Writer) error // a streamed body (Streamer), or nil
+	// release frees the request's admission slot once a streamed body is
+	// written; nil when already freed.
+	release func()
 }
 
 func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -128,15 +131,28 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 		res := h.call(req)
 		// Release before handing the result over, so that once the client
 		// has its answer the slot is free: a client sending requests one
-		// after another never sees a spurious 429.
-		release()
+		// after another never sees a spurious 429. A streamed body holds
+		// the slot until it is written (the client sees its end only after).
+		if res.body != nil {
+			res.release = release
+		} else {
+			release()
+		}
 		done <- res
 	}()
 
 	select {
 	case res := <-done:
+		if res.release != nil {
+			defer res.release()
+		}
 		return h.respond(w, res, log)
 	case <-hctx.Done():
+		go func() { // the handler may still return a stream nobody will write
+			if res := <-done; res.release != nil {
+				res.release()
+			}
+		}()
 		if r.Context().Err() != nil {
 			log.Info("client closed the request before the handler finished")
 			return statusClientClosed, 0, false

@@ -89,3 +89,67 @@ func TestStreamerIsPreferredAndStreams(t *testing.T) {
 		})
 	}
 }
+
+// gatedStream streams one line, then waits for gate before the second.
+type gatedStream struct {
+	started chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedStream) Handle(handler.Request) (handler.Response, error) {
+	return handler.Response{}, errors.New("Handle called on a Streamer")
+}
+
+func (g *gatedStream) HandleStream(handler.Request) (StreamResponse, error) {
+	return StreamResponse{Response: Raw(http.StatusOK, "text/plain", nil), WriteBody: func(w io.Writer) error {
+		fmt.Fprintln(w, "first")
+		select {
+		case g.started <- struct{}{}:
+		default:
+		}
+		<-g.gate
+		fmt.Fprintln(w, "second")
+		return nil
+	}}, nil
+}
+
+// TestStreamHoldsItsSlot: a body being streamed counts against
+// MaxInflight until it is written; then the slot is free again.
+func TestStreamHoldsItsSlot(t *testing.T) {
+	fn := &gatedStream{started: make(chan struct{}, 1), gate: make(chan struct{})}
+	srv := httptest.NewServer(FunctionHandler(fn, Options{Name: "t", MaxInflight: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	first := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			first <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		first <- string(b)
+	}()
+	<-fn.started
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("second request while streaming: %d, want 429", resp.StatusCode)
+	}
+	close(fn.gate)
+	if got := <-first; got != "first\nsecond\n" {
+		t.Fatalf("first body %q", got)
+	}
+	resp, err = http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(b) != "first\nsecond\n" {
+		t.Fatalf("after the stream: %d %q", resp.StatusCode, b)
+	}
+}
