@@ -54,6 +54,14 @@ type MinIOConfig struct {
 	// TLS serves https with a fresh self-signed certificate for 127.0.0.1,
 	// whose PEM is at CAFile (SSE-C needs TLS).
 	TLS bool
+	// Port to listen on; 0 picks a free one.
+	Port int
+	// AccessKey and SecretKey are the root credentials; empty: random ones.
+	AccessKey, SecretKey string
+	// KMSKey is the base64 of the 32-byte static KMS key SSE-S3 encrypts
+	// with; empty: a random one (objects then cannot be read after a
+	// restart with another key, so keep it with a persistent Dir).
+	KMSKey string
 }
 
 // StartMinIO starts a minio server on a free loopback port with its data in
@@ -72,11 +80,18 @@ func StartMinIO(ctx context.Context, cfg MinIOConfig) (*MinIO, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		return nil, fmt.Errorf("minio dir: %w", err)
 	}
-	kmsKey := make([]byte, 32)
-	if _, err := rand.Read(kmsKey); err != nil {
-		return nil, err
+	kmsKey := cfg.KMSKey
+	if kmsKey == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		kmsKey = base64.StdEncoding.EncodeToString(b)
 	}
-	m := &MinIO{Dir: dir, AccessKey: "geotrack", SecretKey: "geotrack-" + randomHex(8)}
+	m := &MinIO{Dir: dir, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey}
+	if m.AccessKey == "" || m.SecretKey == "" {
+		m.AccessKey, m.SecretKey = "geotrack", "geotrack-"+randomHex(8)
+	}
 	certsDir := filepath.Join(dir, "certs")
 	scheme := "http://"
 	var client *http.Client = http.DefaultClient
@@ -99,7 +114,7 @@ func StartMinIO(ctx context.Context, cfg MinIOConfig) (*MinIO, error) {
 		env: []string{
 			"MINIO_ROOT_USER=" + m.AccessKey,
 			"MINIO_ROOT_PASSWORD=" + m.SecretKey,
-			"MINIO_KMS_SECRET_KEY=" + MinIOKMSKeyName + ":" + base64.StdEncoding.EncodeToString(kmsKey),
+			"MINIO_KMS_SECRET_KEY=" + MinIOKMSKeyName + ":" + kmsKey,
 			"MINIO_BROWSER=off",
 			"MINIO_UPDATE=off",
 			"MINIO_CI_CD=1",
@@ -109,7 +124,7 @@ func StartMinIO(ctx context.Context, cfg MinIOConfig) (*MinIO, error) {
 		},
 		ready: func(ctx context.Context, addr string, _ int) error { return minioReady(ctx, client, scheme+addr) },
 	}
-	err = m.srv.launch(ctx, 0, func(port, pid int, addr string) {
+	err = m.srv.launch(ctx, cfg.Port, func(port, pid int, addr string) {
 		m.Port, m.PID, m.Addr, m.Endpoint = port, pid, addr, scheme+addr
 	})
 	if err != nil {
