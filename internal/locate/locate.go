@@ -88,11 +88,8 @@ func (s *Service) History(ctx context.Context, tenant, device string, from, to t
 	} else {
 		page, err = s.store.History(ctx, tenant, device, from, to, limit, cursor)
 	}
-	if errors.Is(err, ErrBadCursor) {
-		return Page{}, &fix.FieldError{Field: "cursor", Msg: err.Error()}
-	}
 	if err != nil {
-		return Page{}, fmt.Errorf("read history: %w", err)
+		return Page{}, historyError(err)
 	}
 	if page.Fixes == nil {
 		page.Fixes = []fix.Fix{}

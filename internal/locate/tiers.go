@@ -78,13 +78,23 @@ func (s *Service) OpenHistory(ctx context.Context, tenant, device string, from, 
 			h.Close()
 		}
 	}
-	if errors.Is(err, ErrBadCursor) {
-		return nil, &fix.FieldError{Field: "cursor", Msg: err.Error()}
-	}
 	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
+		return nil, historyError(err)
 	}
 	return h, nil
+}
+
+// historyError is how a failed history read is reported: bad input as
+// the field error it is, anything else as a failure to read.
+func historyError(err error) error {
+	var fe *fix.FieldError
+	switch {
+	case errors.Is(err, ErrBadCursor):
+		return &fix.FieldError{Field: "cursor", Msg: err.Error()}
+	case errors.As(err, &fe):
+		return fe
+	}
+	return fmt.Errorf("read history: %w", err)
 }
 
 func (s *Service) checkHistoryQuery(device string, from, to time.Time) error {
