@@ -50,6 +50,7 @@ func runBenchExport(ctx context.Context, args []string) error {
 	hot := fs.Int("hot", 100_000, "how many of the newest points are in Redis (the rest is archived)")
 	formats := fs.String("formats", "gpx,geojson", "formats to export, comma-separated (json, geojson, gpx)")
 	runs := fs.Int("runs", 1, "exports per format")
+	extra := fs.String("query", "", "more query parameters of each export, e.g. max_points=2000 or simplify=5")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,11 +133,12 @@ func runBenchExport(ctx context.Context, args []string) error {
 		targetExportFirstByte, targetExportTotal, targetExportRSSMiB)
 	for _, format := range strings.Split(*formats, ",") {
 		for range *runs {
-			r, err := exportOnce(ctx, tr, viewer, device, format)
+			r, err := exportOnce(ctx, tr, viewer, device, format, *extra)
 			if err != nil {
 				return err
 			}
-			ok := r.firstByte < targetExportFirstByte && r.total < targetExportTotal && r.peakRSSKiB < targetExportRSSMiB*1024 && r.points == *points
+			ok := r.firstByte < targetExportFirstByte && r.total < targetExportTotal && r.peakRSSKiB < targetExportRSSMiB*1024 &&
+				(r.points == *points || *extra != "")
 			fmt.Fprintf(out, "| %s | %d | %d | %s | %s | %.1f MiB | %s |\n", format, r.bytes, r.points,
 				r.firstByte.Round(time.Millisecond), r.total.Round(time.Millisecond), float64(r.peakRSSKiB)/1024, verdict(ok))
 		}
@@ -197,9 +199,13 @@ type exportRun struct {
 
 // exportOnce GETs the whole history in format, sampling the function's
 // RSS every 5 ms while it runs.
-func exportOnce(ctx context.Context, tr *servedFunction, token, device, format string) (exportRun, error) {
+func exportOnce(ctx context.Context, tr *servedFunction, token, device, format, extra string) (exportRun, error) {
 	var r exportRun
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tr.url+"?device="+device+"&all=true&format="+format, nil)
+	url := tr.url + "?device=" + device + "&all=true&format=" + format
+	if extra != "" {
+		url += "&" + extra
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return r, err
 	}

@@ -42,7 +42,7 @@ func TestHandleWholeRange(t *testing.T) {
 func TestHandleSimplify(t *testing.T) {
 	cases := []ht.Case{
 		ht.Row("simplify a straight line", get("device=line&all=true&simplify=5", ht.ViewerToken), ht.Status(http.StatusOK),
-			ht.JSON("points.0.ts", "2026-11-29T12:00:00.000Z"), pointsAtMost(1000/256+2)),
+			ht.JSON("points.0.ts", "2026-11-29T12:00:00.000Z"), pointsAtMost(1000/32+2)),
 		ht.Row("max_points 2", get("device=line&all=true&max_points=2", ht.ViewerToken), ht.Status(http.StatusOK), ht.JSONLen("points", 2),
 			ht.JSON("points.1.ts", "2026-11-29T12:16:39.000Z")),
 		ht.Row("max_points with simplify", get("device=line&all=true&max_points=3&simplify=1&format=geojson", ht.ViewerToken), ht.Status(http.StatusOK),

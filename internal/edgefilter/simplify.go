@@ -5,7 +5,7 @@ import "github.com/geotrack/geotrack/internal/fix"
 // simplifyWindow bounds the undecided fixes of a stored track's simplifier:
 // each new fix is checked against all of them, so it bounds the work per
 // fix; a straight run keeps at least one fix in this many.
-const simplifyWindow = 256
+const simplifyWindow = 32
 
 // forever is a window or gap that never closes on a stored track.
 const forever = 1e9 // seconds, ~31 years
