@@ -116,6 +116,15 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 	}
 
 	hctx, cancel := context.WithTimeout(ctx, h.opts.HandlerTimeout)
+	// A streamed body may take longer than the handler timeout (a million
+	// points to a slow client): that bounds the time to the first byte,
+	// then each write must make progress within the write timeout.
+	stopDeadline := func() {}
+	if _, streams := h.fn.(Streamer); streams {
+		hctx, cancel = context.WithCancel(ctx)
+		timer := time.AfterFunc(h.opts.HandlerTimeout, cancel)
+		stopDeadline = func() { timer.Stop() }
+	}
 	defer cancel()
 	req := handler.Request{
 		Body:        body,
@@ -145,6 +154,9 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 	case res := <-done:
 		if res.release != nil {
 			defer res.release()
+		}
+		if res.body != nil {
+			stopDeadline()
 		}
 		return h.respond(w, res, log)
 	case <-hctx.Done():
@@ -226,7 +238,7 @@ func (h *functionHandler) respond(w http.ResponseWriter, res result, log *slog.L
 		header[k] = v
 	}
 	if res.body != nil && bodyAllowed(status) {
-		n, aborted := writeStream(w, status, res, log)
+		n, aborted := writeStream(w, status, res, h.opts.WriteTimeout, log)
 		return status, n, aborted
 	}
 	if bodyAllowed(status) && header.Get("Content-Length") == "" {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 )
@@ -23,11 +24,12 @@ type Streamer interface {
 // status and headers have been sent. WriteBody nil sends Response.Body as
 // for Handle (an error answer, a short body).
 //
-// WriteBody runs within the handler's deadline (its context is the
-// request's) and the server's write timeout. Once it has started the
-// status is sent: an error it returns aborts the response, so the client
-// sees a broken transfer (no final chunk), never a short body that looks
-// complete.
+// The handler timeout bounds HandleStream (the time to the first byte);
+// WriteBody then runs as long as it makes progress: each write must go out
+// within the write timeout, and the request's context ends when the client
+// goes away. Once WriteBody has started the status is sent: an error it
+// returns aborts the response, so the client sees a broken transfer (no
+// final chunk), never a short body that looks complete.
 type StreamResponse struct {
 	handler.Response
 	WriteBody func(w io.Writer) error
@@ -45,10 +47,10 @@ func callStream(s Streamer, req handler.Request) result {
 
 // writeStream sends the headers of res and its streamed body; aborted is
 // true when the body failed after the status was sent.
-func writeStream(w http.ResponseWriter, status int, res result, log *slog.Logger) (n int, aborted bool) {
+func writeStream(w http.ResponseWriter, status int, res result, writeTimeout time.Duration, log *slog.Logger) (n int, aborted bool) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(status)
-	cw := &countingWriter{w: w}
+	cw := &countingWriter{w: w, rc: http.NewResponseController(w), timeout: writeTimeout}
 	bw := bufio.NewWriterSize(cw, streamBuffer)
 	err := writeBody(res.body, bw)
 	if err == nil {
@@ -72,12 +74,17 @@ func writeBody(body func(io.Writer) error, w io.Writer) (err error) {
 	return body(w)
 }
 
+// countingWriter counts what reaches the client and gives each write its
+// own deadline.
 type countingWriter struct {
-	w io.Writer
-	n int
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
+	n       int
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
+	_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout)) // unsupported by a test recorder: then the server's applies
 	n, err := c.w.Write(b)
 	c.n += n
 	return n, err

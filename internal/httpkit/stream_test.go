@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 )
@@ -151,5 +152,70 @@ func TestStreamHoldsItsSlot(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || string(b) != "first\nsecond\n" {
 		t.Fatalf("after the stream: %d %q", resp.StatusCode, b)
+	}
+}
+
+// slowStream writes chunks of 40 KiB every interval; its HandleStream
+// first sleeps for prepare.
+type slowStream struct {
+	chunks            int
+	interval, prepare time.Duration
+}
+
+func (s *slowStream) Handle(handler.Request) (handler.Response, error) {
+	return handler.Response{}, errors.New("Handle called on a Streamer")
+}
+
+func (s *slowStream) HandleStream(req handler.Request) (StreamResponse, error) {
+	select {
+	case <-time.After(s.prepare):
+	case <-req.Context().Done():
+		return StreamResponse{}, req.Context().Err()
+	}
+	return StreamResponse{Response: Raw(http.StatusOK, "text/plain", nil), WriteBody: func(w io.Writer) error {
+		chunk := []byte(strings.Repeat("x", 40<<10))
+		for range s.chunks {
+			if err := req.Context().Err(); err != nil {
+				return err
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+			time.Sleep(s.interval)
+		}
+		return nil
+	}}, nil
+}
+
+// TestStreamOutlivesTheHandlerTimeout: the handler timeout bounds the time
+// to the first byte; a body that keeps making progress may take longer than
+// it and than the write timeout.
+func TestStreamOutlivesTheHandlerTimeout(t *testing.T) {
+	opts := Options{Name: "t", HandlerTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cases := []struct {
+		name   string
+		fn     *slowStream
+		status int
+		bytes  int
+	}{
+		{name: "slow body completes", fn: &slowStream{chunks: 12, interval: 80 * time.Millisecond}, status: http.StatusOK, bytes: 12 * 40 << 10},
+		{name: "slow first byte times out", fn: &slowStream{chunks: 1, prepare: time.Second}, status: http.StatusServiceUnavailable},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := httptest.NewUnstartedServer(FunctionHandler(tc.fn, opts))
+			ts.Config.WriteTimeout = opts.WriteTimeout
+			ts.Start()
+			defer ts.Close()
+			resp, err := http.Get(ts.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || (tc.bytes > 0 && (err != nil || len(body) != tc.bytes)) {
+				t.Fatalf("status %d, %d bytes (%v)", resp.StatusCode, len(body), err)
+			}
+		})
 	}
 }
