@@ -40,20 +40,30 @@ func (s *Simplifier) Flush() []fix.Fix {
 	return s.f.endSession()
 }
 
-// Budget simplifies a stored track down to at most N fixes, streaming: it
-// starts at a tolerance and, whenever the kept fixes exceed N, doubles the
-// tolerance and simplifies the kept fixes again with it, then goes on with
-// the rest of the track at the new tolerance. Kept fixes are a subset of the
-// raw ones, the first and last always among them. Each pass keeps every
-// fix within its ε of the track it keeps, so the result is within the sum
-// of the tolerances used, at most twice the final one (Finish reports it).
-// Memory is at most 2N fixes plus a window.
+// Budget simplifies a stored track down to at most N fixes, streaming.
+// The track goes through the simplifier at a tolerance ε; whenever the
+// kept fixes exceed 2N, they are simplified again (a pass, with a wider
+// window: a straight run is window-bound, not ε-bound) at ε, doubling ε
+// after each pass that leaves more than N, until at most N remain; then
+// the track goes on at that ε. Kept fixes are a subset of the raw ones,
+// the first and last always among them.
+//
+// Bound: a pass at e keeps each fix it drops within e of what it keeps,
+// and errors add along passes (a pass's track is interpolated between
+// fixes of the previous one), so every fix pushed lies within the final ε
+// plus the sum of the passes' tolerances of the kept track (Finish returns
+// it). Memory is at most 2N fixes plus a window.
 type Budget struct {
-	n    int
-	eps  float64
-	f    *Filter
-	kept []fix.Fix
+	n      int
+	eps    float64
+	passes float64 // sum of the tolerances of the passes over kept fixes
+	f      *Filter
+	kept   []fix.Fix
 }
+
+// resimplifyWindow is the window of the passes over kept fixes: at most 2N
+// of them, so a wide window costs little and lets a straight run shrink.
+const resimplifyWindow = 256
 
 // NewBudget keeps at most n (≥ 2) fixes, starting at tolerance epsilonM (> 0).
 func NewBudget(n int, epsilonM float64) *Budget {
@@ -70,25 +80,38 @@ func (b *Budget) Push(x fix.Fix) {
 	}
 }
 
-// Finish returns the kept fixes, at most N, and the final tolerance: every
-// fix pushed lies within twice that of the kept track at its instant.
+// Finish returns the kept fixes, at most N, and the bound in metres: every
+// fix pushed lies within it of the kept track at its instant.
 func (b *Budget) Finish() ([]fix.Fix, float64) {
 	b.kept = append(b.kept, b.f.endSession()...)
-	b.tighten()
-	return b.kept, b.eps
+	if len(b.kept) > b.n {
+		b.tighten()
+	}
+	return b.kept, b.eps + b.passes
 }
 
-// tighten doubles the tolerance until the kept fixes are at most N. More
-// than two fixes always shrink once ε exceeds their largest deviation.
+// tighten passes over the kept fixes until at most N remain, doubling ε
+// after each pass that leaves more.
 func (b *Budget) tighten() {
-	for len(b.kept) > b.n {
-		b.eps *= 2
-		again := New(trackSettings(b.eps))
-		out := make([]fix.Fix, 0, b.n)
-		for _, x := range b.kept {
-			fw, _ := again.Push(x, x.TS)
-			out = append(out, fw...)
+	for {
+		b.kept = resimplify(b.kept, b.eps)
+		b.passes += b.eps
+		if len(b.kept) <= b.n {
+			return
 		}
-		b.kept = append(out, again.endSession()...)
+		b.eps *= 2
 	}
+}
+
+// resimplify is fixes simplified at epsilonM, first and last kept.
+func resimplify(fixes []fix.Fix, epsilonM float64) []fix.Fix {
+	s := trackSettings(epsilonM)
+	s.WindowPoints = resimplifyWindow
+	f := New(s)
+	out := make([]fix.Fix, 0, len(fixes)/2+2)
+	for _, x := range fixes {
+		fw, _ := f.Push(x, x.TS)
+		out = append(out, fw...)
+	}
+	return append(out, f.endSession()...)
 }
