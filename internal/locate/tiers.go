@@ -73,6 +73,9 @@ func (s *Service) OpenHistory(ctx context.Context, tenant, device string, from, 
 	}
 	h, err := s.openStream(ctx, tenant, device, from, to, cursor, maxHotPage)
 	if err == nil {
+		// A stream is read to its end: the next hot page is read while
+		// this one is being used.
+		h.hotFeed = startHotFeed(ctx, s.store, tenant, device, h.from, to)
 		if _, ok := h.Peek(); !ok && h.Err() != nil {
 			err = h.Err()
 			h.Close()
@@ -184,6 +187,49 @@ func (f *coldFeed) stop() {
 	<-f.done
 }
 
+// hotFeed reads the hot store's pages in its own goroutine, one ahead.
+type hotFeed struct {
+	pages  chan hotPage
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type hotPage struct {
+	page Page
+	err  error
+}
+
+func startHotFeed(ctx context.Context, store Store, tenant, device string, from, to time.Time) *hotFeed {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &hotFeed{pages: make(chan hotPage, 1), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		defer close(f.pages)
+		cursor := ""
+		for {
+			page, err := store.History(ctx, tenant, device, from, to, maxHotPage, cursor)
+			select {
+			case f.pages <- hotPage{page, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || page.Next == "" {
+				return
+			}
+			cursor = page.Next
+		}
+	}()
+	return f
+}
+
+// stop ends the reads and waits for the goroutine.
+func (f *hotFeed) stop() {
+	f.cancel()
+	for range f.pages { // unblock a pending send
+	}
+	<-f.done
+}
+
 // tierBuffer is what a HistoryStream has read of one tier and not returned.
 type tierBuffer struct {
 	fixes []fix.Fix
@@ -207,6 +253,7 @@ type HistoryStream struct {
 	tenant, device string
 	from, to       time.Time
 	hotPage        int
+	hotFeed        *hotFeed // pages read ahead (OpenHistory); nil: read when needed
 	hot, cold      tierBuffer
 	hotCursor      string
 	err            error
@@ -215,6 +262,19 @@ type HistoryStream struct {
 // fillHot reads the next hot page when the buffered one is used up.
 func (h *HistoryStream) fillHot() {
 	for h.err == nil && !h.hot.done && h.hot.i >= len(h.hot.fixes) {
+		if h.hotFeed != nil {
+			p, ok := <-h.hotFeed.pages
+			switch {
+			case !ok:
+				h.hot.done = true
+			case p.err != nil:
+				h.err = fmt.Errorf("read hot history: %w", p.err)
+			default:
+				h.hot.fixes, h.hot.i = p.page.Fixes, 0
+				h.hot.done = p.page.Next == ""
+			}
+			continue
+		}
 		page, err := h.store.History(h.ctx, h.tenant, h.device, h.from, h.to, h.hotPage, h.hotCursor)
 		if err != nil {
 			h.err = fmt.Errorf("read hot history: %w", err)
@@ -293,6 +353,11 @@ func (h *HistoryStream) Err() error { return h.err }
 
 // Close releases the archive reader. It is safe to call more than once.
 func (h *HistoryStream) Close() {
+	if h.hotFeed != nil {
+		h.hotFeed.stop()
+		h.hotFeed = nil
+		h.hot.done = true
+	}
 	if h.cold.feed != nil {
 		h.cold.feed.stop()
 		h.cold.feed = nil
