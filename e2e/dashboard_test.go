@@ -58,8 +58,9 @@ func dashboardChromium(t *testing.T) string {
 }
 
 // dashboardDev runs `geotrack dev` with a simulated fleet of tenant demo
-// and returns its base URL and the dashboard login link it printed.
-func dashboardDev(t *testing.T, redisURL string, devices int) (base, link string) {
+// and returns its base URL and the dashboard login link it printed. env
+// adds variables (NAME=value) to dev's environment.
+func dashboardDev(t *testing.T, redisURL string, devices int, env ...string) (base, link string) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cmd := exec.Command(binary, "dev", "--addr", addr, "--simulate", fmt.Sprint(devices), "--rate", "1")
@@ -75,6 +76,7 @@ func dashboardDev(t *testing.T, redisURL string, devices int) (base, link string
 	cmd.Env = append(os.Environ(), "REDIS_URL="+redisURL, "GEOTRACK_JWT_SECRET="+testSecret, "SECRETS_DIR="+t.TempDir(),
 		"LOG_LEVEL=warn", "EVENT_RELAY_INTERVAL=100ms", "DELIVERY_INTERVAL=100ms",
 		"TILE_URL=") // no base map: the test runs offline, as an edge node would
+	cmd.Env = append(cmd.Env, env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
