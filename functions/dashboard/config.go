@@ -28,4 +28,9 @@ type Config struct {
 	// OIDCScope is the scope asked for; the token must carry tenant and
 	// role claims, as every geotrack token.
 	OIDCScope string `envconfig:"DASHBOARD_OIDC_SCOPE" default:"openid"`
+	// Site is where the dashboard runs: "cloud" (every view) or "edge" (an
+	// edge node, which has position and track but not the cloud's trips,
+	// geofences, rules or preferences: the page shows the fleet and device
+	// views only, and no trips).
+	Site string `envconfig:"DASHBOARD_SITE" default:"cloud"`
 }

@@ -44,6 +44,8 @@ type ClientConfig struct {
 	OIDCIssuer   string `json:"oidcIssuer,omitempty"`
 	OIDCClientID string `json:"oidcClientID,omitempty"`
 	OIDCScope    string `json:"oidcScope,omitempty"`
+	// Site is "cloud" or "edge" (DASHBOARD_SITE).
+	Site string `json:"site"`
 }
 
 type file struct {
@@ -69,6 +71,13 @@ func New(cfg Config, files fs.FS) (*Handler, error) {
 	if err := checkURL("OIDC_ISSUER", cfg.OIDCIssuer, true); err != nil {
 		return nil, err
 	}
+	switch cfg.Site {
+	case "":
+		cfg.Site = "cloud"
+	case "cloud", "edge":
+	default:
+		return nil, fmt.Errorf("dashboard: DASHBOARD_SITE %q is not cloud or edge", cfg.Site)
+	}
 	if cfg.OIDCClientID != "" && cfg.OIDCIssuer == "" {
 		return nil, fmt.Errorf("dashboard: DASHBOARD_OIDC_CLIENT_ID is set without OIDC_ISSUER")
 	}
@@ -90,7 +99,7 @@ func New(cfg Config, files fs.FS) (*Handler, error) {
 	if _, ok := h.files["/index.html"]; !ok {
 		return nil, fmt.Errorf("dashboard: the bundle has no index.html (run scripts/build-dashboard.sh)")
 	}
-	client := ClientConfig{TileURL: cfg.TileURL, TileAttribution: cfg.TileAttribution, APIURL: cfg.APIURL}
+	client := ClientConfig{TileURL: cfg.TileURL, TileAttribution: cfg.TileAttribution, APIURL: cfg.APIURL, Site: cfg.Site}
 	if cfg.OIDCIssuer != "" && cfg.OIDCClientID != "" {
 		client.OIDCIssuer, client.OIDCClientID, client.OIDCScope = cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCScope
 		if client.OIDCScope == "" {

@@ -86,6 +86,7 @@ func TestContentSecurityPolicy(t *testing.T) {
 			[]string{"img-src 'self' data: blob: https://*.tile.example.org", "connect-src 'self' https://api.example.com"}, "unsafe-eval"},
 		{"OIDC login", dashboard.Config{APIURL: "../", OIDCIssuer: "https://id.example.com/realms/fleet", OIDCClientID: "dash"},
 			[]string{"connect-src 'self' https://id.example.com;"}, "realms"},
+		{"edge site", dashboard.Config{APIURL: "../", Site: "edge"}, []string{"connect-src 'self';"}, "unsafe-eval"},
 		{"OIDC issuer without a client: no login, no connection", dashboard.Config{APIURL: "../", OIDCIssuer: "https://id.example.com"},
 			[]string{"connect-src 'self';"}, "id.example.com"},
 	}
@@ -117,6 +118,13 @@ func TestContentSecurityPolicy(t *testing.T) {
 			if wantLogin && (cc.OIDCIssuer != c.cfg.OIDCIssuer || cc.OIDCClientID != c.cfg.OIDCClientID || cc.OIDCScope != "openid") {
 				t.Errorf("config.json %s: want the OIDC login of %s", rec.Body, c.cfg.OIDCIssuer)
 			}
+			wantSite := c.cfg.Site
+			if wantSite == "" {
+				wantSite = "cloud"
+			}
+			if cc.Site != wantSite {
+				t.Errorf("config.json %s: want site %q", rec.Body, wantSite)
+			}
 			if !wantLogin && (cc.OIDCIssuer != "" || cc.OIDCClientID != "") {
 				t.Errorf("config.json %s: want no OIDC login", rec.Body)
 			}
@@ -137,6 +145,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"API URL javascript", dashboard.Config{APIURL: "javascript:alert(1)"}, bundle, "API_URL"},
 		{"OIDC issuer relative", dashboard.Config{APIURL: "../", OIDCIssuer: "/realms/x", OIDCClientID: "dash"}, bundle, "OIDC_ISSUER"},
 		{"OIDC issuer not http", dashboard.Config{APIURL: "../", OIDCIssuer: "ftp://id.example.com", OIDCClientID: "dash"}, bundle, "OIDC_ISSUER"},
+		{"unknown site", dashboard.Config{APIURL: "../", Site: "moon"}, bundle, "DASHBOARD_SITE"},
 		{"OIDC client without an issuer", dashboard.Config{APIURL: "../", OIDCClientID: "dash"}, bundle, "DASHBOARD_OIDC_CLIENT_ID"},
 		{"no index.html", defaults(), fstest.MapFS{"app.js": {Data: []byte("x")}}, "index.html"},
 	}

@@ -289,6 +289,10 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
   }
 
   async function loadTrips(device, signal) {
+    if (ctx.cfg.site === "edge") {
+      tripsBox.replaceChildren(h("h3", {}, "Trips and stops"), h("p", {}, "Trips and stops are computed in the cloud; this edge node shows the track only."));
+      return;
+    }
     tripsBox.replaceChildren(h("h3", {}, "Trips and stops"), h("p", {}, "Loading…"));
     try {
       const { from: f, to: t } = range();

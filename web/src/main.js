@@ -13,6 +13,10 @@ import { startLogin, finishLogin } from "./oidc.js";
 
 const views = { fleet: fleetView, device: deviceView, geofences: geofencesView, alerts: alertsView, preferences: preferencesView };
 
+// An edge node has position and track, not the cloud's geofences, rules
+// or preferences (DASHBOARD_SITE=edge): only these views are offered.
+const edgeViews = new Set(["fleet", "device"]);
+
 // ctx is what every view gets: the map, a layer group of its own, the
 // user, and a way to register a cleanup (timers) for when it is left.
 const ctx = { map: null, layer: null, user: null, cleanups: [], cfg: {} };
@@ -122,7 +126,8 @@ function route() {
     panel.replaceChildren(h("p", {}, `Role ${user.role} cannot use the dashboard: log in with a viewer or admin token.`));
     return;
   }
-  const view = views[name] ? name : "fleet";
+  const offered = (v) => views[v] && (ctx.cfg.site !== "edge" || edgeViews.has(v));
+  const view = offered(name) ? name : "fleet";
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.view === view) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -142,6 +147,9 @@ async function start() {
   }
   setAPIBase(cfg.apiURL);
   ctx.cfg = cfg;
+  for (const a of document.querySelectorAll("#nav a")) {
+    if (cfg.site === "edge" && !edgeViews.has(a.dataset.view)) a.remove();
+  }
   // Back from the OIDC provider: exchange the code before routing.
   try {
     const t = await finishLogin(cfg);
