@@ -98,7 +98,7 @@ type coldDay struct {
 // [minMS, maxMS], oldest first. Keys list in lexical order, which for
 // date=YYYY-MM-DD is time order.
 func (c *ColdStore) days(ctx context.Context, tenant, device string, minMS, maxMS int64) ([]coldDay, error) {
-	prefix := coldDevicePrefix(c.prefix, tenant, device)
+	prefix := DevicePrefix(c.prefix, tenant, device)
 	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true}
 	if minMS != math.MinInt64 {
 		// Everything before the first day of the range sorts before
@@ -172,7 +172,7 @@ func (c *ColdStore) scanDay(ctx context.Context, day coldDay, minMS, maxMS int64
 			continue // the same fix in two objects of the day
 		}
 		lastMS = row.TS
-		f, err := coldFixOfRow(row)
+		f, err := row.Fix()
 		if err != nil {
 			return yield(nil, fmt.Errorf("archive: %s: %w", next.key, err)) && false
 		}
@@ -218,6 +218,10 @@ func (c *ColdStore) openPart(ctx context.Context, key string, minMS, maxMS int64
 	if err != nil {
 		obj.Close()
 		return nil, fmt.Errorf("archive: open %s: %w", key, err)
+	}
+	if err := checkSchema(file); err != nil {
+		obj.Close()
+		return nil, fmt.Errorf("archive: %s: %w", key, err)
 	}
 	p := &coldPart{key: key, obj: obj, minMS: minMS, maxMS: maxMS, lastMS: math.MinInt64}
 	tsColumn, ok := file.Schema().Lookup("ts")
