@@ -15,6 +15,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/locate"
 )
 
 // coldBatch is how many rows the cold reader decodes at a time: the unit
@@ -56,7 +57,7 @@ func NewColdStore(client *minio.Client, bucket, prefix string, sse encrypt.Serve
 // out of order.
 func (c *ColdStore) Scan(ctx context.Context, tenant, device string, from, to time.Time) iter.Seq2[[]fix.Fix, error] {
 	return func(yield func([]fix.Fix, error) bool) {
-		minMS, maxMS := coldRange(from, to)
+		minMS, maxMS := locate.MSRange(from, to)
 		days, err := c.days(ctx, tenant, device, minMS, maxMS)
 		if err != nil {
 			yield(nil, err)
@@ -68,24 +69,6 @@ func (c *ColdStore) Scan(ctx context.Context, tenant, device string, from, to ti
 			}
 		}
 	}
-}
-
-// coldRange is [from, to] in whole ms, zero bounds open.
-func coldRange(from, to time.Time) (minMS, maxMS int64) {
-	minMS, maxMS = math.MinInt64, math.MaxInt64
-	if !from.IsZero() {
-		minMS = from.UnixMilli()
-		if from.Sub(time.UnixMilli(minMS)) > 0 {
-			minMS++
-		}
-	}
-	if !to.IsZero() {
-		maxMS = to.UnixMilli()
-		if to.Sub(time.UnixMilli(maxMS)) < 0 {
-			maxMS--
-		}
-	}
-	return minMS, maxMS
 }
 
 // coldDay is the objects of one date partition.

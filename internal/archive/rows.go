@@ -199,43 +199,31 @@ func toScaled(v, scale float64, limit int64) (n int64, fits, exact bool) {
 	return int64(s), true, math.Float64bits(s/scale) == math.Float64bits(v)
 }
 
-// appendAttrs writes the attrs column: the attrs sorted by key, then the
-// exact values under ExactKey.
+// appendAttrs writes the attrs column: the attrs as fix.AppendAttrs
+// writes them, then the exact values under ExactKey.
 func appendAttrs(b []byte, attrs map[string]string, exact map[string]float64) []byte {
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
+	b = fix.AppendAttrs(b, attrs)
+	if exact == nil {
+		return b
 	}
-	sort.Strings(keys)
-	b = append(b, '{')
-	for i, k := range keys {
+	b = b[:len(b)-1] // reopen the object
+	if len(attrs) > 0 {
+		b = append(b, ',')
+	}
+	b = fix.AppendString(b, ExactKey)
+	b = append(b, ":{"...)
+	names := make([]string, 0, len(exact))
+	for k := range exact {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for i, k := range names {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = fix.AppendString(b, k)
 		b = append(b, ':')
-		b = fix.AppendString(b, attrs[k])
+		b = strconv.AppendFloat(b, exact[k], 'g', -1, 64)
 	}
-	if exact != nil {
-		if len(keys) > 0 {
-			b = append(b, ',')
-		}
-		b = fix.AppendString(b, ExactKey)
-		b = append(b, ":{"...)
-		names := make([]string, 0, len(exact))
-		for k := range exact {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for i, k := range names {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = fix.AppendString(b, k)
-			b = append(b, ':')
-			b = strconv.AppendFloat(b, exact[k], 'g', -1, 64)
-		}
-		b = append(b, '}')
-	}
-	return append(b, '}')
+	return append(b, "}}"...)
 }
