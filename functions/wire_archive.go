@@ -19,11 +19,6 @@ import (
 
 // The archive tier (issue 11 §2): archiver.
 
-// archiverSchedule is how often the cron-connector runs a pass: whole UTC
-// days move once they are older than HOT_RETENTION, so hourly is enough
-// to keep the lag under an hour past the day boundary.
-const archiverSchedule = "17 * * * *"
-
 // archiverLockTTL bounds how long a crashed pass blocks the next one.
 const archiverLockTTL = time.Minute
 
