@@ -17,6 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
@@ -106,16 +107,21 @@ func (e *archiveEnv) load(t *testing.T, fixes map[string][]fix.Fix, now time.Tim
 
 // archivedRow is the archive's schema as an analyst's tool sees it,
 // declared here and read with parquet-go's schema-mapping reader, not
-// through internal/archive.
+// through internal/archive: DECIMAL columns, read here as their unscaled
+// integers (lat, lon 7 decimals; alt, speed as the schema says).
 type archivedRow struct {
-	Device string   `parquet:"device"`
-	TS     int64    `parquet:"ts"`
-	LatE7  int32    `parquet:"lat_e7"`
-	LonE7  int32    `parquet:"lon_e7"`
-	Alt    *float32 `parquet:"alt"`
-	Speed  *float32 `parquet:"speed"`
-	Attrs  *string  `parquet:"attrs"`
+	Device string  `parquet:"device"`
+	TS     int64   `parquet:"ts"`
+	LatE7  int32   `parquet:"lat,decimal(7:9)"`
+	LonE7  int64   `parquet:"lon,decimal(7:10)"`
+	AltDM  *int32  `parquet:"alt,decimal(1:9)"`
+	Speed  *int32  `parquet:"speed,decimal(2:9)"`
+	Attrs  *string `parquet:"attrs"`
 }
+
+// archiveDecimals are the DECIMAL(precision, scale) columns of an archive
+// object, as DuckDB or pandas see them.
+var archiveDecimals = map[string][2]int{"lat": {9, 7}, "lon": {10, 7}, "alt": {9, 1}, "acc": {9, 1}, "speed": {9, 2}, "heading": {9, 2}, "battery": {9, 4}}
 
 // readArchive reads every object of the bucket independently of geotrack's
 // decoder and checks each object's key and encryption.
@@ -146,6 +152,16 @@ func (e *archiveEnv) readArchive(t *testing.T) map[string][]archivedRow {
 		f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			t.Fatalf("%s: %v", obj.Key, err)
+		}
+		for name, ps := range archiveDecimals {
+			col, ok := f.Schema().Lookup(name)
+			if !ok {
+				t.Fatalf("%s: no column %s", obj.Key, name)
+			}
+			lt := col.Node.Type().LogicalType()
+			if dec, ok := lt.Value.(*format.DecimalType); !ok || int(dec.Precision) != ps[0] || int(dec.Scale) != ps[1] {
+				t.Errorf("%s: column %s is %v, want DECIMAL(%d,%d)", obj.Key, name, lt, ps[0], ps[1])
+			}
 		}
 		for _, col := range f.Metadata().RowGroups[0].Columns {
 			if codec := col.MetaData.Codec.String(); codec != "ZSTD" {
@@ -219,7 +235,7 @@ func (e *archiveEnv) checkTiers(t *testing.T, want map[string][]fix.Fix, cutoff 
 				if !f.TS.Before(cutoff) {
 					t.Fatalf("%s: point %s archived though not due", device, f.TS)
 				}
-				if r.LatE7 != int32(math.Round(f.Lat*1e7)) || r.LonE7 != int32(math.Round(f.Lon*1e7)) || r.Alt == nil || *r.Alt != float32(*f.Alt) {
+				if r.LatE7 != int32(math.Round(f.Lat*1e7)) || r.LonE7 != int64(math.Round(f.Lon*1e7)) || r.AltDM == nil || *r.AltDM != int32(math.Round(*f.Alt*10)) {
 					t.Fatalf("%s %s: archived %+v, fix %+v", device, f.TS, r, f)
 				}
 				if (f.Attrs != nil) != (r.Attrs != nil) || (r.Attrs != nil && !strings.Contains(*r.Attrs, `"note":"`+f.Attrs["note"]+`"`)) {

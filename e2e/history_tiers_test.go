@@ -47,7 +47,7 @@ func tiersArchive(t *testing.T, client *minio.Client, tenant, device string, poi
 			days = append(days, day)
 		}
 		byDay[day] = append(byDay[day], archive.Row{Device: device, TS: p.ts.UnixMilli(),
-			LatE7: int32(math.Round(p.lat * 1e7)), LonE7: int32(math.Round(p.lon * 1e7))})
+			LatE7: int32(math.Round(p.lat * 1e7)), LonE7: int64(math.Round(p.lon * 1e7))})
 	}
 	for _, day := range days {
 		var buf bytes.Buffer

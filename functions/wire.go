@@ -23,6 +23,7 @@ import (
 	"github.com/geotrack/geotrack/internal/intake"
 	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/s3store"
 )
 
 // The cloud functions: ingest and the read functions.
@@ -73,7 +74,7 @@ func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	history, err := historyOfTiers(store, cfg.ColdConfig, "track")
+	history, err := historyOfTiers(store, cfg.Env, "track")
 	if err != nil {
 		return nil, err
 	}
@@ -83,17 +84,17 @@ func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
 // historyOfTiers is the read service over the hot store and, when
 // S3_ENDPOINT is set, the archive: every reader of history (track, trips)
 // goes through it, so both see the same merged history.
-func historyOfTiers(store *redisstore.Store, cfg archive.ColdConfig, function string) (*locate.Service, error) {
-	cold, err := archive.OpenColdStore(cfg)
+func historyOfTiers(store *redisstore.Store, cfg s3store.Env, function string) (*locate.Service, error) {
+	bucket, err := s3store.Open(cfg, slog.Default())
 	if err != nil {
 		return nil, err
 	}
-	if cold == nil {
+	if bucket == nil {
 		slog.Info(function + ": S3_ENDPOINT is not set: no archive tier, history ends at the hot retention")
 		return locate.New(store), nil
 	}
 	slog.Info(function+": reading archived history", "endpoint", cfg.S3Endpoint, "bucket", cfg.S3Bucket, "prefix", cfg.S3Prefix)
-	return locate.New(store).WithArchive(cold), nil
+	return locate.New(store).WithArchive(archive.NewColdStore(bucket.Client(), bucket.Name(), cfg.S3Prefix, bucket.CustomerKey())), nil
 }
 
 // trackHistory gives track the stream as its own interface.

@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,11 +18,6 @@ import (
 )
 
 // The archive tier (issue 11 §2): archiver.
-
-// archiverSchedule is how often the cron-connector runs a pass: whole UTC
-// days move once they are older than HOT_RETENTION, so hourly is enough
-// to keep the lag under an hour past the day boundary.
-const archiverSchedule = "17 * * * *"
 
 // archiverLockTTL bounds how long a crashed pass blocks the next one.
 const archiverLockTTL = time.Minute
@@ -43,7 +37,7 @@ func buildArchiver(ctx context.Context, d *Deps) (*Built, error) {
 		built.Handler = archiver.New(nil, verifier, d.Metrics)
 		return built, nil
 	}
-	bucket, err := openArchiveBucket(cfg)
+	bucket, err := s3store.Open(cfg.Env, slog.Default())
 	if err != nil {
 		return nil, err
 	}
@@ -79,40 +73,6 @@ func buildArchiver(ctx context.Context, d *Deps) (*Built, error) {
 		built.Close = func() error { cancel(); <-done; return nil }
 	}
 	return built, nil
-}
-
-// openArchiveBucket builds the bucket client from cfg and the secrets.
-func openArchiveBucket(cfg archiver.Config) (*s3store.Bucket, error) {
-	accessKey, err := config.Secret(archiver.AccessKeySecret, archiver.AccessKeyEnv)
-	if err != nil {
-		return nil, err
-	}
-	secretKey, err := config.Secret(archiver.SecretKeySecret, archiver.SecretKeyEnv)
-	if err != nil {
-		return nil, err
-	}
-	sc := s3store.Config{
-		Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, Region: cfg.S3Region, CAFile: cfg.S3CAFile,
-		AccessKey: accessKey, SecretKey: secretKey, SSE: cfg.SSE,
-	}
-	if cfg.SSE == s3store.SSEC {
-		raw, err := config.Secret(archiver.SSECKeySecret, archiver.SSECKeyEnv)
-		if err != nil {
-			return nil, err
-		}
-		sc.SSECKey = sseCKey(raw)
-	}
-	return s3store.New(sc, slog.Default())
-}
-
-// sseCKey takes the archive-key secret as 32 raw bytes or their base64.
-func sseCKey(raw string) []byte {
-	if len(raw) != 32 {
-		if b, err := base64.StdEncoding.DecodeString(raw); err == nil {
-			return b
-		}
-	}
-	return []byte(raw)
 }
 
 // archiveHot adapts the Redis store to archive.Hot: its ErrHistoryChanged

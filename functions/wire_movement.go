@@ -96,7 +96,7 @@ func buildTrips(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	history, err := historyOfTiers(store, cfg.ColdConfig, "trips")
+	history, err := historyOfTiers(store, cfg.Env, "trips")
 	if err != nil {
 		return nil, err
 	}

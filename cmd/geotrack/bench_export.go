@@ -186,7 +186,7 @@ func archivePoints(ctx context.Context, m *localserver.MinIO, bucket, tenant, de
 			}
 			day = d
 		}
-		rows = append(rows, archive.Row{Device: device, TS: f.TS.UnixMilli(), LatE7: int32(math.Round(f.Lat * 1e7)), LonE7: int32(math.Round(f.Lon * 1e7))})
+		rows = append(rows, archive.Row{Device: device, TS: f.TS.UnixMilli(), LatE7: int32(math.Round(f.Lat * 1e7)), LonE7: int64(math.Round(f.Lon * 1e7))})
 	}
 	return flush(day)
 }

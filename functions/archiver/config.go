@@ -5,23 +5,15 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/s3store"
 )
 
 // Config is archiver's environment (envconfig).
 type Config struct {
 	config.Redis
 	auth.Config
-	// S3_ENDPOINT (http(s)://host:port) turns the archive tier on; unset,
-	// history ends at the hot retention and a pass does nothing.
-	config.ArchiveTier
-	S3Bucket string `envconfig:"S3_BUCKET" default:"geotrack-archive"`
-	S3Region string `envconfig:"S3_REGION" default:"us-east-1"`
-	S3CAFile string `envconfig:"S3_CA_FILE"`
-	// S3Prefix goes before every object key (end it with "/").
-	S3Prefix string `envconfig:"S3_PREFIX"`
-	// SSE: auto (SSE-S3 when the store has a KMS), s3, c (key from the
-	// secret archive-key) or none.
-	SSE string `envconfig:"ARCHIVE_SSE" default:"auto"`
+	// The bucket (S3_ENDPOINT unset: no archive tier, a pass does nothing).
+	s3store.Env
 	// HotRetention is how old history must be to move (whole UTC days).
 	HotRetention time.Duration `envconfig:"HOT_RETENTION" default:"48h"`
 	// Workers is how many devices are archived at once.
@@ -30,14 +22,3 @@ type Config struct {
 	// dev`, a Deployment without a scheduler); 0 leaves passes to POSTs.
 	Interval time.Duration `envconfig:"ARCHIVE_INTERVAL"`
 }
-
-// Secrets of the archive tier (OpenFaaS secrets, with env fallbacks).
-const (
-	AccessKeySecret = "s3-access-key"
-	AccessKeyEnv    = "S3_ACCESS_KEY"
-	SecretKeySecret = "s3-secret-key"
-	SecretKeyEnv    = "S3_SECRET_KEY"
-	// SSECKeySecret holds the SSE-C key: 32 bytes, raw or base64.
-	SSECKeySecret = "archive-key"
-	SSECKeyEnv    = "ARCHIVE_KEY"
-)

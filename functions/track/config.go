@@ -1,9 +1,9 @@
 package track
 
 import (
-	"github.com/geotrack/geotrack/internal/archive"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/s3store"
 )
 
 // Config is track's environment (envconfig). The archive tier is read when
@@ -11,5 +11,5 @@ import (
 type Config struct {
 	config.Redis
 	auth.Config
-	archive.ColdConfig
+	s3store.Env
 }

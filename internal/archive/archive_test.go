@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/gpx"
+	"github.com/parquet-go/parquet-go"
 )
 
 // recordedTracks loads the 1 Hz tracks of testdata/tracks as fixes.
@@ -102,7 +104,14 @@ func indexOf(s, sub string) int {
 	return -1
 }
 
+// TestRecordedTracksSize: the recorded 1 Hz tracks round-trip exactly
+// through one object each, in no more bytes than measured when the schema
+// last changed (a guard against a regression of the encoding; the figures
+// are in BENCHMARKS.md). The per-column sizes are logged with -v.
 func TestRecordedTracksSize(t *testing.T) {
+	// Bytes per point, in the order of recordedTracks (run-with-laps, the
+	// ride), each including the ~1.5 KB footer and page index an object has.
+	maxBytesPerPoint := []float64{4.35, 7.8}
 	for i, track := range recordedTracks(t) {
 		rows := make([]Row, len(track))
 		for j, f := range track {
@@ -129,7 +138,18 @@ func TestRecordedTracksSize(t *testing.T) {
 				t.Fatalf("track %d point %d: got %+v want %+v", i, j, f, track[j])
 			}
 		}
-		t.Logf("track %d: %d points, %d bytes, %.2f bytes/point, exact fallbacks %d", i, len(rows), len(data), float64(len(data))/float64(len(rows)), countExact(rows))
+		perPoint := float64(len(data)) / float64(len(rows))
+		t.Logf("track %d: %d points, %d bytes, %.2f bytes/point, exact fallbacks %d", i, len(rows), len(data), perPoint, countExact(rows))
+		if perPoint > maxBytesPerPoint[i] {
+			t.Errorf("track %d: %.2f bytes/point, was at most %.2f", i, perPoint, maxBytesPerPoint[i])
+		}
+		f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range f.Metadata().RowGroups[0].Columns {
+			t.Logf("  %v: %.2f bytes/point %v", c.MetaData.PathInSchema, float64(c.MetaData.TotalCompressedSize)/float64(len(rows)), c.MetaData.Encoding)
+		}
 	}
 }
 
@@ -162,5 +182,26 @@ func TestDecodeRefusesWhatIsNotAnObject(t *testing.T) {
 				t.Fatalf("decoded %d rows", len(rows))
 			}
 		})
+	}
+}
+
+// TestDecodeRefusesAnOlderSchema: an object of the first schema (lat_e7,
+// float32 values) fails with an error naming the column instead of
+// reading as zeros.
+func TestDecodeRefusesAnOlderSchema(t *testing.T) {
+	type rowV1 struct {
+		Device string   `parquet:"device,dict"`
+		TS     int64    `parquet:"ts,timestamp(millisecond),delta"`
+		LatE7  int32    `parquet:"lat_e7,delta"`
+		LonE7  int32    `parquet:"lon_e7,delta"`
+		Alt    *float32 `parquet:"alt,optional"`
+	}
+	var buf bytes.Buffer
+	if err := parquet.Write(&buf, []rowV1{{Device: "d", TS: 1, LatE7: 470000000, LonE7: 80000000}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Decode(buf.Bytes())
+	if err == nil || !contains(err.Error(), `"lat"`) {
+		t.Fatalf("decoded an object of the older schema: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package archive
 import (
 	"encoding/binary"
 	"hash/fnv"
-	"math"
 )
 
 // checksum is a 64-bit FNV-1a over every field of rows in order: the tests
@@ -17,14 +16,14 @@ func checksum(rows []Row) uint64 {
 		b = append(b, r.Device...)
 		b = binary.LittleEndian.AppendUint64(b, uint64(r.TS))
 		b = binary.LittleEndian.AppendUint32(b, uint32(r.LatE7))
-		b = binary.LittleEndian.AppendUint32(b, uint32(r.LonE7))
-		for _, v := range []*float32{r.Alt, r.Acc, r.Speed, r.Heading, r.Battery} {
+		b = binary.LittleEndian.AppendUint64(b, uint64(r.LonE7))
+		for _, v := range []*int32{r.AltDM, r.AccDM, r.SpeedCMS, r.HeadingCD, r.BatteryE4, r.HR} {
 			if v == nil {
 				b = append(b, 0)
 				continue
 			}
 			b = append(b, 1)
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(*v))
+			b = binary.LittleEndian.AppendUint32(b, uint32(*v))
 		}
 		if r.Attrs == nil {
 			b = append(b, 0)

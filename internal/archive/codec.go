@@ -28,6 +28,14 @@ func Encode(rows []Row) ([]byte, error) {
 		parquet.Compression(codec),
 		parquet.CreatedBy(createdBy, "1", ""),
 		parquet.MaxRowsPerRowGroup(int64(max(len(rows), 1))),
+		// Every integer column delta encoded: the tag cannot say it of an
+		// optional (pointer) field.
+		parquet.DefaultEncodingFor(parquet.Int32, &parquet.DeltaBinaryPacked),
+		parquet.DefaultEncodingFor(parquet.Int64, &parquet.DeltaBinaryPacked),
+		parquet.SkipPageStatistics("device"), parquet.SkipPageStatistics("lat"), parquet.SkipPageStatistics("lon"),
+		parquet.SkipPageStatistics("alt"), parquet.SkipPageStatistics("acc"), parquet.SkipPageStatistics("speed"),
+		parquet.SkipPageStatistics("heading"), parquet.SkipPageStatistics("battery"), parquet.SkipPageStatistics("hr"),
+		parquet.SkipPageStatistics("attrs"),
 	)
 	if _, err := w.Write(rows); err != nil {
 		return nil, fmt.Errorf("archive: encode %d rows: %w", len(rows), err)
@@ -51,6 +59,9 @@ func Decode(data []byte) (rows []Row, err error) {
 			rows, err = nil, fmt.Errorf("archive: decode: corrupt object: %v", p)
 		}
 	}()
+	if err := checkSchema(f); err != nil {
+		return nil, fmt.Errorf("archive: decode: %w", err)
+	}
 	if n := f.NumRows(); n < 0 || n > MaxObjectRows {
 		return nil, fmt.Errorf("archive: decode: %d rows: not an archive object (at most %d)", n, MaxObjectRows)
 	}
@@ -89,4 +100,24 @@ func RowCount(data []byte) (int, error) {
 		return 0, fmt.Errorf("archive: open object: %w", err)
 	}
 	return int(f.NumRows()), nil
+}
+
+// rowSchema is the schema Row writes.
+var rowSchema = parquet.SchemaOf(Row{})
+
+// checkSchema refuses an object whose columns are not Row's, of the same
+// types (an object of an older schema, lat_e7 and float32 values, or one
+// written by another tool): read as Row it would give zeros for the
+// columns it lacks rather than fail.
+func checkSchema(f *parquet.File) error {
+	for _, want := range rowSchema.Fields() {
+		got, ok := f.Schema().Lookup(want.Name())
+		if !ok {
+			return fmt.Errorf("no column %q: not an object of this schema", want.Name())
+		}
+		if gt, wt := got.Node.Type(), want.Type(); gt.Kind() != wt.Kind() || gt.String() != wt.String() {
+			return fmt.Errorf("column %q is %s, want %s", want.Name(), gt, wt)
+		}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/geotrack/geotrack/internal/fix"
+	"github.com/geotrack/geotrack/internal/locate"
 )
 
 // coldBatch is how many rows the cold reader decodes at a time: the unit
@@ -56,7 +57,7 @@ func NewColdStore(client *minio.Client, bucket, prefix string, sse encrypt.Serve
 // out of order.
 func (c *ColdStore) Scan(ctx context.Context, tenant, device string, from, to time.Time) iter.Seq2[[]fix.Fix, error] {
 	return func(yield func([]fix.Fix, error) bool) {
-		minMS, maxMS := coldRange(from, to)
+		minMS, maxMS := locate.MSRange(from, to)
 		days, err := c.days(ctx, tenant, device, minMS, maxMS)
 		if err != nil {
 			yield(nil, err)
@@ -70,24 +71,6 @@ func (c *ColdStore) Scan(ctx context.Context, tenant, device string, from, to ti
 	}
 }
 
-// coldRange is [from, to] in whole ms, zero bounds open.
-func coldRange(from, to time.Time) (minMS, maxMS int64) {
-	minMS, maxMS = math.MinInt64, math.MaxInt64
-	if !from.IsZero() {
-		minMS = from.UnixMilli()
-		if from.Sub(time.UnixMilli(minMS)) > 0 {
-			minMS++
-		}
-	}
-	if !to.IsZero() {
-		maxMS = to.UnixMilli()
-		if to.Sub(time.UnixMilli(maxMS)) < 0 {
-			maxMS--
-		}
-	}
-	return minMS, maxMS
-}
-
 // coldDay is the objects of one date partition.
 type coldDay struct {
 	date string
@@ -98,7 +81,7 @@ type coldDay struct {
 // [minMS, maxMS], oldest first. Keys list in lexical order, which for
 // date=YYYY-MM-DD is time order.
 func (c *ColdStore) days(ctx context.Context, tenant, device string, minMS, maxMS int64) ([]coldDay, error) {
-	prefix := coldDevicePrefix(c.prefix, tenant, device)
+	prefix := DevicePrefix(c.prefix, tenant, device)
 	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true}
 	if minMS != math.MinInt64 {
 		// Everything before the first day of the range sorts before
@@ -172,7 +155,7 @@ func (c *ColdStore) scanDay(ctx context.Context, day coldDay, minMS, maxMS int64
 			continue // the same fix in two objects of the day
 		}
 		lastMS = row.TS
-		f, err := coldFixOfRow(row)
+		f, err := row.Fix()
 		if err != nil {
 			return yield(nil, fmt.Errorf("archive: %s: %w", next.key, err)) && false
 		}
@@ -218,6 +201,10 @@ func (c *ColdStore) openPart(ctx context.Context, key string, minMS, maxMS int64
 	if err != nil {
 		obj.Close()
 		return nil, fmt.Errorf("archive: open %s: %w", key, err)
+	}
+	if err := checkSchema(file); err != nil {
+		obj.Close()
+		return nil, fmt.Errorf("archive: %s: %w", key, err)
 	}
 	p := &coldPart{key: key, obj: obj, minMS: minMS, maxMS: maxMS, lastMS: math.MinInt64}
 	tsColumn, ok := file.Schema().Lookup("ts")

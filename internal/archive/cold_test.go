@@ -160,11 +160,11 @@ func TestColdStoreScan(t *testing.T) {
 
 func TestColdStoreRowsBecomeTheStoredFixes(t *testing.T) {
 	client := coldMinIO(t)
-	f32 := func(v float32) *float32 { return &v }
+	i32 := func(v int32) *int32 { return &v }
 	str := func(s string) *string { return &s }
 	ts := day0.Add(123 * time.Millisecond)
 	putRows(t, client, key("d1", day0, "part-0"), []archive.Row{
-		{Device: "d1", TS: ts.UnixMilli(), LatE7: 515000000, LonE7: -1200000, Alt: f32(223.4), Acc: f32(5), Speed: f32(0), Heading: f32(359.9), Battery: f32(0.87),
+		{Device: "d1", TS: ts.UnixMilli(), LatE7: 515000000, LonE7: -1200000, AltDM: i32(2234), AccDM: i32(50), SpeedCMS: i32(0), HeadingCD: i32(35990), BatteryE4: i32(8700), HR: i32(137),
 			Attrs: str(`{"driver":"ann","~exact":{"lat":51.50000001,"alt":223.456789123}}`)},
 		{Device: "d1", TS: ts.UnixMilli() + 1000, LatE7: -338688197, LonE7: 1512092955},
 	}, 100)
@@ -173,7 +173,7 @@ func TestColdStoreRowsBecomeTheStoredFixes(t *testing.T) {
 		t.Fatalf("%d fixes, %v", len(got), err)
 	}
 	want0 := fix.Fix{Device: "d1", TS: ts, Lat: 51.50000001, Lon: -0.12, Alt: fix.Float(223.456789123), Acc: fix.Float(5), Speed: fix.Float(0),
-		Heading: fix.Float(359.9), Battery: fix.Float(0.87), Attrs: map[string]string{"driver": "ann"}}
+		Heading: fix.Float(359.9), Battery: fix.Float(0.87), Attrs: map[string]string{"driver": "ann", "hr": "137"}}
 	if string(got[0].AppendJSON(nil)) != string(want0.AppendJSON(nil)) {
 		t.Fatalf("row 0 is\n%s\nwant\n%s", got[0].AppendJSON(nil), want0.AppendJSON(nil))
 	}

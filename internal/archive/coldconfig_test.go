@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,15 +17,27 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/geotrack/geotrack/internal/archive"
+	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/s3store"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
-// TestOpenColdStoreReadsSSECObjectsOverTLS: configured as track is
+// openColdStore is the archive reader as track builds it from env.
+func openColdStore(t *testing.T, env s3store.Env) *archive.ColdStore {
+	t.Helper()
+	bucket, err := s3store.Open(env, nil)
+	if err != nil || bucket == nil {
+		t.Fatalf("bucket %v, %v", bucket, err)
+	}
+	return archive.NewColdStore(bucket.Client(), bucket.Name(), env.S3Prefix, bucket.CustomerKey())
+}
+
+// TestColdStoreReadsSSECObjectsOverTLS: configured as track is
 // (S3_CA_FILE for an https MinIO, ARCHIVE_SSE=c with the key of the secret
 // archive-key, credentials from the env fallbacks), the reader reads
 // objects written with SSE-C; without the key it fails rather than return
 // nothing.
-func TestOpenColdStoreReadsSSECObjectsOverTLS(t *testing.T) {
+func TestColdStoreReadsSSECObjectsOverTLS(t *testing.T) {
 	m := testenv.StartMinIOTLS(t)
 	key := bytes.Repeat([]byte{7}, 32)
 	t.Setenv("SECRETS_DIR", t.TempDir()) // no secret files: the env fallbacks apply
@@ -65,53 +76,18 @@ func TestOpenColdStoreReadsSSECObjectsOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg := archive.ColdConfig{S3Endpoint: m.Endpoint, S3Bucket: coldBucket, S3Region: "us-east-1", S3CAFile: m.CAFile, S3Prefix: "geo/", SSE: "c"}
-	cs, err := archive.OpenColdStore(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := s3store.Env{ArchiveTier: config.ArchiveTier{S3Endpoint: m.Endpoint}, S3Bucket: coldBucket, S3Region: "us-east-1", S3CAFile: m.CAFile, S3Prefix: "geo/", SSE: "c"}
+	cs := openColdStore(t, env)
 	got, err := scanAll(t, cs, "d1", time.Time{}, time.Time{})
 	if err != nil || len(got) != 500 {
 		t.Fatalf("%d fixes, %v", len(got), err)
 	}
 
-	cfg.SSE = "auto"
-	noKey, err := archive.OpenColdStore(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env.SSE = "auto"
+	noKey := openColdStore(t, env)
 	if _, err := scanAll(t, noKey, "d1", time.Time{}, time.Time{}); err == nil {
 		t.Fatal("an SSE-C object read without its key")
 	}
 }
 
 func key0(device string) string { return key(device, day0, "part-0") }
-
-func TestOpenColdStoreConfiguration(t *testing.T) {
-	t.Setenv("SECRETS_DIR", t.TempDir())
-	cases := []struct {
-		name string
-		cfg  archive.ColdConfig
-		part string // "" : no error
-		none bool   // no archive tier
-	}{
-		{name: "no endpoint: no archive tier", cfg: archive.ColdConfig{}, none: true},
-		{name: "an endpoint", cfg: archive.ColdConfig{S3Endpoint: "http://127.0.0.1:9000", S3Bucket: "b"}},
-		{name: "not a URL", cfg: archive.ColdConfig{S3Endpoint: "minio:9000"}, part: "S3_ENDPOINT"},
-		{name: "a path", cfg: archive.ColdConfig{S3Endpoint: "http://minio:9000/bucket"}, part: "S3_ENDPOINT"},
-		{name: "missing CA file", cfg: archive.ColdConfig{S3Endpoint: "https://minio:9000", S3CAFile: "/nonexistent/ca.pem"}, part: "S3_CA_FILE"},
-		{name: "unknown SSE", cfg: archive.ColdConfig{S3Endpoint: "http://minio:9000", SSE: "kms"}, part: "ARCHIVE_SSE"},
-		{name: "SSE-C without a key", cfg: archive.ColdConfig{S3Endpoint: "http://minio:9000", SSE: "c"}, part: "archive-key"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cs, err := archive.OpenColdStore(tc.cfg)
-			if tc.part == "" && err != nil || tc.part != "" && (err == nil || !strings.Contains(err.Error(), tc.part)) {
-				t.Fatalf("error %v, want %q", err, tc.part)
-			}
-			if err == nil && (cs == nil) != tc.none {
-				t.Fatalf("store %v", cs)
-			}
-		})
-	}
-}

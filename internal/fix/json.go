@@ -34,21 +34,37 @@ func (f Fix) AppendJSON(b []byte) []byte {
 	b = appendOpt(b, `,"heading":`, f.Heading)
 	b = appendOpt(b, `,"battery":`, f.Battery)
 	if len(f.Attrs) > 0 {
-		keys := make([]string, 0, len(f.Attrs))
-		for k := range f.Attrs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b = append(b, `,"attrs":{`...)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
+		b = append(b, `,"attrs":`...)
+		b = AppendAttrs(b, f.Attrs)
+	}
+	return append(b, '}')
+}
+
+// AppendAttrs appends attrs as a JSON object of strings, keys sorted: the
+// one encoding of attrs (in a fix's JSON, the hot store's records, the
+// archive's attrs column), without encoding/json's allocations.
+func AppendAttrs(b []byte, attrs map[string]string) []byte {
+	b = append(b, '{')
+	if len(attrs) == 1 {
+		for k, v := range attrs {
 			b = AppendString(b, k)
 			b = append(b, ':')
-			b = AppendString(b, f.Attrs[k])
+			b = AppendString(b, v)
 		}
-		b = append(b, '}')
+		return append(b, '}')
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, k)
+		b = append(b, ':')
+		b = AppendString(b, attrs[k])
 	}
 	return append(b, '}')
 }

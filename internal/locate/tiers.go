@@ -41,10 +41,11 @@ func (s *Service) WithArchive(archive Archive) *Service {
 // (redisstore.MaxLimit).
 const maxHotPage = 10000
 
-// msRange is [from, to] in whole ms as stored, zero bounds open: from
-// rounds up and to down, so a sub-ms bound does not take in the fix just
-// beyond it.
-func msRange(from, to time.Time) (minMS, maxMS int64) {
+// MSRange is [from, to] in whole ms as stored, zero bounds open
+// (math.MinInt64, math.MaxInt64): from rounds up and to down, so a sub-ms
+// bound does not take in the fix just beyond it (negative times truncate
+// towards zero). Every tier filters history by it.
+func MSRange(from, to time.Time) (minMS, maxMS int64) {
 	minMS, maxMS = math.MinInt64, math.MaxInt64
 	if !from.IsZero() {
 		minMS = from.UnixMilli()
@@ -111,7 +112,7 @@ func (s *Service) checkHistoryQuery(device string, from, to time.Time) error {
 }
 
 func (s *Service) openStream(ctx context.Context, tenant, device string, from, to time.Time, cursor string, hotPage int) (*HistoryStream, error) {
-	minMS, maxMS := msRange(from, to)
+	minMS, maxMS := MSRange(from, to)
 	if minMS > maxMS {
 		return nil, &fix.FieldError{Field: "to", Msg: "must not be before from"}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/geotrack/geotrack/internal/fix"
@@ -164,40 +163,12 @@ func appendRecord(b []byte, f *fix.Fix, bucketStart int64) []byte {
 		flags |= recAttrs
 		lenAt := len(b)
 		b = append(b, 0, 0, 0)
-		b = appendAttrs(b, f.Attrs)
+		b = fix.AppendAttrs(b, f.Attrs)
 		n := len(b) - lenAt - 3 // fix.Validate bounds attrs far below maxAttrsLen
 		b[lenAt], b[lenAt+1], b[lenAt+2] = byte(n>>16), byte(n>>8), byte(n)
 	}
 	b[flagsAt] = flags
 	return b
-}
-
-// appendAttrs appends attrs as a JSON object, keys sorted (the encoding of
-// fix.AppendJSON, without encoding/json's allocations).
-func appendAttrs(b []byte, attrs map[string]string) []byte {
-	b = append(b, '{')
-	if len(attrs) == 1 {
-		for k, v := range attrs {
-			b = fix.AppendString(b, k)
-			b = append(b, ':')
-			b = fix.AppendString(b, v)
-		}
-		return append(b, '}')
-	}
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = fix.AppendString(b, k)
-		b = append(b, ':')
-		b = fix.AppendString(b, attrs[k])
-	}
-	return append(b, '}')
 }
 
 // errBadRecord is wrapped by every decoding error of a history bucket.

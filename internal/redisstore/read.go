@@ -127,21 +127,7 @@ func (s *Store) History(ctx context.Context, tenant, device string, from, to tim
 	if err := checkLimit(limit); err != nil {
 		return locate.Page{}, fmt.Errorf("redisstore: history: %w", err)
 	}
-	minMS, maxMS := int64(math.MinInt64), int64(math.MaxInt64)
-	if !from.IsZero() {
-		// Stored timestamps are whole ms; round from up so a sub-ms bound
-		// does not include the point just before it.
-		minMS = from.UnixMilli()
-		if from.Sub(time.UnixMilli(minMS)) > 0 {
-			minMS++
-		}
-	}
-	if !to.IsZero() {
-		maxMS = to.UnixMilli()
-		if to.Sub(time.UnixMilli(maxMS)) < 0 {
-			maxMS-- // negative times truncate towards zero
-		}
-	}
+	minMS, maxMS := locate.MSRange(from, to)
 	if minMS > maxMS {
 		return locate.Page{}, fmt.Errorf("redisstore: history: %w: from %s is after to %s", ErrInvalidArgument, fix.FormatTime(from), fix.FormatTime(to))
 	}

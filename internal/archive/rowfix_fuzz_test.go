@@ -6,19 +6,22 @@ import (
 	"testing"
 )
 
-// FuzzColdFixOfRow: whatever an object's attrs column holds, converting a
-// row never panics; it fails only with an error naming the row's ts, and
+// FuzzRowFix: whatever an object's attrs column holds, converting a
+// row (Row.Fix, the archiver's and the cold reader's one conversion) never panics; it fails only with an error naming the row's ts, and
 // a row it accepts gives a fix whose JSON is valid.
-func FuzzColdFixOfRow(f *testing.F) {
+func FuzzRowFix(f *testing.F) {
 	for _, s := range []string{``, `{}`, `{"a":"b"}`, `{"~exact":{"lat":1.5,"alt":2}}`, `{"~exact":[1]}`, `{"a":1}`, `[`, `null`, `{"~exact":{"x":1e400}}`} {
-		f.Add(s, int64(1764000000000), int32(470000000), int32(-1200000))
+		f.Add(s, int64(1764000000000), int32(470000000), int64(-1200000), int32(-1))
 	}
-	f.Fuzz(func(t *testing.T, attrs string, ts int64, lat, lon int32) {
+	f.Fuzz(func(t *testing.T, attrs string, ts int64, lat int32, lon int64, hr int32) {
 		r := Row{Device: "d1", TS: ts, LatE7: lat, LonE7: lon}
+		if hr >= 0 {
+			r.HR = &hr
+		}
 		if attrs != "" {
 			r.Attrs = &attrs
 		}
-		got, err := coldFixOfRow(&r)
+		got, err := r.Fix()
 		if err != nil {
 			if !strings.Contains(err.Error(), "ts ") {
 				t.Fatalf("error without the row's ts: %v", err)
