@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -49,7 +50,21 @@ type (
 // told apart from a redelivery (GroupResult.Conflict).
 type prepared struct {
 	Group
-	digest string
+	digest string // 0..4095 in decimal (save.lua keeps it in 12 bits)
+	seenID string // dedupID(Source, ID), "" without an event id
+}
+
+// dedupID is what save.lua's CloudEvent dedup keeps of source+id: 4 bytes
+// that pick the shard and a 6-byte fingerprint stored in it, both from a
+// SHA-256 of source, \x1f, id (\x1f cannot be confused with characters of
+// a source URI or an id; FNV mixes too little for ids that differ in their
+// last characters). Two events are confused only if they collide on the
+// shard and on the 48-bit fingerprint within one dedup bucket.
+func dedupID(source, id string) string {
+	buf := make([]byte, 0, len(source)+1+len(id))
+	buf = append(append(append(buf, source...), 0x1f), id...)
+	sum := sha256.Sum256(buf)
+	return string(sum[:10])
 }
 
 // Save stores groups of fixes for tenant in one round trip (see the package
@@ -121,7 +136,11 @@ func (s *Store) prepare(groups []Group, now time.Time) (kept []prepared, tooOld 
 				buf = append(buf, '\n')
 				h.Write(buf)
 			}
-			kept[gi].digest = strconv.FormatUint(h.Sum64(), 16)
+			sum := h.Sum64()
+			sum ^= sum >> 32
+			sum ^= sum >> 16 // FNV's low bits depend on the low bits only
+			kept[gi].digest = strconv.FormatUint(sum%4096, 10)
+			kept[gi].seenID = dedupID(g.Source, g.ID)
 		}
 		if s.opts.KeepOld {
 			continue
@@ -351,11 +370,6 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 			clear(histIndex)
 			clear(bucketIndex)
 		}
-		seenIdx := 0
-		if g.Source != "" && g.ID != "" {
-			cur.keys = append(cur.keys, k.seen(g.Source, g.ID))
-			seenIdx = len(cur.keys)
-		}
 		slot := 0
 		if g.Announce != nil {
 			slot = slices.Index(slots, g.Announce) + 1
@@ -364,7 +378,7 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 				slot = len(slots)
 			}
 		}
-		cur.args = append(cur.args, seenIdx, len(g.Fixes), g.digest, slot)
+		cur.args = append(cur.args, g.seenID, len(g.Fixes), g.digest, slot)
 		// Only a device's newest fix of a group can become its latest
 		// position (a newer one of the group would have been stored, or
 		// found stored, first), so only those, and the fixes of announced

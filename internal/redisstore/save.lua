@@ -2,20 +2,21 @@
 -- (records.lua is prepended: recordAt.)
 --
 -- KEYS[1] geo, KEYS[2] last, KEYS[3] lastts, KEYS[4] devices; KEYS[5..] the
--- seen keys, history indexes and history buckets, referenced by index from
--- ARGV. All keys are declared (Redis Cluster rules) and share the tenant's
--- hash tag, except the bucket sealed when a device moves on to a new bucket
--- and the buckets deleted by the retention trim, whose names are built here
--- from ARGV[10] (same tag, same slot).
+-- history indexes and history buckets, referenced by index from ARGV. All
+-- keys are declared (Redis Cluster rules) and share the tenant's hash tag,
+-- except the bucket sealed when a device moves on to a new bucket, the
+-- buckets deleted by the retention trim and the CloudEvent dedup keys, whose
+-- names are built here from ARGV[10] (same tag, same slot).
 --
 -- ARGV[1] now (unix ms), ARGV[2] history cutoff (unix ms, points below are
 -- trimmed), ARGV[3] retention (ms), ARGV[4] dedup TTL (ms), ARGV[5] groups,
 -- ARGV[6] event outbox KEYS index (0 = no events), ARGV[7] its capacity,
 -- ARGV[8] tenant, ARGV[9] event slots, ARGV[10] the tenant's key prefix
 -- ("gt:{T}:"), ARGV[11] bucket width (ms), ARGV[12] keep old (1: no trim,
--- no expiry: an archiver trims). Then per group: seen key index (0 = no
--- event dedup), fix count, digest of the event's data, event slot (0 =
--- none); and per fix: history index KEYS index, bucket KEYS index, device,
+-- no expiry: an archiver trims). Then per group: the event's dedup id (""
+-- = no event dedup; else 10 bytes: a 32-bit shard hash and a 48-bit
+-- fingerprint of source+id), fix count, digest of the event's data (an
+-- integer 0..4095), event slot (0 = none); and per fix: history index KEYS index, bucket KEYS index, device,
 -- ts (unix ms), lon, lat, fix JSON ("" when the fix can be neither the
 -- device's latest, being older than another fix of its group, nor part of
 -- an event), binary record. Last, per event slot: type, source, traceparent.
@@ -96,6 +97,97 @@ for i = 1, #devList, CHUNK do
   end
 end
 
+-- CloudEvent dedup (source+id seen within DedupTTL). Marks live in
+-- per-tenant time buckets of DedupTTL width, in HASHes small enough to stay
+-- listpacks (~13 bytes a mark instead of a ~200-byte key each):
+--   <prefix>sm:<n>          HASH c (marks in bucket n), s (shards of its generation 0)
+--   <prefix>sd:<n>:<g>:<i>  HASH fingerprint (6 bytes) -> slot*4096 + digest
+-- A bucket's marks fill generations: generation g has s*2^g shards and takes
+-- s*2^g*FILL marks (FILL keeps every shard under hash-max-listpack-entries,
+-- 128, with room for the spread of the hash), then the next one opens. A
+-- lookup reads the current and the previous bucket, every generation of
+-- each; s is sized from the previous bucket's count, so once a tenant's rate
+-- is known a bucket has one or two generations. slot is the mark's time in
+-- the bucket in units of DedupTTL/2048, rounded up, so a mark counts for at
+-- least DedupTTL and less than DedupTTL + DedupTTL/2048; whole buckets
+-- expire when their last mark ends.
+local DW = tonumber(dedupTTL)       -- bucket width = DedupTTL (ms)
+local DUNIT = DW / 2048
+local FILL = 80
+local dn = math.floor(now / DW)
+local dmeta                         -- [bucket] = {count, shards}, loaded on first use
+local dexpire = {}                  -- shard keys written in this call
+local function dedupKey(n, g, i)
+  return keyBase .. 'sd:' .. string.format('%d', n) .. ':' .. g .. ':' .. string.format('%d', i)
+end
+local function dedupMetaKey(n) return keyBase .. 'sm:' .. string.format('%d', n) end
+local function loadDedupMeta()
+  dmeta = {}
+  local prevCount = 0
+  for _, n in ipairs({dn - 1, dn}) do
+    local v = redis.call('HMGET', dedupMetaKey(n), 'c', 's')
+    local c, sh = tonumber(v[1]) or 0, tonumber(v[2])
+    if n == dn - 1 then prevCount = c end
+    if sh == nil and n == dn then
+      sh = 64
+      while sh * FILL * 2 < prevCount do sh = sh * 2 end
+    end
+    dmeta[n] = {c, sh or 64, c}
+  end
+end
+-- generationOf returns the generation the mark number k (0-based) of a
+-- bucket with s shards in generation 0 lands in, and that generation's shards.
+local function generationOf(k, s)
+  local g, shards = 0, s
+  while k >= shards * FILL do
+    k = k - shards * FILL
+    g, shards = g + 1, shards * 2
+  end
+  return g, shards
+end
+-- seenMark returns the digest of source+id's live mark, or nil after adding one.
+local function seenMark(id, digest)
+  if dmeta == nil then loadDedupMeta() end
+  local b1, b2, b3, b4 = string.byte(id, 1, 4)
+  local h = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+  local fp = string.sub(id, 5)
+  for _, n in ipairs({dn, dn - 1}) do
+    local m = dmeta[n]
+    if m[1] > 0 then
+      local last = generationOf(m[1] - 1, m[2])
+      local shards = m[2]
+      for g = 0, last do
+        local v = redis.call('HGET', dedupKey(n, g, h % shards), fp)
+        if v then
+          v = tonumber(v)
+          local markedUntil = n * DW + (math.floor(v / 4096) + 1) * DUNIT + DW
+          if now < markedUntil then return v % 4096 end
+        end
+        shards = shards * 2
+      end
+    end
+  end
+  local m = dmeta[dn]
+  local g, shards = generationOf(m[1], m[2])
+  local key = dedupKey(dn, g, h % shards)
+  local slotInBucket = math.floor((now - dn * DW) / DUNIT)
+  redis.call('HSET', key, fp, string.format('%d', slotInBucket * 4096 + digest))
+  dexpire[key] = true
+  m[1] = m[1] + 1
+  return nil
+end
+local function finishDedup()
+  if dmeta == nil then return end
+  local m = dmeta[dn]
+  if m[1] == m[3] then return end
+  -- The last mark of bucket dn ends before (dn+2)*DW + DUNIT.
+  local ttl = string.format('%d', math.ceil((dn + 2) * DW + DUNIT - now) + 1000)
+  for key in pairs(dexpire) do redis.call('PEXPIRE', key, ttl) end
+  local meta = dedupMetaKey(dn)
+  redis.call('HSET', meta, 'c', string.format('%d', m[1]), 's', string.format('%d', m[2]))
+  redis.call('PEXPIRE', meta, ttl)
+end
+
 -- storedTimes[bucket KEYS index] = set of the ts stored in that bucket
 -- before this call, read once per call for the first late fix.
 local storedTimes = {}
@@ -134,20 +226,19 @@ local evData, evFirst, evSubject = {}, {}, {} -- slot -> fix JSONs, ARGV index o
 local out = {}
 local a = FIRST
 for _ = 1, groups do
-  local seen = tonumber(ARGV[a])
+  local seenID = ARGV[a]
   local n = tonumber(ARGV[a + 1])
-  local digest = ARGV[a + 2]
+  local digest = tonumber(ARGV[a + 2])
   local slot = tonumber(ARGV[a + 3])
   a = a + 4
   -- The seen mark keeps the event's digest: a redelivery carries the same
-  -- data, a producer reusing an id for other data does not ('1' is a mark
-  -- from before digests were kept: unknown, not a conflict).
+  -- data, a producer reusing an id for other data does not.
   local dup, conflict = false, 0
-  if seen > 0 then
-    dup = not redis.call('SET', KEYS[seen], digest, 'NX', 'PX', dedupTTL)
-    if dup then
-      local first = redis.call('GET', KEYS[seen])
-      if first and first ~= '1' and first ~= digest then conflict = 1 end
+  if #seenID > 0 then
+    local first = seenMark(seenID, digest)
+    if first then
+      dup = true
+      if first ~= digest then conflict = 1 end
     end
   end
   local accepted, dupFixes = 0, 0
@@ -213,6 +304,8 @@ for _ = 1, groups do
   out[#out + 1] = table.concat(flags)
   out[#out + 1] = conflict
 end
+
+finishDedup()
 
 -- History: one APPEND per bucket. A new bucket (APPEND created the key)
 -- joins its device's index (score its start, member its number) and
