@@ -13,13 +13,19 @@
 -- ARGV[6] event outbox KEYS index (0 = no events), ARGV[7] its capacity,
 -- ARGV[8] tenant, ARGV[9] event slots, ARGV[10] the tenant's key prefix
 -- ("gt:{T}:"), ARGV[11] bucket width (ms), ARGV[12] keep old (1: no trim,
--- no expiry: an archiver trims). Then per group: the event's dedup id (""
--- = no event dedup; else 10 bytes: a 32-bit shard hash and a 48-bit
--- fingerprint of source+id), fix count, digest of the event's data (an
--- integer 0..4095), event slot (0 = none); and per fix: history index KEYS index, bucket KEYS index, device,
--- ts (unix ms), lon, lat, fix JSON ("" when the fix can be neither the
--- device's latest, being older than another fix of its group, nor part of
--- an event), binary record. Last, per event slot: type, source, traceparent.
+-- no expiry: an archiver trims), ARGV[13] the groups and their fixes
+-- packed in one binary string (big-endian; one argument instead of eight
+-- per fix, which Redis and the client would each convert), then per event
+-- slot: type, source, traceparent.
+--
+-- The packed groups, read with struct.unpack: per group GROUP_FMT, the
+-- event's dedup id ("" = no event dedup; else 10 bytes: a 32-bit shard hash
+-- and a 48-bit fingerprint of source+id), fix count, digest of the event's
+-- data (0..4095), event slot (0 = none); then per fix FIX_FMT: history
+-- index KEYS index, bucket KEYS index, ts (unix ms), lon, lat (float64),
+-- device, fix JSON ("" when the fix can be neither the device's latest,
+-- being older than another fix of its group, nor part of an event), and
+-- its binary record, appended to its bucket as it is.
 --
 -- Returns per group: duplicate (0/1), accepted fixes, duplicate fixes, a
 -- string with one character per fix ('1' stored now, '0' a duplicate), and
@@ -51,9 +57,9 @@ local slots = tonumber(ARGV[9])
 local keyBase = ARGV[10]
 local W = tonumber(ARGV[11])
 local keepOld = ARGV[12] == '1'
-local FIRST = 13                    -- ARGV index of the first group
-local FIX = 8                       -- ARGV values per fix
-local slotBase = #ARGV - 3 * slots  -- ARGV index before the slot definitions
+local slotBase = 13                 -- ARGV index before the slot definitions
+local GROUP_FMT = '>I1c0I4I2I2'
+local FIX_FMT = '>I2I2dddI2c0I4c0I4c0'
 local CHUNK = 500
 
 if outboxIdx > 0 then
@@ -67,21 +73,31 @@ local function bucketKey(dev, n)
   return keyBase .. 'hb:' .. string.format('%d', n) .. ':' .. dev
 end
 
--- Pass 1: the distinct devices, to read their latest timestamps at once.
+-- Pass 1: unpack the groups and fixes, and list the distinct devices, to
+-- read their latest timestamps at once. Fixes are numbered in call order.
+local gSeen, gCount, gDigest, gSlot = {}, {}, {}, {}
+local fHist, fBucket, fTS, fLon, fLat, fDev, fJSON, fRec = {}, {}, {}, {}, {}, {}, {}, {}
 local devList, devIndex = {}, {}
 do
-  local a = FIRST
-  for _ = 1, groups do
-    local n = tonumber(ARGV[a + 1])
-    a = a + 4
+  local blob, pos, nf = ARGV[13], 1, 0
+  local unpack_ = struct.unpack
+  for gi = 1, groups do
+    local n
+    gSeen[gi], n, gDigest[gi], gSlot[gi], pos = unpack_(GROUP_FMT, blob, pos)
+    gCount[gi] = n
     for _ = 1, n do
-      local dev = ARGV[a + 2]
+      nf = nf + 1
+      local dev
+      fHist[nf], fBucket[nf], fTS[nf], fLon[nf], fLat[nf], dev, fJSON[nf], fRec[nf], pos = unpack_(FIX_FMT, blob, pos)
+      fDev[nf] = dev
       if devIndex[dev] == nil then
         devList[#devList + 1] = dev
         devIndex[dev] = #devList
       end
-      a = a + FIX
     end
+  end
+  if pos ~= #blob + 1 then
+    return redis.error_reply('ERR save: packed groups end at byte ' .. (pos - 1) .. ' of ' .. #blob)
   end
 end
 
@@ -216,21 +232,17 @@ end
 -- stored point, so only late fixes look into their bucket; repeats inside
 -- this call are caught by inCall. Records are appended per bucket with one
 -- APPEND at the end.
-local pending = {}    -- device -> ARGV index of its new latest fix
+local pending = {}    -- device -> number of its new latest fix
 local touched = {}    -- device -> history index KEYS index written now
 local oldest = {}     -- device -> oldest ts written now
 local inCall = {}     -- device -> set of ts written by this call
 local appends, border = {}, {} -- bucket KEYS index -> {record, ...}; their order
 local bucketOf = {}   -- bucket KEYS index -> {index KEYS index, bucket number}
-local evData, evFirst, evSubject = {}, {}, {} -- slot -> fix JSONs, ARGV index of the first fix, device or false
+local evData, evFirst, evSubject = {}, {}, {} -- slot -> fix JSONs, number of the first fix, device or false
 local out = {}
-local a = FIRST
-for _ = 1, groups do
-  local seenID = ARGV[a]
-  local n = tonumber(ARGV[a + 1])
-  local digest = tonumber(ARGV[a + 2])
-  local slot = tonumber(ARGV[a + 3])
-  a = a + 4
+local a = 1           -- number of the group's first fix
+for gi = 1, groups do
+  local seenID, n, digest, slot = gSeen[gi], gCount[gi], gDigest[gi], gSlot[gi]
   -- The seen mark keeps the event's digest: a redelivery carries the same
   -- data, a producer reusing an id for other data does not.
   local dup, conflict = false, 0
@@ -244,14 +256,12 @@ for _ = 1, groups do
   local accepted, dupFixes = 0, 0
   local flags = {}
   if dup then
-    a = a + FIX * n
+    a = a + n
     dupFixes = n
     flags[1] = string.rep('0', n)
   else
     for _ = 1, n do
-      local hidx, bidx = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-      local dev = ARGV[a + 2]
-      local ts = tonumber(ARGV[a + 3])
+      local hidx, bidx, dev, ts = fHist[a], fBucket[a], fDev[a], fTS[a]
       local mine = inCall[dev]
       if mine == nil then
         mine = {}
@@ -271,7 +281,7 @@ for _ = 1, groups do
           border[#border + 1] = bidx
           bucketOf[bidx] = {hidx, math.floor(ts / W)}
         end
-        recs[#recs + 1] = ARGV[a + 7]
+        recs[#recs + 1] = fRec[a]
         accepted = accepted + 1
         flags[#flags + 1] = '1'
         if slot > 0 then
@@ -284,7 +294,7 @@ for _ = 1, groups do
           elseif evSubject[slot] ~= dev then
             evSubject[slot] = false
           end
-          d[#d + 1] = ARGV[a + 6]
+          d[#d + 1] = fJSON[a]
         end
         touched[dev] = hidx
         if oldest[dev] == nil or ts < oldest[dev] then oldest[dev] = ts end
@@ -295,7 +305,7 @@ for _ = 1, groups do
           pending[dev] = a
         end
       end
-      a = a + FIX
+      a = a + 1
     end
   end
   out[#out + 1] = dup and 1 or 0
@@ -332,13 +342,15 @@ local function flush()
   end
 end
 for _, dev in ipairs(devList) do
-  local p = pending[dev] -- ARGV index: index key, bucket key, device, ts, lon, lat, json, record
+  local p = pending[dev]
   if p then
     local g = #geoArgs
-    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = ARGV[p + 4], ARGV[p + 5], dev
+    -- %.17g gives back the exact float64 (a number argument would be
+    -- formatted with 14 digits).
+    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = string.format('%.17g', fLon[p]), string.format('%.17g', fLat[p]), dev
     local h = #lastArgs
-    lastArgs[h + 1], lastArgs[h + 2] = dev, ARGV[p + 6]
-    tsArgs[h + 1], tsArgs[h + 2] = dev, ARGV[p + 3]
+    lastArgs[h + 1], lastArgs[h + 2] = dev, fJSON[p]
+    tsArgs[h + 1], tsArgs[h + 2] = dev, string.format('%d', fTS[p])
     if #geoArgs >= 3 * CHUNK then flush() end
   end
   -- Only a device seen for the first time joins the device set.
@@ -412,7 +424,7 @@ for slot = 1, slots do
   if d then
     local s = slotBase + 3 * (slot - 1)
     local f = evFirst[slot]
-    local id = redis.sha1hex(ARGV[s + 1] .. '\31' .. tenant .. '\31' .. ARGV[f + 2] .. '\31' .. ARGV[f + 3])
+    local id = redis.sha1hex(ARGV[s + 1] .. '\31' .. tenant .. '\31' .. fDev[f] .. '\31' .. string.format('%d', fTS[f]))
     redis.call('XADD', KEYS[outboxIdx], '*', 'type', ARGV[s + 1], 'id', id, 'source', ARGV[s + 2],
       'subject', evSubject[slot] or '', 'time', ARGV[1], 'trace', ARGV[s + 3],
       'data', '[' .. table.concat(d, ',') .. ']')
