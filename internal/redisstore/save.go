@@ -3,8 +3,8 @@ package redisstore
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	_ "embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
