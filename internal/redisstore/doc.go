@@ -77,9 +77,10 @@
 // field) with its time slot and a 12-bit digest of the data (a conflict
 // goes unflagged with probability 1/4096; the duplicate is dropped either
 // way). Marks sit in per-tenant buckets of DedupTTL width, each sharded into
-// HASHes that stay listpacks (generations of doubling shard counts, sized
-// from the previous bucket; see save.lua); a lookup reads the current and
-// the previous bucket, and whole buckets expire. Marks written by releases
+// HASHes that stay listpacks (generations of shard counts growing
+// fourfold, the first sized from the previous bucket; see save.lua); a
+// lookup reads every generation of the current and the previous bucket,
+// and whole buckets expire. Marks written by releases
 // before this layout (one key per event) are not read: after an upgrade, a
 // redelivery of an event seen before it is caught by the device+ts dedup
 // instead (its fixes count as duplicates, the group is not flagged as a

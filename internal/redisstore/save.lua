@@ -118,8 +118,8 @@ end
 -- listpacks (~13 bytes a mark instead of a ~200-byte key each):
 --   <prefix>sm:<n>          HASH c (marks in bucket n), s (shards of its generation 0)
 --   <prefix>sd:<n>:<g>:<i>  HASH fingerprint (6 bytes) -> slot*4096 + digest
--- A bucket's marks fill generations: generation g has s*2^g shards and takes
--- s*2^g*FILL marks (FILL keeps every shard under hash-max-listpack-entries,
+-- A bucket's marks fill generations: generation g has s*4^g shards and takes
+-- s*4^g*FILL marks (FILL keeps every shard under hash-max-listpack-entries,
 -- 128, with room for the spread of the hash), then the next one opens. A
 -- lookup reads the current and the previous bucket, every generation of
 -- each; s is sized from the previous bucket's count, so once a tenant's rate
@@ -130,6 +130,7 @@ end
 local DW = tonumber(dedupTTL)       -- bucket width = DedupTTL (ms)
 local DUNIT = DW / 2048
 local FILL = 80
+local GROWTH = 4                    -- few generations: a lookup reads each
 local dn = math.floor(now / DW)
 local dmeta                         -- [bucket] = {count, shards}, loaded on first use
 local dexpire = {}                  -- shard keys written in this call
@@ -146,7 +147,7 @@ local function loadDedupMeta()
     if n == dn - 1 then prevCount = c end
     if sh == nil and n == dn then
       sh = 64
-      while sh * FILL * 2 < prevCount do sh = sh * 2 end
+      while sh * FILL * 2 < prevCount do sh = sh * 2 end -- one generation, half full
     end
     dmeta[n] = {c, sh or 64, c}
   end
@@ -157,7 +158,7 @@ local function generationOf(k, s)
   local g, shards = 0, s
   while k >= shards * FILL do
     k = k - shards * FILL
-    g, shards = g + 1, shards * 2
+    g, shards = g + 1, shards * GROWTH
   end
   return g, shards
 end
@@ -179,7 +180,7 @@ local function seenMark(id, digest)
           local markedUntil = n * DW + (math.floor(v / 4096) + 1) * DUNIT + DW
           if now < markedUntil then return v % 4096 end
         end
-        shards = shards * 2
+        shards = shards * GROWTH
       end
     end
   end
