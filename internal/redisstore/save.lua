@@ -346,12 +346,12 @@ for _, dev in ipairs(devList) do
   local p = pending[dev]
   if p then
     local g = #geoArgs
-    -- %.17g gives back the exact float64 (a number argument would be
-    -- formatted with 14 digits).
-    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = string.format('%.17g', fLon[p]), string.format('%.17g', fLat[p]), dev
+    -- Numbers go to redis.call as they are: Redis formats them with %.17g,
+    -- which gives back the exact float64 (and a ms timestamp's digits).
+    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = fLon[p], fLat[p], dev
     local h = #lastArgs
     lastArgs[h + 1], lastArgs[h + 2] = dev, fJSON[p]
-    tsArgs[h + 1], tsArgs[h + 2] = dev, string.format('%d', fTS[p])
+    tsArgs[h + 1], tsArgs[h + 2] = dev, fTS[p]
     if #geoArgs >= 3 * CHUNK then flush() end
   end
   -- Only a device seen for the first time joins the device set.
