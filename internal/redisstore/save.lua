@@ -134,8 +134,15 @@ local GROWTH = 4                    -- few generations: a lookup reads each
 local dn = math.floor(now / DW)
 local dmeta                         -- [bucket] = {count, shards}, loaded on first use
 local dexpire = {}                  -- shard keys written in this call
+local dedupPrefix = {}              -- [n * 64 + g] = key prefix of generation g of bucket n
 local function dedupKey(n, g, i)
-  return keyBase .. 'sd:' .. string.format('%d', n) .. ':' .. g .. ':' .. string.format('%d', i)
+  local k = n * 64 + g
+  local p = dedupPrefix[k]
+  if p == nil then
+    p = keyBase .. 'sd:' .. string.format('%d', n) .. ':' .. g .. ':'
+    dedupPrefix[k] = p
+  end
+  return p .. i -- i < 2^32: .. writes it as an integer
 end
 local function dedupMetaKey(n) return keyBase .. 'sm:' .. string.format('%d', n) end
 local function loadDedupMeta()
