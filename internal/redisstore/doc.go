@@ -11,7 +11,8 @@
 //	gt:{T}:lastts           HASH device -> ts of the latest fix, unix ms
 //	gt:{T}:h:<device>       ZSET history index: score a bucket's start (unix ms), member its number
 //	gt:{T}:hb:<n>:<device>  STRING history bucket n (10 minutes from n×10 min): binary records
-//	gt:{T}:seen:<src>\x1f<id>  STRING, SET NX PX DedupTTL: CloudEvent dedup
+//	gt:{T}:sm:<n>           HASH c, s: CloudEvent dedup bucket n (DedupTTL wide): marks, shards
+//	gt:{T}:sd:<n>:<g>:<i>   HASH (listpack) 6-byte fingerprint of source+id -> time slot, digest
 //	gt:{T}:devices          SET of device ids
 //	gt:{T}:events           STREAM, the tenant's event outbox (see Announce)
 //	gt:events:tenants       SET of tenants with an event outbox (no hash tag)
@@ -71,7 +72,21 @@
 // outlive retention by up to a bucket (10 minutes) and a minute.
 // TrimHistory (a device's shorter retention preference) is exact.
 //
+// CloudEvent dedup: a source+id is remembered for DedupTTL (and at most
+// DedupTTL/2048 longer) as a 10-byte hash (4 bytes pick a shard, 6 are the
+// field) with its time slot and a 12-bit digest of the data (a conflict
+// goes unflagged with probability 1/4096; the duplicate is dropped either
+// way). Marks sit in per-tenant buckets of DedupTTL width, each sharded into
+// HASHes that stay listpacks (generations of shard counts growing
+// fourfold, the first sized from the previous bucket; see save.lua); a
+// lookup reads every generation of the current and the previous bucket,
+// and whole buckets expire. Marks written by releases
+// before this layout (one key per event) are not read: after an upgrade, a
+// redelivery of an event seen before it is caught by the device+ts dedup
+// instead (its fixes count as duplicates, the group is not flagged as a
+// duplicate event).
+//
 // Memory: about 25-30 bytes of used_memory per stored fix at 1 Hz
-// (geotrack bench memory). A CloudEvent seen mark is a key of its own,
-// ~200 bytes for DedupTTL: with one event per fix it dominates.
+// (geotrack bench memory), plus ~15 bytes per CloudEvent id within
+// DedupTTL.
 package redisstore

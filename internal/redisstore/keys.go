@@ -59,7 +59,3 @@ func (k tenantKeys) bucket(device string, n int64) string {
 	return k.base + "hb:" + strconv.FormatInt(n, 10) + ":" + device
 }
 func (k tenantKeys) events() string { return k.base + "events" } // == EventOutboxKey
-
-// seen is the dedup key of one CloudEvent; \x1f (unit separator) cannot be
-// confused with characters of a source URI or an id.
-func (k tenantKeys) seen(source, id string) string { return k.base + "seen:" + source + "\x1f" + id }

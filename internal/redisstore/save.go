@@ -2,12 +2,14 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,7 +51,21 @@ type (
 // told apart from a redelivery (GroupResult.Conflict).
 type prepared struct {
 	Group
-	digest string
+	digest uint16 // 0..4095 (save.lua keeps it in 12 bits)
+	seenID string // dedupID(Source, ID), "" without an event id
+}
+
+// dedupID is what save.lua's CloudEvent dedup keeps of source+id: 4 bytes
+// that pick the shard and a 6-byte fingerprint stored in it, both from a
+// SHA-256 of source, \x1f, id (\x1f cannot be confused with characters of
+// a source URI or an id; FNV mixes too little for ids that differ in their
+// last characters). Two events are confused only if they collide on the
+// shard and on the 48-bit fingerprint within one dedup bucket.
+func dedupID(source, id string) string {
+	buf := make([]byte, 0, len(source)+1+len(id))
+	buf = append(append(append(buf, source...), 0x1f), id...)
+	sum := sha256.Sum256(buf)
+	return string(sum[:10])
 }
 
 // Save stores groups of fixes for tenant in one round trip (see the package
@@ -116,12 +132,22 @@ func (s *Store) prepare(groups []Group, now time.Time) (kept []prepared, tooOld 
 		kept[gi] = prepared{Group: g}
 		if g.Source != "" && g.ID != "" {
 			h := fnv.New64a()
+			// Over the fixes' records (exact, attrs in key order) with
+			// device and ts: the same data as the JSON, without encoding it.
 			for i := range g.Fixes {
-				buf = g.Fixes[i].AppendJSON(buf[:0])
-				buf = append(buf, '\n')
+				f := &g.Fixes[i]
+				ms := f.TS.UnixMilli()
+				_, start := bucketOf(ms)
+				buf = append(append(buf[:0], f.Device...), 0x1f)
+				buf = binary.BigEndian.AppendUint64(buf, uint64(ms))
+				buf = appendRecord(buf, f, start)
 				h.Write(buf)
 			}
-			kept[gi].digest = strconv.FormatUint(h.Sum64(), 16)
+			sum := h.Sum64()
+			sum ^= sum >> 32
+			sum ^= sum >> 16 // FNV's low bits depend on the low bits only
+			kept[gi].digest = uint16(sum % 4096)
+			kept[gi].seenID = dedupID(g.Source, g.ID)
 		}
 		if s.opts.KeepOld {
 			continue
@@ -299,6 +325,7 @@ type chunk struct {
 	groups     int
 	fixes      int
 	bytes      int
+	packed     []byte // the groups, packed for save.lua (ARGV[13])
 }
 
 // encode validates the fixes and packs groups into chunks (see save.lua for
@@ -321,12 +348,18 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 		return chunk{keys: []string{k.geo(), k.last(), k.lastTS(), k.devices()}, args: header(), firstGroup: first}
 	}
 	var chunks []chunk
+	total := 0
+	for _, g := range groups {
+		total += len(g.Fixes)
+	}
 	cur := newChunk(0)
+	cur.packed = make([]byte, 0, min(total, maxChunkFixes)*packedFixEstimate)
 	histIndex := map[string]int{}         // device -> KEYS index (1-based) of its history index in cur
 	bucketIndex := map[deviceBucket]int{} // device and bucket -> KEYS index in cur
 	var slots []*Announce                 // event slots of cur, numbered from 1
 	finish := func() {
 		cur.args[4] = cur.groups
+		cur.args = append(cur.args, cur.packed)
 		if len(slots) > 0 {
 			cur.keys = append(cur.keys, k.events())
 			cur.args[5] = len(cur.keys)
@@ -340,21 +373,18 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 	}
 
 	newest := map[string]int{} // device -> index in the group of its newest fix (first of equals)
+	done := 0
 	for gi, g := range groups {
 		size := 0
 		for i := range g.Fixes {
-			size += 64 + len(g.Fixes[i].Device) // rough; refined below
+			size += packedFixEstimate + len(g.Fixes[i].Device) // rough
 		}
 		if cur.groups > 0 && (cur.fixes+len(g.Fixes) > maxChunkFixes || cur.bytes+size > maxChunkBytes) {
 			finish()
 			cur = newChunk(gi)
+			cur.packed = make([]byte, 0, min(total-done, maxChunkFixes)*packedFixEstimate)
 			clear(histIndex)
 			clear(bucketIndex)
-		}
-		seenIdx := 0
-		if g.Source != "" && g.ID != "" {
-			cur.keys = append(cur.keys, k.seen(g.Source, g.ID))
-			seenIdx = len(cur.keys)
 		}
 		slot := 0
 		if g.Announce != nil {
@@ -364,7 +394,13 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 				slot = len(slots)
 			}
 		}
-		cur.args = append(cur.args, seenIdx, len(g.Fixes), g.digest, slot)
+		// GROUP_FMT of save.lua.
+		p := cur.packed
+		p = append(p, byte(len(g.seenID)))
+		p = append(p, g.seenID...)
+		p = binary.BigEndian.AppendUint32(p, uint32(len(g.Fixes)))
+		p = binary.BigEndian.AppendUint16(p, g.digest)
+		p = binary.BigEndian.AppendUint16(p, uint16(slot))
 		// Only a device's newest fix of a group can become its latest
 		// position (a newer one of the group would have been stored, or
 		// found stored, first), so only those, and the fixes of announced
@@ -378,56 +414,54 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 				}
 			}
 		}
-		// The group's text arguments are written into one buffer and handed
-		// out as substrings of one string: one allocation instead of five
-		// per fix. (Save has validated every fix before this runs.)
-		buf := make([]byte, 0, len(g.Fixes)*96)
-		spans := make([][5]int, len(g.Fixes)) // ends of ts, lon, lat, json, record
-		buckets := make([]int64, len(g.Fixes))
+		// (Save has validated every fix before this runs.)
 		for fi := range g.Fixes {
 			f := &g.Fixes[fi]
 			ms := f.TS.UnixMilli()
-			buf = strconv.AppendInt(buf, ms, 10)
-			spans[fi][0] = len(buf)
-			buf = strconv.AppendFloat(buf, f.Lon, 'f', -1, 64)
-			spans[fi][1] = len(buf)
-			buf = strconv.AppendFloat(buf, f.Lat, 'f', -1, 64)
-			spans[fi][2] = len(buf)
-			if g.Announce != nil || len(g.Fixes) == 1 || newest[f.Device] == fi {
-				buf = f.AppendJSON(buf)
-			}
-			spans[fi][3] = len(buf)
 			n, start := bucketOf(ms)
-			buckets[fi] = n
-			buf = appendRecord(buf, f, start)
-			spans[fi][4] = len(buf)
-		}
-		text := string(buf)
-		start := 0
-		for fi := range g.Fixes {
-			f := &g.Fixes[fi]
 			hidx, ok := histIndex[f.Device]
 			if !ok {
 				cur.keys = append(cur.keys, k.history(f.Device))
 				hidx = len(cur.keys)
 				histIndex[f.Device] = hidx
 			}
-			db := deviceBucket{f.Device, buckets[fi]}
+			db := deviceBucket{f.Device, n}
 			bidx, ok := bucketIndex[db]
 			if !ok {
-				cur.keys = append(cur.keys, k.bucket(f.Device, db.bucket))
+				cur.keys = append(cur.keys, k.bucket(f.Device, n))
 				bidx = len(cur.keys)
 				bucketIndex[db] = bidx
 			}
-			sp := spans[fi]
-			cur.args = append(cur.args, hidx, bidx, f.Device,
-				text[start:sp[0]], text[sp[0]:sp[1]], text[sp[1]:sp[2]], text[sp[2]:sp[3]], text[sp[3]:sp[4]])
-			cur.bytes += sp[4] - start + len(f.Device) + 16
-			start = sp[4]
+			// FIX_FMT of save.lua.
+			from := len(p)
+			p = binary.BigEndian.AppendUint16(p, uint16(hidx))
+			p = binary.BigEndian.AppendUint16(p, uint16(bidx))
+			p = binary.BigEndian.AppendUint64(p, math.Float64bits(float64(ms)))
+			p = binary.BigEndian.AppendUint64(p, math.Float64bits(f.Lon))
+			p = binary.BigEndian.AppendUint64(p, math.Float64bits(f.Lat))
+			p = binary.BigEndian.AppendUint16(p, uint16(len(f.Device)))
+			p = append(p, f.Device...)
+			at := len(p)
+			p = append(p, 0, 0, 0, 0)
+			if g.Announce != nil || len(g.Fixes) == 1 || newest[f.Device] == fi {
+				p = f.AppendJSON(p)
+			}
+			binary.BigEndian.PutUint32(p[at:], uint32(len(p)-at-4))
+			at = len(p)
+			p = append(p, 0, 0, 0, 0)
+			p = appendRecord(p, f, start)
+			binary.BigEndian.PutUint32(p[at:], uint32(len(p)-at-4))
+			cur.bytes += len(p) - from
 		}
+		cur.packed = p
 		cur.fixes += len(g.Fixes)
 		cur.groups++
+		done += len(g.Fixes)
 	}
 	finish()
 	return chunks, nil
 }
+
+// packedFixEstimate sizes the packed argument: a fix's fixed fields, a
+// typical record and some JSON.
+const packedFixEstimate = 192

@@ -2,23 +2,30 @@
 -- (records.lua is prepended: recordAt.)
 --
 -- KEYS[1] geo, KEYS[2] last, KEYS[3] lastts, KEYS[4] devices; KEYS[5..] the
--- seen keys, history indexes and history buckets, referenced by index from
--- ARGV. All keys are declared (Redis Cluster rules) and share the tenant's
--- hash tag, except the bucket sealed when a device moves on to a new bucket
--- and the buckets deleted by the retention trim, whose names are built here
--- from ARGV[10] (same tag, same slot).
+-- history indexes and history buckets, referenced by index from ARGV. All
+-- keys are declared (Redis Cluster rules) and share the tenant's hash tag,
+-- except the bucket sealed when a device moves on to a new bucket, the
+-- buckets deleted by the retention trim and the CloudEvent dedup keys, whose
+-- names are built here from ARGV[10] (same tag, same slot).
 --
 -- ARGV[1] now (unix ms), ARGV[2] history cutoff (unix ms, points below are
 -- trimmed), ARGV[3] retention (ms), ARGV[4] dedup TTL (ms), ARGV[5] groups,
 -- ARGV[6] event outbox KEYS index (0 = no events), ARGV[7] its capacity,
 -- ARGV[8] tenant, ARGV[9] event slots, ARGV[10] the tenant's key prefix
 -- ("gt:{T}:"), ARGV[11] bucket width (ms), ARGV[12] keep old (1: no trim,
--- no expiry: an archiver trims). Then per group: seen key index (0 = no
--- event dedup), fix count, digest of the event's data, event slot (0 =
--- none); and per fix: history index KEYS index, bucket KEYS index, device,
--- ts (unix ms), lon, lat, fix JSON ("" when the fix can be neither the
--- device's latest, being older than another fix of its group, nor part of
--- an event), binary record. Last, per event slot: type, source, traceparent.
+-- no expiry: an archiver trims), ARGV[13] the groups and their fixes
+-- packed in one binary string (big-endian; one argument instead of eight
+-- per fix, which Redis and the client would each convert), then per event
+-- slot: type, source, traceparent.
+--
+-- The packed groups, read with struct.unpack: per group GROUP_FMT, the
+-- event's dedup id ("" = no event dedup; else 10 bytes: a 32-bit shard hash
+-- and a 48-bit fingerprint of source+id), fix count, digest of the event's
+-- data (0..4095), event slot (0 = none); then per fix FIX_FMT: history
+-- index KEYS index, bucket KEYS index, ts (unix ms), lon, lat (float64),
+-- device, fix JSON ("" when the fix can be neither the device's latest,
+-- being older than another fix of its group, nor part of an event), and
+-- its binary record, appended to its bucket as it is.
 --
 -- Returns per group: duplicate (0/1), accepted fixes, duplicate fixes, a
 -- string with one character per fix ('1' stored now, '0' a duplicate), and
@@ -50,9 +57,9 @@ local slots = tonumber(ARGV[9])
 local keyBase = ARGV[10]
 local W = tonumber(ARGV[11])
 local keepOld = ARGV[12] == '1'
-local FIRST = 13                    -- ARGV index of the first group
-local FIX = 8                       -- ARGV values per fix
-local slotBase = #ARGV - 3 * slots  -- ARGV index before the slot definitions
+local slotBase = 13                 -- ARGV index before the slot definitions
+local GROUP_FMT = '>I1c0I4I2I2'
+local FIX_FMT = '>I2I2dddI2c0I4c0I4c0'
 local CHUNK = 500
 
 if outboxIdx > 0 then
@@ -66,21 +73,31 @@ local function bucketKey(dev, n)
   return keyBase .. 'hb:' .. string.format('%d', n) .. ':' .. dev
 end
 
--- Pass 1: the distinct devices, to read their latest timestamps at once.
+-- Pass 1: unpack the groups and fixes, and list the distinct devices, to
+-- read their latest timestamps at once. Fixes are numbered in call order.
+local gSeen, gCount, gDigest, gSlot = {}, {}, {}, {}
+local fHist, fBucket, fTS, fLon, fLat, fDev, fJSON, fRec = {}, {}, {}, {}, {}, {}, {}, {}
 local devList, devIndex = {}, {}
 do
-  local a = FIRST
-  for _ = 1, groups do
-    local n = tonumber(ARGV[a + 1])
-    a = a + 4
+  local blob, pos, nf = ARGV[13], 1, 0
+  local unpack_ = struct.unpack
+  for gi = 1, groups do
+    local n
+    gSeen[gi], n, gDigest[gi], gSlot[gi], pos = unpack_(GROUP_FMT, blob, pos)
+    gCount[gi] = n
     for _ = 1, n do
-      local dev = ARGV[a + 2]
+      nf = nf + 1
+      local dev
+      fHist[nf], fBucket[nf], fTS[nf], fLon[nf], fLat[nf], dev, fJSON[nf], fRec[nf], pos = unpack_(FIX_FMT, blob, pos)
+      fDev[nf] = dev
       if devIndex[dev] == nil then
         devList[#devList + 1] = dev
         devIndex[dev] = #devList
       end
-      a = a + FIX
     end
+  end
+  if pos ~= #blob + 1 then
+    return redis.error_reply('ERR save: packed groups end at byte ' .. (pos - 1) .. ' of ' .. #blob)
   end
 end
 
@@ -94,6 +111,105 @@ for i = 1, #devList, CHUNK do
     latestTS[devList[k]] = v and tonumber(v) or -1
     prevTS[devList[k]] = latestTS[devList[k]]
   end
+end
+
+-- CloudEvent dedup (source+id seen within DedupTTL). Marks live in
+-- per-tenant time buckets of DedupTTL width, in HASHes small enough to stay
+-- listpacks (~13 bytes a mark instead of a ~200-byte key each):
+--   <prefix>sm:<n>          HASH c (marks in bucket n), s (shards of its generation 0)
+--   <prefix>sd:<n>:<g>:<i>  HASH fingerprint (6 bytes) -> slot*4096 + digest
+-- A bucket's marks fill generations: generation g has s*4^g shards and takes
+-- s*4^g*FILL marks (FILL keeps every shard under hash-max-listpack-entries,
+-- 128, with room for the spread of the hash), then the next one opens. A
+-- lookup reads the current and the previous bucket, every generation of
+-- each; s is sized from the previous bucket's count, so once a tenant's rate
+-- is known a bucket has one or two generations. slot is the mark's time in
+-- the bucket in units of DedupTTL/2048, rounded up, so a mark counts for at
+-- least DedupTTL and less than DedupTTL + DedupTTL/2048; whole buckets
+-- expire when their last mark ends.
+local DW = tonumber(dedupTTL)       -- bucket width = DedupTTL (ms)
+local DUNIT = DW / 2048
+local FILL = 80
+local GROWTH = 4                    -- few generations: a lookup reads each
+local dn = math.floor(now / DW)
+local dmeta                         -- [bucket] = {count, shards}, loaded on first use
+local dexpire = {}                  -- shard keys written in this call
+local dedupPrefix = {}              -- [n * 64 + g] = key prefix of generation g of bucket n
+local function dedupKey(n, g, i)
+  local k = n * 64 + g
+  local p = dedupPrefix[k]
+  if p == nil then
+    p = keyBase .. 'sd:' .. string.format('%d', n) .. ':' .. g .. ':'
+    dedupPrefix[k] = p
+  end
+  return p .. i -- i < 2^32: .. writes it as an integer
+end
+local function dedupMetaKey(n) return keyBase .. 'sm:' .. string.format('%d', n) end
+local function loadDedupMeta()
+  dmeta = {}
+  local prevCount = 0
+  for _, n in ipairs({dn - 1, dn}) do
+    local v = redis.call('HMGET', dedupMetaKey(n), 'c', 's')
+    local c, sh = tonumber(v[1]) or 0, tonumber(v[2])
+    if n == dn - 1 then prevCount = c end
+    if sh == nil and n == dn then
+      sh = 64
+      while sh * FILL * 2 < prevCount do sh = sh * 2 end -- one generation, half full
+    end
+    dmeta[n] = {c, sh or 64, c}
+  end
+end
+-- generationOf returns the generation the mark number k (0-based) of a
+-- bucket with s shards in generation 0 lands in, and that generation's shards.
+local function generationOf(k, s)
+  local g, shards = 0, s
+  while k >= shards * FILL do
+    k = k - shards * FILL
+    g, shards = g + 1, shards * GROWTH
+  end
+  return g, shards
+end
+-- seenMark returns the digest of source+id's live mark, or nil after adding one.
+local function seenMark(id, digest)
+  if dmeta == nil then loadDedupMeta() end
+  local b1, b2, b3, b4 = string.byte(id, 1, 4)
+  local h = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+  local fp = string.sub(id, 5)
+  for _, n in ipairs({dn, dn - 1}) do
+    local m = dmeta[n]
+    if m[1] > 0 then
+      local last = generationOf(m[1] - 1, m[2])
+      local shards = m[2]
+      for g = 0, last do
+        local v = redis.call('HGET', dedupKey(n, g, h % shards), fp)
+        if v then
+          v = tonumber(v)
+          local markedUntil = n * DW + (math.floor(v / 4096) + 1) * DUNIT + DW
+          if now < markedUntil then return v % 4096 end
+        end
+        shards = shards * GROWTH
+      end
+    end
+  end
+  local m = dmeta[dn]
+  local g, shards = generationOf(m[1], m[2])
+  local key = dedupKey(dn, g, h % shards)
+  local slotInBucket = math.floor((now - dn * DW) / DUNIT)
+  redis.call('HSET', key, fp, string.format('%d', slotInBucket * 4096 + digest))
+  dexpire[key] = true
+  m[1] = m[1] + 1
+  return nil
+end
+local function finishDedup()
+  if dmeta == nil then return end
+  local m = dmeta[dn]
+  if m[1] == m[3] then return end
+  -- The last mark of bucket dn ends before (dn+2)*DW + DUNIT.
+  local ttl = string.format('%d', math.ceil((dn + 2) * DW + DUNIT - now) + 1000)
+  for key in pairs(dexpire) do redis.call('PEXPIRE', key, ttl) end
+  local meta = dedupMetaKey(dn)
+  redis.call('HSET', meta, 'c', string.format('%d', m[1]), 's', string.format('%d', m[2]))
+  redis.call('PEXPIRE', meta, ttl)
 end
 
 -- storedTimes[bucket KEYS index] = set of the ts stored in that bucket
@@ -124,43 +240,36 @@ end
 -- stored point, so only late fixes look into their bucket; repeats inside
 -- this call are caught by inCall. Records are appended per bucket with one
 -- APPEND at the end.
-local pending = {}    -- device -> ARGV index of its new latest fix
+local pending = {}    -- device -> number of its new latest fix
 local touched = {}    -- device -> history index KEYS index written now
 local oldest = {}     -- device -> oldest ts written now
 local inCall = {}     -- device -> set of ts written by this call
 local appends, border = {}, {} -- bucket KEYS index -> {record, ...}; their order
 local bucketOf = {}   -- bucket KEYS index -> {index KEYS index, bucket number}
-local evData, evFirst, evSubject = {}, {}, {} -- slot -> fix JSONs, ARGV index of the first fix, device or false
+local evData, evFirst, evSubject = {}, {}, {} -- slot -> fix JSONs, number of the first fix, device or false
 local out = {}
-local a = FIRST
-for _ = 1, groups do
-  local seen = tonumber(ARGV[a])
-  local n = tonumber(ARGV[a + 1])
-  local digest = ARGV[a + 2]
-  local slot = tonumber(ARGV[a + 3])
-  a = a + 4
+local a = 1           -- number of the group's first fix
+for gi = 1, groups do
+  local seenID, n, digest, slot = gSeen[gi], gCount[gi], gDigest[gi], gSlot[gi]
   -- The seen mark keeps the event's digest: a redelivery carries the same
-  -- data, a producer reusing an id for other data does not ('1' is a mark
-  -- from before digests were kept: unknown, not a conflict).
+  -- data, a producer reusing an id for other data does not.
   local dup, conflict = false, 0
-  if seen > 0 then
-    dup = not redis.call('SET', KEYS[seen], digest, 'NX', 'PX', dedupTTL)
-    if dup then
-      local first = redis.call('GET', KEYS[seen])
-      if first and first ~= '1' and first ~= digest then conflict = 1 end
+  if #seenID > 0 then
+    local first = seenMark(seenID, digest)
+    if first then
+      dup = true
+      if first ~= digest then conflict = 1 end
     end
   end
   local accepted, dupFixes = 0, 0
   local flags = {}
   if dup then
-    a = a + FIX * n
+    a = a + n
     dupFixes = n
     flags[1] = string.rep('0', n)
   else
     for _ = 1, n do
-      local hidx, bidx = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-      local dev = ARGV[a + 2]
-      local ts = tonumber(ARGV[a + 3])
+      local hidx, bidx, dev, ts = fHist[a], fBucket[a], fDev[a], fTS[a]
       local mine = inCall[dev]
       if mine == nil then
         mine = {}
@@ -180,7 +289,7 @@ for _ = 1, groups do
           border[#border + 1] = bidx
           bucketOf[bidx] = {hidx, math.floor(ts / W)}
         end
-        recs[#recs + 1] = ARGV[a + 7]
+        recs[#recs + 1] = fRec[a]
         accepted = accepted + 1
         flags[#flags + 1] = '1'
         if slot > 0 then
@@ -193,7 +302,7 @@ for _ = 1, groups do
           elseif evSubject[slot] ~= dev then
             evSubject[slot] = false
           end
-          d[#d + 1] = ARGV[a + 6]
+          d[#d + 1] = fJSON[a]
         end
         touched[dev] = hidx
         if oldest[dev] == nil or ts < oldest[dev] then oldest[dev] = ts end
@@ -204,7 +313,7 @@ for _ = 1, groups do
           pending[dev] = a
         end
       end
-      a = a + FIX
+      a = a + 1
     end
   end
   out[#out + 1] = dup and 1 or 0
@@ -213,6 +322,8 @@ for _ = 1, groups do
   out[#out + 1] = table.concat(flags)
   out[#out + 1] = conflict
 end
+
+finishDedup()
 
 -- History: one APPEND per bucket. A new bucket (APPEND created the key)
 -- joins its device's index (score its start, member its number) and
@@ -239,13 +350,15 @@ local function flush()
   end
 end
 for _, dev in ipairs(devList) do
-  local p = pending[dev] -- ARGV index: index key, bucket key, device, ts, lon, lat, json, record
+  local p = pending[dev]
   if p then
     local g = #geoArgs
-    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = ARGV[p + 4], ARGV[p + 5], dev
+    -- Numbers go to redis.call as they are: Redis formats them with %.17g,
+    -- which gives back the exact float64 (and a ms timestamp's digits).
+    geoArgs[g + 1], geoArgs[g + 2], geoArgs[g + 3] = fLon[p], fLat[p], dev
     local h = #lastArgs
-    lastArgs[h + 1], lastArgs[h + 2] = dev, ARGV[p + 6]
-    tsArgs[h + 1], tsArgs[h + 2] = dev, ARGV[p + 3]
+    lastArgs[h + 1], lastArgs[h + 2] = dev, fJSON[p]
+    tsArgs[h + 1], tsArgs[h + 2] = dev, fTS[p]
     if #geoArgs >= 3 * CHUNK then flush() end
   end
   -- Only a device seen for the first time joins the device set.
@@ -319,7 +432,7 @@ for slot = 1, slots do
   if d then
     local s = slotBase + 3 * (slot - 1)
     local f = evFirst[slot]
-    local id = redis.sha1hex(ARGV[s + 1] .. '\31' .. tenant .. '\31' .. ARGV[f + 2] .. '\31' .. ARGV[f + 3])
+    local id = redis.sha1hex(ARGV[s + 1] .. '\31' .. tenant .. '\31' .. fDev[f] .. '\31' .. string.format('%d', fTS[f]))
     redis.call('XADD', KEYS[outboxIdx], '*', 'type', ARGV[s + 1], 'id', id, 'source', ARGV[s + 2],
       'subject', evSubject[slot] or '', 'time', ARGV[1], 'trace', ARGV[s + 3],
       'data', '[' .. table.concat(d, ',') .. ']')
