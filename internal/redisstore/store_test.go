@@ -53,6 +53,7 @@ func runScenarios(t *testing.T, client redis.UniversalClient) {
 		run  func(t *testing.T, s *Store, tenant string)
 	}{
 		{"round trip", testRoundTrip},
+		{"nearby matches a full search", testNearbyMatchesFullSearch},
 		{"out of order", testOutOfOrder},
 		{"event dedup", testEventDedup},
 		{"fix dedup without id", testFixDedup},
