@@ -1,0 +1,49 @@
+package functions
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/geotrack/geotrack/functions/privacy"
+	"github.com/geotrack/geotrack/internal/config"
+	privacysvc "github.com/geotrack/geotrack/internal/privacy"
+	"github.com/geotrack/geotrack/internal/redisstore"
+)
+
+// Issue 12 §1 (h20): privacy, export and erasure of a device.
+
+func buildPrivacy(ctx context.Context, d *Deps) (*Built, error) {
+	var cfg privacy.Config
+	if err := config.Load(&cfg); err != nil {
+		return nil, err
+	}
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config.Config)
+	if err != nil {
+		return nil, err
+	}
+	store := redisstore.New(client, redisstore.Options{})
+	svc := &privacysvc.Service{
+		History: store, Events: store, Fences: store,
+		Alerts:      redisstore.NewAlerts(client, 0),
+		Preferences: redisstore.NewPreferencesStore(client, ""),
+		Audit:       redisstore.NewAuditLog(client, "", cfg.AuditRetention),
+		Cloud:       redisstore.NewPrivacy(client, ""),
+	}
+	if cfg.S3Endpoint != "" {
+		bucket, err := openArchiveBucket(cfg.Config)
+		if err != nil {
+			return nil, err
+		}
+		svc.Archive = privacysvc.ObjectArchive{Objects: bucket, Prefix: cfg.S3Prefix}
+	} else {
+		slog.Info("privacy: S3_ENDPOINT is not set: export and erasure cover the hot store only")
+	}
+	return &Built{HTTP: privacy.New(svc, verifier), Ready: pinger(client)}, nil
+}
+
+// erasureGated puts the erasure tombstones in front of the preferences
+// gate of a cloud pipeline: fixes of an erased device older than its
+// erasure are dropped (reason "erased").
+func erasureGated(next privacysvc.Gate, p *redisstore.Privacy) privacysvc.Gate {
+	return &privacysvc.ErasureGate{Next: next, Tombstones: p}
+}
