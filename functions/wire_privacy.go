@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/geotrack/geotrack/functions/archiver"
 	"github.com/geotrack/geotrack/functions/privacy"
 	"github.com/geotrack/geotrack/internal/config"
 	privacysvc "github.com/geotrack/geotrack/internal/privacy"
@@ -17,7 +18,7 @@ func buildPrivacy(ctx context.Context, d *Deps) (*Built, error) {
 	if err := config.Load(&cfg); err != nil {
 		return nil, err
 	}
-	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config.Config)
+	client, verifier, err := d.RedisAndAuth(cfg.Redis, cfg.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +31,10 @@ func buildPrivacy(ctx context.Context, d *Deps) (*Built, error) {
 		Cloud:       redisstore.NewPrivacy(client, ""),
 	}
 	if cfg.S3Endpoint != "" {
-		bucket, err := openArchiveBucket(cfg.Config)
+		bucket, err := openArchiveBucket(archiver.Config{
+			ArchiveTier: cfg.ArchiveTier, S3Bucket: cfg.S3Bucket, S3Region: cfg.S3Region,
+			S3CAFile: cfg.S3CAFile, S3Prefix: cfg.S3Prefix, SSE: cfg.SSE,
+		})
 		if err != nil {
 			return nil, err
 		}
