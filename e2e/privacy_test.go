@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/redis/go-redis/v9"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/redisstore"
+	"github.com/geotrack/geotrack/internal/testenv"
 )
 
 // Issue 12 §1 (h20): the privacy function end to end against real Redis
@@ -374,4 +376,89 @@ func unzip(t *testing.T, data []byte) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// TestPrivacyRoleTenantMatrix: every role but the tenant's admin is
+// refused everything (a device token may export only its own device),
+// broken credentials are a 401, a refused request changes nothing, and an
+// admin acts on its own tenant only.
+func TestPrivacyRoleTenantMatrix(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	fn := startFunction(t, "privacy", map[string]string{"REDIS_URL": rs.URL})
+	client, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	store := redisstore.New(client, redisstore.Options{})
+	now := time.Now()
+	for _, tenant := range []string{"acme", "globex"} {
+		if _, err := store.Save(context.Background(), tenant, []redisstore.Group{{Fixes: []fix.Fix{{Device: "van-1", TS: now.Add(-time.Minute), Lat: 52.5, Lon: 13.4}}}}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expired := signRaw(t, jwt.MapClaims{"tenant": "acme", "role": "admin", "exp": time.Now().Add(-time.Hour).Unix()}, testSecret)
+	wrongKey := signRaw(t, jwt.MapClaims{"tenant": "acme", "role": "admin", "exp": time.Now().Add(time.Hour).Unix()}, "another-secret-0123456789")
+	receipt := "0123456789abcdef0123456789abcdef"
+	requests := []struct{ name, method, url string }{
+		{"export", http.MethodGet, fn.URL + "?device=van-1&format=zip"},
+		{"erase", http.MethodPost, fn.URL + "?device=van-1&action=erase"},
+		{"receipt", http.MethodGet, fn.URL + "?receipt=" + receipt},
+	}
+	callers := []struct {
+		name   string
+		tok    string
+		status map[string]int // by request; default 403
+	}{
+		{"device of another device", token(t, "acme", auth.RoleDevice, "van-2"), nil},
+		{"device itself", token(t, "acme", auth.RoleDevice, "van-1"), map[string]int{"export": http.StatusOK}},
+		{"viewer", token(t, "acme", auth.RoleViewer, ""), nil},
+		{"service", token(t, "acme", auth.RoleService, ""), nil},
+		{"no token", "", map[string]int{"export": 401, "erase": 401, "receipt": 401}},
+		{"expired", expired, map[string]int{"export": 401, "erase": 401, "receipt": 401}},
+		{"wrong key", wrongKey, map[string]int{"export": 401, "erase": 401, "receipt": 401}},
+		{"garbage", "not.a.jwt", map[string]int{"export": 401, "erase": 401, "receipt": 401}},
+	}
+	for _, cl := range callers {
+		t.Run(cl.name, func(t *testing.T) {
+			before := snapshot(t, client)
+			for _, rq := range requests {
+				want, ok := cl.status[rq.name]
+				if !ok {
+					want = http.StatusForbidden
+				}
+				r := call(t, rq.method, rq.url, cl.tok, nil, nil)
+				if r.Status != want {
+					t.Errorf("%s: %d %s, want %d", rq.name, r.Status, clipBody(r.Body), want)
+				}
+			}
+			if cl.status["export"] == http.StatusOK {
+				return // an export is audited: Redis changes by one audit entry
+			}
+			if snapshot(t, client) != before {
+				t.Error("a refused request changed Redis")
+			}
+		})
+	}
+	t.Run("admin of another tenant", func(t *testing.T) {
+		globex := token(t, "globex", auth.RoleAdmin, "")
+		r := call(t, http.MethodPost, fn.URL+"?device=van-1&action=erase", globex, nil, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("globex erase: %d %s", r.Status, r.Body)
+		}
+		var rc struct{ ID string }
+		r.JSON(t, &rc)
+		if _, ok, err := store.Latest(context.Background(), "globex", "van-1"); err != nil || ok {
+			t.Errorf("globex's van-1 not erased: %v %v", ok, err)
+		}
+		if _, ok, err := store.Latest(context.Background(), "acme", "van-1"); err != nil || !ok {
+			t.Errorf("acme's van-1 touched by globex's erasure: %v %v", ok, err)
+		}
+		if r := call(t, http.MethodGet, fn.URL+"?receipt="+rc.ID, token(t, "acme", auth.RoleAdmin, ""), nil, nil); r.Status != http.StatusNotFound {
+			t.Errorf("acme reads globex's receipt: %d, want 404", r.Status)
+		}
+		if r := call(t, http.MethodGet, fn.URL+"?receipt="+rc.ID, globex, nil, nil); r.Status != http.StatusOK {
+			t.Errorf("globex reads its receipt: %d", r.Status)
+		}
+	})
 }
