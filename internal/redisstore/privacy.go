@@ -122,8 +122,9 @@ func (p *Privacy) LoadReceipt(ctx context.Context, tenant, id string) ([]byte, b
 //     device set, alert schedule) are removed, as are alert ids of deleted records;
 //   - stream entries naming the device (event log, event outbox: a
 //     CloudEvent whose subject or data.device is it) are deleted;
-//   - CloudEvent dedup marks whose key holds the device id are deleted
-//     (the (device, ts) dedup still catches a redelivery).
+//   - CloudEvent dedup marks whose key holds the device id as a word
+//     (source or event id) are deleted (the (device, ts) dedup still
+//     catches a redelivery).
 //
 // The audit log, the tombstones and the receipts are kept. The bumped
 // preferences version makes caches reload.
@@ -153,7 +154,7 @@ func (p *Privacy) EraseDevice(ctx context.Context, tenant, device string) (map[s
 			return err
 		}
 		if strings.HasPrefix(rest, "seen:") {
-			if strings.Contains(rest, device) {
+			if containsWord(rest, device) {
 				n, err := c.Del(ctx, key).Result()
 				erased["seen"] += int(n)
 				return err
@@ -274,6 +275,26 @@ func perDeviceKey(rest, device string) bool {
 		return namesDevice(q, device) && q != device
 	}
 	return false
+}
+
+// containsWord reports whether s holds device not adjacent to another
+// character of an id word (letters, digits, '.', '_', '-'), so "d1" is not
+// found in "d10".
+func containsWord(s, device string) bool {
+	word := func(c byte) bool {
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], device)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(device)
+		if (start == 0 || !word(s[start-1])) && (end == len(s) || !word(s[end])) {
+			return true
+		}
+		i = start + 1
+	}
 }
 
 // namesDevice: a field or member that is device, or "<x>\x1fdevice".
