@@ -462,3 +462,76 @@ func TestPrivacyRoleTenantMatrix(t *testing.T) {
 		}
 	})
 }
+
+// TestRetentionSweepLeavesNothingOlder (issue 12 §1): the archiver's pass
+// ends with a retention sweep: a device's retention preference (truck:00,
+// 30h), else its tenant's (80h, truck:01), bounds what survives in the hot
+// store and the archive; everything newer survives.
+func TestRetentionSweepLeavesNothingOlder(t *testing.T) {
+	e := startArchiveEnv(t, 2)
+	now := time.Now()
+	fixes := archiveFixes(2, 5, 48, now)
+	e.load(t, fixes, now)
+	client, err := redisstore.Open(e.redis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	prefs := redisstore.NewPreferencesStore(client, "")
+	ctx := context.Background()
+	if _, err := prefs.SavePreferences(ctx, "acme", "", []byte(`{"retention":"80h"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prefs.SavePreferences(ctx, "acme", erasedDevice, []byte(`{"retention":"30h"}`)); err != nil {
+		t.Fatal(err)
+	}
+	retention := map[string]time.Duration{erasedDevice: 30 * time.Hour, keptDevice: 80 * time.Hour}
+
+	arch := startFunction(t, "archiver", e.env)
+	before := time.Now()
+	resp := call(t, http.MethodPost, arch.URL+"/", token(t, "acme", auth.RoleService, ""), hdr("Content-Type", "application/json"), []byte(`{}`))
+	after := time.Now()
+	var res struct {
+		Objects          int `json:"objects"`
+		RetentionDevices int `json:"retention_devices"`
+		RetentionObjects int `json:"retention_objects"`
+	}
+	if resp.Status != http.StatusOK {
+		t.Fatalf("pass: %d %s", resp.Status, resp.Body)
+	}
+	resp.JSON(t, &res)
+	if res.Objects == 0 {
+		t.Fatalf("pass archived nothing: %s", resp.Body)
+	}
+	cold := e.readArchive(t)
+	for dev, r := range retention {
+		survived := map[int64]bool{}
+		for _, row := range cold[dev] {
+			survived[row.TS] = true
+		}
+		page, err := e.store.History(ctx, "acme", dev, time.Time{}, time.Time{}, 10000, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range page.Fixes {
+			survived[f.TS.UnixMilli()] = true
+		}
+		oldestAllowed := before.Add(-r).UnixMilli()
+		for ts := range survived {
+			if ts < oldestAllowed {
+				t.Errorf("%s: a point of %s survived its retention %s", dev, time.UnixMilli(ts).UTC(), r)
+			}
+		}
+		for _, f := range fixes[dev] {
+			if f.TS.After(after.Add(-r)) && !survived[f.TS.UnixMilli()] {
+				t.Errorf("%s: the point of %s, within the retention, is gone", dev, f.TS.UTC())
+			}
+		}
+		if len(survived) == 0 || len(survived) == len(fixes[dev]) {
+			t.Errorf("%s: %d of %d points survived: the sweep did not cut inside the data", dev, len(survived), len(fixes[dev]))
+		}
+	}
+	if res.RetentionObjects == 0 || res.RetentionDevices == 0 {
+		t.Errorf("the pass reports no retention work: %+v", res)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/forward"
 	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/privacy"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/s3store"
 )
@@ -53,7 +54,11 @@ func buildArchiver(ctx context.Context, d *Deps) (*Built, error) {
 		Retention: cfg.HotRetention, Workers: cfg.Workers,
 	}
 	lockKey := store.Options().KeyPrefix + ":{archiver}:lock"
-	fn := archiver.New(&lockedPass{archiver: a, lock: forward.NewLock(client, lockKey, archiverLockTTL)}, verifier, d.Metrics)
+	sweep := &privacy.RetentionSweep{
+		Hot: store, Objects: bucket, Prefix: cfg.S3Prefix,
+		Preferences: redisstore.NewPreferencesStore(client, ""), Default: cfg.DataRetention,
+	}
+	fn := archiver.New(&lockedPass{archiver: a, sweep: sweep, lock: forward.NewLock(client, lockKey, archiverLockTTL)}, verifier, d.Metrics)
 	built.Handler = fn
 	slog.Info("archiver: archive tier on", "endpoint", cfg.S3Endpoint, "bucket", cfg.S3Bucket, "prefix", cfg.S3Prefix, "hot_retention", cfg.HotRetention, "sse", cfg.SSE)
 	if cfg.Interval > 0 {
@@ -132,6 +137,7 @@ func (h archiveHot) TrimArchived(ctx context.Context, tenant, device string, bef
 // later write would drop the other's points.
 type lockedPass struct {
 	archiver *archive.Archiver
+	sweep    *privacy.RetentionSweep // issue 12 §1: run after the pass, under the same lock
 	lock     *forward.Lock
 }
 
@@ -167,5 +173,11 @@ func (p *lockedPass) Pass(ctx context.Context) (archive.Result, error) {
 		defer cancel()
 		_ = lease.Release(rctx) // it expires after archiverLockTTL anyway
 	}()
-	return p.archiver.Pass(ctx)
+	res, err := p.archiver.Pass(ctx)
+	if err != nil || p.sweep == nil {
+		return res, err
+	}
+	swept, err := p.sweep.Sweep(ctx)
+	res.RetentionDevices, res.RetentionObjects = swept.Devices, swept.Objects+swept.Rewritten
+	return res, err
 }

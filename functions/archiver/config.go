@@ -24,6 +24,10 @@ type Config struct {
 	SSE string `envconfig:"ARCHIVE_SSE" default:"auto"`
 	// HotRetention is how old history must be to move (whole UTC days).
 	HotRetention time.Duration `envconfig:"HOT_RETENTION" default:"48h"`
+	// DataRetention (issue 12 §1) is how long a device's data is kept in
+	// every tier when neither the device nor its tenant has a retention
+	// preference; 0 keeps it for ever. A sweep after each pass enforces it.
+	DataRetention time.Duration `envconfig:"DATA_RETENTION" default:"0s"`
 	// Workers is how many devices are archived at once.
 	Workers int `envconfig:"ARCHIVE_WORKERS" default:"4"`
 	// Interval > 0 also runs a pass every Interval in the process (`geotrack
