@@ -535,3 +535,99 @@ func TestRetentionSweepLeavesNothingOlder(t *testing.T) {
 		t.Errorf("the pass reports no retention work: %+v", res)
 	}
 }
+
+// TestPrivacyEraseReachesTheEdge: an edge node (its own Redis) holds a
+// device's fixes in its hot store, raw log and outbox, the forwarder not
+// running (the cloud unreachable); the device is erased in the cloud. The
+// node pulls the erasure list, purges the device and confirms (the receipt
+// shows tier edge:site-1); nothing of it remains in the edge's Redis, the
+// other device's data stays and, once the forwarder drains the outbox,
+// reaches the cloud while nothing of the erased device does.
+func TestPrivacyEraseReachesTheEdge(t *testing.T) {
+	cloudRedis := testenv.StartRedis(t)
+	cloud, err := redisstore.Open(cloudRedis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cloud.Close()
+	cloudEnv := map[string]string{"REDIS_URL": cloudRedis.URL}
+	privacyFn := startFunction(t, "privacy", cloudEnv)
+	cloudIngest := startFunction(t, "ingest", cloudEnv)
+	svc := token(t, "acme", auth.RoleService, "")
+	admin := token(t, "acme", auth.RoleAdmin, "")
+	jsonH := hdr("Content-Type", "application/json")
+	if r := call(t, http.MethodPost, cloudIngest.URL, svc, jsonH, []byte("["+fixJSON(erasedDevice, 0, 52.5, 13.4)+"]")); r.Status/100 != 2 {
+		t.Fatalf("cloud ingest: %d %s", r.Status, r.Body)
+	}
+
+	edgeRedis := testenv.StartRedis(t, testenv.WithAppendOnly())
+	edgeClient, err := redisstore.Open(edgeRedis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer edgeClient.Close()
+	edgeIngest := startFunction(t, "edge-ingest", map[string]string{
+		"REDIS_URL": edgeRedis.URL, "EDGE_MODE": "true", "EDGE_NODE_ID": "site-1",
+		"EDGE_IDLE_AFTER": "1s", "EDGE_FLUSH_INTERVAL": "300ms",
+		"PRIVACY_URL": privacyFn.URL, "PRIVACY_SYNC_INTERVAL": "200ms", "EDGE_SERVICE_TOKEN": svc,
+	})
+	var batch []string
+	for i := range 20 {
+		batch = append(batch, fixJSON(erasedDevice, i*5, 52.5+float64(i)*0.001, 13.4), fixJSON(keptDevice, i*5, 48.1+float64(i)*0.001, 11.5))
+	}
+	if r := call(t, http.MethodPost, edgeIngest.URL, svc, jsonH, []byte("["+strings.Join(batch, ",")+"]")); r.Status != http.StatusAccepted {
+		t.Fatalf("edge ingest: %d %s", r.Status, r.Body)
+	}
+	testenv.Eventually(t, "the edge outbox holds both devices' fixes", 10*time.Second, func() bool {
+		s := fmt.Sprint(edgeClient.XRange(context.Background(), outboxKey, "-", "+").Val())
+		return strings.Contains(s, erasedDevice) && strings.Contains(s, keptDevice)
+	})
+	for _, where := range []string{"raw", "outbox"} {
+		if s := fmt.Sprint(edgeClient.XRange(context.Background(), "gt:{edge}:"+where, "-", "+").Val()); !strings.Contains(s, erasedDevice) {
+			t.Fatalf("the edge %s holds nothing of the device before the erasure", where)
+		}
+	}
+
+	r := call(t, http.MethodPost, privacyFn.URL+"?action=erase&device="+url.QueryEscape(erasedDevice), admin, nil, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	var receipt struct{ ID string }
+	r.JSON(t, &receipt)
+	var edgeTier struct {
+		State   string
+		Removed map[string]int
+	}
+	testenv.Eventually(t, "the edge confirms the erasure", 15*time.Second, func() bool {
+		var got struct {
+			Tiers map[string]json.RawMessage
+		}
+		call(t, http.MethodGet, privacyFn.URL+"?receipt="+receipt.ID, admin, nil, nil).JSON(t, &got)
+		raw, ok := got.Tiers["edge:site-1"]
+		return ok && json.Unmarshal(raw, &edgeTier) == nil
+	})
+	if edgeTier.State != "done" || edgeTier.Removed["stream:outbox"] == 0 || edgeTier.Removed["stream:raw"] == 0 {
+		t.Errorf("edge tier of the receipt: %+v", edgeTier)
+	}
+	if left := redisMentions(t, edgeClient, erasedDevice); len(left) > 0 {
+		t.Errorf("the edge's Redis still names the device: %q", left)
+	}
+	if s := fmt.Sprint(edgeClient.XRange(context.Background(), outboxKey, "-", "+").Val()); !strings.Contains(s, keptDevice) {
+		t.Error("the other device's outbox entries went with the erasure")
+	}
+
+	// The outbox drains to the cloud: the other device arrives, nothing of
+	// the erased one does.
+	startFunction(t, "forwarder", map[string]string{
+		"REDIS_URL": edgeRedis.URL, "EDGE_NODE_ID": "site-1", "CLOUD_INGEST_URL": cloudIngest.URL,
+		"EDGE_SERVICE_TOKEN": svc, "FORWARD_INTERVAL": "200ms",
+	})
+	cloudStore := redisstore.New(cloud, redisstore.Options{})
+	testenv.Eventually(t, "the other device reaches the cloud", 15*time.Second, func() bool {
+		_, ok, _ := cloudStore.Latest(context.Background(), "acme", keptDevice)
+		return ok && edgeClient.XLen(context.Background(), outboxKey).Val() == 0
+	})
+	if left := redisMentions(t, cloud, erasedDevice); len(left) > 0 {
+		t.Errorf("the cloud names the erased device after the outbox drained: %q", left)
+	}
+}

@@ -34,13 +34,14 @@ type Deps struct {
 	Sink     events.Sink
 	Verifier httpkit.Verifier
 
-	mu      sync.Mutex
-	clients map[string]redis.UniversalClient
-	relays  map[string]*eventoutbox.Relay
-	stops   []func()            // run before closers: relays use clients and sinks
-	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
-	signer  *eventSigner        // loaded once per process (EventSigner)
-	closers []func() error
+	mu         sync.Mutex
+	clients    map[string]redis.UniversalClient
+	relays     map[string]*eventoutbox.Relay
+	stops      []func()            // run before closers: relays use clients and sinks
+	syncer     *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
+	edgeEraser bool                // the edge's erasure sync runs (wire_privacy.go)
+	signer     *eventSigner        // loaded once per process (EventSigner)
+	closers    []func() error
 
 	// guards, per Redis: revocations, limits, audit (wire_security.go).
 	guards map[string]*guard.Guard

@@ -2,11 +2,16 @@ package functions
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/geotrack/geotrack/functions/archiver"
+	"github.com/geotrack/geotrack/functions/forwarder"
 	"github.com/geotrack/geotrack/functions/privacy"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/edge"
 	privacysvc "github.com/geotrack/geotrack/internal/privacy"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
@@ -50,4 +55,32 @@ func buildPrivacy(ctx context.Context, d *Deps) (*Built, error) {
 // erasure are dropped (reason "erased").
 func erasureGated(next privacysvc.Gate, p *redisstore.Privacy) privacysvc.Gate {
 	return &privacysvc.ErasureGate{Next: next, Tombstones: p}
+}
+
+// startEdgeEraser runs the erasure sync of an edge node (PRIVACY_URL),
+// once per process whichever edge functions it serves.
+func (d *Deps) startEdgeEraser(ctx context.Context, client redis.UniversalClient, ec edge.Edge) error {
+	if ec.PrivacyURL == "" {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.edgeEraser {
+		return nil
+	}
+	token, err := config.Secret(forwarder.TokenSecret, forwarder.TokenEnv)
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		return fmt.Errorf("PRIVACY_URL is set but the %s secret (or %s) is empty", forwarder.TokenSecret, forwarder.TokenEnv)
+	}
+	e := &privacysvc.EdgeEraser{URL: ec.PrivacyURL, Token: token, Node: ec.NodeID, Interval: ec.PrivacyInterval,
+		Purger: redisstore.NewPrivacy(client, "")}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(loopCtx, slog.Default()) }()
+	d.stops = append(d.stops, func() { cancel(); <-done })
+	d.edgeEraser = true
+	return nil
 }

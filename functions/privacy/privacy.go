@@ -4,6 +4,8 @@
 //	GET  privacy?device=&format=zip   the device's data as a streamed ZIP (a device token: its own)
 //	POST privacy?device=&action=erase erase it from every tier; 200 with the receipt
 //	GET  privacy?receipt=             an erasure's progress per tier
+//	GET  privacy?erasures=true        the tenant's erasure list, for edge nodes (service token)
+//	POST privacy?receipt=&edge=<node> an edge node confirms its purge (service token)
 //
 // It is an http.Handler (Built.HTTP) so the ZIP streams to the client
 // with bounded memory instead of being built as one response body.
@@ -11,11 +13,13 @@ package privacy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
@@ -31,6 +35,8 @@ type Service interface {
 	Export(ctx context.Context, w io.Writer, tenant, device string) (privacysvc.Manifest, error)
 	Erase(ctx context.Context, tenant, device string) (privacysvc.Receipt, error)
 	Receipt(ctx context.Context, tenant, id string) (privacysvc.Receipt, bool, error)
+	Erasures(ctx context.Context, tenant string) ([]privacysvc.Erasure, error)
+	ConfirmEdge(ctx context.Context, tenant, receipt, node string, t privacysvc.Tier) (bool, error)
 }
 
 // Function is the privacy function.
@@ -49,6 +55,14 @@ func New(svc Service, verifier httpkit.Verifier) *Function {
 func (f *Function) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := handler.Request{Header: r.Header, QueryString: r.URL.RawQuery, Method: r.Method, Host: r.Host}
 	req.WithContext(r.Context())
+	if r.Method == http.MethodPost && r.Body != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxConfirmation+1))
+		if err != nil {
+			write(w, httpkit.FromError(&httpkit.Error{Status: http.StatusBadRequest, Field: "body", Err: err}))
+			return
+		}
+		req.Body = body
+	}
 	if r.Method == http.MethodGet && r.URL.Query().Get("device") != "" && r.URL.Query().Get("receipt") == "" {
 		f.export(w, r, req)
 		return
@@ -100,6 +114,9 @@ func (f *Function) handle(req handler.Request) (handler.Response, auth.Principal
 	if err != nil {
 		return handler.Response{}, auth.Principal{}, nil, err
 	}
+	if q.Has("erasures") || q.Has("edge") {
+		return f.edge(req, q)
+	}
 	switch req.Method {
 	case http.MethodGet, http.MethodHead:
 		p, err := httpkit.Authenticate(req.Context(), f.auth, req, q, auth.Principal.CanAdmin)
@@ -140,6 +157,73 @@ func (f *Function) handle(req handler.Request) (handler.Response, auth.Principal
 		return httpkit.JSON(http.StatusOK, r), p, q, nil
 	default:
 		return handler.Response{}, auth.Principal{}, q, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use GET or POST"}
+	}
+}
+
+// maxConfirmation bounds an edge node's confirmation body.
+const maxConfirmation = 64 << 10
+
+// edgeNodePattern is an EDGE_NODE_ID.
+var edgeNodePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// mayServeEdges: an edge node's service token, or the tenant's admin.
+func mayServeEdges(p auth.Principal) error {
+	if p.Role == auth.RoleService {
+		return nil
+	}
+	return p.CanAdmin()
+}
+
+// edge serves the erasure list (GET ?erasures=true) and edge nodes'
+// confirmations (POST ?receipt=&edge=).
+func (f *Function) edge(req handler.Request, q url.Values) (handler.Response, auth.Principal, url.Values, error) {
+	p, err := httpkit.Authenticate(req.Context(), f.auth, req, q, mayServeEdges)
+	if err != nil {
+		return handler.Response{}, p, q, err
+	}
+	switch {
+	case req.Method == http.MethodGet && q.Has("erasures"):
+		if v := q.Get("erasures"); v != "true" {
+			return handler.Response{}, p, q, httpkit.Invalid("erasures", "must be true")
+		}
+		list, err := f.svc.Erasures(req.Context(), p.Tenant)
+		if err != nil {
+			return handler.Response{}, p, q, err
+		}
+		if list == nil {
+			list = []privacysvc.Erasure{}
+		}
+		return httpkit.JSON(http.StatusOK, privacysvc.ErasureList{Tenant: p.Tenant, Erasures: list}), p, q, nil
+	case req.Method == http.MethodPost && q.Has("edge"):
+		node := q.Get("edge")
+		if !edgeNodePattern.MatchString(node) {
+			return handler.Response{}, p, q, httpkit.Invalid("edge", "want 1-64 characters of A-Z a-z 0-9 . _ -")
+		}
+		id := q.Get("receipt")
+		if !privacysvc.ValidReceiptID(id) {
+			return handler.Response{}, p, q, httpkit.Invalid("receipt", "not a receipt id this function handed out")
+		}
+		if len(req.Body) > maxConfirmation {
+			return handler.Response{}, p, q, &httpkit.Error{Status: http.StatusRequestEntityTooLarge, Field: "body", Msg: "too large"}
+		}
+		t := privacysvc.Tier{State: privacysvc.StateDone}
+		if len(req.Body) > 0 {
+			var in privacysvc.Tier
+			if err := json.Unmarshal(req.Body, &in); err != nil {
+				return handler.Response{}, p, q, httpkit.Invalid("body", "not a confirmation: %v", err)
+			}
+			t.Removed = in.Removed
+		}
+		found, err := f.svc.ConfirmEdge(req.Context(), p.Tenant, id, node, t)
+		if err != nil {
+			return handler.Response{}, p, q, err
+		}
+		if !found {
+			return handler.Response{}, p, q, &httpkit.Error{Status: http.StatusNotFound, Field: "receipt", Msg: "no such receipt"}
+		}
+		return httpkit.JSON(http.StatusOK, map[string]string{"receipt": id, "edge": node, "state": t.State}), p, q, nil
+	default:
+		return handler.Response{}, p, q, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "GET ?erasures=true or POST ?receipt=&edge="}
 	}
 }
 

@@ -1,6 +1,7 @@
 package privacy_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -21,6 +22,7 @@ import (
 type fakeService struct {
 	exported, erased []string // tenant/device
 	receipts         []string
+	confirmed        []string
 	down             bool
 }
 
@@ -55,11 +57,26 @@ func (f *fakeService) Receipt(_ context.Context, tenant, id string) (privacysvc.
 	return privacysvc.Receipt{ID: id, Tenant: tenant, State: privacysvc.StateDone, ErasedBefore: time.Unix(1_800_000_000, 0).UTC()}, true, nil
 }
 
+func (f *fakeService) Erasures(_ context.Context, tenant string) ([]privacysvc.Erasure, error) {
+	if f.down {
+		return nil, errors.New("read tombstones: redis: connection refused")
+	}
+	return []privacysvc.Erasure{{DeviceSHA256: privacysvc.DeviceDigest(tenant, "d7"), Receipt: knownReceipt, ErasedBefore: time.Unix(1_800_000_000, 0).UTC()}}, nil
+}
+
+func (f *fakeService) ConfirmEdge(_ context.Context, tenant, receipt, node string, t privacysvc.Tier) (bool, error) {
+	if f.down {
+		return false, errors.New("confirm: redis: connection refused")
+	}
+	f.confirmed = append(f.confirmed, tenant+"/"+receipt+"/"+node+"/"+t.State)
+	return receipt == knownReceipt, nil
+}
+
 // served adapts the http.Handler to the go-http signature ht.Run drives.
 type served struct{ h http.Handler }
 
 func (s served) Handle(req handler.Request) (handler.Response, error) {
-	r := httptest.NewRequest(req.Method, "/?"+req.QueryString, nil)
+	r := httptest.NewRequest(req.Method, "/?"+req.QueryString, bytes.NewReader(req.Body))
 	for k, v := range req.Header {
 		r.Header[k] = v
 	}
@@ -99,6 +116,18 @@ func TestPrivacy(t *testing.T) {
 		ht.Row("a viewer may not read receipts", req(http.MethodGet, "receipt="+knownReceipt, ht.ViewerToken), ht.Status(403)),
 		ht.Row("nothing asked", req(http.MethodGet, "", ht.AdminToken), ht.Status(400), ht.Error("device")),
 		ht.Row("method", req(http.MethodDelete, "device=d7", ht.AdminToken), ht.Status(405), ht.Error("method")),
+		// Edge nodes: the erasure list and confirmations, with a service token.
+		ht.Row("edge pulls erasures", req(http.MethodGet, "erasures=true", ht.ServiceToken),
+			ht.Status(200), ht.JSON("tenant", ht.Tenant), ht.JSONLen("erasures", 1), ht.JSON("erasures.0.receipt", knownReceipt)),
+		ht.Row("a viewer may not pull erasures", req(http.MethodGet, "erasures=true", ht.ViewerToken), ht.Status(403)),
+		ht.Row("a device may not pull erasures", req(http.MethodGet, "erasures=true", ht.DeviceToken), ht.Status(403)),
+		ht.Row("erasures=false", req(http.MethodGet, "erasures=1", ht.ServiceToken), ht.Status(400), ht.Error("erasures")),
+		ht.Row("edge confirms", ht.Request(http.MethodPost, "receipt="+knownReceipt+"&edge=site-1", ht.ServiceToken, nil, `{"state":"done","removed":{"h":2}}`),
+			ht.Status(200), ht.JSON("edge", "site-1")),
+		ht.Row("edge confirms an unknown receipt", req(http.MethodPost, "receipt=ffffffffffffffffffffffffffffffff&edge=site-1", ht.ServiceToken), ht.Status(404), ht.Error("receipt")),
+		ht.Row("bad edge node", req(http.MethodPost, "receipt="+knownReceipt+"&edge=a/b", ht.ServiceToken), ht.Status(400), ht.Error("edge")),
+		ht.Row("bad confirmation", ht.Request(http.MethodPost, "receipt="+knownReceipt+"&edge=site-1", ht.ServiceToken, nil, `{"removed":`), ht.Status(400), ht.Error("body")),
+		ht.Row("a viewer may not confirm", req(http.MethodPost, "receipt="+knownReceipt+"&edge=site-1", ht.ViewerToken), ht.Status(403)),
 	}
 	cases = append(cases, ht.AuthCases(func(tok string) handler.Request { return req(http.MethodGet, "device=d7", tok) })...)
 	cases = append(cases, ht.AuthCases(func(tok string) handler.Request { return req(http.MethodPost, "device=d7&action=erase", tok) })...)
@@ -110,6 +139,9 @@ func TestPrivacy(t *testing.T) {
 	}
 	if got, want := svc.erased, []string{"acme/d7"}; !slices.Equal(got, want) {
 		t.Errorf("erasures %v, want %v", got, want)
+	}
+	if got, want := svc.confirmed, []string{"acme/" + knownReceipt + "/site-1/done", "acme/ffffffffffffffffffffffffffffffff/site-1/done"}; !slices.Equal(got, want) {
+		t.Errorf("confirmations %v, want %v", got, want)
 	}
 	if got, want := svc.receipts, []string{"acme/" + knownReceipt, "acme/ffffffffffffffffffffffffffffffff"}; !slices.Equal(got, want) {
 		t.Errorf("receipt reads %v, want %v", got, want)

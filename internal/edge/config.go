@@ -26,6 +26,12 @@ type Edge struct {
 	// PreferencesInterval and applies them (paused, privacy zones, filter).
 	PreferencesURL      string        `envconfig:"PREFERENCES_URL"`
 	PreferencesInterval time.Duration `envconfig:"PREFERENCES_SYNC_INTERVAL" default:"30s"`
+	// PrivacyURL is the cloud's privacy function (issue 12 §1); set, the
+	// node pulls the tenant's erasure list every PrivacyInterval with its
+	// service token, purges each erased device from its Redis (hot store,
+	// filter state, raw log, outbox) and confirms to the cloud.
+	PrivacyURL      string        `envconfig:"PRIVACY_URL"`
+	PrivacyInterval time.Duration `envconfig:"PRIVACY_SYNC_INTERVAL" default:"30s"`
 }
 
 // Acceptance is the settings of a device-protocol function, which feeds the

@@ -69,7 +69,7 @@ func (s *Service) Erase(ctx context.Context, tenant, device string) (Receipt, er
 		ID: id, Tenant: tenant, DeviceSHA256: DeviceDigest(tenant, device),
 		ErasedBefore: s.now().UTC(), State: StateRunning, Tiers: map[string]Tier{},
 	}
-	if err := s.Cloud.PutTombstone(ctx, tenant, device, r.ErasedBefore); err != nil {
+	if err := s.Cloud.PutTombstone(ctx, tenant, device, r.ErasedBefore, r.ID); err != nil {
 		return r, fmt.Errorf("erase: tombstone: %w", err)
 	}
 	if err := s.save(ctx, r); err != nil {
@@ -179,7 +179,11 @@ func (s *Service) eraseFromFences(ctx context.Context, tenant, device string) (r
 	return len(changed), deleted, nil
 }
 
-// Receipt returns a receipt of tenant, or found=false.
+// TierEdgePrefix names the tier of an edge node in a receipt: "edge:<node>".
+const TierEdgePrefix = "edge:"
+
+// Receipt returns a receipt of tenant, or found=false, with a tier
+// "edge:<node>" for each edge node that confirmed its purge.
 func (s *Service) Receipt(ctx context.Context, tenant, id string) (Receipt, bool, error) {
 	raw, found, err := s.Cloud.LoadReceipt(ctx, tenant, id)
 	if err != nil || !found {
@@ -189,7 +193,39 @@ func (s *Service) Receipt(ctx context.Context, tenant, id string) (Receipt, bool
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return Receipt{}, false, fmt.Errorf("stored receipt %s: %w", id, err)
 	}
+	edges, err := s.Cloud.EdgeConfirmations(ctx, tenant, id)
+	if err != nil {
+		return Receipt{}, false, err
+	}
+	for node, raw := range edges {
+		var t Tier
+		if err := json.Unmarshal(raw, &t); err != nil {
+			t = Tier{State: StateFailed, Error: "unreadable confirmation"}
+		}
+		if r.Tiers == nil {
+			r.Tiers = map[string]Tier{}
+		}
+		r.Tiers[TierEdgePrefix+node] = t
+	}
 	return r, true, nil
+}
+
+// Erasures lists tenant's tombstones, for edge nodes to purge.
+func (s *Service) Erasures(ctx context.Context, tenant string) ([]Erasure, error) {
+	return s.Cloud.Erasures(ctx, tenant)
+}
+
+// ConfirmEdge records an edge node's purge of receipt; found=false when
+// the tenant has no such receipt.
+func (s *Service) ConfirmEdge(ctx context.Context, tenant, receipt, node string, t Tier) (bool, error) {
+	if _, found, err := s.Cloud.LoadReceipt(ctx, tenant, receipt); err != nil || !found {
+		return false, err
+	}
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return false, err
+	}
+	return true, s.Cloud.ConfirmEdge(ctx, tenant, receipt, node, raw)
 }
 
 func (s *Service) save(ctx context.Context, r Receipt) error {

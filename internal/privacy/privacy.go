@@ -65,9 +65,20 @@ type AuditLog interface {
 // Cloud is the hot store's erasure side (redisstore.Privacy).
 type Cloud interface {
 	EraseDevice(ctx context.Context, tenant, device string) (map[string]int, error)
-	PutTombstone(ctx context.Context, tenant, device string, at time.Time) error
+	PutTombstone(ctx context.Context, tenant, device string, at time.Time, receipt string) error
+	Erasures(ctx context.Context, tenant string) ([]Erasure, error)
 	SaveReceipt(ctx context.Context, tenant, id string, receipt []byte) error
 	LoadReceipt(ctx context.Context, tenant, id string) ([]byte, bool, error)
+	ConfirmEdge(ctx context.Context, tenant, receipt, node string, confirmation []byte) error
+	EdgeConfirmations(ctx context.Context, tenant, receipt string) (map[string][]byte, error)
+}
+
+// Erasure is one tombstone as edge nodes pull it: the device by digest,
+// the instant before which its fixes are erased, the receipt to confirm.
+type Erasure struct {
+	DeviceSHA256 string    `json:"device_sha256"`
+	ErasedBefore time.Time `json:"erased_before"`
+	Receipt      string    `json:"receipt"`
 }
 
 // Service exports and erases devices. Archive may be nil (no archive tier).

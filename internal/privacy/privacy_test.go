@@ -220,9 +220,16 @@ func (c *fakeCloud) EraseDevice(context.Context, string, string) (map[string]int
 	c.erasures++
 	return map[string]int{"h": 1}, nil
 }
-func (c *fakeCloud) PutTombstone(_ context.Context, _, _ string, at time.Time) error {
+func (c *fakeCloud) PutTombstone(_ context.Context, _, _ string, at time.Time, _ string) error {
 	c.tombstone = at
 	return nil
+}
+func (c *fakeCloud) Erasures(context.Context, string) ([]Erasure, error) { return nil, nil }
+func (c *fakeCloud) ConfirmEdge(context.Context, string, string, string, []byte) error {
+	return nil
+}
+func (c *fakeCloud) EdgeConfirmations(context.Context, string, string) (map[string][]byte, error) {
+	return nil, nil
 }
 func (c *fakeCloud) SaveReceipt(_ context.Context, _, id string, raw []byte) error {
 	c.receipts[id] = raw

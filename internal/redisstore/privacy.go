@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,21 +47,23 @@ func (p *Privacy) base(tenant string) (string, error) {
 	return p.prefix + ":{" + tenant + "}:", nil
 }
 
-// PutTombstone records that device was erased at instant: fixes older than
-// it are dropped at ingest from now on (a later erasure moves it forward).
-func (p *Privacy) PutTombstone(ctx context.Context, tenant, device string, at time.Time) error {
+// PutTombstone records that device was erased at instant, by receipt:
+// fixes older than it are dropped at ingest from now on (a later erasure
+// moves it forward), and edge nodes find it in Erasures.
+func (p *Privacy) PutTombstone(ctx context.Context, tenant, device string, at time.Time, receipt string) error {
 	base, err := p.base(tenant)
 	if err != nil {
 		return err
 	}
-	if err := p.client.HSet(ctx, base+"erased", privacy.DeviceDigest(tenant, device), at.UnixMilli()).Err(); err != nil {
+	value := strconv.FormatInt(at.UnixMilli(), 10) + " " + receipt
+	if err := p.client.HSet(ctx, base+"erased", privacy.DeviceDigest(tenant, device), value).Err(); err != nil {
 		return markOutage(fmt.Errorf("put erasure tombstone: %w", err))
 	}
 	return nil
 }
 
-// Tombstones returns tenant's erasure instants by privacy.DeviceDigest.
-func (p *Privacy) Tombstones(ctx context.Context, tenant string) (map[string]time.Time, error) {
+// Erasures returns tenant's tombstones.
+func (p *Privacy) Erasures(ctx context.Context, tenant string) ([]privacy.Erasure, error) {
 	base, err := p.base(tenant)
 	if err != nil {
 		return nil, err
@@ -69,13 +72,64 @@ func (p *Privacy) Tombstones(ctx context.Context, tenant string) (map[string]tim
 	if err != nil {
 		return nil, markOutage(fmt.Errorf("read erasure tombstones: %w", err))
 	}
-	out := make(map[string]time.Time, len(all))
-	for k, v := range all {
-		ms, err := strconv.ParseInt(v, 10, 64)
+	out := make([]privacy.Erasure, 0, len(all))
+	for digest, v := range all {
+		msText, receipt, _ := strings.Cut(v, " ")
+		ms, err := strconv.ParseInt(msText, 10, 64)
 		if err != nil {
 			continue
 		}
-		out[k] = time.UnixMilli(ms)
+		out = append(out, privacy.Erasure{DeviceSHA256: digest, ErasedBefore: time.UnixMilli(ms).UTC(), Receipt: receipt})
+	}
+	slices.SortFunc(out, func(a, b privacy.Erasure) int { return strings.Compare(a.DeviceSHA256, b.DeviceSHA256) })
+	return out, nil
+}
+
+// Tombstones returns tenant's erasure instants by privacy.DeviceDigest.
+func (p *Privacy) Tombstones(ctx context.Context, tenant string) (map[string]time.Time, error) {
+	list, err := p.Erasures(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(list))
+	for _, e := range list {
+		out[e.DeviceSHA256] = e.ErasedBefore
+	}
+	return out, nil
+}
+
+// ConfirmEdge records that edge node purged the erasure of receipt (a
+// hash per receipt, so confirmations of several nodes never race).
+func (p *Privacy) ConfirmEdge(ctx context.Context, tenant, receipt, node string, confirmation []byte) error {
+	base, err := p.base(tenant)
+	if err != nil {
+		return err
+	}
+	key := base + "privacy:receipt:" + receipt + ":edges"
+	_, err = p.client.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.HSet(ctx, key, node, confirmation)
+		pipe.Expire(ctx, key, ReceiptTTL)
+		return nil
+	})
+	if err != nil {
+		return markOutage(fmt.Errorf("confirm edge erasure: %w", err))
+	}
+	return nil
+}
+
+// EdgeConfirmations returns the confirmations of receipt by node.
+func (p *Privacy) EdgeConfirmations(ctx context.Context, tenant, receipt string) (map[string][]byte, error) {
+	base, err := p.base(tenant)
+	if err != nil {
+		return nil, err
+	}
+	all, err := p.client.HGetAll(ctx, base+"privacy:receipt:"+receipt+":edges").Result()
+	if err != nil {
+		return nil, markOutage(fmt.Errorf("read edge confirmations: %w", err))
+	}
+	out := make(map[string][]byte, len(all))
+	for k, v := range all {
+		out[k] = []byte(v)
 	}
 	return out, nil
 }

@@ -96,7 +96,7 @@ func TestEraseDevice(t *testing.T) {
 
 	// Tombstones and receipts name the device only by digest.
 	at := time.UnixMilli(now.UnixMilli())
-	if err := p.PutTombstone(ctx, "acme", "d1", at); err != nil {
+	if err := p.PutTombstone(ctx, "acme", "d1", at, "r1"); err != nil {
 		t.Fatal(err)
 	}
 	stones, err := p.Tombstones(ctx, "acme")
