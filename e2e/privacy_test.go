@@ -45,6 +45,7 @@ type privacyRig struct {
 	client  redis.UniversalClient
 	privacy *proc
 	ingest  *proc
+	arch    *proc
 	admin   string
 	base    func(p *proc) string
 	fixes   map[string][]fix.Fix // everything stored, by device
@@ -64,8 +65,8 @@ func startPrivacyRig(t *testing.T) *privacyRig {
 	e.load(t, r.fixes, now)
 
 	// Archive the days older than HOT_RETENTION (48h) to MinIO.
-	arch := startFunction(t, "archiver", e.env)
-	if status, res := runPass(t, arch, token(t, "acme", auth.RoleService, "")); status != http.StatusOK || res.Objects == 0 {
+	r.arch = startFunction(t, "archiver", e.env)
+	if status, res := runPass(t, r.arch, token(t, "acme", auth.RoleService, "")); status != http.StatusOK || res.Objects == 0 {
 		t.Fatalf("archiver pass: %d %+v", status, res)
 	}
 	if n := r.objectsOf(t, erasedDevice); n == 0 {
@@ -333,6 +334,55 @@ func TestPrivacyEraseLeavesNothingOfTheDevice(t *testing.T) {
 	}
 	waitAudited(t, r.client, "privacy.erase", 2)
 	waitAudited(t, r.client, "privacy.receipt", 1)
+
+	// The next archiver pass copies the audit trail to the locked bucket:
+	// the erasure's record cannot be deleted, not even with root keys.
+	resp = call(t, http.MethodPost, r.arch.URL+"/", token(t, "acme", auth.RoleService, ""), hdr("Content-Type", "application/json"), []byte(`{}`))
+	var pass struct {
+		AuditObjects int `json:"audit_objects"`
+		AuditEntries int `json:"audit_entries"`
+	}
+	if resp.Status != http.StatusOK {
+		t.Fatalf("archiver pass: %d %s", resp.Status, resp.Body)
+	}
+	resp.JSON(t, &pass)
+	if pass.AuditObjects == 0 || pass.AuditEntries < 3 {
+		t.Fatalf("audit archive: %s", resp.Body)
+	}
+	var locked []minio.ObjectInfo
+	for obj := range r.s3.ListObjects(ctx, "geotrack-audit", minio.ListObjectsOptions{Prefix: "tenant=acme/audit/", Recursive: true, WithVersions: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		locked = append(locked, obj)
+	}
+	if len(locked) != pass.AuditObjects {
+		t.Fatalf("%d audit objects in the bucket, the pass wrote %d", len(locked), pass.AuditObjects)
+	}
+	o, err := r.s3.GetObject(ctx, "geotrack-audit", locked[0].Key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, _ := io.ReadAll(o)
+	o.Close()
+	for _, action := range []string{"privacy.erase", "privacy.receipt"} {
+		if !strings.Contains(string(trail), `"action":"`+action+`"`) {
+			t.Errorf("the archived trail lacks %s", action)
+		}
+	}
+	if err := r.s3.RemoveObject(ctx, "geotrack-audit", locked[0].Key, minio.RemoveObjectOptions{VersionID: locked[0].VersionID, GovernanceBypass: true}); err == nil {
+		t.Error("deleting a locked audit object version succeeded")
+	}
+	if _, err := r.s3.StatObject(ctx, "geotrack-audit", locked[0].Key, minio.StatObjectOptions{VersionID: locked[0].VersionID}); err != nil {
+		t.Errorf("the locked audit object is gone: %v", err)
+	}
+	// A second pass archives only what is new: no entry twice.
+	resp = call(t, http.MethodPost, r.arch.URL+"/", token(t, "acme", auth.RoleService, ""), hdr("Content-Type", "application/json"), []byte(`{}`))
+	pass.AuditEntries = 0 // omitted when 0
+	resp.JSON(t, &pass)
+	if resp.Status != http.StatusOK || pass.AuditEntries != 0 {
+		t.Errorf("the second pass archived %d entries again", pass.AuditEntries)
+	}
 }
 
 // waitAudited waits until the audit log of acme holds at least n entries

@@ -11,6 +11,7 @@ import (
 
 	"github.com/geotrack/geotrack/functions/archiver"
 	"github.com/geotrack/geotrack/internal/archive"
+	"github.com/geotrack/geotrack/internal/audit"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/forward"
 	"github.com/geotrack/geotrack/internal/httpkit"
@@ -58,7 +59,13 @@ func buildArchiver(ctx context.Context, d *Deps) (*Built, error) {
 		Hot: store, Objects: bucket, Prefix: cfg.S3Prefix,
 		Preferences: redisstore.NewPreferencesStore(client, ""), Default: cfg.DataRetention,
 	}
-	fn := archiver.New(&lockedPass{archiver: a, sweep: sweep, lock: forward.NewLock(client, lockKey, archiverLockTTL)}, verifier, d.Metrics)
+	pass := &lockedPass{archiver: a, sweep: sweep, lock: forward.NewLock(client, lockKey, archiverLockTTL)}
+	if cfg.S3AuditBucket != "" {
+		if pass.audit, err = auditArchive(cfg, store, redisstore.NewAuditLog(client, "", cfg.AuditRetention)); err != nil {
+			return nil, err
+		}
+	}
+	fn := archiver.New(pass, verifier, d.Metrics)
 	built.Handler = fn
 	slog.Info("archiver: archive tier on", "endpoint", cfg.S3Endpoint, "bucket", cfg.S3Bucket, "prefix", cfg.S3Prefix, "hot_retention", cfg.HotRetention, "sse", cfg.SSE)
 	if cfg.Interval > 0 {
@@ -138,7 +145,9 @@ func (h archiveHot) TrimArchived(ctx context.Context, tenant, device string, bef
 type lockedPass struct {
 	archiver *archive.Archiver
 	sweep    *privacy.RetentionSweep // issue 12 §1: run after the pass, under the same lock
-	lock     *forward.Lock
+	// audit copies the audit trails to the WORM bucket (issue 12 §2).
+	audit func(ctx context.Context) (objects, entries int, err error)
+	lock  *forward.Lock
 }
 
 func (p *lockedPass) Pass(ctx context.Context) (archive.Result, error) {
@@ -179,5 +188,43 @@ func (p *lockedPass) Pass(ctx context.Context) (archive.Result, error) {
 	}
 	swept, err := p.sweep.Sweep(ctx)
 	res.RetentionDevices, res.RetentionObjects = swept.Devices, swept.Objects+swept.Rewritten
+	if err != nil || p.audit == nil {
+		return res, err
+	}
+	res.AuditObjects, res.AuditEntries, err = p.audit(ctx)
 	return res, err
+}
+
+// auditArchive copies every tenant's audit trail to the locked bucket
+// S3_AUDIT_BUCKET (same endpoint and credentials as the archive).
+func auditArchive(cfg archiver.Config, store *redisstore.Store, log *redisstore.AuditLog) (func(context.Context) (int, int, error), error) {
+	if cfg.AuditLockDays < 1 {
+		return nil, fmt.Errorf("AUDIT_LOCK_DAYS: want at least 1, got %d", cfg.AuditLockDays)
+	}
+	accessKey, err := config.Secret(archiver.AccessKeySecret, archiver.AccessKeyEnv)
+	if err != nil {
+		return nil, err
+	}
+	secretKey, err := config.Secret(archiver.SecretKeySecret, archiver.SecretKeyEnv)
+	if err != nil {
+		return nil, err
+	}
+	sse := cfg.SSE
+	if sse == s3store.SSEC {
+		sse = s3store.SSEAuto // the audit archive must stay readable without the archive key
+	}
+	bucket, err := s3store.NewLocked(s3store.Config{
+		Endpoint: cfg.S3Endpoint, Bucket: cfg.S3AuditBucket, Region: cfg.S3Region, CAFile: cfg.S3CAFile,
+		AccessKey: accessKey, SecretKey: secretKey, SSE: sse,
+	}, time.Duration(cfg.AuditLockDays)*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (int, int, error) {
+		tenants, err := store.Tenants(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		return audit.Archive(ctx, tenants, log, bucket, cfg.S3Prefix, archive.EscapeSegment)
+	}, nil
 }

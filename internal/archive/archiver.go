@@ -84,6 +84,9 @@ type Result struct {
 	// removed: hot histories trimmed, archive objects deleted or rewritten.
 	RetentionDevices int `json:"retention_devices,omitempty"`
 	RetentionObjects int `json:"retention_objects,omitempty"`
+	// Issue 12 §2 (h20): audit entries copied to the WORM audit bucket.
+	AuditObjects int `json:"audit_objects,omitempty"`
+	AuditEntries int `json:"audit_entries,omitempty"`
 }
 
 // Cutoff is the first instant a pass leaves in the hot store: the start of
