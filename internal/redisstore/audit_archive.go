@@ -10,7 +10,9 @@ import (
 
 // auditArchivedKey holds the id of the last audit entry of tenant copied
 // to the WORM archive (audit.Archive).
-func auditArchivedKey(prefix, tenant string) string { return prefix + ":{" + tenant + "}:audit:archived" }
+func auditArchivedKey(prefix, tenant string) string {
+	return prefix + ":{" + tenant + "}:audit:archived"
+}
 
 // ArchivedCursor implements audit.ArchiveSource ("" before the first run).
 func (l *AuditLog) ArchivedCursor(ctx context.Context, tenant string) (string, error) {
