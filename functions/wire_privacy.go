@@ -28,9 +28,11 @@ func buildPrivacy(ctx context.Context, d *Deps) (*Built, error) {
 		return nil, err
 	}
 	store := redisstore.New(client, redisstore.Options{})
+	alerts := redisstore.NewAlerts(client, 0)
 	svc := &privacysvc.Service{
 		History: store, Events: store, Fences: store,
-		Alerts:      redisstore.NewAlerts(client, 0),
+		Alerts:      alerts,
+		Rules:       alerts,
 		Preferences: redisstore.NewPreferencesStore(client, ""),
 		Audit:       redisstore.NewAuditLog(client, "", cfg.AuditRetention),
 		Cloud:       redisstore.NewPrivacy(client, ""),

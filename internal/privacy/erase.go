@@ -27,6 +27,7 @@ const (
 	TierCloud   = "cloud"   // the hot store: history, latest position, state, events, alerts, preferences
 	TierFences  = "fences"  // fences whose devices list named the device
 	TierArchive = "archive" // archived Parquet objects
+	TierRules   = "rules"   // alert rules whose devices list named the device
 )
 
 // Receipt is the record of one erasure. It names the device only by its
@@ -131,6 +132,10 @@ func (s *Service) erasePass(ctx context.Context, tenant, device string, r *Recei
 	note(TierCloud, removed, err)
 	rewritten, deleted, err := s.eraseFromFences(ctx, tenant, device)
 	note(TierFences, map[string]int{"rewritten": rewritten, "deleted": deleted}, err)
+	if s.Rules != nil {
+		rewritten, deleted, err := s.eraseFromRules(ctx, tenant, device)
+		note(TierRules, map[string]int{"rewritten": rewritten, "deleted": deleted}, err)
+	}
 	if s.Archive != nil {
 		n, err := s.Archive.EraseDevice(ctx, tenant, device)
 		note(TierArchive, map[string]int{"objects": n}, err)
@@ -181,6 +186,34 @@ func (s *Service) eraseFromFences(ctx context.Context, tenant, device string) (r
 
 // TierEdgePrefix names the tier of an edge node in a receipt: "edge:<node>".
 const TierEdgePrefix = "edge:"
+
+// eraseFromRules removes device from the devices list of every alert rule
+// naming it; a rule that named only this device is deleted (an empty list
+// means every device). A rewritten rule starts with fresh thresholds.
+func (s *Service) eraseFromRules(ctx context.Context, tenant, device string) (rewritten, deleted int, err error) {
+	rules, err := s.Rules.Rules(ctx, tenant)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, r := range rules {
+		if !slices.Contains(r.Devices, device) {
+			continue
+		}
+		r.Devices = slices.DeleteFunc(r.Devices, func(d string) bool { return d == device })
+		if len(r.Devices) == 0 {
+			if err := s.Rules.DeleteRule(ctx, tenant, r.ID); err != nil {
+				return rewritten, deleted, fmt.Errorf("delete rule %q: %w", r.ID, err)
+			}
+			deleted++
+			continue
+		}
+		if err := s.Rules.PutRule(ctx, tenant, r); err != nil {
+			return rewritten, deleted, fmt.Errorf("rewrite rule %q: %w", r.ID, err)
+		}
+		rewritten++
+	}
+	return rewritten, deleted, nil
+}
 
 // Receipt returns a receipt of tenant, or found=false, with a tier
 // "edge:<node>" for each edge node that confirmed its purge.

@@ -57,6 +57,13 @@ type Fences interface {
 	DeleteFence(ctx context.Context, tenant, id string) (bool, error)
 }
 
+// Rules reads and rewrites alert rules (redisstore.Alerts).
+type Rules interface {
+	Rules(ctx context.Context, tenant string) ([]alert.Rule, error)
+	PutRule(ctx context.Context, tenant string, r alert.Rule) error
+	DeleteRule(ctx context.Context, tenant, id string) error
+}
+
 // AuditLog reads the audit trail (redisstore.AuditLog).
 type AuditLog interface {
 	ReadAudit(ctx context.Context, tenant string, from, to time.Time, cursor string, limit int) ([]audit.Entry, string, error)
@@ -89,6 +96,7 @@ type Service struct {
 	Alerts      Alerts
 	Preferences Preferences
 	Fences      Fences
+	Rules       Rules // may be nil: rules are not rewritten
 	Audit       AuditLog
 	Cloud       Cloud
 	// Settle is how long Erase waits between its two passes, longer than

@@ -183,7 +183,8 @@ func TestExportTakesEachFixOnceAcrossTiers(t *testing.T) {
 func TestEraseFencesAndArchive(t *testing.T) {
 	svc, st, ar := newTestService(nil, map[time.Time][]fix.Fix{at(27, 0): nil})
 	cloud := &fakeCloud{receipts: map[string][]byte{}}
-	svc.Cloud, svc.Settle = cloud, time.Millisecond
+	rules := &fakeRules{rules: []alert.Rule{{ID: "both", Devices: []string{"d1", "d2"}}, {ID: "only", Devices: []string{"d1"}}, {ID: "all"}}}
+	svc.Cloud, svc.Settle, svc.Rules = cloud, time.Millisecond, rules
 	r, err := svc.Erase(context.Background(), "acme", "d1")
 	if err != nil {
 		t.Fatal(err)
@@ -205,9 +206,35 @@ func TestEraseFencesAndArchive(t *testing.T) {
 	if len(st.del) == 0 || st.del[0] != "only" {
 		t.Errorf("deleted %v", st.del)
 	}
+	if len(rules.put) == 0 || rules.put[0].ID != "both" || len(rules.put[0].Devices) != 1 || rules.put[0].Devices[0] != "d2" || len(rules.del) == 0 || rules.del[0] != "only" {
+		t.Errorf("rules: put %+v, deleted %v; want both without d1, only deleted, all untouched", rules.put, rules.del)
+	}
 	if got, ok, err := svc.Receipt(context.Background(), "acme", r.ID); err != nil || !ok || got.State != StateDone || got.Tiers[TierArchive].Removed["objects"] != 2 {
 		t.Errorf("receipt read back: %+v %v %v", got, ok, err)
 	}
+}
+
+type fakeRules struct {
+	rules []alert.Rule
+	put   []alert.Rule
+	del   []string
+}
+
+func (f *fakeRules) Rules(context.Context, string) ([]alert.Rule, error) {
+	out := make([]alert.Rule, len(f.rules))
+	for i, r := range f.rules {
+		r.Devices = append([]string(nil), r.Devices...)
+		out[i] = r
+	}
+	return out, nil
+}
+func (f *fakeRules) PutRule(_ context.Context, _ string, r alert.Rule) error {
+	f.put = append(f.put, r)
+	return nil
+}
+func (f *fakeRules) DeleteRule(_ context.Context, _, id string) error {
+	f.del = append(f.del, id)
+	return nil
 }
 
 type fakeCloud struct {
