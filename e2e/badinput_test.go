@@ -112,6 +112,11 @@ func TestBadInputs(t *testing.T) {
 		{"track to before from", "GET", "track?device=seed&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", nil, "", 400, "to"},
 		{"track bad cursor", "GET", "track?device=seed&cursor=%21%21", nil, "", 400, "cursor"},
 		{"track limit 0", "GET", "track?device=seed&limit=0", nil, "", 400, "limit"},
+		{"track simplify 0", "GET", "track?device=seed&simplify=0", nil, "", 400, "simplify"},
+		{"track simplify not a number", "GET", "track?device=seed&simplify=NaN", nil, "", 400, "simplify"},
+		{"track max_points 1", "GET", "track?device=seed&max_points=1", nil, "", 400, "max_points"},
+		{"track all not a boolean", "GET", "track?device=seed&all=yes", nil, "", 400, "all"},
+		{"track all with limit", "GET", "track?device=seed&all=true&limit=5", nil, "", 400, "limit"},
 	}
 	if len(cases) < 30 {
 		t.Fatalf("only %d cases", len(cases))

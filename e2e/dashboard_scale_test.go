@@ -28,8 +28,9 @@ const dashboardScaleDevices = 10000
 // (GEOTRACK_DASHBOARD_HISTORY_POINTS, default 20,000; the coordinator's
 // measurement uses 1000000). It asserts what the page shows (every device
 // counted, clusters instead of 10,000 shapes, moved devices updated, the
-// history loaded up to the page's cap) and logs what it took — render time
-// per poll, the longest main-thread task, the track's first render — without
+// history's overview simplified by the server to the view's budget, more
+// detail after zooming in) and logs what it took — render time per poll,
+// the longest main-thread task, the track's first render — without
 // asserting any timing.
 func TestDashboardAtScale(t *testing.T) {
 	historyPoints := 20000
@@ -148,21 +149,40 @@ func TestDashboardAtScale(t *testing.T) {
 	t.Logf("fleet under 1,000 moves/s: slowest poll render sampled %.0f ms; longest main-thread task meanwhile %.0f ms (0: none over 50 ms)",
 		worstRender, num(`+(document.body.dataset.longestTaskMs || 0)`))
 
-	// The long history: the first page is drawn before the rest arrives.
-	want := min(historyPoints, 200000) // the page's cap without server-side simplification
+	// The long history: the server simplifies it to the view's budget
+	// (track?all=true&max_points=, in time slices drawn as they arrive).
 	run("device view", chromedp.Navigate(base+"/function/dashboard/#/device/long-1"))
 	fromJS := fmt.Sprintf(`(() => { const d = new Date(%d), p = (n) => String(n).padStart(2, "0");
 		const el = document.getElementById("device-from");
 		el.value = d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
 		document.getElementById("device-load").click(); })()`, start.Add(-time.Minute).UnixMilli())
 	run("load from the history's start", chromedp.Evaluate[chromedp.Void](fromJS))
-	took = waitFor("the history loaded", fmt.Sprintf(`+document.body.dataset.trackPoints === %d`, want), 5*time.Minute)
+	took = waitFor("the overview loaded", `document.body.dataset.trackMode === "simplified"`, 5*time.Minute)
+	budget := num(`Math.min(8000, Math.max(1000, Math.round(2 * document.getElementById("map").clientWidth)))`)
+	shown := num(`+document.body.dataset.trackPoints`)
+	if shown < 2 || shown > budget+4 {
+		t.Fatalf("the overview of %d points has %v points: want 2..%v (the view's budget, one shared bound per slice)", historyPoints, shown, budget)
+	}
 	info, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("track-info").textContent`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("history of %d points: %d loaded in %s (%s); longest main-thread task since the moves %.0f ms", historyPoints, want,
+	t.Logf("history of %d points: overview of %v points (budget %v), first drawn in %.0f ms, complete in %.0f ms (seen by the test after %s; %s); longest main-thread task since the moves %.0f ms",
+		historyPoints, shown, budget, num(`+document.body.dataset.trackFirstRenderMs`), num(`+document.body.dataset.trackOverviewMs`),
 		took.Round(time.Millisecond), strings.TrimSpace(info), num(`+(document.body.dataset.longestTaskMs || 0)`))
+
+	// Zooming in re-reads the visible time window at the view's budget:
+	// more points there than the overview had.
+	run("zoom to the playback cursor", chromedp.Evaluate[chromedp.Void](`(() => {
+		const s = document.getElementById("playback"); s.value = Math.floor(s.max / 2); s.dispatchEvent(new Event("input"));
+		document.getElementById("zoom-cursor").click(); })()`))
+	took = waitFor("the view refined", `+document.body.dataset.trackDetailPoints > 0`, 2*time.Minute)
+	detail, overview := num(`+document.body.dataset.trackDetailPoints`), num(`+document.body.dataset.trackDetailOverviewPoints`)
+	if detail <= overview {
+		t.Fatalf("zoomed in: %v points in view, the overview had %v there: want more", detail, overview)
+	}
+	mode, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.trackDetailMode`))
+	t.Logf("zoomed in: %v points in view (%s) where the overview had %v, %s after the zoom", detail, mode, overview, took.Round(time.Millisecond))
 
 	if e := errs.list(); len(e) > 0 {
 		t.Fatalf("browser console errors:\n%s", strings.Join(e, "\n"))

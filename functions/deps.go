@@ -12,6 +12,7 @@ import (
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/dependency"
+	"github.com/geotrack/geotrack/internal/edge"
 	"github.com/geotrack/geotrack/internal/eventoutbox"
 	"github.com/geotrack/geotrack/internal/events"
 	"github.com/geotrack/geotrack/internal/guard"
@@ -34,14 +35,15 @@ type Deps struct {
 	Sink     events.Sink
 	Verifier httpkit.Verifier
 
-	mu         sync.Mutex
-	clients    map[string]redis.UniversalClient
-	relays     map[string]*eventoutbox.Relay
-	stops      []func()            // run before closers: relays use clients and sinks
-	syncer     *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
-	edgeEraser bool                // the edge's erasure sync runs (wire_privacy.go)
-	signer     *eventSigner        // loaded once per process (EventSigner)
-	closers    []func() error
+	mu      sync.Mutex
+	clients map[string]redis.UniversalClient
+	relays  map[string]*eventoutbox.Relay
+	stops   []func()            // run before closers: relays use clients and sinks
+	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
+	eraser  bool                // the edge's erasure sync runs, one per process (wire_privacy.go)
+	alerts  *edge.Alerts        // the edge's fence and rule sync and evaluation, one per process (wire_edgealerts.go)
+	signer  *eventSigner        // loaded once per process (EventSigner)
+	closers []func() error
 
 	// guards, per Redis: revocations, limits, audit (wire_security.go).
 	guards map[string]*guard.Guard
@@ -122,7 +124,8 @@ func (d *Deps) EventRelay(rc config.Redis, sc events.SinkConfig) (*eventoutbox.R
 	}
 	r := eventoutbox.New(client, sink, eventoutbox.Config{
 		Interval: sc.RelayInterval, SendTimeout: sc.RelayTimeout, MaxBackoff: sc.RelayMaxBackoff, Metrics: d.Metrics,
-		Signer: signer,
+		ParallelShared: sc.RelayParallelShared,
+		Signer:         signer,
 	})
 	if d.relays == nil {
 		d.relays = map[string]*eventoutbox.Relay{}

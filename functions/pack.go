@@ -103,6 +103,9 @@ func Pack() []Spec {
 			Subscribes: []string{events.TypeEdgeStored}, Schedule: forwardSchedule,
 			Build: buildForwarder,
 		},
+		// Not EdgeSite: at an edge site, detection and the rules run inside
+		// edge-ingest, owntracks and osmand on the fences and rules synced
+		// from the cloud (RULES_URL, internal/edge Alerts); notify delivers.
 		{
 			Name: "geofence-detect", Config: &geofencedetect.Config{},
 			Subscribes: []string{events.TypeLocationUpdated},
@@ -132,9 +135,11 @@ func Pack() []Spec {
 			Name: "notify", Config: &notify.Config{}, EdgeSite: true,
 			Subscribes: []string{events.TypeGeofenceDwelled, events.TypeGeofenceEntered, events.TypeGeofenceExited, events.TypeLocationUpdated,
 				events.TypeStopEnded, events.TypeStopStarted, events.TypeTripEnded, events.TypeTripStarted},
-			Schedule: notifySchedule,
-			Emits:    []string{alert.TypeAlertFired},
-			Build:    buildNotify,
+			// No Schedule: the silence sweep and deliveries run in the process
+			// (SILENCE_SWEEP_INTERVAL, DELIVERY_INTERVAL), so on OpenFaaS its
+			// topic can name these events (a cron-function gets none).
+			Emits: []string{alert.TypeAlertFired},
+			Build: buildNotify,
 		},
 		{
 			Name: "osmand", Config: &osmand.Config{}, Edge: true, EdgeSite: true,

@@ -3,12 +3,15 @@ package functions
 import (
 	"bytes"
 	"context"
+	"log/slog"
+	"time"
 
 	"github.com/geotrack/geotrack/functions/dashboard"
 	"github.com/geotrack/geotrack/functions/ingest"
 	"github.com/geotrack/geotrack/functions/nearby"
 	"github.com/geotrack/geotrack/functions/position"
 	"github.com/geotrack/geotrack/functions/track"
+	"github.com/geotrack/geotrack/internal/archive"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/cloud"
 	"github.com/geotrack/geotrack/internal/config"
@@ -70,7 +73,38 @@ func buildTrack(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: track.New(locate.New(store), verifier), Ready: ready}, nil
+	history, err := historyOfTiers(store, cfg.ColdConfig, "track")
+	if err != nil {
+		return nil, err
+	}
+	return &Built{Handler: track.New(trackHistory{history}, verifier), Ready: ready}, nil
+}
+
+// historyOfTiers is the read service over the hot store and, when
+// S3_ENDPOINT is set, the archive: every reader of history (track, trips)
+// goes through it, so both see the same merged history.
+func historyOfTiers(store *redisstore.Store, cfg archive.ColdConfig, function string) (*locate.Service, error) {
+	cold, err := archive.OpenColdStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cold == nil {
+		slog.Info(function + ": S3_ENDPOINT is not set: no archive tier, history ends at the hot retention")
+		return locate.New(store), nil
+	}
+	slog.Info(function+": reading archived history", "endpoint", cfg.S3Endpoint, "bucket", cfg.S3Bucket, "prefix", cfg.S3Prefix)
+	return locate.New(store).WithArchive(cold), nil
+}
+
+// trackHistory gives track the stream as its own interface.
+type trackHistory struct{ *locate.Service }
+
+func (h trackHistory) OpenHistory(ctx context.Context, tenant, device string, from, to time.Time, cursor string) (track.FixStream, error) {
+	stream, err := h.Service.OpenHistory(ctx, tenant, device, from, to, cursor)
+	if err != nil {
+		return nil, err // not a typed nil
+	}
+	return stream, nil
 }
 
 // hotStore opens the Redis hot store and the token verifier a function needs.

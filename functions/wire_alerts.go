@@ -17,10 +17,6 @@ import (
 
 // The alert functions (issue 9 §3): rules, notify, alerts.
 
-// notifySchedule is how often the cron-connector invokes notify: the
-// silence sweep, and a delivery pass for a replica that scaled to zero.
-const notifySchedule = "*/1 * * * *"
-
 func buildRules(ctx context.Context, d *Deps) (*Built, error) {
 	var cfg rules.Config
 	if err := config.Load(&cfg); err != nil {
@@ -65,7 +61,7 @@ func buildNotify(ctx context.Context, d *Deps) (*Built, error) {
 	if relay != nil {
 		store.WithEventOutbox(cfg.OutboxMaxLen, relay.Wake)
 	}
-	engine := alert.NewEngine(store, cfg.Source)
+	engine := alert.NewEngine(store, cfg.Source).AtEdge(cfg.EdgeNodeID)
 	dispatcher := webhook.NewDispatcher(store, webhook.Config{
 		Client:  webhook.NewClient(cfg.Timeout, cfg.AllowPrivate),
 		Retry:   backoff.Policy{Min: cfg.RetryMin, Max: cfg.RetryMax},

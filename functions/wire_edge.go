@@ -173,6 +173,10 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 	if syncer != nil {
 		prefs = syncer
 	}
+	alerts, err := d.edgeAlerts(ctx, client, store, ec)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
 	pipeline := edge.NewPipeline(edge.Ports{
 		Prefs:   prefs,
 		Store:   store,
@@ -181,6 +185,7 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 		Outbox:  outbox.New(client, outbox.Options{MaxLen: ec.OutboxMaxLen, Metrics: d.Metrics}),
 		Sink:    sink,
 		Metrics: d.Metrics,
+		Alerts:  alerts,
 	}, settings, ec)
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

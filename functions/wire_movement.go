@@ -16,7 +16,6 @@ import (
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/edge"
 	"github.com/geotrack/geotrack/internal/eventoutbox"
-	"github.com/geotrack/geotrack/internal/locate"
 	"github.com/geotrack/geotrack/internal/movement"
 	"github.com/geotrack/geotrack/internal/preferences"
 	"github.com/geotrack/geotrack/internal/redisstore"
@@ -97,7 +96,11 @@ func buildTrips(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	reports := movement.NewReports(locate.New(store), preferenceService(store.Client()))
+	history, err := historyOfTiers(store, cfg.ColdConfig, "trips")
+	if err != nil {
+		return nil, err
+	}
+	reports := movement.NewReports(history, preferenceService(store.Client()))
 	return &Built{Handler: fntrips.New(reports, verifier), Ready: ready}, nil
 }
 

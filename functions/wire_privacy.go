@@ -67,7 +67,7 @@ func (d *Deps) startEdgeEraser(ctx context.Context, client redis.UniversalClient
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.edgeEraser {
+	if d.eraser {
 		return nil
 	}
 	token, err := config.Secret(forwarder.TokenSecret, forwarder.TokenEnv)
@@ -83,6 +83,6 @@ func (d *Deps) startEdgeEraser(ctx context.Context, client redis.UniversalClient
 	done := make(chan struct{})
 	go func() { defer close(done); e.Run(loopCtx, slog.Default()) }()
 	d.stops = append(d.stops, func() { cancel(); <-done })
-	d.edgeEraser = true
+	d.eraser = true
 	return nil
 }

@@ -39,6 +39,13 @@ type ClientConfig struct {
 	TileURL         string `json:"tileURL"`
 	TileAttribution string `json:"tileAttribution"`
 	APIURL          string `json:"apiURL"`
+	// OIDCIssuer and OIDCClientID are set together, when the dashboard
+	// offers the OIDC login.
+	OIDCIssuer   string `json:"oidcIssuer,omitempty"`
+	OIDCClientID string `json:"oidcClientID,omitempty"`
+	OIDCScope    string `json:"oidcScope,omitempty"`
+	// Site is "cloud" or "edge" (DASHBOARD_SITE).
+	Site string `json:"site"`
 }
 
 type file struct {
@@ -61,6 +68,19 @@ func New(cfg Config, files fs.FS) (*Handler, error) {
 	if err := checkURL("API_URL", cfg.APIURL, false); err != nil {
 		return nil, err
 	}
+	if err := checkURL("OIDC_ISSUER", cfg.OIDCIssuer, true); err != nil {
+		return nil, err
+	}
+	switch cfg.Site {
+	case "":
+		cfg.Site = "cloud"
+	case "cloud", "edge":
+	default:
+		return nil, fmt.Errorf("dashboard: DASHBOARD_SITE %q is not cloud or edge", cfg.Site)
+	}
+	if cfg.OIDCClientID != "" && cfg.OIDCIssuer == "" {
+		return nil, fmt.Errorf("dashboard: DASHBOARD_OIDC_CLIENT_ID is set without OIDC_ISSUER")
+	}
 	h := &Handler{files: map[string]file{}, csp: contentSecurityPolicy(cfg)}
 	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -79,7 +99,14 @@ func New(cfg Config, files fs.FS) (*Handler, error) {
 	if _, ok := h.files["/index.html"]; !ok {
 		return nil, fmt.Errorf("dashboard: the bundle has no index.html (run scripts/build-dashboard.sh)")
 	}
-	cc, err := json.Marshal(ClientConfig{TileURL: cfg.TileURL, TileAttribution: cfg.TileAttribution, APIURL: cfg.APIURL})
+	client := ClientConfig{TileURL: cfg.TileURL, TileAttribution: cfg.TileAttribution, APIURL: cfg.APIURL, Site: cfg.Site}
+	if cfg.OIDCIssuer != "" && cfg.OIDCClientID != "" {
+		client.OIDCIssuer, client.OIDCClientID, client.OIDCScope = cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCScope
+		if client.OIDCScope == "" {
+			client.OIDCScope = "openid"
+		}
+	}
+	cc, err := json.Marshal(client)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: encode config: %w", err)
 	}
@@ -112,7 +139,7 @@ func checkURL(name, raw string, emptyOK bool) error {
 	if u.IsAbs() && u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("dashboard: %s %q: want an http or https URL", name, raw)
 	}
-	if name == "TILE_URL" && !u.IsAbs() {
+	if (name == "TILE_URL" || name == "OIDC_ISSUER") && !u.IsAbs() {
 		return fmt.Errorf("dashboard: %s %q: want an absolute http or https URL", name, raw)
 	}
 	return nil
@@ -131,6 +158,11 @@ func contentSecurityPolicy(cfg Config) string {
 	}
 	connect := "'self'"
 	if u, err := url.Parse(cfg.APIURL); err == nil && u.IsAbs() {
+		connect += " " + u.Scheme + "://" + u.Host
+	}
+	// The OIDC login reads the discovery document and exchanges the code
+	// from the browser, on the issuer's origin.
+	if u, err := url.Parse(cfg.OIDCIssuer); err == nil && u.IsAbs() && cfg.OIDCClientID != "" {
 		connect += " " + u.Scheme + "://" + u.Host
 	}
 	return "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src " + img +

@@ -84,6 +84,11 @@ func TestContentSecurityPolicy(t *testing.T) {
 		{"no base map", dashboard.Config{APIURL: "../"}, []string{"img-src 'self' data: blob:;"}, "openstreetmap"},
 		{"subdomain tiles and an API elsewhere", dashboard.Config{TileURL: "https://{s}.tile.example.org/{z}/{x}/{y}.png", APIURL: "https://api.example.com/function/"},
 			[]string{"img-src 'self' data: blob: https://*.tile.example.org", "connect-src 'self' https://api.example.com"}, "unsafe-eval"},
+		{"OIDC login", dashboard.Config{APIURL: "../", OIDCIssuer: "https://id.example.com/realms/fleet", OIDCClientID: "dash"},
+			[]string{"connect-src 'self' https://id.example.com;"}, "realms"},
+		{"edge site", dashboard.Config{APIURL: "../", Site: "edge"}, []string{"connect-src 'self';"}, "unsafe-eval"},
+		{"OIDC issuer without a client: no login, no connection", dashboard.Config{APIURL: "../", OIDCIssuer: "https://id.example.com"},
+			[]string{"connect-src 'self';"}, "id.example.com"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -108,6 +113,21 @@ func TestContentSecurityPolicy(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &cc); err != nil || cc.TileURL != c.cfg.TileURL || cc.APIURL != c.cfg.APIURL {
 				t.Errorf("config.json %s: %v", rec.Body, err)
 			}
+			// The login is offered with an issuer and a client, never half.
+			wantLogin := c.cfg.OIDCIssuer != "" && c.cfg.OIDCClientID != ""
+			if wantLogin && (cc.OIDCIssuer != c.cfg.OIDCIssuer || cc.OIDCClientID != c.cfg.OIDCClientID || cc.OIDCScope != "openid") {
+				t.Errorf("config.json %s: want the OIDC login of %s", rec.Body, c.cfg.OIDCIssuer)
+			}
+			wantSite := c.cfg.Site
+			if wantSite == "" {
+				wantSite = "cloud"
+			}
+			if cc.Site != wantSite {
+				t.Errorf("config.json %s: want site %q", rec.Body, wantSite)
+			}
+			if !wantLogin && (cc.OIDCIssuer != "" || cc.OIDCClientID != "") {
+				t.Errorf("config.json %s: want no OIDC login", rec.Body)
+			}
 		})
 	}
 }
@@ -123,6 +143,10 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"tile URL relative", dashboard.Config{TileURL: "/tiles/{z}/{x}/{y}.png", APIURL: "../"}, bundle, "TILE_URL"},
 		{"API URL empty", dashboard.Config{}, bundle, "API_URL"},
 		{"API URL javascript", dashboard.Config{APIURL: "javascript:alert(1)"}, bundle, "API_URL"},
+		{"OIDC issuer relative", dashboard.Config{APIURL: "../", OIDCIssuer: "/realms/x", OIDCClientID: "dash"}, bundle, "OIDC_ISSUER"},
+		{"OIDC issuer not http", dashboard.Config{APIURL: "../", OIDCIssuer: "ftp://id.example.com", OIDCClientID: "dash"}, bundle, "OIDC_ISSUER"},
+		{"unknown site", dashboard.Config{APIURL: "../", Site: "moon"}, bundle, "DASHBOARD_SITE"},
+		{"OIDC client without an issuer", dashboard.Config{APIURL: "../", OIDCClientID: "dash"}, bundle, "DASHBOARD_OIDC_CLIENT_ID"},
 		{"no index.html", defaults(), fstest.MapFS{"app.js": {Data: []byte("x")}}, "index.html"},
 	}
 	for _, c := range cases {

@@ -6,12 +6,15 @@ package geofences
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/geofence"
 	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
@@ -28,6 +31,8 @@ type Manager interface {
 	Get(ctx context.Context, tenant, id string) ([]byte, bool, error)
 	List(ctx context.Context, tenant, cursor string, limit int) ([][]byte, string, error)
 	Delete(ctx context.Context, tenant, id string) (bool, error)
+	// ChangesSince is the change log an edge node syncs from.
+	ChangesSince(ctx context.Context, tenant string, since int64) ([]geofence.Stored, int64, error)
 }
 
 // Function is the geofences function.
@@ -106,8 +111,60 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	return handler.Response{StatusCode: http.StatusNoContent, Header: http.Header{}}, nil
 }
 
+// Changes is the reply to GET ?since=: the fences changed after that
+// version (feature null: deleted), and the version to ask from next time.
+// since=0 lists every fence. An edge node applies it to its copy.
+type Changes struct {
+	Tenant  string   `json:"tenant"`
+	Version int64    `json:"version"`
+	Changes []Change `json:"changes"`
+}
+
+// Change is one fence of Changes.
+type Change struct {
+	ID      string          `json:"id"`
+	Feature json.RawMessage `json:"feature"` // null: deleted
+}
+
+// maySync: viewers and admins read fences anyway; a service token is an
+// edge node's sync (its GEOFENCES_URL).
+func maySync(p auth.Principal) error {
+	switch p.Role {
+	case auth.RoleViewer, auth.RoleAdmin, auth.RoleService:
+		return nil
+	}
+	return fmt.Errorf("%w: role %s may not read fence changes (viewer, admin or service needed)", auth.ErrForbidden, p.Role)
+}
+
+func (f *Function) changes(req handler.Request, q url.Values) (handler.Response, error) {
+	ctx := req.Context()
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, maySync)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	since, err := strconv.ParseInt(q.Get("since"), 10, 64)
+	if err != nil || since < 0 {
+		return handler.Response{}, httpkit.Invalid("since", "%q is not a fence version (an integer >= 0)", q.Get("since"))
+	}
+	changed, version, err := f.fences.ChangesSince(ctx, p.Tenant, since)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	out := Changes{Tenant: p.Tenant, Version: version, Changes: make([]Change, len(changed))}
+	for i, c := range changed {
+		out.Changes[i] = Change{ID: c.ID, Feature: c.Feature}
+		if c.Feature == nil {
+			out.Changes[i].Feature = json.RawMessage("null")
+		}
+	}
+	return httpkit.JSON(http.StatusOK, out), nil
+}
+
 func (f *Function) read(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
+	if raw, err := url.ParseQuery(req.QueryString); err == nil && raw.Has("since") {
+		return f.changes(req, raw)
+	}
 	p, q, err := httpkit.AuthorizeRead(f.auth, req)
 	if err != nil {
 		return handler.Response{}, err

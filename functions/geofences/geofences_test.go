@@ -138,3 +138,43 @@ func TestHandle(t *testing.T) {
 	store.fail = true
 	ht.Run(t, f, []ht.Case{ht.Row("store down", req(http.MethodPost, "", ht.AdminToken, yard), ht.Status(http.StatusInternalServerError))})
 }
+
+// fakeChanges is a change log: version 3, yard changed at 2, gone deleted at 3.
+type fakeChanges struct{ asked []int64 }
+
+func (c *fakeChanges) FenceVersion(context.Context, string) (int64, error) { return 3, nil }
+func (c *fakeChanges) FenceChanges(_ context.Context, tenant string, since int64) ([]geofence.Stored, int64, error) {
+	c.asked = append(c.asked, since)
+	if tenant == "down" {
+		return nil, 0, errDown
+	}
+	var out []geofence.Stored
+	if since < 2 {
+		out = append(out, geofence.Stored{ID: "yard", Feature: []byte(yard)})
+	}
+	if since < 3 && since > 0 {
+		out = append(out, geofence.Stored{ID: "gone"})
+	}
+	return out, 3, nil
+}
+
+// TestChangesForTheEdge: GET ?since= is the incremental change log an edge
+// node syncs (viewer, admin and service read it; a deleted fence is null).
+func TestChangesForTheEdge(t *testing.T) {
+	changes := &fakeChanges{}
+	f := geofences.New(&geofence.Service{Store: &fakeStore{}, Changes: changes}, ht.Verifier{})
+	ht.Run(t, f, []ht.Case{
+		ht.Row("service, from the start", req(http.MethodGet, "since=0", ht.ServiceToken, ""), ht.Status(http.StatusOK),
+			ht.JSON("tenant", ht.Tenant), ht.JSON("version", 3.0), ht.JSONLen("changes", 1), ht.JSON("changes.0.id", "yard"),
+			ht.JSON("changes.0.feature.properties.name", "Yard")),
+		ht.Row("viewer, since 1", req(http.MethodGet, "since=1", ht.ViewerToken, ""), ht.Status(http.StatusOK),
+			ht.JSONLen("changes", 2), ht.JSON("changes.1.id", "gone"), ht.JSON("changes.1.feature", nil)),
+		ht.Row("admin, up to date", req(http.MethodGet, "since=3", ht.AdminToken, ""), ht.Status(http.StatusOK), ht.JSONLen("changes", 0)),
+		ht.Row("device", req(http.MethodGet, "since=0", ht.DeviceToken, ""), ht.Status(http.StatusForbidden)),
+		ht.Row("negative", req(http.MethodGet, "since=-1", ht.ServiceToken, ""), ht.Status(http.StatusBadRequest), ht.Error("since")),
+		ht.Row("not a number", req(http.MethodGet, "since=x", ht.ServiceToken, ""), ht.Status(http.StatusBadRequest), ht.Error("since")),
+	})
+	if want := []int64{0, 1, 3}; fmt.Sprint(changes.asked) != fmt.Sprint(want) {
+		t.Errorf("asked for %v, want %v (refused requests ask nothing)", changes.asked, want)
+	}
+}

@@ -27,4 +27,8 @@ type Config struct {
 	// SilenceInterval > 0 runs the silence sweep in the process (edge, dev);
 	// 0 leaves it to the cron tick.
 	SilenceInterval time.Duration `envconfig:"SILENCE_SWEEP_INTERVAL"`
+	// EdgeNodeID is set on an edge node (edge-k3s): notify there fires for
+	// the fixes that node's intake marked (fix.AttrEdgeAlerts), its silence
+	// sweep included; empty (the cloud) it leaves marked fixes to their node.
+	EdgeNodeID string `envconfig:"EDGE_NODE_ID"`
 }

@@ -122,6 +122,7 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		res.Fired += sum.Fired
 		res.Duplicate += sum.Duplicate
 		res.Suppressed += sum.Suppressed
+		res.Edge += sum.Edge
 	}
 	if res.Fired > 0 {
 		f.nudge(ctx, &res)

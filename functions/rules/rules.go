@@ -4,7 +4,11 @@
 package rules
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -55,6 +59,12 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
 	default:
 		return handler.Response{}, &httpkit.Error{Status: http.StatusMethodNotAllowed, Field: "method", Msg: "use GET, POST, PUT or DELETE"}
+	}
+	if all := q.Get("all"); all != "" {
+		if all != "true" || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+			return handler.Response{}, httpkit.Invalid("all", "only GET ?all=true (an edge node's sync)")
+		}
+		return f.sync(req, q)
 	}
 	p, err := httpkit.Authenticate(ctx, f.auth, req, q, auth.Principal.CanAdmin)
 	if err != nil {
@@ -126,6 +136,55 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		out.Rules = append(out.Rules, r.Redacted())
 	}
 	return httpkit.JSON(http.StatusOK, out), nil
+}
+
+// Synced is the reply to GET ?all=true: every rule of the tenant with its
+// webhook secret, which an edge node needs to sign the deliveries it makes
+// during a cloud outage. Only a service token (the edge's) reads it.
+type Synced struct {
+	Tenant string       `json:"tenant"`
+	Rules  []alert.Rule `json:"rules"`
+}
+
+// maySync: only an edge node's service token; admins see secrets once, at
+// creation, and viewers never.
+func maySync(p auth.Principal) error {
+	if p.Role == auth.RoleService {
+		return nil
+	}
+	return fmt.Errorf("%w: GET ?all=true (rules with their secrets) is for an edge node's service token, not role %s", auth.ErrForbidden, p.Role)
+}
+
+// sync answers an edge node's sync, with an ETag over the whole set so an
+// unchanged set costs a 304.
+func (f *Function) sync(req handler.Request, q url.Values) (handler.Response, error) {
+	ctx := req.Context()
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, maySync)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	list, err := f.store.ListRules(ctx, p.Tenant)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	if list == nil {
+		list = []alert.Rule{}
+	}
+	body, err := json.Marshal(Synced{Tenant: p.Tenant, Rules: list})
+	if err != nil {
+		return handler.Response{}, fmt.Errorf("encode rules: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	if req.Header.Get("If-None-Match") == etag {
+		r := httpkit.Raw(http.StatusNotModified, "", nil)
+		r.Header.Set("ETag", etag)
+		return r, nil
+	}
+	r := httpkit.Raw(http.StatusOK, "application/json", body)
+	r.Header.Set("ETag", etag)
+	r.Header.Set("Cache-Control", "no-store")
+	return r, nil
 }
 
 func notFound(err error, id string) error {

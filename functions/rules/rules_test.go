@@ -120,3 +120,26 @@ func TestReplaceKeepsTheStoredSecret(t *testing.T) {
 		t.Fatalf("secret %q after PUT without one, want the stored one", got)
 	}
 }
+
+// TestSyncForTheEdge: GET ?all=true is an edge node's sync: only a service
+// token reads it, with the webhook secrets (the edge signs its deliveries),
+// the tenant, and an ETag that makes an unchanged set a 304.
+func TestSyncForTheEdge(t *testing.T) {
+	fn := rules.New(newFake(), ht.Verifier{}, alert.URLPolicy{})
+	ht.Run(t, fn, []ht.Case{
+		ht.Row("service", req("GET", "all=true", ht.ServiceToken, ""), ht.Status(http.StatusOK), ht.JSON("tenant", ht.Tenant),
+			ht.JSONLen("rules", 1), ht.JSON("rules.0.webhook.secret", "whsec_old"), ht.Header("Cache-Control", "no-store")),
+		ht.Row("admin", req("GET", "all=true", ht.AdminToken, ""), ht.Status(http.StatusForbidden), ht.BodyContains("service")),
+		ht.Row("viewer", req("GET", "all=true", ht.ViewerToken, ""), ht.Status(http.StatusForbidden)),
+		ht.Row("device", req("GET", "all=true", ht.DeviceToken, ""), ht.Status(http.StatusForbidden)),
+		ht.Row("all=yes", req("GET", "all=yes", ht.ServiceToken, ""), ht.Status(http.StatusBadRequest), ht.Error("all")),
+		ht.Row("POST all=true", req("POST", "all=true", ht.ServiceToken, rule), ht.Status(http.StatusBadRequest), ht.Error("all")),
+	})
+	first, _ := fn.Handle(req("GET", "all=true", ht.ServiceToken, ""))
+	etag := first.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag")
+	}
+	again := ht.Request("GET", "all=true", ht.ServiceToken, http.Header{"If-None-Match": {etag}}, "")
+	ht.Run(t, fn, []ht.Case{ht.Row("unchanged", again, ht.Status(http.StatusNotModified), ht.Header("ETag", etag))})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,6 +51,60 @@ func (h *fakeHistory) History(_ context.Context, tenant, device string, from, to
 		return page2, nil
 	}
 	return locate.Page{}, &fix.FieldError{Field: "cursor", Msg: locate.ErrBadCursor.Error()}
+}
+
+// OpenHistory streams both pages from the start, or the second from cursor
+// "c2"; device "broken" fails at the open, device "flaky" after its first
+// fix, device "line" is 1,000 fixes on a straight line.
+func (h *fakeHistory) OpenHistory(_ context.Context, tenant, device string, from, to time.Time, cursor string) (track.FixStream, error) {
+	h.calls = append(h.calls, historyCall{tenant, device, from, to, 0, cursor})
+	switch {
+	case device == "broken":
+		return nil, errors.New("read history: redis: connection refused")
+	case device == "flaky":
+		return &sliceStream{fixes: page1.Fixes[:1], err: errors.New("read archived history: minio: connection reset")}, nil
+	case device == "line":
+		return &sliceStream{fixes: straightLine(1000)}, nil
+	case cursor == "":
+		return &sliceStream{fixes: append(slices.Clone(page1.Fixes), page2.Fixes...)}, nil
+	case cursor == "c2":
+		return &sliceStream{fixes: page2.Fixes}, nil
+	}
+	return nil, &fix.FieldError{Field: "cursor", Msg: locate.ErrBadCursor.Error()}
+}
+
+// sliceStream yields fixes, then fails with err when set.
+type sliceStream struct {
+	fixes  []fix.Fix
+	err    error
+	i      int
+	closed bool
+}
+
+func (s *sliceStream) Next() (fix.Fix, bool) {
+	if s.i == len(s.fixes) {
+		return fix.Fix{}, false
+	}
+	s.i++
+	return s.fixes[s.i-1], true
+}
+
+func (s *sliceStream) Err() error {
+	if s.i == len(s.fixes) {
+		return s.err
+	}
+	return nil
+}
+
+func (s *sliceStream) Close() { s.closed = true }
+
+// straightLine is n fixes at 1 Hz going north at 10 m/s.
+func straightLine(n int) []fix.Fix {
+	out := make([]fix.Fix, n)
+	for i := range out {
+		out[i] = fix.Fix{Device: "line", TS: t0.Add(time.Duration(i) * time.Second), Lat: 47 + float64(i)*10/111_195, Lon: 8}
+	}
+	return out
 }
 
 func get(query, token string) handler.Request {

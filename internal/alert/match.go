@@ -31,6 +31,7 @@ type GeofenceData struct {
 	Fence  string    `json:"fence"`
 	Name   string    `json:"name"`
 	TS     time.Time `json:"ts"`
+	Edge   string    `json:"edge"` // the edge node that fired its alerts
 }
 
 // Selects reports whether r looks at events of type t for device and (for

@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -78,12 +79,13 @@ func TestSilent(t *testing.T) {
 
 // fakeStore keeps fired alerts by id and applies cooldown like the Redis store.
 type fakeStore struct {
-	rules  []Rule
-	states map[StateKey]State
-	fired  map[string]Fired
-	order  []string
-	last   map[string]time.Time
-	cool   map[StateKey]time.Time
+	rules    []Rule
+	states   map[StateKey]State
+	fired    map[string]Fired
+	order    []string
+	last     map[string]time.Time
+	lastEdge map[string]string // device -> edge node of its latest fix
+	cool     map[StateKey]time.Time
 }
 
 func newFake(rules ...Rule) *fakeStore {
@@ -121,8 +123,12 @@ func (s *fakeStore) Fire(_ context.Context, f Fired, e Emitted) (Outcome, error)
 	s.order = append(s.order, f.ID)
 	return Queued, nil
 }
-func (s *fakeStore) LastFixes(context.Context, string) (map[string]time.Time, error) {
-	return s.last, nil
+func (s *fakeStore) LastFixes(context.Context, string) (map[string]LastFix, error) {
+	out := map[string]LastFix{}
+	for d, t := range s.last {
+		out[d] = LastFix{At: t, Edge: s.lastEdge[d]}
+	}
+	return out, nil
 }
 func (s *fakeStore) Tenants(context.Context) ([]string, error) { return []string{"acme"}, nil }
 
@@ -230,4 +236,64 @@ func TestEngineSweep(t *testing.T) {
 	if sum, _ := e.Sweep(context.Background()); sum.Fired != 2 {
 		t.Errorf("new silences of d1 and d2: %+v", sum)
 	}
+}
+
+// TestEngineSkipsWhatAnEdgeFired: a fix, a geofence event or a silent
+// device an edge node marked fires nothing in the cloud (the edge fired it),
+// and fires at that node's own engine.
+func TestEngineSkipsWhatAnEdgeFired(t *testing.T) {
+	speed := Rule{ID: "fast", On: []string{"io.geotrack.location.updated"}, When: When{SpeedAbove: fix.Float(20)}}
+	enter := Rule{ID: "in", On: []string{"io.geotrack.geofence.entered"}}
+	quiet := Rule{ID: "quiet", On: []string{"io.geotrack.location.updated"}, When: When{SilentS: 60}}
+	fastFix := func(edge string) Event {
+		attrs := ""
+		if edge != "" {
+			attrs = fmt.Sprintf(`,"attrs":{"edge_alerts":%q}`, edge)
+		}
+		return Event{ID: "l-" + edge, Type: "io.geotrack.location.updated", Subject: "d1",
+			Data: json.RawMessage(fmt.Sprintf(`[{"ts":"2026-11-29T12:00:00Z","lat":1,"lon":1,"speed":30%s}]`, attrs))}
+	}
+	entered := func(edge string) Event {
+		return Event{ID: "g-" + edge, Type: "io.geotrack.geofence.entered", Subject: "d1",
+			Data: json.RawMessage(fmt.Sprintf(`{"device":"d1","fence":"f","edge":%q}`, edge))}
+	}
+	cases := []struct {
+		name      string
+		node      string // "" the cloud's engine
+		ev        Event
+		fired, by int
+	}{
+		{"cloud, unmarked fix", "", fastFix(""), 1, 0},
+		{"cloud, fix an edge evaluated", "", fastFix("site-1"), 0, 1},
+		{"that edge, its own fix", "site-1", fastFix("site-1"), 1, 0},
+		{"another edge, the fix of site-1", "site-2", fastFix("site-1"), 0, 1},
+		{"cloud, unmarked geofence event", "", entered(""), 1, 0},
+		{"cloud, geofence event an edge caused", "", entered("site-1"), 0, 1},
+		{"that edge, its own geofence event", "site-1", entered("site-1"), 1, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := NewEngine(newFake(speed, enter), "urn:test").AtEdge(c.node)
+			sum, err := e.Handle(context.Background(), "acme", c.ev)
+			if err != nil || sum.Fired != c.fired || sum.Edge != c.by {
+				t.Fatalf("%+v %v, want fired %d, skipped for an edge %d", sum, err, c.fired, c.by)
+			}
+		})
+	}
+	t.Run("sweep", func(t *testing.T) {
+		store := newFake(quiet)
+		store.last = map[string]time.Time{"d1": at(0), "d2": at(0)}
+		store.lastEdge = map[string]string{"d2": "site-1"}
+		cloud := NewEngine(store, "urn:test")
+		cloud.now = func() time.Time { return at(100) }
+		if sum, err := cloud.Sweep(context.Background()); err != nil || sum.Fired != 1 || sum.Edge != 1 {
+			t.Fatalf("cloud sweep: %+v %v, want d1 fired and d2 left to site-1", sum, err)
+		}
+		edge := NewEngine(newFake(quiet), "urn:test").AtEdge("site-1")
+		edge.store.(*fakeStore).last, edge.store.(*fakeStore).lastEdge = store.last, store.lastEdge
+		edge.now = cloud.now
+		if sum, err := edge.Sweep(context.Background()); err != nil || sum.Fired != 2 {
+			t.Fatalf("edge sweep: %+v %v, want both (site-1 sweeps its own and unmarked devices)", sum, err)
+		}
+	})
 }

@@ -35,10 +35,17 @@ type Store interface {
 	// Fire stores f, queues its delivery and emits it, atomically, unless
 	// its id exists or the rule's cooldown for the device runs.
 	Fire(ctx context.Context, f Fired, e Emitted) (Outcome, error)
-	// LastFixes is the time of each device's latest fix.
-	LastFixes(ctx context.Context, tenant string) (map[string]time.Time, error)
+	// LastFixes is each device's latest fix: its time, and the edge node
+	// that marked it (fix.AttrEdgeAlerts; that node sweeps the device).
+	LastFixes(ctx context.Context, tenant string) (map[string]LastFix, error)
 	// Tenants with rules.
 	Tenants(ctx context.Context) ([]string, error)
+}
+
+// LastFix is what the silence sweep knows of a device's latest fix.
+type LastFix struct {
+	At   time.Time
+	Edge string // the edge node whose rules evaluate the device ("": none)
 }
 
 // Engine decides which rules fire for an event or a silence sweep.
@@ -46,7 +53,20 @@ type Engine struct {
 	store  Store
 	source string
 	now    func() time.Time
+	node   string // the edge node it runs on ("" in the cloud)
 }
+
+// AtEdge makes the engine the one of edge node: it fires for the fixes that
+// node marked (fix.AttrEdgeAlerts) and the events they caused. Every engine
+// skips what another node marked: that node fired its alerts.
+func (e *Engine) AtEdge(node string) *Engine {
+	e.node = node
+	return e
+}
+
+// firedElsewhere reports whether an edge node other than this engine's
+// fired the alerts of what it evaluated.
+func (e *Engine) firedElsewhere(node string) bool { return node != "" && node != e.node }
 
 // NewEngine builds an engine emitting alerts with the given source.
 func NewEngine(store Store, source string) *Engine {
@@ -58,6 +78,9 @@ type Summary struct {
 	Fired      int `json:"fired"`
 	Duplicate  int `json:"duplicate"`
 	Suppressed int `json:"suppressed"`
+	// Edge counts fixes and events whose alerts an edge node fired
+	// (fix.AttrEdgeAlerts): evaluated there, skipped here.
+	Edge int `json:"edge,omitempty"`
 }
 
 func (s *Summary) add(o Outcome) {
@@ -95,6 +118,10 @@ func (e *Engine) Handle(ctx context.Context, tenant string, ev Event) (Summary, 
 	if d.Device == "" {
 		d.Device = ev.Subject
 	}
+	if e.firedElsewhere(d.Edge) {
+		sum.Edge++
+		return sum, nil
+	}
 	for _, r := range rules {
 		if !r.Selects(ev.Type, d.Device, d.Fence) {
 			continue
@@ -122,7 +149,13 @@ func (e *Engine) thresholds(ctx context.Context, tenant string, rules []Rule, ev
 	if err != nil {
 		return sum, fmt.Errorf("%w: data of %s: %v", ErrBadEvent, ev.Type, err)
 	}
-	fixes = slices.DeleteFunc(fixes, func(f fix.Fix) bool { return f.Device == "" })
+	fixes = slices.DeleteFunc(fixes, func(f fix.Fix) bool {
+		if e.firedElsewhere(f.EdgeEvaluated()) {
+			sum.Edge++
+			return true
+		}
+		return f.Device == ""
+	})
 	slices.SortStableFunc(fixes, func(a, b fix.Fix) int { return a.TS.Compare(b.TS) })
 	var keys []StateKey
 	selected := map[StateKey]bool{}
@@ -211,11 +244,15 @@ func (e *Engine) sweepTenant(ctx context.Context, tenant string, sum *Summary) e
 	slices.Sort(devices)
 	for _, r := range rules {
 		for _, d := range devices {
-			if !r.Selects(eventtype.LocationUpdated, d, "") || !Silent(r, last[d], now) {
+			if !r.Selects(eventtype.LocationUpdated, d, "") || !Silent(r, last[d].At, now) {
 				continue
 			}
-			f := e.fired(tenant, r, d, nil, AlertID(tenant, r.ID, d, string(KindSilence), strconv.FormatInt(last[d].UnixMilli(), 10)))
-			f.LastFix = last[d]
+			if e.firedElsewhere(last[d].Edge) {
+				sum.Edge++ // that edge node's notify sweeps it
+				continue
+			}
+			f := e.fired(tenant, r, d, nil, AlertID(tenant, r.ID, d, string(KindSilence), strconv.FormatInt(last[d].At.UnixMilli(), 10)))
+			f.LastFix = last[d].At
 			if err := e.fire(ctx, f, sum); err != nil {
 				return err
 			}

@@ -312,7 +312,9 @@ func TestQueryLimitsMatchCode(t *testing.T) {
 			"limit":  {codeConst(t, "nearby", "MaxLimit"), codeConst(t, "nearby", "DefaultLimit")},
 		},
 		"track": {
-			"limit": {codeConst(t, "track", "MaxLimit"), codeConst(t, "track", "DefaultLimit")},
+			"limit":      {codeConst(t, "track", "MaxLimit"), codeConst(t, "track", "DefaultLimit")},
+			"max_points": {codeConst(t, "track", "MaxPoints"), -1},
+			"simplify":   {codeConst(t, "track", "MaxSimplifyM"), -1},
 		},
 		"geofences": {
 			"limit": {codeConst(t, "geofences", "MaxLimit"), codeConst(t, "geofences", "DefaultLimit")},

@@ -26,6 +26,17 @@ type Edge struct {
 	// PreferencesInterval and applies them (paused, privacy zones, filter).
 	PreferencesURL      string        `envconfig:"PREFERENCES_URL"`
 	PreferencesInterval time.Duration `envconfig:"PREFERENCES_SYNC_INTERVAL" default:"30s"`
+	// GeofencesURL and RulesURL are the cloud's geofences and rules
+	// functions; set (RulesURL at least), the node pulls its tenant's fences
+	// and alert rules every AlertsSyncInterval and evaluates them on the
+	// fixes it keeps (Alerts): alerts fire at the edge, also during a cloud
+	// outage, and the cloud fires none for the fixes it forwards.
+	GeofencesURL       string        `envconfig:"GEOFENCES_URL"`
+	RulesURL           string        `envconfig:"RULES_URL"`
+	AlertsSyncInterval time.Duration `envconfig:"ALERTS_SYNC_INTERVAL" default:"30s"`
+	// GeofenceMarginM and AlertRetention as geofence-detect's and notify's.
+	GeofenceMarginM float64       `envconfig:"GEOFENCE_MARGIN_M" default:"10"`
+	AlertRetention  time.Duration `envconfig:"ALERT_RETENTION" default:"168h"`
 	// PrivacyURL is the cloud's privacy function (issue 12 §1); set, the
 	// node pulls the tenant's erasure list every PrivacyInterval with its
 	// service token, purges each erased device from its Redis (hot store,
@@ -33,6 +44,9 @@ type Edge struct {
 	PrivacyURL      string        `envconfig:"PRIVACY_URL"`
 	PrivacyInterval time.Duration `envconfig:"PRIVACY_SYNC_INTERVAL" default:"30s"`
 }
+
+// AlertsAtEdge reports whether the node evaluates alerts itself.
+func (e Edge) AlertsAtEdge() bool { return e.RulesURL != "" }
 
 // Acceptance is the settings of a device-protocol function, which feeds the
 // cloud pipeline or, with EDGE_MODE=true, this edge pipeline.

@@ -93,6 +93,7 @@ type Pipeline struct {
 	raw       RawLog
 	states    FilterStates
 	prefs     Preferences
+	alerts    *Alerts
 	settings  Settings
 	source    string
 	idleAfter time.Duration
@@ -117,6 +118,9 @@ type Ports struct {
 	Prefs Preferences
 	// Metrics is where the edge counters go (nil: a registry of their own).
 	Metrics *metrics.Registry
+	// Alerts, when set, evaluates fences and alert rules on the kept fixes
+	// before they are queued for the cloud, and marks them (see Alerts).
+	Alerts *Alerts
 }
 
 // NewPipeline builds the edge pipeline.
@@ -128,6 +132,7 @@ func NewPipeline(ports Ports, settings Settings, cfg Edge) *Pipeline {
 		raw:       ports.Raw,
 		states:    ports.States,
 		prefs:     ports.Prefs,
+		alerts:    ports.Alerts,
 		counters:  newCounters(ports.Metrics),
 		settings:  settings,
 		source:    "urn:geotrack:edge:" + cfg.NodeID,
@@ -185,11 +190,14 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	if err != nil {
 		return intake.Summary{}, err
 	}
-	var all, kept []fix.Fix
+	var all, kept, passed []fix.Fix
 	for _, d := range devices {
 		for _, f := range byDevice[d] {
 			all = append(all, f)
 			out, reason := filters[d].Push(f, now)
+			if reason == "" {
+				passed = append(passed, f)
+			}
 			if reason != "" {
 				summary.Dropped[string(reason)]++
 				pl.counters.dropped.With(string(reason)).Inc()
@@ -202,6 +210,12 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	}
 	summary.Accepted = len(all)
 	pl.counters.received.Add(float64(len(all)))
+	// Alerts are evaluated on every fix the filters let through, also those
+	// the simplification window still holds: an alert must not wait for
+	// the window to close.
+	if err := pl.evaluate(ctx, p.Tenant, passed); err != nil {
+		return intake.Summary{}, err
+	}
 	if err := pl.commit(ctx, p.Tenant, all, kept, filters, now); err != nil {
 		return intake.Summary{}, err
 	}
@@ -217,6 +231,9 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 func (pl *Pipeline) commit(ctx context.Context, tenant string, raw, kept []fix.Fix, filters map[string]*edgefilter.Filter, now time.Time) error {
 	if err := pl.raw.Append(ctx, tenant, raw, now); err != nil {
 		return err
+	}
+	if pl.alerts != nil && len(kept) > 0 {
+		kept = pl.alerts.Mark(kept) // the cloud fires nothing for them
 	}
 	if err := pl.outbox.Append(ctx, tenant, kept); err != nil {
 		if errors.Is(err, outbox.ErrFull) {
@@ -242,6 +259,17 @@ func (pl *Pipeline) commit(ctx context.Context, tenant string, raw, kept []fix.F
 	}
 	pl.wake(ctx, tenant, len(kept))
 	return nil
+}
+
+// evaluate runs the edge's fences and alert rules (when it has them) on
+// fixes, before anything of the request is committed: a failure fails the
+// request, the device sends again, and the evaluation runs again, which is
+// idempotent (see Alerts.Evaluate).
+func (pl *Pipeline) evaluate(ctx context.Context, tenant string, fixes []fix.Fix) error {
+	if pl.alerts == nil || len(fixes) == 0 {
+		return nil
+	}
+	return pl.alerts.Evaluate(ctx, tenant, pl.alerts.Mark(fixes))
 }
 
 // FlushIdle forwards the undecided fixes of devices that went quiet: the

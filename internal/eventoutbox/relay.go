@@ -2,11 +2,13 @@ package eventoutbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +33,10 @@ const (
 	DefaultMaxBackoff  = 30 * time.Second
 	DefaultLockTTL     = 5 * time.Second
 	DefaultParallel    = 16
-	DefaultWakeDelay   = 5 * time.Millisecond
+	// DefaultParallelShared is how many location events of several devices
+	// go at once (Config.ParallelShared).
+	DefaultParallelShared = 2
+	DefaultWakeDelay      = 5 * time.Millisecond
 )
 
 // detachedTimeout bounds the bookkeeping that must finish even when the
@@ -53,6 +58,15 @@ type Config struct {
 	// Parallel is how many devices' events are delivered at once; one
 	// device's events always go one after the other, in order (default 16).
 	Parallel int
+	// ParallelShared is how many location events of several devices (a
+	// batch of fixes, no subject; their data names the devices) are sent at
+	// once, each in a request of its own, when no two of them share a
+	// device (default 2). Such an event is a whole request's worth of
+	// receiver work (up to the sender's batch of fixes), so it is bounded
+	// apart from Parallel: many in flight together would each take longer
+	// than SendTimeout on the receiver, time out, and be sent again (see
+	// BENCHMARKS.md, "Relay batch mode"). 1 keeps them one at a time.
+	ParallelShared int
 	// WakeDelay is the least time between passes that deliver without
 	// failure, so that a burst of wake-ups shares one pass (default 5ms;
 	// negative: none).
@@ -110,6 +124,9 @@ func New(client redis.UniversalClient, sink events.Sink, cfg Config) *Relay {
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = DefaultParallel
+	}
+	if cfg.ParallelShared <= 0 {
+		cfg.ParallelShared = DefaultParallelShared
 	}
 	if cfg.MaxBatchesPerTenant <= 0 {
 		cfg.MaxBatchesPerTenant = 10
@@ -388,8 +405,10 @@ type deadReason struct {
 }
 
 // deliver sends a batch in order per device: consecutive events with a
-// subject (one device) go in parallel lanes, one lane per device; an event
-// without one (several devices) is a barrier sent on its own. A lane stops at
+// subject (one device) go in parallel lanes, one lane per device; a location
+// event of several devices goes in a lane of its own, ParallelShared at
+// most, as long as no two lanes of the segment send to the same device; any
+// other event without a subject is a barrier sent on its own. A lane stops at
 // its first failure, and nothing after a failure's segment is sent, so a
 // device's later events never overtake an earlier one.
 //
@@ -464,19 +483,30 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 		}
 	}
 	segment := map[string][]item{}
+	busy := map[string]string{} // each device of the segment -> the lane sending its events
+	shared := 0                 // lanes of the segment holding a location event of several devices
 	var order []string
 	runSegment := func() bool {
 		if len(order) == 0 {
 			return true
 		}
 		lanes := make([][]item, 0, len(order))
-		if batchMax > 1 {
-			lanes = make([][]item, min(r.cfg.Parallel, len(order)))
-			for i, subject := range order {
-				lanes[i%len(lanes)] = append(lanes[i%len(lanes)], segment[subject]...)
+		var single []string // lanes of one device each
+		for _, key := range order {
+			if strings.HasPrefix(key, sharedLane) {
+				lanes = append(lanes, segment[key]) // one event, one request
+			} else {
+				single = append(single, key)
 			}
+		}
+		if batchMax > 1 && len(single) > 0 {
+			dealt := make([][]item, min(r.cfg.Parallel, len(single)))
+			for i, subject := range single {
+				dealt[i%len(dealt)] = append(dealt[i%len(dealt)], segment[subject]...)
+			}
+			lanes = append(lanes, dealt...)
 		} else {
-			for _, subject := range order {
+			for _, subject := range single {
 				lanes = append(lanes, segment[subject])
 			}
 		}
@@ -492,17 +522,34 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 		}
 		wg.Wait()
 		clear(segment)
+		clear(busy)
+		shared = 0
 		order = order[:0]
 		mu.Lock()
 		defer mu.Unlock()
 		return ok
 	}
-	add := func(id string, e event.Event) {
-		s := e.Subject()
-		if _, ok := segment[s]; !ok {
-			order = append(order, s)
+	add := func(lane string, devices []string, id string, e event.Event) {
+		if _, ok := segment[lane]; !ok {
+			order = append(order, lane)
+			if strings.HasPrefix(lane, sharedLane) {
+				shared++
+			}
 		}
-		segment[s] = append(segment[s], item{id, e})
+		segment[lane] = append(segment[lane], item{id, e})
+		for _, d := range devices {
+			busy[d] = lane
+		}
+	}
+	// fits reports whether an event for devices, sent in lane, may join the
+	// segment: no other lane of it sends to any of those devices.
+	fits := func(lane string, devices []string) bool {
+		for _, d := range devices {
+			if l, ok := busy[d]; ok && l != lane {
+				return false
+			}
+		}
+		return true
 	}
 	for _, m := range msgs {
 		e, err := decode(tenant, m, r.cfg.Signer)
@@ -512,20 +559,33 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 			continue
 		}
 		_, barriers := segment[""] // the segment is a run of barriers
+		if e.Subject() == "" && r.cfg.ParallelShared > 1 {
+			// A location event of several devices goes in a lane of its own
+			// beside events of other devices, ParallelShared at most.
+			if devices := devicesOf(e); devices != nil {
+				lane := sharedLane + m.ID
+				if (barriers || shared >= r.cfg.ParallelShared || !fits(lane, devices)) && !runSegment() {
+					break
+				}
+				add(lane, devices, m.ID, e)
+				continue
+			}
+		}
 		if e.Subject() == "" {
 			if !(batchMax > 1 && barriers) && !runSegment() {
 				break
 			}
-			add(m.ID, e)
+			add("", nil, m.ID, e)
 			if batchMax <= 1 && !runSegment() {
 				break
 			}
 			continue
 		}
-		if barriers && !runSegment() {
+		devices := []string{e.Subject()}
+		if (barriers || !fits(e.Subject(), devices)) && !runSegment() {
 			break
 		}
-		add(m.ID, e)
+		add(e.Subject(), devices, m.ID, e)
 	}
 	runSegment()
 	stopAcks() // before sent is read below
@@ -593,6 +653,37 @@ func (r *Relay) send(ctx context.Context, e event.Event) error {
 	sctx, cancel := context.WithTimeout(events.SendOnce(ctx), r.cfg.SendTimeout)
 	defer cancel()
 	return r.sink.Send(sctx, e)
+}
+
+// sharedLane prefixes the lane of a location event of several devices (the
+// rest is its outbox id); subjects never start with a NUL.
+const sharedLane = "\x00"
+
+// devicesOf returns the devices a location event without a subject covers
+// (its data is the array of fixes it announces), or nil when that is not
+// known: then the event stays a barrier.
+func devicesOf(e event.Event) []string {
+	if e.Type() != events.TypeLocationUpdated {
+		return nil
+	}
+	var fixes []struct {
+		Device string `json:"device"`
+	}
+	if err := json.Unmarshal(e.Data(), &fixes); err != nil || len(fixes) == 0 {
+		return nil
+	}
+	devices := make([]string, 0, len(fixes))
+	seen := make(map[string]bool, len(fixes))
+	for _, f := range fixes {
+		if f.Device == "" {
+			return nil
+		}
+		if !seen[f.Device] {
+			seen[f.Device] = true
+			devices = append(devices, f.Device)
+		}
+	}
+	return devices
 }
 
 // sendBatch makes one batch-mode attempt for chunk.

@@ -56,6 +56,10 @@ type OutboxConfig struct {
 	RelayDisabled   bool          `envconfig:"EVENT_RELAY_DISABLED"`
 	RelayTimeout    time.Duration `envconfig:"EVENT_RELAY_TIMEOUT" default:"5s"`      // per delivery
 	RelayMaxBackoff time.Duration `envconfig:"EVENT_RELAY_MAX_BACKOFF" default:"30s"` // between failed passes
+	// RelayParallelShared is how many location events of several devices
+	// the relay sends at once when they share no device (eventoutbox
+	// Config.ParallelShared; 0: its default, 2; 1: one at a time).
+	RelayParallelShared int `envconfig:"EVENT_RELAY_PARALLEL_SHARED"`
 }
 
 // NewSink builds the configured sink.

@@ -26,3 +26,13 @@ func Float(v float64) *float64 { return &v }
 func FormatTime(t time.Time) string {
 	return string(AppendTime(make([]byte, 0, 24), t))
 }
+
+// AttrEdgeAlerts is the attribute an edge node that evaluates geofences and
+// alert rules itself puts on the fixes it forwards: its node id. The cloud
+// then records what they cause but fires no alert for them (the edge did),
+// so a webhook sees each alert once. Only a service token (the forwarder's)
+// may carry it into the cloud: intake strips it from other callers' fixes.
+const AttrEdgeAlerts = "edge_alerts"
+
+// EdgeEvaluated is the edge node that fired f's alerts ("" for none).
+func (f Fix) EdgeEvaluated() string { return f.Attrs[AttrEdgeAlerts] }

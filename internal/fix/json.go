@@ -161,3 +161,7 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// AppendFloat appends v as encoding/json formats a float64 (the GeoJSON
+// stream writer needs the same numbers as the fixes' JSON).
+func AppendFloat(b []byte, v float64) []byte { return appendFloat(b, v) }

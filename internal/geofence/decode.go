@@ -223,6 +223,7 @@ func decodeFeature(wf wireFeature, prefix string, strict bool) (Fence, error) {
 	}
 	f.Bound = f.Shape.Bound()
 	f.prepared = prepareShape(f.Shape)
+	f.grid = newCellGrid(&f)
 	return f, nil
 }
 

@@ -79,6 +79,9 @@ type Result struct {
 	Fixes   int `json:"fixes"`
 	Ignored int `json:"ignored"` // not newer than the device's last evaluated fix
 	Events  int `json:"events"`
+	// Emitted is the events committed, in device order (for a caller that
+	// acts on them in the process: the edge's alert rules).
+	Emitted []Event `json:"-"`
 }
 
 // Detect evaluates a tenant's fixes (one location.updated event), device by
@@ -116,7 +119,7 @@ func (d *Detector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, t
 			}
 			changed = true
 			for _, tr := range trs {
-				e, err := d.event(tenant, device, tr, traceParent)
+				e, err := d.event(tenant, device, tr, traceParent, f.EdgeEvaluated())
 				if err != nil {
 					return false, nil, err
 				}
@@ -137,6 +140,7 @@ func (d *Detector) Detect(ctx context.Context, tenant string, fixes []fix.Fix, t
 		res.Events += len(committed[device])
 		all = append(all, committed[device]...)
 	}
+	res.Emitted = all
 	if d.Committed != nil && len(all) > 0 {
 		d.Committed(ctx, tenant, all)
 	}
@@ -239,6 +243,9 @@ type eventData struct {
 	Lat     float64 `json:"lat"`
 	Lon     float64 `json:"lon"`
 	Crossed bool    `json:"crossed,omitempty"`
+	// Edge is the edge node that evaluated the fix and fired its alerts
+	// (fix.AttrEdgeAlerts): notify elsewhere fires none for the event.
+	Edge string `json:"edge,omitempty"`
 }
 
 type structured struct {
@@ -254,9 +261,9 @@ type structured struct {
 	Data            json.RawMessage `json:"data"`
 }
 
-func (d *Detector) event(tenant, device string, tr Transition, traceParent string) (Event, error) {
+func (d *Detector) event(tenant, device string, tr Transition, traceParent, edge string) (Event, error) {
 	data, err := json.Marshal(eventData{Device: device, Fence: tr.FenceID, Name: tr.Name, TS: fix.FormatTime(tr.TS),
-		Lat: tr.Lat, Lon: tr.Lon, Crossed: tr.Crossed})
+		Lat: tr.Lat, Lon: tr.Lon, Crossed: tr.Crossed, Edge: edge})
 	if err != nil {
 		return Event{}, fmt.Errorf("encode event data: %w", err)
 	}

@@ -2,7 +2,8 @@ package geofence
 
 import (
 	"math"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -103,7 +104,10 @@ func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fi
 	}
 
 	// Fences the device was inside: stay (inside, or outside within the
-	// margin), dwell, or exit.
+	// margin), dwell, or exit. Those it stays in are remembered by pointer,
+	// so the candidates below skip them without hashing their ids.
+	var staying [8]*Fence
+	stay := staying[:0]
 	for id, pres := range st.Inside {
 		fence := idx.Fence(id)
 		if fence == nil || !fence.AppliesTo(device) {
@@ -127,6 +131,7 @@ func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fi
 			add(Dwelled, fence, false)
 		}
 		st.Inside[id] = pres
+		stay = append(stay, fence)
 	}
 
 	// Fences near the fix or the segment from the last one: enter, or cross.
@@ -135,16 +140,17 @@ func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fi
 	if hasPrev {
 		from = prev
 	}
-	idx.Near(from, p, func(fence *Fence) bool {
-		if _, inside := st.Inside[fence.ID]; inside || !fence.AppliesTo(device) {
+	idx.near(from, p, func(c *candidate, bmin, bmax [2]float64) bool {
+		fence := c.fence
+		if slices.Contains(stay, fence) || !c.every && !fence.AppliesTo(device) {
 			return true
 		}
-		if fence.Contains(p) {
+		if c.contains(p, bmin, bmax) {
 			st.Inside[fence.ID] = Presence{Since: f.TS}
 			add(Entered, fence, false)
 			return true
 		}
-		if hasPrev && prev != p && fence.Crosses(prev, p) && !wasInsideAt(out, fence.ID) {
+		if hasPrev && prev != p && c.crosses(prev, p, bmin, bmax) && !wasInsideAt(out, fence.ID) {
 			add(Entered, fence, true)
 			add(Exited, fence, true)
 		}
@@ -169,10 +175,13 @@ func wasInsideAt(out []Transition, fenceID string) bool {
 var kindOrder = map[string]int{Entered: 0, Dwelled: 1, Exited: 2}
 
 func sortTransitions(ts []Transition) {
-	sort.SliceStable(ts, func(i, j int) bool {
-		if ts[i].FenceID != ts[j].FenceID {
-			return ts[i].FenceID < ts[j].FenceID
+	if len(ts) < 2 {
+		return
+	}
+	slices.SortStableFunc(ts, func(a, b Transition) int {
+		if c := strings.Compare(a.FenceID, b.FenceID); c != 0 {
+			return c
 		}
-		return kindOrder[ts[i].Kind] < kindOrder[ts[j].Kind]
+		return kindOrder[a.Kind] - kindOrder[b.Kind]
 	})
 }

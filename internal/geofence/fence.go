@@ -52,6 +52,7 @@ type Fence struct {
 	Bound   orb.Bound // lon/lat bounding box (a circle's includes its radius)
 
 	prepared preparedShape // KindPolygon: Shape prepared for Contains and Crosses
+	grid     *cellGrid     // KindPolygon: containment decided per cell where no edge is near
 }
 
 // AppliesTo reports whether the fence watches device.

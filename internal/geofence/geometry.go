@@ -47,6 +47,20 @@ func (f *Fence) Contains(p orb.Point) bool {
 	if f.Kind == KindCircle {
 		return geo.DistanceHaversine(f.Center, p) <= f.RadiusM
 	}
+	if f.grid != nil {
+		switch f.grid.at(p) {
+		case cellInside:
+			return true
+		case cellOutside:
+			return false
+		}
+	}
+	return f.preparedContains(p)
+}
+
+// preparedContains is the library's containment test on the prepared
+// rings (holes excluded).
+func (f *Fence) preparedContains(p orb.Point) bool {
 	gp := geometry.Point{X: p[0], Y: p[1]}
 	for _, poly := range f.prepared {
 		if poly.ContainsPoint(gp) {
@@ -108,6 +122,13 @@ func (f *Fence) Crosses(a, b orb.Point) bool {
 		proj := newLocal(f.Center)
 		return planar.DistanceFromSegment(proj.to(a), proj.to(b), orb.Point{}) <= f.RadiusM
 	}
+	// Clipped to the fence's box, the segment's box lies in cells the grid
+	// knows to be outside: no boundary there to touch.
+	// (The box of the clamped ends is the part of the segment's box within
+	// the fence's, which holds the part of the segment that could touch it.)
+	if f.grid != nil && f.grid.outsideAll(clampTo(a, f.Bound), clampTo(b, f.Bound)) {
+		return false
+	}
 	s := geometry.Segment{A: geometry.Point{X: a[0], Y: a[1]}, B: geometry.Point{X: b[0], Y: b[1]}}
 	rect := s.Rect()
 	hit := false
@@ -128,6 +149,10 @@ func (f *Fence) Crosses(a, b orb.Point) bool {
 		}
 	}
 	return false
+}
+
+func clampTo(p orb.Point, b orb.Bound) orb.Point {
+	return orb.Point{min(max(p[0], b.Min[0]), b.Max[0]), min(max(p[1], b.Min[1]), b.Max[1])}
 }
 
 // local is an equirectangular projection to metres around a reference point.

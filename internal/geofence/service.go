@@ -37,6 +37,25 @@ type Store interface {
 type Service struct {
 	Store Store
 	Quota int // fences per tenant (DefaultQuota when 0)
+	// Changes is the versioned change log an edge node syncs from (GET
+	// ?since=); nil refuses that read.
+	Changes FenceSource
+}
+
+// ErrNoChangeLog is returned by ChangesSince when the Service has none.
+var ErrNoChangeLog = errors.New("no fence change log")
+
+// ChangesSince returns the fences changed after version since (all of them
+// for 0; a nil Feature for a deleted one) and the version they bring the
+// reader to: what an edge node applies to its copy.
+func (s *Service) ChangesSince(ctx context.Context, tenant string, since int64) ([]Stored, int64, error) {
+	if s.Changes == nil {
+		return nil, 0, ErrNoChangeLog
+	}
+	if since < 0 {
+		return nil, 0, fieldErr("since", "must be a fence version (>= 0)")
+	}
+	return s.Changes.FenceChanges(ctx, tenant, since)
 }
 
 // Create stores the fences of a Feature or FeatureCollection: a Feature with

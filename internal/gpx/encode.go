@@ -1,6 +1,7 @@
 package gpx
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -10,83 +11,101 @@ import (
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
-type trkpt struct {
-	XMLName xml.Name `xml:"trkpt"`
-	Lat     string   `xml:"lat,attr"`
-	Lon     string   `xml:"lon,attr"`
-	Ele     string   `xml:"ele,omitempty"`
-	Time    string   `xml:"time"`
-}
-
 // Encode writes fixes, in the order given, as a GPX 1.1 document with
 // creator "geotrack" and one trk named after device holding one trkseg.
 // Coordinates use the shortest decimal that reads back to the same float64,
 // times fix.FormatTime (RFC 3339, ms, UTC), so Decode returns the same lat,
 // lon, ele and ms-truncated time. Only those are written: GPX 1.1 has no
 // place for speed, heading, accuracy or battery outside extensions.
-// Points are streamed, so long tracks do not build a document in memory.
 // A fix with a non-finite coordinate is an error (GPX cannot express it).
 func Encode(w io.Writer, device string, fixes []fix.Fix) error {
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return fmt.Errorf("write gpx header: %w", err)
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", " ")
-	gpx := xml.StartElement{Name: xml.Name{Local: "gpx"}, Attr: []xml.Attr{
-		{Name: xml.Name{Local: "version"}, Value: "1.1"},
-		{Name: xml.Name{Local: "creator"}, Value: "geotrack"},
-		{Name: xml.Name{Local: "xmlns"}, Value: NamespaceGPX11},
-	}}
-	trk := xml.StartElement{Name: xml.Name{Local: "trk"}}
-	seg := xml.StartElement{Name: xml.Name{Local: "trkseg"}}
-	for _, tok := range []xml.Token{gpx, trk} {
-		if err := enc.EncodeToken(tok); err != nil {
-			return fmt.Errorf("encode gpx: %w", err)
+	tw := NewTrackWriter(w, device)
+	for _, f := range fixes {
+		if err := tw.Write(f); err != nil {
+			return err
 		}
 	}
-	if err := enc.EncodeElement(device, xml.StartElement{Name: xml.Name{Local: "name"}}); err != nil {
-		return fmt.Errorf("encode gpx track name: %w", err)
+	return tw.Close()
+}
+
+// flushAt is how much a TrackWriter buffers before writing through.
+const flushAt = 32 << 10
+
+// TrackWriter writes the document Encode writes a fix at a time, so a
+// track of any length is written in constant memory. Its output is byte
+// for byte that of encoding/xml with one-space indentation (the format
+// geotrack has always served; see the test's reference encoder).
+type TrackWriter struct {
+	w   io.Writer
+	buf []byte
+	n   int
+	err error
+}
+
+// NewTrackWriter starts the document of device's track on w.
+func NewTrackWriter(w io.Writer, device string) *TrackWriter {
+	t := &TrackWriter{w: w, buf: make([]byte, 0, flushAt+512)}
+	t.buf = append(t.buf, xml.Header...)
+	t.buf = append(t.buf, `<gpx version="1.1" creator="geotrack" xmlns="`+NamespaceGPX11+`">`+"\n <trk>\n  <name>"...)
+	var name bytes.Buffer
+	_ = xml.EscapeText(&name, []byte(device)) // a bytes.Buffer does not fail
+	t.buf = append(t.buf, name.Bytes()...)
+	t.buf = append(t.buf, "</name>\n  <trkseg>"...)
+	return t
+}
+
+// Write adds one point.
+func (t *TrackWriter) Write(f fix.Fix) error {
+	if t.err != nil {
+		return t.err
 	}
-	if err := enc.EncodeToken(seg); err != nil {
-		return fmt.Errorf("encode gpx: %w", err)
+	if !finite(f.Lat) || !finite(f.Lon) {
+		t.err = fmt.Errorf("encode gpx fix %d: lat/lon %g,%g is not finite", t.n, f.Lat, f.Lon)
+		return t.err
 	}
-	for i, f := range fixes {
-		p, err := toTrkpt(f)
-		if err != nil {
-			return fmt.Errorf("encode gpx fix %d: %w", i, err)
-		}
-		if err := enc.Encode(p); err != nil {
-			return fmt.Errorf("encode gpx fix %d: %w", i, err)
-		}
+	if f.Alt != nil && !finite(*f.Alt) {
+		t.err = fmt.Errorf("encode gpx fix %d: alt %g is not finite", t.n, *f.Alt)
+		return t.err
 	}
-	for _, end := range []xml.EndElement{seg.End(), trk.End(), gpx.End()} {
-		if err := enc.EncodeToken(end); err != nil {
-			return fmt.Errorf("encode gpx: %w", err)
-		}
+	t.n++
+	b := append(t.buf, "\n   <trkpt lat=\""...)
+	b = strconv.AppendFloat(b, f.Lat, 'f', -1, 64)
+	b = append(b, `" lon="`...)
+	b = strconv.AppendFloat(b, f.Lon, 'f', -1, 64)
+	b = append(b, `">`...)
+	if f.Alt != nil {
+		b = append(b, "\n    <ele>"...)
+		b = strconv.AppendFloat(b, *f.Alt, 'f', -1, 64)
+		b = append(b, "</ele>"...)
 	}
-	if err := enc.Close(); err != nil {
-		return fmt.Errorf("encode gpx: %w", err)
-	}
-	if _, err := io.WriteString(w, "\n"); err != nil {
-		return fmt.Errorf("write gpx: %w", err)
+	b = append(b, "\n    <time>"...)
+	b = fix.AppendTime(b, f.TS)
+	t.buf = append(b, "</time>\n   </trkpt>"...)
+	if len(t.buf) >= flushAt {
+		return t.flush()
 	}
 	return nil
 }
 
-func toTrkpt(f fix.Fix) (trkpt, error) {
-	if !finite(f.Lat) || !finite(f.Lon) {
-		return trkpt{}, fmt.Errorf("lat/lon %g,%g is not finite", f.Lat, f.Lon)
+// Close ends the document and writes what is buffered.
+func (t *TrackWriter) Close() error {
+	if t.err != nil {
+		return t.err
 	}
-	p := trkpt{Lat: formatFloat(f.Lat), Lon: formatFloat(f.Lon), Time: fix.FormatTime(f.TS)}
-	if f.Alt != nil {
-		if !finite(*f.Alt) {
-			return trkpt{}, fmt.Errorf("alt %g is not finite", *f.Alt)
-		}
-		p.Ele = formatFloat(*f.Alt)
+	if t.n > 0 {
+		t.buf = append(t.buf, "\n  "...)
 	}
-	return p, nil
+	t.buf = append(t.buf, "</trkseg>\n </trk>\n</gpx>\n"...)
+	return t.flush()
 }
 
-func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+func (t *TrackWriter) flush() error {
+	if _, err := t.w.Write(t.buf); err != nil {
+		t.err = fmt.Errorf("write gpx: %w", err)
+		return t.err
+	}
+	t.buf = t.buf[:0]
+	return nil
+}
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

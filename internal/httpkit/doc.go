@@ -14,5 +14,8 @@
 // request, QueryFloat/QueryInt/QueryTime (query.go) read parameters, JSON
 // and Raw (respond.go) build responses, and Error with FromError
 // (errors.go) is the one way a failure becomes a status: a function returns
-// errors and ends with Respond.
+// errors and ends with Respond. A function with long answers (track's
+// exports) also implements Streamer (stream.go): the runtime then writes
+// its body as it is produced instead of buffering it, while Handle keeps
+// working under the OpenFaaS template.
 package httpkit

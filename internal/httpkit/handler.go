@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -46,6 +47,10 @@ type result struct {
 	err   error
 	panic any
 	stack []byte
+	body  func(io.Writer) error // a streamed body (Streamer), or nil
+	// release frees the request's admission slot once a streamed body is
+	// written; nil when already freed.
+	release func()
 }
 
 func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +65,7 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := withCall(r.Context(), c)
 
 	ew := &errorCapture{ResponseWriter: w}
-	status, written := h.serve(ctx, ew, r, log)
+	status, written, aborted := h.serve(ctx, ew, r, log)
 
 	elapsed := time.Since(start)
 	h.metrics.observe(r.Method, status, elapsed)
@@ -75,15 +80,22 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, slog.String("error", ew.reason()))
 	}
 	log.LogAttrs(ctx, accessLevel(r.URL.Path, status), "request", attrs...)
+	if aborted {
+		// The status has gone out; only breaking the transfer tells the
+		// client that the body is incomplete.
+		panic(http.ErrAbortHandler)
+	}
 }
 
-// serve runs one request and returns the status and body bytes written.
-func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) (int, int) {
+// serve runs one request and returns the status and body bytes written,
+// and whether a streamed body failed after the status was sent.
+func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) (int, int, bool) {
 	if n := h.inflight.Add(1); n > int64(h.opts.MaxInflight) {
 		h.inflight.Add(-1)
 		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusTooManyRequests,
+		status, n := writeError(w, http.StatusTooManyRequests,
 			fmt.Sprintf("too many requests in flight (limit %d)", h.opts.MaxInflight))
+		return status, n, false
 	}
 	h.metrics.inflight.Inc()
 	// Admission is released when the handler really returns, not when we
@@ -100,10 +112,20 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 	}
 	if err != nil {
 		release()
-		return h.bodyError(w, err, log)
+		status, n := h.bodyError(w, err, log)
+		return status, n, false
 	}
 
 	hctx, cancel := context.WithTimeout(ctx, h.opts.HandlerTimeout)
+	// A streamed body may take longer than the handler timeout (a million
+	// points to a slow client): that bounds the time to the first byte,
+	// then each write must make progress within the write timeout.
+	stopDeadline := func() {}
+	if _, streams := h.fn.(Streamer); streams {
+		hctx, cancel = context.WithCancel(ctx)
+		timer := time.AfterFunc(h.opts.HandlerTimeout, cancel)
+		stopDeadline = func() { timer.Stop() }
+	}
 	defer cancel()
 	req := handler.Request{
 		Body:        body,
@@ -119,25 +141,42 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 		res := h.call(req)
 		// Release before handing the result over, so that once the client
 		// has its answer the slot is free: a client sending requests one
-		// after another never sees a spurious 429.
-		release()
+		// after another never sees a spurious 429. A streamed body holds
+		// the slot until it is written (the client sees its end only after).
+		if res.body != nil {
+			res.release = release
+		} else {
+			release()
+		}
 		done <- res
 	}()
 
 	select {
 	case res := <-done:
 		h.audit(callFrom(ctx), r, res, time.Now())
+		if res.release != nil {
+			defer res.release()
+		}
+		if res.body != nil {
+			stopDeadline()
+		}
 		return h.respond(w, res, log)
 	case <-hctx.Done():
+		go func() { // the handler may still return a stream nobody will write
+			if res := <-done; res.release != nil {
+				res.release()
+			}
+		}()
 		if r.Context().Err() != nil {
 			log.Info("client closed the request before the handler finished")
-			return statusClientClosed, 0
+			return statusClientClosed, 0, false
 		}
 		log.Warn("handler timeout: context cancelled, handler abandoned", slog.String("timeout", h.opts.HandlerTimeout.String()))
 		// The server's write deadline may equal the handler timeout; give the
 		// 503 a moment of its own so the client gets an answer.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Second))
-		return writeError(w, http.StatusServiceUnavailable, "handler timeout")
+		status, n := writeError(w, http.StatusServiceUnavailable, "handler timeout")
+		return status, n, false
 	}
 }
 
@@ -148,6 +187,9 @@ func (h *functionHandler) call(req handler.Request) (res result) {
 			res = result{panic: p, stack: debug.Stack()}
 		}
 	}()
+	if s, ok := h.fn.(Streamer); ok {
+		return callStream(s, req)
+	}
 	resp, err := h.fn.Handle(req)
 	return result{resp: resp, err: err}
 }
@@ -169,18 +211,20 @@ func (h *functionHandler) bodyError(w http.ResponseWriter, err error, log *slog.
 	return writeError(w, http.StatusBadRequest, "body: "+err.Error())
 }
 
-func (h *functionHandler) respond(w http.ResponseWriter, res result, log *slog.Logger) (int, int) {
+func (h *functionHandler) respond(w http.ResponseWriter, res result, log *slog.Logger) (int, int, bool) {
 	switch {
 	case res.panic != nil:
 		log.Error("handler panicked", slog.Any("panic", res.panic), slog.String("stack", string(res.stack)))
-		return writeError(w, http.StatusInternalServerError, "internal error")
+		status, n := writeError(w, http.StatusInternalServerError, "internal error")
+		return status, n, false
 	case res.err != nil:
 		// A function that returns its error (rather than ending with
 		// Respond) gets the same mapping, FromError's; it is logged once,
 		// by the access line, at the level its status calls for.
 		a := classify(res.err)
 		a.setHeaders(w.Header())
-		return writeError(w, a.status, a.msg)
+		status, n := writeError(w, a.status, a.msg)
+		return status, n, false
 	}
 	status := res.resp.StatusCode
 	if status == 0 {
@@ -188,24 +232,29 @@ func (h *functionHandler) respond(w http.ResponseWriter, res result, log *slog.L
 	}
 	if status < 100 || status > 599 {
 		log.Error("handler returned an invalid status code", slog.Int("status", status))
-		return writeError(w, http.StatusInternalServerError, "internal error")
+		status, n := writeError(w, http.StatusInternalServerError, "internal error")
+		return status, n, false
 	}
 	header := w.Header()
 	for k, v := range res.resp.Header {
 		header[k] = v
+	}
+	if res.body != nil && bodyAllowed(status) {
+		n, aborted := writeStream(w, status, res, h.opts.WriteTimeout, log)
+		return status, n, aborted
 	}
 	if bodyAllowed(status) && header.Get("Content-Length") == "" {
 		header.Set("Content-Length", strconv.Itoa(len(res.resp.Body)))
 	}
 	w.WriteHeader(status)
 	if !bodyAllowed(status) {
-		return status, 0
+		return status, 0, false
 	}
 	n, err := w.Write(res.resp.Body)
 	if err != nil {
 		log.Debug("write response", slog.Any("error", err))
 	}
-	return status, n
+	return status, n, false
 }
 
 func bodyAllowed(status int) bool {

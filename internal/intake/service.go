@@ -57,6 +57,9 @@ func (s *Service) Ingest(ctx context.Context, p auth.Principal, envs []events.En
 	if err != nil {
 		return Summary{}, err
 	}
+	for _, g := range groups {
+		stripEdgeMarker(p, g.Fixes)
+	}
 	return s.acceptor.AcceptGroups(ctx, p, groups, rejected)
 }
 
@@ -65,5 +68,23 @@ func (s *Service) Ingest(ctx context.Context, p auth.Principal, envs []events.En
 func (s *Service) AcceptFixes(ctx context.Context, p auth.Principal, fixes []fix.Fix, source string) (Summary, error) {
 	group, rejected := s.parser.Validate(fixes)
 	group.Source = source
+	stripEdgeMarker(p, group.Fixes)
 	return s.acceptor.AcceptGroups(ctx, p, group.Groups(), rejected)
+}
+
+// stripEdgeMarker removes fix.AttrEdgeAlerts from fixes unless p is a
+// service (an edge forwarder): a device must not be able to switch off its
+// tenant's alerts in the cloud by claiming an edge fired them.
+func stripEdgeMarker(p auth.Principal, fixes []fix.Fix) {
+	if p.Role == auth.RoleService {
+		return
+	}
+	for i := range fixes {
+		if _, ok := fixes[i].Attrs[fix.AttrEdgeAlerts]; ok {
+			delete(fixes[i].Attrs, fix.AttrEdgeAlerts)
+			if len(fixes[i].Attrs) == 0 {
+				fixes[i].Attrs = nil
+			}
+		}
+	}
 }

@@ -98,3 +98,48 @@ func TestServiceAcceptFixes(t *testing.T) {
 		t.Fatalf("summary %+v", sum)
 	}
 }
+
+// TestOnlyServicesCarryTheEdgeMarker: fix.AttrEdgeAlerts (an edge fired
+// the fix's alerts, the cloud fires none) is kept from a service token (the
+// edge's forwarder) and stripped from anyone else's fixes, other attributes
+// kept: a device cannot silence its tenant's alerts by claiming an edge.
+func TestOnlyServicesCarryTheEdgeMarker(t *testing.T) {
+	body := `{"device":"d1","ts":"2026-11-25T11:00:00Z","lat":1,"lon":1,"attrs":{"edge_alerts":"site-1","alarm":"1"}}`
+	only := `{"device":"d1","ts":"2026-11-25T11:00:01Z","lat":1,"lon":1,"attrs":{"edge_alerts":"site-1"}}`
+	cases := []struct {
+		role     auth.Role
+		want     string
+		wantKept int // attributes left on the first fix
+	}{
+		{auth.RoleService, "site-1", 2},
+		{auth.RoleDevice, "", 1},
+		{auth.RoleAdmin, "", 1},
+	}
+	for _, c := range cases {
+		t.Run(string(c.role), func(t *testing.T) {
+			p := auth.Principal{Tenant: "acme", Role: c.role, Device: "d1"}
+			acc := &recordingAcceptor{}
+			svc := intake.NewService(parser(), acc)
+			if _, err := svc.Ingest(context.Background(), p, []events.Envelope{plain("[" + body + "," + only + "]")}, ""); err != nil {
+				t.Fatal(err)
+			}
+			if len(acc.groups) != 1 || len(acc.groups[0].Fixes) != 2 {
+				t.Fatalf("groups %+v", acc.groups)
+			}
+			fs := acc.groups[0].Fixes
+			if fs[0].EdgeEvaluated() != c.want || len(fs[0].Attrs) != c.wantKept || fs[1].EdgeEvaluated() != c.want {
+				t.Errorf("ingest: attrs %v and %v", fs[0].Attrs, fs[1].Attrs)
+			}
+			if c.role != auth.RoleService && fs[1].Attrs != nil {
+				t.Errorf("ingest: a fix left with empty attrs %v", fs[1].Attrs)
+			}
+			f := fix.Fix{Device: "d1", TS: fs[0].TS, Lat: 1, Lon: 1, Attrs: map[string]string{fix.AttrEdgeAlerts: "site-1"}}
+			if _, err := svc.AcceptFixes(context.Background(), p, []fix.Fix{f}, "owntracks"); err != nil {
+				t.Fatal(err)
+			}
+			if got := acc.groups[0].Fixes[0].EdgeEvaluated(); got != c.want {
+				t.Errorf("protocol fix: marker %q, want %q", got, c.want)
+			}
+		})
+	}
+}

@@ -41,9 +41,11 @@ type Store interface {
 	History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (Page, error)
 }
 
-// Service answers the read functions from a Store.
+// Service answers the read functions from a Store, and history from an
+// Archive as well when one is set (WithArchive).
 type Service struct {
-	store Store
+	store   Store
+	archive Archive
 }
 
 // New returns the read service over store.
@@ -89,21 +91,21 @@ func (s *Service) Nearby(ctx context.Context, tenant string, lat, lon, radiusM f
 }
 
 // History returns a page of device's fixes with from <= ts <= to (zero
-// means unbounded), continuing at cursor when it is not empty. Fixes is
-// never nil.
+// means unbounded), continuing at cursor when it is not empty, from both
+// tiers when an archive is set (see WithArchive). Fixes is never nil.
 func (s *Service) History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (Page, error) {
-	if err := fix.ValidateDevice("device", device); err != nil {
+	if err := s.checkHistoryQuery(device, from, to); err != nil {
 		return Page{}, err
 	}
-	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		return Page{}, &fix.FieldError{Field: "to", Msg: "must not be before from"}
-	}
-	page, err := s.store.History(ctx, tenant, device, from, to, limit, cursor)
-	if errors.Is(err, ErrBadCursor) {
-		return Page{}, &fix.FieldError{Field: "cursor", Msg: err.Error()}
+	var page Page
+	var err error
+	if s.archive != nil {
+		page, err = s.historyOfTiers(ctx, tenant, device, from, to, limit, cursor)
+	} else {
+		page, err = s.store.History(ctx, tenant, device, from, to, limit, cursor)
 	}
 	if err != nil {
-		return Page{}, fmt.Errorf("read history: %w", err)
+		return Page{}, historyError(err)
 	}
 	if page.Fixes == nil {
 		page.Fixes = []fix.Fix{}

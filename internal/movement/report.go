@@ -2,6 +2,7 @@ package movement
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/geotrack/geotrack/internal/fix"
@@ -9,13 +10,12 @@ import (
 	"github.com/geotrack/geotrack/internal/trips"
 )
 
-// HistoryReader reads a device's history a page at a time (locate.Service).
+// HistoryReader reads a device's history as one stream over both tiers
+// (locate.Service): a report over weeks of archived history opens each
+// archive object once, rather than once per page.
 type HistoryReader interface {
-	History(ctx context.Context, tenant, device string, from, to time.Time, limit int, cursor string) (locate.Page, error)
+	OpenHistory(ctx context.Context, tenant, device string, from, to time.Time, cursor string) (*locate.HistoryStream, error)
 }
-
-// historyPage is how many fixes one read asks for.
-const historyPage = 10000
 
 // Reports builds trips reports from history.
 type Reports struct {
@@ -64,20 +64,17 @@ func (r *Reports) Build(ctx context.Context, tenant, device string, from, to tim
 	}
 	rep := &trips.Report{}
 	n := 0
-	cursor := ""
-	for {
-		page, err := r.history.History(ctx, tenant, device, from, to, historyPage, cursor)
-		if err != nil {
-			return Report{}, err
-		}
-		for i := range page.Fixes {
-			rep.Add(rules, device, page.Fixes[i])
-		}
-		n += len(page.Fixes)
-		if page.Next == "" {
-			break
-		}
-		cursor = page.Next
+	stream, err := r.history.OpenHistory(ctx, tenant, device, from, to, "")
+	if err != nil {
+		return Report{}, err
+	}
+	defer stream.Close()
+	for f, ok := stream.Next(); ok; f, ok = stream.Next() {
+		rep.Add(rules, device, f)
+		n++
+	}
+	if err := stream.Err(); err != nil {
+		return Report{}, fmt.Errorf("read history: %w", err)
 	}
 	return ReportOf(device, rep, n), nil
 }

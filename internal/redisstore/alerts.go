@@ -17,6 +17,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/clip"
+	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/webhook"
 )
 
@@ -338,21 +339,37 @@ func (a *Alerts) Fire(ctx context.Context, f alert.Fired, e alert.Emitted) (aler
 	return alert.Queued, nil
 }
 
-// LastFixes reads the time of each device's latest fix from the hot store.
-func (a *Alerts) LastFixes(ctx context.Context, tenant string) (map[string]time.Time, error) {
+// LastFixes reads the time of each device's latest fix from the hot store,
+// and for fixes an edge node marked (fix.AttrEdgeAlerts) that node, from
+// the latest fix's JSON.
+func (a *Alerts) LastFixes(ctx context.Context, tenant string) (map[string]alert.LastFix, error) {
 	k, err := a.keys(tenant)
 	if err != nil {
 		return nil, err
 	}
-	all, err := a.client.HGetAll(ctx, k.lastTS()).Result()
-	if err != nil {
+	pipe := a.client.Pipeline()
+	times := pipe.HGetAll(ctx, k.lastTS())
+	fixes := pipe.HGetAll(ctx, k.base+"last")
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("redisstore: last fixes: %w", err)
 	}
-	out := make(map[string]time.Time, len(all))
-	for d, v := range all {
-		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-			out[d] = time.UnixMilli(ms).UTC()
+	latest := fixes.Val()
+	out := make(map[string]alert.LastFix, len(times.Val()))
+	for d, v := range times.Val() {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
 		}
+		lf := alert.LastFix{At: time.UnixMilli(ms).UTC()}
+		if raw := latest[d]; strings.Contains(raw, fix.AttrEdgeAlerts) {
+			var f struct {
+				Attrs map[string]string `json:"attrs"`
+			}
+			if json.Unmarshal([]byte(raw), &f) == nil {
+				lf.Edge = f.Attrs[fix.AttrEdgeAlerts]
+			}
+		}
+		out[d] = lf
 	}
 	return out, nil
 }

@@ -1,28 +1,84 @@
 // Device: a device's history over a range with playback, a speed/altitude
 // chart, its trips and stops (the trips function) and GPX/GeoJSON export.
 //
-// The track is read a page (10,000 points) at a time and drawn after the
-// first page, then redrawn as the rest arrives, so the first render does
-// not wait for a long history. The track function on this branch has no
-// server-side simplification: the browser thins the line and chart to
-// displayPoints, and stops reading at maxPoints (the range must be
-// narrowed beyond that).
+// Long histories are simplified by the server, not shipped whole: the page
+// asks for one page of at most `budget` points (sized to the map's width);
+// when the range holds no more, that is the exact series. Otherwise it asks
+// track?all=true&max_points= for the overview, in a few time slices read in
+// parallel and drawn as each arrives, so the first render waits for a slice,
+// not the whole range. Zooming or panning re-requests the visible time
+// window the same way (exact when it is small enough), drawn over the
+// overview. Playback and the chart use the overview series; the exports
+// stream the whole range from track (all=true, every point).
 import L from "leaflet";
 import uPlot from "uplot";
 import { api } from "./api.js";
 import { h, field, status, localInput, download } from "./dom.js";
 
-const pageSize = 10000;
-const maxPoints = 200000;
-const displayPoints = 5000;
+// overviewSlices is how many time slices of an overview are read at once:
+// the server simplifies them in parallel and the first drawn arrives after
+// about a quarter of the read.
+const overviewSlices = 4;
 
-// thin keeps at most n points, evenly by index, always the first and last.
-export function thin(points, n) {
-  if (points.length <= n) return points;
+// budgetFor is how many points a view of width px needs: about two a pixel,
+// within what one page and one max_points request allow.
+export function budgetFor(px) {
+  return Math.min(8000, Math.max(1000, Math.round(2 * (px || 0))));
+}
+
+// timeSlices splits [from, to] (ms) into n equal slices.
+export function timeSlices(from, to, n) {
   const out = [];
-  const step = (points.length - 1) / (n - 1);
-  for (let i = 0; i < n; i++) out.push(points[Math.round(i * step)]);
+  const step = (to - from) / n;
+  for (let i = 0; i < n; i++) out.push([from + i * step, i === n - 1 ? to : from + (i + 1) * step]);
   return out;
+}
+
+// joinSlices concatenates slices in time order, once per instant (slices
+// share their bounds).
+export function joinSlices(slices) {
+  const out = [];
+  for (const s of slices) {
+    for (const p of s || []) {
+      if (out.length && out[out.length - 1].ts === p.ts) continue;
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+// series reads [from, to] of device as at most about `budget` points:
+// {points, exact}. onPart(runs) is called as slices arrive, runs being the
+// contiguous series read so far (for drawing before the end).
+async function series(device, from, to, budget, signal, onPart = () => {}) {
+  const probe = await api("track", { device, from: iso(from), to: iso(to), limit: budget }, { signal });
+  if (!probe.next) {
+    onPart([probe.points]);
+    return { points: probe.points, exact: true };
+  }
+  // The range's data starts at the probe's first point.
+  const start = Math.max(from ?? -Infinity, Date.parse(probe.points[0].ts));
+  const end = to ?? Date.now();
+  const slices = timeSlices(start, end, overviewSlices);
+  const parts = new Array(slices.length);
+  const per = Math.max(2, Math.ceil(budget / slices.length));
+  await Promise.all(slices.map(async ([a, b], i) => {
+    const r = await api("track", { device, from: iso(a), to: iso(b), all: "true", max_points: per }, { signal });
+    parts[i] = r.points;
+    const runs = [];
+    let run = null;
+    for (const p of parts) {
+      if (!p) { run = null; continue; }
+      if (!run) runs.push((run = []));
+      for (const x of p) run.push(x);
+    }
+    onPart(runs);
+  }));
+  return { points: joinSlices(parts), exact: false };
+}
+
+function iso(ms) {
+  return ms === undefined || ms === null ? undefined : new Date(ms).toISOString();
 }
 
 export function deviceView(panel, ctx, [deviceArg = ""]) {
@@ -42,23 +98,40 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
   panel.append(h("h2", {}, "Device"), form, info, exportBox, player, chartBox, tripsBox);
 
   const group = L.layerGroup().addTo(ctx.layer);
-  let points = [];
+  const detailGroup = L.layerGroup().addTo(group);
+  let points = []; // the overview series: drawn, played back, charted
+  let exact = true; // points is every point of the range
+  let loaded = null; // {device, from, to} of the overview
   let line = null;
   let cursor = null;
   let chart = null;
   let playing = 0;
   let controller = null;
+  let detailController = null;
+  let detailTimer = 0;
+  const onMove = () => {
+    clearTimeout(detailTimer);
+    detailTimer = setTimeout(refine, 250);
+  };
+  ctx.map.on("moveend", onMove);
   ctx.onCleanup(() => {
     clearInterval(playing);
+    clearTimeout(detailTimer);
+    ctx.map.off("moveend", onMove);
     if (controller) controller.abort();
+    if (detailController) detailController.abort();
     if (chart) chart.destroy();
   });
 
   function range() {
     return {
-      from: from.input.value ? new Date(from.input.value).toISOString() : undefined,
-      to: to.input.value ? new Date(to.input.value).toISOString() : undefined,
+      from: from.input.value ? Date.parse(new Date(from.input.value).toISOString()) : undefined,
+      to: to.input.value ? Date.parse(new Date(to.input.value).toISOString()) : undefined,
     };
+  }
+
+  function budget() {
+    return budgetFor(ctx.map.getSize().x);
   }
 
   async function load() {
@@ -68,26 +141,41 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
       history.replaceState(null, "", "#/device/" + encodeURIComponent(device));
     }
     if (controller) controller.abort();
+    if (detailController) detailController.abort();
     controller = new AbortController();
     const signal = controller.signal;
     clearInterval(playing);
     points = [];
+    loaded = null;
     group.clearLayers();
+    detailGroup.clearLayers().addTo(group);
     line = cursor = null;
+    for (const k of ["trackPoints", "trackMode", "trackFirstRenderMs", "trackOverviewMs", "trackDetailPoints", "trackDetailMode"]) delete document.body.dataset[k];
     info.textContent = "Loading…";
+    const { from: f, to: t } = range();
     const started = performance.now();
-    let next = "";
     let firstRender = 0;
     try {
-      do {
-        const page = await api("track", { device, ...range(), limit: pageSize, cursor: next }, { signal });
-        points = points.concat(page.points);
-        next = page.next;
-        draw(device, !firstRender);
-        if (!firstRender) firstRender = performance.now() - started;
-        info.textContent = `${points.length} points` + (next ? ", loading more…" : "") + ` (first drawn in ${Math.round(firstRender)} ms)`;
-      } while (next && points.length < maxPoints);
-      if (next) info.textContent = `${points.length} points (first drawn in ${Math.round(firstRender)} ms); stopped at ${maxPoints}: narrow the range to see the rest`;
+      const r = await series(device, f, t, budget(), signal, (runs) => {
+        drawLine(runs, !firstRender);
+        if (!firstRender) {
+          firstRender = performance.now() - started;
+          document.body.dataset.trackFirstRenderMs = String(Math.round(firstRender));
+          info.textContent = `Loading… (first drawn in ${Math.round(firstRender)} ms)`;
+        }
+      });
+      points = r.points;
+      exact = r.exact;
+      loaded = { device, from: f, to: t };
+      const took = performance.now() - started;
+      drawLine([points], !exact || !firstRender);
+      exportBox.hidden = points.length === 0;
+      drawPlayer();
+      drawChart(points);
+      info.textContent = (exact ? `${points.length} points` : `${points.length} points simplified by the server from a longer history; zoom in for detail`) +
+        ` (first drawn in ${Math.round(firstRender)} ms, complete in ${Math.round(took)} ms)`;
+      document.body.dataset.trackMode = exact ? "exact" : "simplified";
+      document.body.dataset.trackOverviewMs = String(Math.round(took));
       document.body.dataset.trackPoints = String(points.length);
     } catch (e) {
       if (!signal.aborted) status(e.message, "error");
@@ -96,15 +184,49 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
     loadTrips(device, signal);
   }
 
-  function draw(device, fit) {
-    const shown = thin(points, displayPoints);
-    const lls = shown.map((p) => [p.lat, p.lon]);
+  function drawLine(runs, fit) {
+    const lls = runs.map((run) => run.map((p) => [p.lat, p.lon]));
     if (!line) line = L.polyline(lls, { color: "#b3261e", weight: 3 }).addTo(group);
     else line.setLatLngs(lls);
-    if (fit && lls.length) ctx.map.fitBounds(line.getBounds().pad(0.1), { maxZoom: 16 });
-    exportBox.hidden = points.length === 0;
-    drawPlayer();
-    drawChart(shown);
+    if (fit && lls.some((r) => r.length)) ctx.map.fitBounds(line.getBounds().pad(0.1), { maxZoom: 16, animate: false });
+  }
+
+  // refine draws the visible part of a simplified overview at the view's
+  // resolution: the time window of the overview points in view (one point
+  // beyond on each side), read again with the same budget.
+  async function refine() {
+    if (exact || !loaded || !points.length) return;
+    const bounds = ctx.map.getBounds();
+    let first = -1, last = -1;
+    points.forEach((p, i) => {
+      if (bounds.contains([p.lat, p.lon])) {
+        if (first < 0) first = i;
+        last = i;
+      }
+    });
+    if (detailController) detailController.abort();
+    if (first < 0 || (first === 0 && last === points.length - 1)) {
+      detailGroup.clearLayers();
+      delete document.body.dataset.trackDetailPoints;
+      delete document.body.dataset.trackDetailMode;
+      return;
+    }
+    const a = Date.parse(points[Math.max(0, first - 1)].ts);
+    const b = Date.parse(points[Math.min(points.length - 1, last + 1)].ts);
+    detailController = new AbortController();
+    const signal = detailController.signal;
+    try {
+      const r = await series(loaded.device, a, b, budget(), signal);
+      detailGroup.clearLayers();
+      L.polyline(r.points.map((p) => [p.lat, p.lon]), { color: "#b3261e", weight: 3 }).addTo(detailGroup);
+      document.body.dataset.trackDetailPoints = String(r.points.length);
+      document.body.dataset.trackDetailMode = r.exact ? "exact" : "simplified";
+      document.body.dataset.trackDetailOverviewPoints = String(last - first + 1);
+      info.textContent = `${points.length} points in the overview; the view shows ${r.points.length} points` +
+        (r.exact ? " (every point)" : " (simplified)") + ` from ${new Date(a).toLocaleString()} to ${new Date(b).toLocaleString()}`;
+    } catch (e) {
+      if (!signal.aborted) status(e.message, "error");
+    }
   }
 
   function drawPlayer() {
@@ -116,6 +238,9 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
     const slider = h("input", { type: "range", id: "playback", min: 0, max: points.length - 1, value: 0, step: 1, "aria-label": "Playback position" });
     const label = h("output", { id: "playback-time", for: "playback" });
     const play = h("button", { type: "button", id: "play" }, "Play");
+    // Not animated, as the fits after a load: Leaflet ignores a zoom
+    // asked for during another's animation.
+    const zoom = h("button", { type: "button", id: "zoom-cursor", onclick: () => ctx.map.setView(cursor.getLatLng(), 17, { animate: false }) }, "Zoom here");
     const show = (i) => {
       const p = points[i];
       if (!cursor) cursor = L.circleMarker([p.lat, p.lon], { radius: 8, color: "#fff", weight: 2, fillColor: "#146c2e", fillOpacity: 1 }).addTo(group);
@@ -146,7 +271,7 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
         }
       }, 50);
     });
-    player.replaceChildren(h("label", { for: "playback" }, "Playback"), slider, play, label);
+    player.replaceChildren(h("label", { for: "playback" }, "Playback"), slider, play, zoom, label);
     show(0);
   }
 
@@ -164,9 +289,14 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
   }
 
   async function loadTrips(device, signal) {
+    if (ctx.cfg.site === "edge") {
+      tripsBox.replaceChildren(h("h3", {}, "Trips and stops"), h("p", {}, "Trips and stops are computed in the cloud; this edge node shows the track only."));
+      return;
+    }
     tripsBox.replaceChildren(h("h3", {}, "Trips and stops"), h("p", {}, "Loading…"));
     try {
-      const r = await api("trips", { device, ...range() }, { signal });
+      const { from: f, to: t } = range();
+      const r = await api("trips", { device, from: iso(f), to: iso(t) }, { signal });
       const rows = [
         ...r.trips.map((t) => ({ at: t.start, text: `Trip ${fmtDur(t.duration_s)}, ${(t.distance_m / 1000).toFixed(2)} km, max ${(t.max_speed * 3.6).toFixed(0)} km/h`, lat: t.start_lat, lon: t.start_lon, kind: "trip" })),
         ...r.stops.map((s) => ({ at: s.ts, text: `Stop ${fmtDur(s.duration_s)}`, lat: s.lat, lon: s.lon, kind: "stop" })),
@@ -187,19 +317,24 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
     }
   }
 
-  function exportAs(format) {
-    const device = dev.input.value.trim();
-    if (format === "geojson") {
-      const fc = { type: "FeatureCollection", features: [{ type: "Feature",
-        properties: { device, coordTimes: points.map((p) => p.ts) },
-        geometry: { type: "LineString", coordinates: points.map((p) => (typeof p.alt === "number" ? [p.lon, p.lat, p.alt] : [p.lon, p.lat])) } }] };
-      download(device + ".geojson", "application/geo+json", JSON.stringify(fc));
-      return;
+  // exportAs downloads the whole range from track, every point (all=true
+  // streams it), whatever the map shows.
+  async function exportAs(format) {
+    const device = loaded ? loaded.device : dev.input.value.trim();
+    const r = loaded || range();
+    const button = document.getElementById("export-" + format);
+    button.disabled = true;
+    status(`Exporting ${device}.${format}…`);
+    try {
+      const resp = await api("track", { device, from: iso(r.from), to: iso(r.to), all: "true", format }, { raw: true });
+      const blob = await resp.blob();
+      download(device + "." + format, format === "gpx" ? "application/gpx+xml" : "application/geo+json", blob);
+      status(`Exported ${device}.${format} (${(blob.size / 1e6).toFixed(1)} MB)`);
+    } catch (e) {
+      status(e.message, "error");
+    } finally {
+      button.disabled = false;
     }
-    const esc = (s) => String(s).replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-    const pts = points.map((p) => `<trkpt lat="${p.lat}" lon="${p.lon}">` + (typeof p.alt === "number" ? `<ele>${p.alt}</ele>` : "") + `<time>${esc(p.ts)}</time></trkpt>`).join("");
-    download(device + ".gpx", "application/gpx+xml",
-      `<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="geotrack" xmlns="http://www.topografix.com/GPX/1/1"><trk><name>${esc(device)}</name><trkseg>${pts}</trkseg></trk></gpx>\n`);
   }
 
   if (deviceArg) load();

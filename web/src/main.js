@@ -9,12 +9,17 @@ import { deviceView } from "./device.js";
 import { geofencesView } from "./geofences.js";
 import { alertsView } from "./alerts.js";
 import { preferencesView } from "./preferences.js";
+import { startLogin, finishLogin } from "./oidc.js";
 
 const views = { fleet: fleetView, device: deviceView, geofences: geofencesView, alerts: alertsView, preferences: preferencesView };
 
+// An edge node has position and track, not the cloud's geofences, rules
+// or preferences (DASHBOARD_SITE=edge): only these views are offered.
+const edgeViews = new Set(["fleet", "device"]);
+
 // ctx is what every view gets: the map, a layer group of its own, the
 // user, and a way to register a cleanup (timers) for when it is left.
-const ctx = { map: null, layer: null, user: null, cleanups: [] };
+const ctx = { map: null, layer: null, user: null, cleanups: [], cfg: {} };
 
 function setupMap(cfg) {
   const map = L.map("map", { preferCanvas: true, worldCopyJump: true, keyboard: true }).setView([51.5, -0.12], 4);
@@ -79,6 +84,21 @@ function loginView(panel) {
   h("small", {}, "Paste a viewer or admin token (geotrack token --role viewer), or open a link ending in #token=…"),
   h("button", { type: "submit" }, "Log in"));
   panel.replaceChildren(form);
+  const cfg = ctx.cfg;
+  if (cfg.oidcIssuer && cfg.oidcClientID) {
+    const sso = h("button", { type: "button", id: "oidc-login", onclick: async () => {
+      sso.disabled = true;
+      try {
+        await startLogin(cfg);
+      } catch (e) {
+        status(e.message, "error");
+        sso.disabled = false;
+      }
+    } }, "Log in with " + new URL(cfg.oidcIssuer).host);
+    panel.prepend(h("div", { class: "login" }, h("h2", {}, "Single sign-on"), sso));
+    sso.focus();
+    return;
+  }
   input.focus();
 }
 
@@ -106,7 +126,8 @@ function route() {
     panel.replaceChildren(h("p", {}, `Role ${user.role} cannot use the dashboard: log in with a viewer or admin token.`));
     return;
   }
-  const view = views[name] ? name : "fleet";
+  const offered = (v) => views[v] && (ctx.cfg.site !== "edge" || edgeViews.has(v));
+  const view = offered(name) ? name : "fleet";
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.view === view) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -125,6 +146,17 @@ async function start() {
     status("config.json: " + e.message, "error");
   }
   setAPIBase(cfg.apiURL);
+  ctx.cfg = cfg;
+  for (const a of document.querySelectorAll("#nav a")) {
+    if (cfg.site === "edge" && !edgeViews.has(a.dataset.view)) a.remove();
+  }
+  // Back from the OIDC provider: exchange the code before routing.
+  try {
+    const t = await finishLogin(cfg);
+    if (t) setToken(t);
+  } catch (e) {
+    status(e.message, "error");
+  }
   ctx.map = setupMap(cfg);
   ctx.layer = L.layerGroup().addTo(ctx.map);
   ctx.onCleanup = (f) => ctx.cleanups.push(f);
