@@ -38,6 +38,8 @@ var authzMatrixOf = map[string]string{
 	// Issue 12 (h16).
 	"audit":  "TestSecurityFunctionsRoleTenantMatrix",
 	"tokens": "TestSecurityFunctionsRoleTenantMatrix",
+	// Issue 12 §1 (h20).
+	"privacy": "TestPrivacyRoleTenantMatrix",
 }
 
 // TestEveryFunctionHasAnAuthzMatrix fails when a function of the pack has

@@ -372,3 +372,47 @@ func TestMalformedSecurityInputRefused(t *testing.T) {
 		t.Errorf("refused requests changed Redis:\nbefore %s\nafter %s", tail(before, 500), tail(after, 500))
 	}
 }
+
+// TestMalformedPrivacyInputRefused (issue 12 §1, h20): bad export, erasure
+// and receipt requests are a 4xx naming the field, and nothing changes.
+func TestMalformedPrivacyInputRefused(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	fn := startFunction(t, "privacy", map[string]string{"REDIS_URL": rs.URL})
+	client, err := redisstore.Open(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	admin := token(t, "acme", auth.RoleAdmin, "")
+	cases := []struct {
+		name, method, url, field string
+		status                   int
+	}{
+		{"export bad device", http.MethodGet, fn.URL + "?device=a%20b", "device", 400},
+		{"export device too long", http.MethodGet, fn.URL + "?device=" + strings.Repeat("a", 129), "device", 400},
+		{"export format", http.MethodGet, fn.URL + "?device=d1&format=tar", "format", 400},
+		{"nothing asked", http.MethodGet, fn.URL, "device", 400},
+		{"receipt not an id", http.MethodGet, fn.URL + "?receipt=abc", "receipt", 400},
+		{"unknown receipt", http.MethodGet, fn.URL + "?receipt=0123456789abcdef0123456789abcdef", "receipt", 404},
+		{"erase without action", http.MethodPost, fn.URL + "?device=d1", "action", 400},
+		{"erase unknown action", http.MethodPost, fn.URL + "?device=d1&action=delete", "action", 400},
+		{"erase without device", http.MethodPost, fn.URL + "?action=erase", "device", 400},
+		{"erase bad device", http.MethodPost, fn.URL + "?action=erase&device=bad/id", "device", 400},
+		{"bad query", http.MethodPost, fn.URL + "?action=%zz", "query", 400},
+		{"method", http.MethodDelete, fn.URL + "?device=d1", "method", 405},
+	}
+	before := snapshot(t, client)
+	for _, c := range cases {
+		r := call(t, c.method, c.url, admin, nil, nil)
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(r.Body, &e)
+		if r.Status != c.status || !strings.HasPrefix(e.Error, c.field+":") {
+			t.Errorf("%s: %d %s, want %d naming %s", c.name, r.Status, clipBody(r.Body), c.status, c.field)
+		}
+	}
+	if after := snapshot(t, client); after != before {
+		t.Errorf("refused requests changed Redis:\nbefore %s\nafter %s", tail(before, 500), tail(after, 500))
+	}
+}

@@ -51,6 +51,8 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 			[]string{"geotrack_edge_", "geotrack_ingest_", "geotrack_outbox_", "geotrack_forward"}},
 		{"audit", []string{"geotrack_rate_limited_total", "geotrack_audit_entries_total"}, []string{"geotrack_edge_", "geotrack_ingest_"}},
 		{"track", []string{"geotrack_rate_limited_total", "geotrack_audit_entries_total"}, []string{"geotrack_edge_", "geotrack_ingest_"}},
+		// Issue 12 §1 (h20): privacy audits exports and erasures.
+		{"privacy", []string{"geotrack_rate_limited_total", "geotrack_audit_entries_total"}, []string{"geotrack_edge_", "geotrack_ingest_", "geotrack_archive_"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.function, func(t *testing.T) {

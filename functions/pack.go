@@ -31,6 +31,7 @@ import (
 	"github.com/geotrack/geotrack/functions/owntracks"
 	"github.com/geotrack/geotrack/functions/position"
 	"github.com/geotrack/geotrack/functions/preferences"
+	"github.com/geotrack/geotrack/functions/privacy"
 	"github.com/geotrack/geotrack/functions/rules"
 	"github.com/geotrack/geotrack/functions/tokens"
 	"github.com/geotrack/geotrack/functions/track"
@@ -181,6 +182,11 @@ func Pack() []Spec {
 		{
 			Name: "tokens", Config: &tokens.Config{},
 			Build: buildTokens,
+		},
+		// Issue 12 §1 (h20): GDPR export and erasure.
+		{
+			Name: "privacy", Config: &privacy.Config{},
+			Build: buildPrivacy,
 		},
 	}
 	// Sorted here rather than by hand, so entries added on parallel

@@ -141,7 +141,7 @@ func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfi
 	// Tracking preferences (paused devices, privacy zones) apply here when
 	// the cloud is the first tier to see a fix.
 	prefs := preferenceService(store.Client())
-	pl.Gate, pl.Retention, pl.Trim = prefs, prefs, store
+	pl.Gate, pl.Retention, pl.Trim = erasureGated(prefs, redisstore.NewPrivacy(store.Client(), "")), prefs, store
 	return pl, ready, verifier, nil
 }
 

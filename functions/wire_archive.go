@@ -10,9 +10,11 @@ import (
 
 	"github.com/geotrack/geotrack/functions/archiver"
 	"github.com/geotrack/geotrack/internal/archive"
+	"github.com/geotrack/geotrack/internal/audit"
 	"github.com/geotrack/geotrack/internal/config"
 	"github.com/geotrack/geotrack/internal/forward"
 	"github.com/geotrack/geotrack/internal/httpkit"
+	"github.com/geotrack/geotrack/internal/privacy"
 	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/s3store"
 )
@@ -47,7 +49,17 @@ func buildArchiver(ctx context.Context, d *Deps) (*Built, error) {
 		Retention: cfg.HotRetention, Workers: cfg.Workers,
 	}
 	lockKey := store.Options().KeyPrefix + ":{archiver}:lock"
-	fn := archiver.New(&lockedPass{archiver: a, lock: forward.NewLock(client, lockKey, archiverLockTTL)}, verifier, d.Metrics)
+	sweep := &privacy.RetentionSweep{
+		Hot: store, Objects: bucket, Prefix: cfg.S3Prefix,
+		Preferences: redisstore.NewPreferencesStore(client, ""), Default: cfg.DataRetention,
+	}
+	pass := &lockedPass{archiver: a, sweep: sweep, lock: forward.NewLock(client, lockKey, archiverLockTTL)}
+	if cfg.S3AuditBucket != "" {
+		if pass.audit, err = auditArchive(cfg, store, redisstore.NewAuditLog(client, "", cfg.AuditRetention)); err != nil {
+			return nil, err
+		}
+	}
+	fn := archiver.New(pass, verifier, d.Metrics)
 	built.Handler = fn
 	slog.Info("archiver: archive tier on", "endpoint", cfg.S3Endpoint, "bucket", cfg.S3Bucket, "prefix", cfg.S3Prefix, "hot_retention", cfg.HotRetention, "sse", cfg.SSE)
 	if cfg.Interval > 0 {
@@ -92,7 +104,10 @@ func (h archiveHot) TrimArchived(ctx context.Context, tenant, device string, bef
 // later write would drop the other's points.
 type lockedPass struct {
 	archiver *archive.Archiver
-	lock     *forward.Lock
+	sweep    *privacy.RetentionSweep // issue 12 §1: run after the pass, under the same lock
+	// audit copies the audit trails to the WORM bucket (issue 12 §2).
+	audit func(ctx context.Context) (objects, entries int, err error)
+	lock  *forward.Lock
 }
 
 func (p *lockedPass) Pass(ctx context.Context) (archive.Result, error) {
@@ -127,5 +142,49 @@ func (p *lockedPass) Pass(ctx context.Context) (archive.Result, error) {
 		defer cancel()
 		_ = lease.Release(rctx) // it expires after archiverLockTTL anyway
 	}()
-	return p.archiver.Pass(ctx)
+	res, err := p.archiver.Pass(ctx)
+	if err != nil || p.sweep == nil {
+		return res, err
+	}
+	swept, err := p.sweep.Sweep(ctx)
+	res.RetentionDevices, res.RetentionObjects = swept.Devices, swept.Objects+swept.Rewritten
+	if err != nil || p.audit == nil {
+		return res, err
+	}
+	res.AuditObjects, res.AuditEntries, err = p.audit(ctx)
+	return res, err
+}
+
+// auditArchive copies every tenant's audit trail to the locked bucket
+// S3_AUDIT_BUCKET (same endpoint and credentials as the archive).
+func auditArchive(cfg archiver.Config, store *redisstore.Store, log *redisstore.AuditLog) (func(context.Context) (int, int, error), error) {
+	if cfg.AuditLockDays < 1 {
+		return nil, fmt.Errorf("AUDIT_LOCK_DAYS: want at least 1, got %d", cfg.AuditLockDays)
+	}
+	accessKey, err := config.Secret(s3store.AccessKeySecret, s3store.AccessKeyEnv)
+	if err != nil {
+		return nil, err
+	}
+	secretKey, err := config.Secret(s3store.SecretKeySecret, s3store.SecretKeyEnv)
+	if err != nil {
+		return nil, err
+	}
+	sse := cfg.SSE
+	if sse == s3store.SSEC {
+		sse = s3store.SSEAuto // the audit archive must stay readable without the archive key
+	}
+	bucket, err := s3store.NewLocked(s3store.Config{
+		Endpoint: cfg.S3Endpoint, Bucket: cfg.S3AuditBucket, Region: cfg.S3Region, CAFile: cfg.S3CAFile,
+		AccessKey: accessKey, SecretKey: secretKey, SSE: sse,
+	}, time.Duration(cfg.AuditLockDays)*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (int, int, error) {
+		tenants, err := store.Tenants(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		return audit.Archive(ctx, tenants, log, bucket, cfg.S3Prefix, archive.EscapeSegment)
+	}, nil
 }

@@ -80,6 +80,13 @@ type Result struct {
 	// OldestDue is the oldest point still in the hot store before Cutoff
 	// after the pass (zero: the archive has caught up).
 	OldestDue time.Time `json:"oldest_due,omitzero"`
+	// Issue 12 §1 (h20): what the retention sweep run after the pass
+	// removed: hot histories trimmed, archive objects deleted or rewritten.
+	RetentionDevices int `json:"retention_devices,omitempty"`
+	RetentionObjects int `json:"retention_objects,omitempty"`
+	// Issue 12 §2 (h20): audit entries copied to the WORM audit bucket.
+	AuditObjects int `json:"audit_objects,omitempty"`
+	AuditEntries int `json:"audit_entries,omitempty"`
 }
 
 // Cutoff is the first instant a pass leaves in the hot store: the start of

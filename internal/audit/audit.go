@@ -38,10 +38,14 @@ const (
 	ActionTokenRevoke      = "token.revoke"
 	ActionTokenNotBefore   = "token.not_before"
 	ActionAuditRead        = "audit.read"
+	// Issue 12 §1 (h20): the privacy function.
+	ActionPrivacyExport  = "privacy.export"
+	ActionPrivacyErase   = "privacy.erase"
+	ActionPrivacyReceipt = "privacy.receipt"
 )
 
 // targetParams are the query parameters that name what an action touched.
-var targetParams = []string{"device", "id", "revoke", "not_before", "from", "to"}
+var targetParams = []string{"device", "id", "revoke", "not_before", "from", "to", "receipt"}
 
 // EntryOf decides whether an access is audited, and as what.
 func EntryOf(a httpkit.Access) (Entry, bool) {
@@ -74,6 +78,15 @@ func EntryOf(a httpkit.Access) (Entry, bool) {
 	case "audit":
 		if !write {
 			action = ActionAuditRead
+		}
+	case "privacy":
+		switch {
+		case write && a.Query.Get("action") == "erase":
+			action = ActionPrivacyErase
+		case !write && a.Query.Get("receipt") != "":
+			action = ActionPrivacyReceipt
+		case !write && a.Query.Get("device") != "":
+			action = ActionPrivacyExport
 		}
 	}
 	if action == "" {

@@ -33,6 +33,10 @@ func TestEntryOf(t *testing.T) {
 		{"revocations listed", "tokens", "GET", "", "", nil},
 		{"audit read", "audit", "GET", "from=2026-01-01T00:00:00Z", ActionAuditRead, map[string]string{"from": "2026-01-01T00:00:00Z"}},
 		{"ingest", "ingest", "POST", "", "", nil},
+		{"privacy export", "privacy", "GET", "device=d1&format=zip", ActionPrivacyExport, map[string]string{"device": "d1"}},
+		{"privacy erase", "privacy", "POST", "device=d1&action=erase", ActionPrivacyErase, map[string]string{"device": "d1"}},
+		{"privacy receipt", "privacy", "GET", "receipt=0123456789abcdef0123456789abcdef", ActionPrivacyReceipt, map[string]string{"receipt": "0123456789abcdef0123456789abcdef"}},
+		{"privacy without target", "privacy", "GET", "", "", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

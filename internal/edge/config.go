@@ -37,6 +37,12 @@ type Edge struct {
 	// GeofenceMarginM and AlertRetention as geofence-detect's and notify's.
 	GeofenceMarginM float64       `envconfig:"GEOFENCE_MARGIN_M" default:"10"`
 	AlertRetention  time.Duration `envconfig:"ALERT_RETENTION" default:"168h"`
+	// PrivacyURL is the cloud's privacy function (issue 12 §1); set, the
+	// node pulls the tenant's erasure list every PrivacyInterval with its
+	// service token, purges each erased device from its Redis (hot store,
+	// filter state, raw log, outbox) and confirms to the cloud.
+	PrivacyURL      string        `envconfig:"PRIVACY_URL"`
+	PrivacyInterval time.Duration `envconfig:"PRIVACY_SYNC_INTERVAL" default:"30s"`
 }
 
 // AlertsAtEdge reports whether the node evaluates alerts itself.
