@@ -400,7 +400,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		try {
 			document.getElementById("export-gpx").click();
 			document.getElementById("export-geojson").click();
-			for (let i = 0; i < 200 && !(blobs["van-1.gpx"] && blobs["van-1.geojson"]); i++) await new Promise((r) => setTimeout(r, 100));
+			document.getElementById("export-privacy").click();
+			for (let i = 0; i < 200 && !(blobs["van-1.gpx"] && blobs["van-1.geojson"] && blobs["van-1-privacy.zip"]); i++) await new Promise((r) => setTimeout(r, 100));
 		} finally {
 			URL.createObjectURL = orig;
 			HTMLAnchorElement.prototype.click = click;
@@ -408,10 +409,16 @@ func TestDashboardInBrowser(t *testing.T) {
 		const out = {};
 		if (blobs["van-1.gpx"]) out.gpx = (await blobs["van-1.gpx"].text()).split("<trkpt ").length - 1;
 		if (blobs["van-1.geojson"]) out.geojson = JSON.parse(await blobs["van-1.geojson"].text()).features[0].geometry.coordinates.length;
+		if (blobs["van-1-privacy.zip"]) {
+			// A ZIP (local file header magic) whose central directory names the manifest.
+			const bytes = new Uint8Array(await blobs["van-1-privacy.zip"].arrayBuffer());
+			const text = new TextDecoder("latin1").decode(bytes);
+			out.zip = bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4 && text.includes("manifest.json") ? 1 : 0;
+		}
 		return out;
 	})()`, func(p *runtime.EvaluateParams) { p.AwaitPromise = new(true) }))
-	if err != nil || counts["gpx"] != len(sim.Fixes) || counts["geojson"] != len(sim.Fixes) {
-		t.Fatalf("exports: %v (%v), want van-1.gpx and van-1.geojson with %d points each", counts, err, len(sim.Fixes))
+	if err != nil || counts["gpx"] != len(sim.Fixes) || counts["geojson"] != len(sim.Fixes) || counts["zip"] != 1 {
+		t.Fatalf("exports: %v (%v), want van-1.gpx and van-1.geojson with %d points each and the privacy ZIP with its manifest", counts, err, len(sim.Fixes))
 	}
 	run("play", chromedp.Click(chromedp.ID("play")))
 	waitJS("playback reaches the end", `document.body.dataset.played === "true" && +document.getElementById("playback").value === +document.getElementById("playback").max`, 30*time.Second)

@@ -92,7 +92,10 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
   const tripsBox = h("div", { id: "trips" });
   const exportBox = h("div", { class: "buttons", hidden: true },
     h("button", { type: "button", id: "export-gpx", onclick: () => exportAs("gpx") }, "Export GPX"),
-    h("button", { type: "button", id: "export-geojson", onclick: () => exportAs("geojson") }, "Export GeoJSON"));
+    h("button", { type: "button", id: "export-geojson", onclick: () => exportAs("geojson") }, "Export GeoJSON"),
+    // The privacy function's ZIP (GDPR Art. 15/20: every tier, events,
+    // alerts, preferences, audit entries, a manifest) is for admins only.
+    ctx.user.admin ? h("button", { type: "button", id: "export-privacy", onclick: () => exportPrivacy() }, "Export all data (ZIP)") : null);
   const form = h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); load(); } },
     dev.el, from.el, to.el, h("button", { type: "submit", id: "device-load" }, "Show history"));
   panel.append(h("h2", {}, "Device"), form, info, exportBox, player, chartBox, tripsBox);
@@ -330,6 +333,25 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
       const blob = await resp.blob();
       download(device + "." + format, format === "gpx" ? "application/gpx+xml" : "application/geo+json", blob);
       status(`Exported ${device}.${format} (${(blob.size / 1e6).toFixed(1)} MB)`);
+    } catch (e) {
+      status(e.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // exportPrivacy downloads the device's whole record from the privacy
+  // function as a ZIP (streamed by the server, every tier).
+  async function exportPrivacy() {
+    const device = loaded ? loaded.device : dev.input.value.trim();
+    const button = document.getElementById("export-privacy");
+    button.disabled = true;
+    status(`Exporting all data of ${device}…`);
+    try {
+      const resp = await api("privacy", { device, format: "zip" }, { raw: true });
+      const blob = await resp.blob();
+      download(device + "-privacy.zip", "application/zip", blob);
+      status(`Exported ${device}-privacy.zip (${(blob.size / 1e6).toFixed(1)} MB)`);
     } catch (e) {
       status(e.message, "error");
     } finally {
