@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/geo"
 )
 
 // Filter is the streaming filter of one device. It is not safe for
@@ -40,6 +39,7 @@ type Filter struct {
 	held   *fix.Fix  // latest fix dropped as duplicate/stationary since last: a stop's end
 	anchor *fix.Fix  // last forwarded fix of the current session; nil between sessions
 	buf    []fix.Fix // undecided fixes after anchor, oldest first
+	near   []pending // buf's fixes prepared for fits, same order
 }
 
 // New returns a Filter for one device. s should have passed Validate.
@@ -101,7 +101,7 @@ func (f *Filter) endSession() []fix.Fix {
 		out = []fix.Fix{f.buf[n-1]}
 	}
 	f.anchor = nil
-	f.buf = f.buf[:0]
+	f.buf, f.near = f.buf[:0], f.near[:0]
 	return out
 }
 
@@ -114,14 +114,14 @@ func (f *Filter) accept(x fix.Fix) []fix.Fix {
 	}
 	var out []fix.Fix
 	if f.fits(x) {
-		f.buf = append(f.buf, x)
+		f.hold(x)
 	} else {
 		// The window's current end fitted; x does not, so the end is forwarded
 		// and x is the first undecided fix after it. Anchor→x has nothing in
 		// between, so it trivially fits.
 		end := f.buf[len(f.buf)-1]
 		out = f.forward(end)
-		f.buf = append(f.buf, x)
+		f.hold(x)
 	}
 	if len(f.buf) >= f.s.WindowPoints || x.TS.Sub(f.buf[0].TS) >= seconds(f.s.WindowS) {
 		out = append(out, f.forward(x)...)
@@ -131,17 +131,12 @@ func (f *Filter) accept(x fix.Fix) []fix.Fix {
 
 func (f *Filter) forward(x fix.Fix) []fix.Fix {
 	f.anchor = &x
-	f.buf = f.buf[:0]
+	f.buf, f.near = f.buf[:0], f.near[:0]
 	return []fix.Fix{x}
 }
 
-// fits reports whether every buffered fix lies within ε (SED) of anchor→x.
-func (f *Filter) fits(x fix.Fix) bool {
-	a, b := timed(*f.anchor), timed(x)
-	for _, p := range f.buf {
-		if geo.SyncedDistance(timed(p), a, b) > f.s.EpsilonM {
-			return false
-		}
-	}
-	return true
+// hold buffers x as undecided after the anchor.
+func (f *Filter) hold(x fix.Fix) {
+	f.buf = append(f.buf, x)
+	f.near = append(f.near, prepare(x, *f.anchor))
 }
