@@ -40,6 +40,7 @@ type Filter struct {
 	anchor *fix.Fix  // last forwarded fix of the current session; nil between sessions
 	buf    []fix.Fix // undecided fixes after anchor, oldest first
 	near   []pending // buf's fixes prepared for fits, same order
+	nearKx float64   // metres per degree of longitude at the anchor, while near is not empty
 }
 
 // New returns a Filter for one device. s should have passed Validate.
@@ -133,10 +134,4 @@ func (f *Filter) forward(x fix.Fix) []fix.Fix {
 	f.anchor = &x
 	f.buf, f.near = f.buf[:0], f.near[:0]
 	return []fix.Fix{x}
-}
-
-// hold buffers x as undecided after the anchor.
-func (f *Filter) hold(x fix.Fix) {
-	f.buf = append(f.buf, x)
-	f.near = append(f.near, prepare(x, *f.anchor))
 }

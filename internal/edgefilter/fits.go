@@ -9,16 +9,20 @@ import (
 )
 
 // pending is an undecided fix prepared once, when it enters the window, for
-// the SED checks of every later candidate end: its time after the anchor and
-// the east scale at its latitude (the one cosine).
+// the SED checks of every later candidate end.
 type pending struct {
 	afterAnchor time.Duration
 	lat, lon    float64
-	kx          float64 // metres per degree of longitude at lat
 }
 
-func prepare(x fix.Fix, anchor fix.Fix) pending {
-	return pending{afterAnchor: x.TS.Sub(anchor.TS), lat: x.Lat, lon: x.Lon, kx: geo.MetresPerDegreeLon(x.Lat)}
+// hold buffers x as undecided after the anchor. The window's east scale is
+// the anchor's, computed when the window opens: one cosine per window.
+func (f *Filter) hold(x fix.Fix) {
+	if len(f.near) == 0 {
+		f.nearKx = geo.MetresPerDegreeLon(f.anchor.Lat)
+	}
+	f.buf = append(f.buf, x)
+	f.near = append(f.near, pending{afterAnchor: x.TS.Sub(f.anchor.TS), lat: x.Lat, lon: x.Lon})
 }
 
 // fits reports whether every buffered fix lies within ε (SED,
@@ -26,13 +30,13 @@ func prepare(x fix.Fix, anchor fix.Fix) pending {
 //
 // It decides exactly what geo.SyncedDistance decides, without its cosine:
 // the interpolated position is computed with geo.Interpolate's arithmetic,
-// and the distance to it in the plane scaled at the buffered fix's latitude
-// rather than at the pair's mean latitude. The two east scales differ by at
-// most MetresPerDegree·|Δlat in radians|/2 per degree of longitude
-// (|cos u − cos v| ≤ |u − v|), so the two distances differ by at most
-// margin below; only a distance within margin of ε is measured again with
-// geo.SyncedDistance. For the few-metre offsets the simplifier sees the
-// margin is micrometres, so that almost never happens.
+// and the distance to it in the plane scaled at the anchor's latitude
+// (nearKx) rather than at the pair's mean latitude. The two east scales
+// differ by at most MetresPerDegree·|their latitudes' difference in
+// radians| per degree of longitude (|cos u − cos v| ≤ |u − v|), so the two
+// distances differ by at most margin below; only a distance within margin
+// of ε is measured again with geo.SyncedDistance. A window 10 km tall
+// makes the margin ε/600 at worst, so that is rare.
 func (f *Filter) fits(x fix.Fix) bool {
 	a := f.anchor
 	span := x.TS.Sub(a.TS)
@@ -50,10 +54,11 @@ func (f *Filter) fits(x fix.Fix) bool {
 		}
 		east := geo.WrapLon(qLon - p.lon)
 		north := qLat - p.lat
-		dx, dy := east*p.kx, north*geo.MetresPerDegree
+		dx, dy := east*f.nearKx, north*geo.MetresPerDegree
 		d2 := dx*dx + dy*dy
 		// The east-scale difference bound, plus rounding slack.
-		margin := math.Abs(east)*geo.MetresPerDegree*math.Abs(north)*(math.Pi/180)/2 + 1e-9*eps
+		fromAnchor := (p.lat+qLat)/2 - a.Lat
+		margin := math.Abs(east)*geo.MetresPerDegree*math.Abs(fromAnchor)*(math.Pi/180) + 1e-9*eps
 		if hi := eps + margin; d2 > hi*hi {
 			return false
 		}
