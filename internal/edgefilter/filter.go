@@ -41,6 +41,11 @@ type Filter struct {
 	buf    []fix.Fix // undecided fixes after anchor, oldest first
 	near   []pending // buf's fixes prepared for fits, same order
 	nearKx float64   // metres per degree of longitude at the anchor, while near is not empty
+
+	// Storage for last, held and anchor, so that keeping a fix does not
+	// allocate: each pointer is nil or points at its own field (or, after
+	// FromState, at a copy).
+	lastFix, heldFix, anchorFix fix.Fix
 }
 
 // New returns a Filter for one device. s should have passed Validate.
@@ -68,12 +73,14 @@ func (f *Filter) Push(x fix.Fix, now time.Time) (out []fix.Fix, drop Reason) {
 	if r := prefilter(&f.s, &x, f.last, latest, gap, now); r != "" {
 		// Only a later fix can be a stop's end; a repeated timestamp is not.
 		if (r == ReasonDuplicate || r == ReasonStationary) && x.TS.After(latest.TS) {
-			f.held = &x
+			f.heldFix = x
+			f.held = &f.heldFix
 		}
 		return nil, r
 	}
 	out = f.releaseHeld()
-	f.last = &x
+	f.lastFix = x
+	f.last = &f.lastFix
 	if gap {
 		out = append(out, f.endSession()...)
 	}
@@ -91,9 +98,9 @@ func (f *Filter) releaseHeld() []fix.Fix {
 	if f.held == nil {
 		return nil
 	}
-	h := *f.held
-	f.held, f.last = nil, &h
-	return f.accept(h)
+	f.lastFix = *f.held
+	f.held, f.last = nil, &f.lastFix
+	return f.accept(f.lastFix)
 }
 
 func (f *Filter) endSession() []fix.Fix {
@@ -131,7 +138,8 @@ func (f *Filter) accept(x fix.Fix) []fix.Fix {
 }
 
 func (f *Filter) forward(x fix.Fix) []fix.Fix {
-	f.anchor = &x
+	f.anchorFix = x
+	f.anchor = &f.anchorFix
 	f.buf, f.near = f.buf[:0], f.near[:0]
 	return []fix.Fix{x}
 }
