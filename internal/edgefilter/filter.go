@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/internal/fix"
-	"github.com/geotrack/geotrack/internal/geo"
 )
 
 // Filter is the streaming filter of one device. It is not safe for
@@ -40,6 +39,13 @@ type Filter struct {
 	held   *fix.Fix  // latest fix dropped as duplicate/stationary since last: a stop's end
 	anchor *fix.Fix  // last forwarded fix of the current session; nil between sessions
 	buf    []fix.Fix // undecided fixes after anchor, oldest first
+	near   []pending // buf's fixes prepared for fits, same order
+	nearKx float64   // metres per degree of longitude at the anchor, while near is not empty
+
+	// Storage for last, held and anchor, so that keeping a fix does not
+	// allocate: each pointer is nil or points at its own field (or, after
+	// FromState, at a copy).
+	lastFix, heldFix, anchorFix fix.Fix
 }
 
 // New returns a Filter for one device. s should have passed Validate.
@@ -67,12 +73,14 @@ func (f *Filter) Push(x fix.Fix, now time.Time) (out []fix.Fix, drop Reason) {
 	if r := prefilter(&f.s, &x, f.last, latest, gap, now); r != "" {
 		// Only a later fix can be a stop's end; a repeated timestamp is not.
 		if (r == ReasonDuplicate || r == ReasonStationary) && x.TS.After(latest.TS) {
-			f.held = &x
+			f.heldFix = x
+			f.held = &f.heldFix
 		}
 		return nil, r
 	}
 	out = f.releaseHeld()
-	f.last = &x
+	f.lastFix = x
+	f.last = &f.lastFix
 	if gap {
 		out = append(out, f.endSession()...)
 	}
@@ -90,9 +98,9 @@ func (f *Filter) releaseHeld() []fix.Fix {
 	if f.held == nil {
 		return nil
 	}
-	h := *f.held
-	f.held, f.last = nil, &h
-	return f.accept(h)
+	f.lastFix = *f.held
+	f.held, f.last = nil, &f.lastFix
+	return f.accept(f.lastFix)
 }
 
 func (f *Filter) endSession() []fix.Fix {
@@ -101,7 +109,7 @@ func (f *Filter) endSession() []fix.Fix {
 		out = []fix.Fix{f.buf[n-1]}
 	}
 	f.anchor = nil
-	f.buf = f.buf[:0]
+	f.buf, f.near = f.buf[:0], f.near[:0]
 	return out
 }
 
@@ -114,14 +122,14 @@ func (f *Filter) accept(x fix.Fix) []fix.Fix {
 	}
 	var out []fix.Fix
 	if f.fits(x) {
-		f.buf = append(f.buf, x)
+		f.hold(x)
 	} else {
 		// The window's current end fitted; x does not, so the end is forwarded
 		// and x is the first undecided fix after it. Anchor→x has nothing in
 		// between, so it trivially fits.
 		end := f.buf[len(f.buf)-1]
 		out = f.forward(end)
-		f.buf = append(f.buf, x)
+		f.hold(x)
 	}
 	if len(f.buf) >= f.s.WindowPoints || x.TS.Sub(f.buf[0].TS) >= seconds(f.s.WindowS) {
 		out = append(out, f.forward(x)...)
@@ -130,18 +138,8 @@ func (f *Filter) accept(x fix.Fix) []fix.Fix {
 }
 
 func (f *Filter) forward(x fix.Fix) []fix.Fix {
-	f.anchor = &x
-	f.buf = f.buf[:0]
+	f.anchorFix = x
+	f.anchor = &f.anchorFix
+	f.buf, f.near = f.buf[:0], f.near[:0]
 	return []fix.Fix{x}
-}
-
-// fits reports whether every buffered fix lies within ε (SED) of anchor→x.
-func (f *Filter) fits(x fix.Fix) bool {
-	a, b := timed(*f.anchor), timed(x)
-	for _, p := range f.buf {
-		if geo.SyncedDistance(timed(p), a, b) > f.s.EpsilonM {
-			return false
-		}
-	}
-	return true
 }

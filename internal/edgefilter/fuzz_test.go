@@ -61,7 +61,12 @@ func FuzzPush(f *testing.F) {
 		}
 		filt := New(s)
 		var kept, accepted []fix.Fix
-		for _, x := range fixes {
+		for i, x := range fixes {
+			if filt.anchor != nil {
+				if got, want := filt.fits(x), fitsBySyncedDistance(filt, x); got != want {
+					t.Fatalf("fix %d: fits = %v, geo.SyncedDistance says %v", i, got, want)
+				}
+			}
 			out, r := filt.Push(x, x.TS)
 			if r == "" {
 				accepted = append(accepted, x)

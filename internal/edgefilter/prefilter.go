@@ -36,7 +36,7 @@ func prefilter(s *Settings, x, last, latest *fix.Fix, gap bool, now time.Time) R
 	case x.TS.Before(latest.TS):
 		return ReasonOutOfOrder
 	}
-	if gap {
+	if gap || !s.movementFilters() {
 		return ""
 	}
 	p, q := point(*last), point(*x)
@@ -62,6 +62,12 @@ func prefilter(s *Settings, x, last, latest *fix.Fix, gap bool, now time.Time) R
 		}
 	}
 	return ""
+}
+
+// movementFilters reports whether any filter that compares x with the last
+// fix is on; a stored track's simplifier has none, and skips the distance.
+func (s *Settings) movementFilters() bool {
+	return s.Duplicate || s.MinIntervalS > 0 || s.MinDistanceM > 0 || s.SpeedOutlier || s.StationaryJitter
 }
 
 // accuracyRadius is the sum of the reported accuracies (AWS AccuracyBased:

@@ -49,7 +49,7 @@ func FromState(s Settings, st State) (*Filter, error) {
 	}
 	f.last, f.held, f.anchor = clonePtr(st.Last), clonePtr(st.Held), clonePtr(st.Anchor)
 	for _, p := range st.Pending {
-		f.buf = append(f.buf, cloneFix(p))
+		f.hold(cloneFix(p))
 	}
 	return f, nil
 }

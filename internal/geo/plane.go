@@ -39,6 +39,16 @@ func (pl Plane) Unproject(x, y float64) Point {
 	return Point{Lat: pl.origin.Lat + y/pl.ky, Lon: WrapLon(lon)}
 }
 
+// MetresPerDegree is the length of a degree of latitude on the mean sphere,
+// and of a degree of longitude at the equator.
+const MetresPerDegree = EarthRadiusM * math.Pi / 180
+
+// MetresPerDegreeLon is the length of a degree of longitude at latitude lat
+// (degrees): FlatDistance's east scale for two points both at lat.
+func MetresPerDegreeLon(lat float64) float64 {
+	return MetresPerDegree * math.Cos(rad(lat))
+}
+
 // FlatDistance is the distance between two nearby points on a plane centred
 // on their mean latitude. It agrees with Haversine to well under a millimetre
 // for points less than a kilometre apart and is several times cheaper.
