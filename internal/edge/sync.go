@@ -14,6 +14,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/geofence"
+	"github.com/geotrack/geotrack/internal/poll"
 )
 
 // SyncMark is how far an edge node's copy of the cloud's fences and rules
@@ -300,11 +301,7 @@ func sameRule(a, b alert.Rule) bool {
 
 // Run syncs every Interval until ctx ends; failures keep the copy in force.
 func (s *AlertSync) Run(ctx context.Context, log *slog.Logger) {
-	interval := s.Interval
-	if interval <= 0 {
-		interval = 30 * time.Second
-	}
-	for {
+	poll.Every(ctx, s.Interval, func(ctx context.Context) {
 		changed, err := s.SyncOnce(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -313,10 +310,5 @@ func (s *AlertSync) Run(ctx context.Context, log *slog.Logger) {
 			m, _ := s.Current()
 			log.Info("fences and rules synced", "tenant", m.Tenant, "fence_version", m.FenceVersion)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
+	})
 }

@@ -58,3 +58,21 @@ func TestUntilStopsWhenContextEnds(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled naming the last failure", err)
 	}
 }
+
+func TestEveryRunsAtOnceThenEachIntervalUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	start := time.Now()
+	Every(ctx, 10*time.Millisecond, func(context.Context) {
+		calls++
+		if calls == 3 {
+			cancel()
+		}
+	})
+	if calls != 3 {
+		t.Fatalf("run called %d times, want 3 (the loop must stop once ctx ends)", calls)
+	}
+	if elapsed := time.Since(start); elapsed < 20*time.Millisecond {
+		t.Errorf("3 runs took %v, want at least two intervals between them", elapsed)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/geotrack/geotrack/internal/edgefilter"
+	"github.com/geotrack/geotrack/internal/poll"
 )
 
 // Synced is the copy of a tenant's preferences an edge node runs with.
@@ -139,11 +140,7 @@ func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
 
 // Run syncs every Interval until ctx ends; failures keep the copy in force.
 func (s *Syncer) Run(ctx context.Context, log *slog.Logger) {
-	interval := s.Interval
-	if interval <= 0 {
-		interval = 30 * time.Second
-	}
-	for {
+	poll.Every(ctx, s.Interval, func(ctx context.Context) {
 		changed, err := s.SyncOnce(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -152,12 +149,7 @@ func (s *Syncer) Run(ctx context.Context, log *slog.Logger) {
 			c, _ := s.Current()
 			log.Info("preferences synced", "tenant", c.Tenant, "version", c.Set.Version)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
+	})
 }
 
 type filterMemo struct {

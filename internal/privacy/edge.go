@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"regexp"
 	"time"
+
+	"github.com/geotrack/geotrack/internal/poll"
 )
 
 // EdgePurger is an edge node's Redis as the eraser needs it
@@ -134,11 +136,7 @@ func (e *EdgeEraser) do(ctx context.Context, method, target string, body []byte)
 
 // Run syncs every Interval until ctx ends.
 func (e *EdgeEraser) Run(ctx context.Context, log *slog.Logger) {
-	interval := e.Interval
-	if interval <= 0 {
-		interval = 30 * time.Second
-	}
-	for {
+	poll.Every(ctx, e.Interval, func(ctx context.Context) {
 		n, err := e.SyncOnce(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -146,10 +144,5 @@ func (e *EdgeEraser) Run(ctx context.Context, log *slog.Logger) {
 		case n > 0:
 			log.Info("erasures purged and confirmed", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
+	})
 }
