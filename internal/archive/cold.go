@@ -197,7 +197,7 @@ func (c *ColdStore) openPart(ctx context.Context, key string, minMS, maxMS int64
 		obj.Close()
 		return nil, fmt.Errorf("archive: stat %s: %w", key, err)
 	}
-	file, err := parquet.OpenFile(obj, info.Size, parquet.SkipBloomFilters(true), parquet.ReadBufferSize(coldReadBuffer))
+	file, err := openObject(obj, info.Size, parquet.SkipBloomFilters(true), parquet.ReadBufferSize(coldReadBuffer))
 	if err != nil {
 		obj.Close()
 		return nil, fmt.Errorf("archive: open %s: %w", key, err)
