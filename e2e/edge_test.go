@@ -307,14 +307,20 @@ func TestEdgeReplayWithinEpsilon(t *testing.T) {
 	}
 	ctx := context.Background()
 	waitFor(t, "the window to be flushed", 30*time.Second, func() bool { return e.client.ZCard(ctx, pendingKey).Val() == 0 })
+	// The flush stores the track's last fix (the simplifier always keeps
+	// it) a moment after the pending mark goes: wait for it in history.
 	var kept []fix.Fix
-	for _, p := range history(t, e.tr.URL, token(t, "acme", auth.RoleViewer, ""), "runner") {
-		f, err := fix.Decode(p, "")
-		if err != nil {
-			t.Fatal(err)
+	waitFor(t, "the track's last fix in history", 10*time.Second, func() bool {
+		kept = kept[:0]
+		for _, p := range history(t, e.tr.URL, token(t, "acme", auth.RoleViewer, ""), "runner") {
+			f, err := fix.Decode(p, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept = append(kept, f)
 		}
-		kept = append(kept, f)
-	}
+		return len(kept) > 0 && kept[len(kept)-1].TS.Equal(raw[len(raw)-1].TS)
+	})
 	// Every raw fix is kept locally for replay: `geotrack raw` gives them back.
 	out, err := exec.Command(binary, "raw", "--redis-url", e.redis.URL, "--device", "runner", "--since", "200000h").Output()
 	if err != nil {
