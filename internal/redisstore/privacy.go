@@ -207,6 +207,8 @@ func (p *Privacy) EraseDevice(ctx context.Context, tenant, device string) (map[s
 			erased[family(rest)] += int(n)
 			return err
 		}
+		// Per-event seen keys of releases before the compact dedup marks
+		// (their name holds the event source and id).
 		if strings.HasPrefix(rest, "seen:") {
 			if containsWord(rest, device) {
 				n, err := c.Del(ctx, key).Result()
