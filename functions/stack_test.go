@@ -158,8 +158,8 @@ func TestStackEntries(t *testing.T) {
 
 			cfgKeys := envKeys(t, spec.Config)
 			for k := range f.Environment {
-				if !cfgKeys[k] && !runtimeKeys[k] {
-					t.Errorf("environment %s is read by neither %T nor httpkit.Env", k, spec.Config)
+				if !cfgKeys[k] && !runtimeKeys[k] && !goRuntimeKeys[k] {
+					t.Errorf("environment %s is read by neither %T nor httpkit.Env nor the Go runtime", k, spec.Config)
 				}
 			}
 
@@ -238,3 +238,6 @@ func TestStackSecretsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// goRuntimeKeys are read by the Go runtime itself (package runtime).
+var goRuntimeKeys = map[string]bool{"GOMEMLIMIT": true, "GOGC": true, "GOMAXPROCS": true}
