@@ -132,7 +132,8 @@ func protocolAcceptor(ctx context.Context, d *Deps, name string, rc config.Redis
 		return &Built{Ready: ready, Close: stop, ReadyDetail: d.preferencesDetail}, pipeline, verifier, nil
 	}
 	pipeline, ready, verifier, err := cloudPipeline(d, rc, ac, sc,
-		redisstore.Options{HistoryRetention: acc.HistoryRetention, DedupTTL: acc.DedupTTL, KeepOld: acc.ArchiveTier.Enabled()}, "urn:geotrack:"+name)
+		redisstore.Options{HistoryRetention: acc.HistoryRetention, DedupTTL: acc.DedupTTL, KeepOld: acc.ArchiveTier.Enabled(),
+			DeviceQuota: acc.DeviceQuota}, "urn:geotrack:"+name)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/geotrack/geotrack/internal/auth"
@@ -168,6 +169,18 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	}
 	if res.TooOld > 0 {
 		summary.Hint = fmt.Sprintf("%d fixes are older than the history retention (HISTORY_RETENTION) and were not stored", res.TooOld)
+	}
+	if res.OverQuota > 0 {
+		summary.OverQuota = res.OverQuota
+		reason := intake.DeviceQuotaReached(p.Tenant, res.DeviceQuota)
+		hint := fmt.Sprintf("%s: %d fixes of new devices were not stored", reason, res.OverQuota)
+		if summary.Hint != "" {
+			hint = summary.Hint + "; " + hint
+		}
+		summary.Hint = hint
+		if summary.Status() == http.StatusForbidden {
+			summary.Error = reason
+		}
 	}
 	if res.Conflicts > 0 {
 		pl.logConflicts(ctx, p.Tenant, groups, res)

@@ -40,6 +40,10 @@ type Options struct {
 	// neither trims history nor lets it expire; the archiver trims
 	// (TrimArchived).
 	KeepOld bool
+	// DeviceQuota caps the devices a tenant holds (0: no cap); a tenant's
+	// override (Policies.SetQuotas) wins. A new device beyond it is
+	// refused: its fixes are not stored (GroupResult.OverQuota).
+	DeviceQuota int
 }
 
 // Store is the Redis hot store; it is safe for concurrent use.
