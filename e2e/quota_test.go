@@ -88,6 +88,9 @@ func TestQuotaDevices(t *testing.T) {
 			t.Fatalf("%s: %s; want %q", st.name, r.Body, st.message)
 		}
 	}
+	if got := scrapeMetric(t, ingest.URL, "geotrack_ingest_over_quota_total"); got != 4 {
+		t.Fatalf("geotrack_ingest_over_quota_total = %g, want 4 (one refused fix in each of four requests)", got)
+	}
 	// A device protocol answers the same 403 with the reason.
 	q := url.Values{"id": {"tracker-9"}, "lat": {"48.2"}, "lon": {"16.3"}, "timestamp": {fmt.Sprint(time.Now().Unix() - 5)},
 		"token": {token(t, "acme", auth.RoleDevice, "tracker-9")}}

@@ -137,6 +137,7 @@ func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfi
 	}
 	if d.Metrics != nil {
 		pl.Conflicts = cloud.NewConflictCounter(d.Metrics)
+		pl.OverQuota = cloud.NewOverQuotaCounter(d.Metrics)
 		pl.Dropped = cloud.NewDroppedCounter(d.Metrics)
 	}
 	// Tracking preferences (paused devices, privacy zones) apply here when
