@@ -148,7 +148,9 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	store, ready, verifier, err := hotStore(d, rc, ac, redisstore.Options{HistoryRetention: ec.HistoryRetention})
+	// DeviceQuota -1: the node keeps a copy of what it forwards; the
+	// cloud's ingest enforces the tenant's device quota.
+	store, ready, verifier, err := hotStore(d, rc, ac, redisstore.Options{HistoryRetention: ec.HistoryRetention, DeviceQuota: -1})
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

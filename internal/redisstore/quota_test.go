@@ -100,6 +100,15 @@ func testDeviceQuota(t *testing.T, plain *Store, tenant string) {
 	if h := allHistory(t, s, tenant, "d1"); len(h) != 2 {
 		t.Fatalf("d1 has %d points, want 2", len(h))
 	}
+	// An edge node's store (DeviceQuota < 0) keeps what it forwards, even
+	// with an override in its Redis: the cloud enforces.
+	if err := policies.SetQuota(ctx, tenant, QuotaDevices, 1); err != nil {
+		t.Fatal(err)
+	}
+	edge := New(plain.client, Options{DeviceQuota: -1})
+	if res := save(t, edge, tenant, at(time.Minute), Group{Fixes: []fix.Fix{one("d9", 6*time.Second)}}); res.Accepted != 1 || res.OverQuota != 0 {
+		t.Fatalf("edge store: accepted %d, over quota %d; want 1, 0", res.Accepted, res.OverQuota)
+	}
 }
 
 // testDeviceQuotaManyNew: one call of many new devices (more than the

@@ -14,7 +14,8 @@
 -- ARGV[8] tenant, ARGV[9] event slots, ARGV[10] the tenant's key prefix
 -- ("gt:{T}:"), ARGV[11] bucket width (ms), ARGV[12] keep old (1: no trim,
 -- no expiry: an archiver trims), ARGV[13] the device quota (0 = none;
--- the tenant's override, field "devices" of <prefix>limits, wins), ARGV[14]
+-- the tenant's override, field "devices" of <prefix>limits, wins; < 0:
+-- not enforced at all, an edge node's copy), ARGV[14]
 -- the groups and their fixes packed in one binary string (big-endian; one argument instead of eight
 -- per fix, which Redis and the client would each convert), then per event
 -- slot: type, source, traceparent.
@@ -126,14 +127,14 @@ end
 
 -- Device quota (see the top): refused[dev] = true for a new device beyond it.
 local refused, anyRefused = {}, false
-local quota = 0
+local quota
 do
   local fresh = {}
   for _, dev in ipairs(devList) do
     if prevTS[dev] < 0 then fresh[#fresh + 1] = dev end
   end
-  if #fresh > 0 then
-    quota = tonumber(ARGV[13]) or 0
+  quota = tonumber(ARGV[13]) or 0
+  if #fresh > 0 and quota >= 0 then
     local override = tonumber(redis.call('HGET', keyBase .. 'limits', 'devices') or '')
     if override and override > 0 then quota = override end
     if quota > 0 then
@@ -496,5 +497,5 @@ for slot = 1, slots do
   end
 end
 
-out[#out + 1] = quota
+out[#out + 1] = math.max(quota, 0)
 return out

@@ -42,7 +42,9 @@ type Options struct {
 	KeepOld bool
 	// DeviceQuota caps the devices a tenant holds (0: no cap); a tenant's
 	// override (Policies.SetQuotas) wins. A new device beyond it is
-	// refused: its fixes are not stored (GroupResult.OverQuota).
+	// refused: its fixes are not stored (GroupResult.OverQuota). Negative:
+	// not enforced, not even an override (an edge node's copy of what it
+	// forwards; the cloud enforces).
 	DeviceQuota int
 }
 
