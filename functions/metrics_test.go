@@ -25,7 +25,7 @@ func TestEachProcessExportsItsOwnMetrics(t *testing.T) {
 		not      []string // series prefixes it must not export
 	}{
 		{"position", nil, []string{"geotrack_edge_", "geotrack_owntracks_", "geotrack_outbox_", "geotrack_forward", "geotrack_ingest_"}},
-		{"ingest", []string{"geotrack_ingest_duplicate_conflicts_total"}, []string{"geotrack_edge_", "geotrack_owntracks_", "geotrack_outbox_", "geotrack_forward"}},
+		{"ingest", []string{"geotrack_ingest_duplicate_conflicts_total", "geotrack_ingest_over_quota_total"}, []string{"geotrack_edge_", "geotrack_owntracks_", "geotrack_outbox_", "geotrack_forward"}},
 		{"edge-ingest", []string{"geotrack_edge_received_total", "geotrack_outbox_"}, []string{"geotrack_owntracks_", "geotrack_forward"}},
 		// owntracks counts by message type: its series appear with the first message.
 		{"owntracks", nil, []string{"geotrack_edge_", "geotrack_forward"}},

@@ -34,7 +34,8 @@ func buildIngest(ctx context.Context, d *Deps) (*Built, error) {
 		return nil, err
 	}
 	pipeline, ready, verifier, err := cloudPipeline(d, cfg.Redis, cfg.Config, cfg.SinkConfig,
-		redisstore.Options{HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL, KeepOld: cfg.ArchiveTier.Enabled()}, cfg.Source)
+		redisstore.Options{HistoryRetention: cfg.HistoryRetention, DedupTTL: cfg.DedupTTL, KeepOld: cfg.ArchiveTier.Enabled(),
+			DeviceQuota: cfg.DeviceQuota}, cfg.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +137,7 @@ func cloudPipeline(d *Deps, rc config.Redis, ac auth.Config, sc events.SinkConfi
 	}
 	if d.Metrics != nil {
 		pl.Conflicts = cloud.NewConflictCounter(d.Metrics)
+		pl.OverQuota = cloud.NewOverQuotaCounter(d.Metrics)
 		pl.Dropped = cloud.NewDroppedCounter(d.Metrics)
 	}
 	// Tracking preferences (paused devices, privacy zones) apply here when

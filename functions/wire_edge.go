@@ -132,7 +132,8 @@ func protocolAcceptor(ctx context.Context, d *Deps, name string, rc config.Redis
 		return &Built{Ready: ready, Close: stop, ReadyDetail: d.preferencesDetail}, pipeline, verifier, nil
 	}
 	pipeline, ready, verifier, err := cloudPipeline(d, rc, ac, sc,
-		redisstore.Options{HistoryRetention: acc.HistoryRetention, DedupTTL: acc.DedupTTL, KeepOld: acc.ArchiveTier.Enabled()}, "urn:geotrack:"+name)
+		redisstore.Options{HistoryRetention: acc.HistoryRetention, DedupTTL: acc.DedupTTL, KeepOld: acc.ArchiveTier.Enabled(),
+			DeviceQuota: acc.DeviceQuota}, "urn:geotrack:"+name)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -147,7 +148,9 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	store, ready, verifier, err := hotStore(d, rc, ac, redisstore.Options{HistoryRetention: ec.HistoryRetention})
+	// DeviceQuota -1: the node keeps a copy of what it forwards; the
+	// cloud's ingest enforces the tenant's device quota.
+	store, ready, verifier, err := hotStore(d, rc, ac, redisstore.Options{HistoryRetention: ec.HistoryRetention, DeviceQuota: -1})
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

@@ -24,7 +24,7 @@ func buildGeofences(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: geofences.New(&geofence.Service{Store: store, Quota: cfg.Quota, Changes: store}, verifier), Ready: ready}, nil
+	return &Built{Handler: geofences.New(&geofence.Service{Store: store, Quota: cfg.Quota, Overrides: store, Changes: store}, verifier), Ready: ready}, nil
 }
 
 func buildGeofenceDetect(ctx context.Context, d *Deps) (*Built, error) {

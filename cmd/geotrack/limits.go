@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(command{name: "limits", summary: "show or set a tenant's rate-limit overrides: --redis-url U --tenant T [--rate R --burst B] [--device-rate R --device-burst B] [--fixes-rate R --fixes-burst B] [--clear]", run: runLimits})
+	register(command{name: "limits", summary: "show or set a tenant's rate-limit and quota overrides: --redis-url U --tenant T [--rate R --burst B] [--device-rate R --device-burst B] [--fixes-rate R --fixes-burst B] [--devices N] [--fences N] [--rules N] [--clear]", run: runLimits})
 }
 
 func runLimits(ctx context.Context, args []string) error {
@@ -37,9 +37,33 @@ func limits(ctx context.Context, args []string, out io.Writer) error {
 	deviceBurst := fs.Int("device-burst", 0, "burst of each device's bucket")
 	fixesRate := fs.Float64("fixes-rate", 0, "fixes/s the tenant may store through ingest and edge-ingest (0: the RATE_LIMIT_TENANT_FIXES default)")
 	fixesBurst := fs.Int("fixes-burst", 0, "burst of the tenant's fixes bucket")
-	clear := fs.Bool("clear", false, "remove the tenant's overrides")
+	devices := fs.Int("devices", 0, "devices the tenant may hold (0: back to the DEVICE_QUOTA default)")
+	fences := fs.Int("fences", 0, "fences the tenant may hold (0: back to the GEOFENCE_QUOTA default)")
+	rules := fs.Int("rules", 0, "alert rules the tenant may hold (0: back to the default, 1000)")
+	clear := fs.Bool("clear", false, "remove the tenant's overrides (rates and quotas)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	// A quota flag given (even 0, which removes the override) is applied
+	// on its own; the rates are replaced together, as before.
+	quotas := map[redisstore.QuotaField]int{}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "devices":
+			quotas[redisstore.QuotaDevices] = *devices
+		case "fences":
+			quotas[redisstore.QuotaFences] = *fences
+		case "rules":
+			quotas[redisstore.QuotaRules] = *rules
+		}
+	})
+	for field, n := range quotas {
+		if n < 0 {
+			return fmt.Errorf("limits: --%s must not be negative (0 removes the override)", field)
+		}
+	}
+	if *clear && len(quotas) > 0 {
+		return errors.New("limits: --clear takes no quotas")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("limits: unexpected argument %q", fs.Arg(0))
@@ -73,6 +97,20 @@ func limits(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("limits: %w", err)
 		}
 	}
+	if *clear {
+		quotas = map[redisstore.QuotaField]int{redisstore.QuotaDevices: 0, redisstore.QuotaFences: 0, redisstore.QuotaRules: 0}
+	}
+	for _, field := range []redisstore.QuotaField{redisstore.QuotaDevices, redisstore.QuotaFences, redisstore.QuotaRules} {
+		if n, ok := quotas[field]; ok {
+			if err := store.SetQuota(ctx, *tenant, field, n); err != nil {
+				return fmt.Errorf("limits: %w", err)
+			}
+		}
+	}
+	q, err := store.Quotas(ctx, *tenant)
+	if err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
 	pol, err := store.Policy(ctx, *tenant, time.Now())
 	if err != nil {
 		return fmt.Errorf("limits: %w", err)
@@ -86,7 +124,10 @@ func limits(ctx context.Context, args []string, out io.Writer) error {
 		TenantOverride *rateJSON `json:"tenant_override,omitempty"`
 		DeviceOverride *rateJSON `json:"device_override,omitempty"`
 		FixesOverride  *rateJSON `json:"fixes_override,omitempty"`
-	}{Name: *tenant}
+		DeviceQuota    int       `json:"device_quota,omitempty"`
+		FenceQuota     int       `json:"fence_quota,omitempty"`
+		RuleQuota      int       `json:"rule_quota,omitempty"`
+	}{Name: *tenant, DeviceQuota: q.Devices, FenceQuota: q.Fences, RuleQuota: q.Rules}
 	if r := pol.Limits.Tenant; r.PerSecond > 0 {
 		shown.TenantOverride = &rateJSON{r.PerSecond, r.Burst}
 	}

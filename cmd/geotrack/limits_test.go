@@ -30,6 +30,16 @@ func TestLimitsSetsShowsAndClears(t *testing.T) {
 		{"rate without burst", []string{"--rate", "1"}, "", "--burst"},
 		{"negative", []string{"--rate", "-1", "--burst", "1"}, "", "negative"},
 		{"clear with a rate", []string{"--clear", "--rate", "1", "--burst", "1"}, "", "--clear"},
+		{"quotas next to the rates", []string{"--devices", "3", "--fences", "10", "--rules", "5"},
+			`{"tenant":"acme","tenant_override":{"per_second":100,"burst":200},"device_override":{"per_second":2,"burst":5},"fixes_override":{"per_second":5000,"burst":10000},"device_quota":3,"fence_quota":10,"rule_quota":5}`, ""},
+		{"rates replaced, quotas kept", []string{"--rate", "7", "--burst", "8"},
+			`{"tenant":"acme","tenant_override":{"per_second":7,"burst":8},"device_quota":3,"fence_quota":10,"rule_quota":5}`, ""},
+		{"one quota back to its default", []string{"--fences", "0"},
+			`{"tenant":"acme","tenant_override":{"per_second":7,"burst":8},"device_quota":3,"rule_quota":5}`, ""},
+		{"negative devices", []string{"--devices", "-1"}, "", "--devices must not be negative"},
+		{"negative rules", []string{"--rules", "-5"}, "", "--rules must not be negative"},
+		{"devices not a number", []string{"--devices", "many"}, "", "invalid value"},
+		{"clear with a quota", []string{"--clear", "--devices", "1"}, "", "--clear takes no quotas"},
 		{"clear", []string{"--clear"}, `{"tenant":"acme"}`, ""},
 	}
 	for _, tc := range cases {

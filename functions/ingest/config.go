@@ -12,7 +12,10 @@ import (
 type Config struct {
 	HistoryRetention time.Duration `envconfig:"HISTORY_RETENTION" default:"168h"`
 	DedupTTL         time.Duration `envconfig:"DEDUP_TTL" default:"24h"`
-	Source           string        `envconfig:"EVENT_SOURCE" default:"urn:geotrack:ingest"`
+	// DeviceQuota caps the devices per tenant (0: none); a tenant's
+	// override (geotrack limits --devices) wins.
+	DeviceQuota int    `envconfig:"DEVICE_QUOTA" default:"0"`
+	Source      string `envconfig:"EVENT_SOURCE" default:"urn:geotrack:ingest"`
 	config.Redis
 	auth.Config
 	events.SinkConfig

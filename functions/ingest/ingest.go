@@ -67,6 +67,6 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, err // its status (a 403, an outage's 503), else a retryable 500
 	}
 	httpkit.LoggerFrom(ctx).Debug("ingested", "tenant", p.Tenant, "accepted", summary.Accepted,
-		"duplicates", summary.Duplicates, "too_old", summary.TooOld, "rejected", len(summary.Rejected))
+		"duplicates", summary.Duplicates, "too_old", summary.TooOld, "over_quota", summary.OverQuota, "rejected", len(summary.Rejected))
 	return httpkit.JSON(summary.Status(), summary), nil
 }

@@ -95,6 +95,9 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, err
 	}
 	if summary.Status() >= 400 {
+		if summary.Error != "" { // e.g. the tenant's device quota
+			return httpkit.ErrorResponse(summary.Status(), summary.Error), nil
+		}
 		return httpkit.ErrorResponse(summary.Status(), summary.Rejected[0].Error), nil
 	}
 	return handler.Response{StatusCode: http.StatusOK}, nil

@@ -103,6 +103,9 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, err
 	}
 	if summary.Status() >= 400 {
+		if summary.Error != "" { // e.g. the tenant's device quota
+			return httpkit.ErrorResponse(summary.Status(), summary.Error), nil
+		}
 		return httpkit.JSON(summary.Status(), map[string]any{"error": joinRejections(summary.Rejected), "rejected": summary.Rejected}), nil
 	}
 	// The app treats any 2xx as delivered and shows the array's contents

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/geotrack/geotrack/internal/auth"
@@ -49,6 +50,9 @@ type Pipeline struct {
 	// Conflicts counts duplicate event ids delivered with other data
 	// (NewConflictCounter); nil: they are only logged.
 	Conflicts *metrics.Counter
+	// OverQuota counts fixes refused by the tenant's device quota
+	// (NewOverQuotaCounter); nil: only the reply says.
+	OverQuota *metrics.Counter
 	// Gate, when set, drops the fixes preferences exclude before anything
 	// is stored (counted in Dropped, by reason).
 	Gate    Gate
@@ -91,6 +95,12 @@ func (pl *Pipeline) trim(ctx context.Context, tenant string, groups []intake.Gro
 			}
 		}
 	}
+}
+
+// NewOverQuotaCounter registers geotrack_ingest_over_quota_total.
+func NewOverQuotaCounter(r *metrics.Registry) *metrics.Counter {
+	return r.NewCounter("geotrack_ingest_over_quota_total",
+		"Valid fixes not stored because their device is new and its tenant holds its device quota (DEVICE_QUOTA or the tenant's override).")
 }
 
 // NewDroppedCounter registers geotrack_ingest_dropped_total{reason}.
@@ -168,6 +178,21 @@ func (pl *Pipeline) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	}
 	if res.TooOld > 0 {
 		summary.Hint = fmt.Sprintf("%d fixes are older than the history retention (HISTORY_RETENTION) and were not stored", res.TooOld)
+	}
+	if res.OverQuota > 0 {
+		if pl.OverQuota != nil {
+			pl.OverQuota.Add(float64(res.OverQuota))
+		}
+		summary.OverQuota = res.OverQuota
+		reason := intake.DeviceQuotaReached(p.Tenant, res.DeviceQuota)
+		hint := fmt.Sprintf("%s: %d fixes of new devices were not stored", reason, res.OverQuota)
+		if summary.Hint != "" {
+			hint = summary.Hint + "; " + hint
+		}
+		summary.Hint = hint
+		if summary.Status() == http.StatusForbidden {
+			summary.Error = reason
+		}
 	}
 	if res.Conflicts > 0 {
 		pl.logConflicts(ctx, p.Tenant, groups, res)

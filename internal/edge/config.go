@@ -53,6 +53,10 @@ func (e Edge) AlertsAtEdge() bool { return e.RulesURL != "" }
 type Acceptance struct {
 	EdgeMode bool          `envconfig:"EDGE_MODE"`
 	DedupTTL time.Duration `envconfig:"DEDUP_TTL" default:"24h"`
+	// DeviceQuota (cloud mode): devices per tenant, 0 = no cap; a tenant's
+	// override (geotrack limits --devices) wins. An edge node does not
+	// enforce it: the cloud's ingest does when the node forwards.
+	DeviceQuota int `envconfig:"DEVICE_QUOTA" default:"0"`
 	Edge
 	// ArchiveTier (S3_ENDPOINT set, cloud mode): old fixes are kept for the
 	// archiver.

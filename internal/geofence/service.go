@@ -33,10 +33,18 @@ type Store interface {
 	DeleteFence(ctx context.Context, tenant, id string) (bool, error)
 }
 
+// QuotaOverrides reads the operator's per-tenant fence quota (0: none; set
+// with geotrack limits --fences), which wins over Service.Quota.
+type QuotaOverrides interface {
+	FenceQuota(ctx context.Context, tenant string) (int, error)
+}
+
 // Service manages fences: validation, ids, quota.
 type Service struct {
 	Store Store
 	Quota int // fences per tenant (DefaultQuota when 0)
+	// Overrides, when set, gives a tenant's own quota.
+	Overrides QuotaOverrides
 	// Changes is the versioned change log an edge node syncs from (GET
 	// ?since=); nil refuses that read.
 	Changes FenceSource
@@ -106,13 +114,26 @@ func (s *Service) put(ctx context.Context, tenant string, fences []Fence, collec
 	if quota <= 0 {
 		quota = DefaultQuota
 	}
+	source := "GEOFENCE_QUOTA"
+	if s.Overrides != nil {
+		own, err := s.Overrides.FenceQuota(ctx, tenant)
+		if err != nil {
+			return nil, fmt.Errorf("fence quota: %w", err)
+		}
+		if own > 0 {
+			quota, source = own, "the fence quota of tenant "+tenant
+		}
+	}
 	if err := s.Store.PutFences(ctx, tenant, stored, quota); err != nil {
 		if errors.Is(err, ErrQuota) {
 			field := "body"
 			if collection {
 				field = "features"
 			}
-			return nil, fieldErr(field, "%v (GEOFENCE_QUOTA is %d per tenant)", err, quota)
+			if source == "GEOFENCE_QUOTA" {
+				return nil, fieldErr(field, "%v (GEOFENCE_QUOTA is %d per tenant)", err, quota)
+			}
+			return nil, fieldErr(field, "%v (%s is %d)", err, source, quota)
 		}
 		return nil, fmt.Errorf("store fences: %w", err)
 	}

@@ -50,7 +50,7 @@ type Announce struct {
 var ErrOutboxFull = errors.New("event outbox full")
 
 // GroupResult is what storing one Group did. For a duplicate event nothing
-// is stored and DupFixes counts all its fixes, so Accepted+DupFixes+TooOld
+// is stored and DupFixes counts all its fixes, so Accepted+DupFixes+TooOld+OverQuota
 // is always len(Fixes).
 type GroupResult struct {
 	Duplicate bool
@@ -62,17 +62,22 @@ type GroupResult struct {
 	// TooOld counts fixes older than the history retention: not stored,
 	// since retention would delete them at once.
 	TooOld int
+	// OverQuota counts fixes of devices refused by the tenant's device
+	// quota (new devices beyond it): not stored.
+	OverQuota int
 	// Stored tells, per fix of the group, whether this call stored it (false
 	// for a fix already in history, a fix too old and every fix of a
 	// duplicate event).
 	Stored []bool
 }
 
-// SaveResult sums GroupResults: Accepted+Duplicates+TooOld is the number of
+// SaveResult sums GroupResults: Accepted+Duplicates+TooOld+OverQuota is the number of
 // fixes; Conflicts counts the groups with Conflict.
 type SaveResult struct {
-	Accepted, Duplicates, TooOld, Conflicts int
-	PerGroup                                []GroupResult
+	Accepted, Duplicates, TooOld, Conflicts, OverQuota int
+	PerGroup                                           []GroupResult
+	// DeviceQuota is the tenant's device quota when OverQuota > 0.
+	DeviceQuota int
 }
 
 // Rejection reports one fix (or one event) that was not accepted.
@@ -90,8 +95,14 @@ type Summary struct {
 	// TooOld counts valid fixes older than the history retention: not
 	// stored (and not in Accepted), since retention would delete them at
 	// once. Hint then says so in words.
-	TooOld int    `json:"too_old,omitempty"`
-	Hint   string `json:"hint,omitempty"`
+	TooOld int `json:"too_old,omitempty"`
+	// OverQuota counts valid fixes of new devices refused because the
+	// tenant holds its device quota: not stored. Hint (and Error, when
+	// nothing else of the request was stored) names the quota.
+	OverQuota int    `json:"over_quota,omitempty"`
+	Hint      string `json:"hint,omitempty"`
+	// Error is set with a 4xx Status: why nothing was stored.
+	Error string `json:"error,omitempty"`
 	// Fixes dropped by reason: the edge filters' reasons, and in both tiers
 	// paused and privacy_zone (tracking preferences). Forwarded, edge only:
 	// fixes queued for the cloud by this request (possibly earlier ones the
@@ -101,10 +112,18 @@ type Summary struct {
 }
 
 // Status is the HTTP status for s: 400 when nothing was accepted because
-// something was rejected, else 202 (the Knative contract for "no reply").
+// something was rejected, 403 when nothing was stored because every valid
+// fix belongs to a new device beyond the tenant's device quota (a client
+// retrying unchanged gets the same answer; an operator raising the quota
+// fixes it), else 202 (the Knative contract for "no reply").
 func (s Summary) Status() int {
-	if s.Accepted == 0 && s.Duplicates == 0 && s.TooOld == 0 && len(s.Rejected) > 0 {
-		return http.StatusBadRequest
+	if s.Accepted == 0 && s.Duplicates == 0 && s.TooOld == 0 {
+		if len(s.Rejected) > 0 {
+			return http.StatusBadRequest
+		}
+		if s.OverQuota > 0 {
+			return http.StatusForbidden
+		}
 	}
 	return http.StatusAccepted
 }
@@ -279,4 +298,10 @@ func (g Group) Groups() []Group {
 		return nil
 	}
 	return []Group{g}
+}
+
+// DeviceQuotaReached is the reason a new device of tenant is refused when
+// the tenant holds quota devices.
+func DeviceQuotaReached(tenant string, quota int) string {
+	return fmt.Sprintf("device quota of tenant %s reached (%d devices)", tenant, quota)
 }

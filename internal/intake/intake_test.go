@@ -462,6 +462,10 @@ func TestSummaryStatus(t *testing.T) {
 		{"duplicate and rejected", intake.Summary{Duplicates: 1, Rejected: rej}, http.StatusAccepted},
 		{"rejected with drops", intake.Summary{Rejected: rej, Dropped: map[string]int{"accuracy": 1}}, http.StatusBadRequest},
 		{"dropped only", intake.Summary{Dropped: map[string]int{"accuracy": 1}}, http.StatusAccepted},
+		{"over the device quota only", intake.Summary{OverQuota: 2}, http.StatusForbidden},
+		{"over the device quota and accepted", intake.Summary{OverQuota: 2, Accepted: 1}, http.StatusAccepted},
+		{"over the device quota and duplicates", intake.Summary{OverQuota: 2, Duplicates: 1}, http.StatusAccepted},
+		{"over the device quota and rejected", intake.Summary{OverQuota: 1, Rejected: rej}, http.StatusBadRequest},
 	}
 	for _, tc := range cases {
 		if got := tc.s.Status(); got != tc.want {

@@ -138,9 +138,18 @@ func (a *Alerts) PutRule(ctx context.Context, tenant string, r alert.Rule) error
 	if err != nil {
 		return fmt.Errorf("redisstore: put rule: %w", err)
 	}
-	if n >= MaxRules {
+	// The operator's override (geotrack limits --rules) wins over MaxRules.
+	q, err := readQuotas(ctx, a.client, limitsKey(a.prefix, tenant), tenant)
+	if err != nil {
+		return fmt.Errorf("redisstore: put rule: %w", err)
+	}
+	limit := int64(MaxRules)
+	if q.Rules > 0 {
+		limit = int64(q.Rules)
+	}
+	if n >= limit {
 		if exists, _ := a.client.HExists(ctx, k.rules(), r.ID).Result(); !exists {
-			return fmt.Errorf("%w: the tenant has %d rules, the limit", alert.ErrTooManyRules, MaxRules)
+			return fmt.Errorf("%w: the tenant has %d rules, the limit (rule quota of tenant %s)", alert.ErrTooManyRules, n, tenant)
 		}
 	}
 	// The tenant is listed first: a rule is never invisible to the sweep.

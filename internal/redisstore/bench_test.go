@@ -102,3 +102,36 @@ func BenchmarkEncode1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSaveNewDevices saves 1000 fixes of 1000 devices never seen before
+// per op: the case where the device quota is checked (one HGET, and with a
+// quota one SCARD; "full" also SMISMEMBERs and refuses them all).
+func BenchmarkSaveNewDevices(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		quota int
+	}{{"no quota", 0}, {"quota with room", 1 << 30}, {"quota full", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := New(benchStore(b).client, Options{DeviceQuota: bc.quota})
+			ctx := context.Background()
+			now := time.Now()
+			if bc.quota == 1 {
+				save := []Group{{Fixes: []fix.Fix{mkFix("first", now.Add(-time.Hour), 48, 11)}}}
+				if _, err := s.Save(ctx, "bench", save, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			batch := make([]fix.Fix, 1000)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range batch {
+					batch[j] = mkFix(fmt.Sprintf("dev-%d-%d", i, j), now.Add(-time.Hour), 48+float64(j)/10000, 11)
+				}
+				if _, err := s.Save(ctx, "bench", []Group{{Fixes: batch}}, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -141,9 +141,13 @@ func (c *committer) run(s *Store, tenant string, batch []*saveCall) {
 			for _, g := range r.PerGroup {
 				r.Accepted += g.Accepted
 				r.Duplicates += g.DupFixes
+				r.OverQuota += g.OverQuota
 				if g.Conflict {
 					r.Conflicts++
 				}
+			}
+			if r.OverQuota > 0 {
+				r.DeviceQuota = res.DeviceQuota
 			}
 			b.res = r
 		}

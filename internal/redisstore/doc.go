@@ -13,7 +13,8 @@
 //	gt:{T}:hb:<n>:<device>  STRING history bucket n (10 minutes from n×10 min): binary records
 //	gt:{T}:sm:<n>           HASH c, s: CloudEvent dedup bucket n (DedupTTL wide): marks, shards
 //	gt:{T}:sd:<n>:<g>:<i>   HASH (listpack) 6-byte fingerprint of source+id -> time slot, digest
-//	gt:{T}:devices          SET of device ids
+//	gt:{T}:devices          SET of device ids (at most Options.DeviceQuota, or the override)
+//	gt:{T}:limits           HASH the operator's overrides: rates (tokens.go) and quotas devices, fences, rules (quotas.go)
 //	gt:{T}:events           STREAM, the tenant's event outbox (see Announce)
 //	gt:events:tenants       SET of tenants with an event outbox (no hash tag)
 //

@@ -255,8 +255,11 @@ func (s *Store) saveNow(ctx context.Context, tenant string, groups []prepared, n
 	}
 
 	for i, c := range chunks {
-		if len(replies[i]) != resultsPerGroup*c.groups {
+		if len(replies[i]) != resultsPerGroup*c.groups+1 {
 			return SaveResult{}, fmt.Errorf("redisstore: save: script returned %d values for %d groups", len(replies[i]), c.groups)
+		}
+		if q, _ := replies[i][resultsPerGroup*c.groups].(int64); q > 0 {
+			res.DeviceQuota = int(q)
 		}
 		for g := 0; g < c.groups; g++ {
 			r := replies[i][resultsPerGroup*g:]
@@ -265,14 +268,16 @@ func (s *Store) saveNow(ctx context.Context, tenant string, groups []prepared, n
 			dupFixes, _ := r[2].(int64)
 			flags, _ := r[3].(string)
 			conflict, _ := r[4].(int64)
+			overQuota, _ := r[5].(int64)
 			gr := GroupResult{Duplicate: dup == 1, Conflict: conflict == 1, Accepted: int(accepted), DupFixes: int(dupFixes),
-				Stored: make([]bool, len(groups[c.firstGroup+g].Fixes))}
+				OverQuota: int(overQuota), Stored: make([]bool, len(groups[c.firstGroup+g].Fixes))}
 			for k := 0; k < len(flags) && k < len(gr.Stored); k++ {
 				gr.Stored[k] = flags[k] == '1'
 			}
 			res.PerGroup[c.firstGroup+g] = gr
 			res.Accepted += gr.Accepted
 			res.Duplicates += gr.DupFixes
+			res.OverQuota += gr.OverQuota
 			if gr.Conflict {
 				res.Conflicts++
 			}
@@ -281,8 +286,9 @@ func (s *Store) saveNow(ctx context.Context, tenant string, groups []prepared, n
 	return res, nil
 }
 
-// resultsPerGroup is how many values save.lua returns per group.
-const resultsPerGroup = 5
+// resultsPerGroup is how many values save.lua returns per group (then one
+// more: the device quota it applied).
+const resultsPerGroup = 6
 
 // runPipelined sends all chunks with EVALSHA in one pipeline; chunks that
 // failed with NOSCRIPT did not run at all, so they are safely re-sent with
@@ -325,7 +331,7 @@ type chunk struct {
 	groups     int
 	fixes      int
 	bytes      int
-	packed     []byte // the groups, packed for save.lua (ARGV[13])
+	packed     []byte // the groups, packed for save.lua (ARGV[14])
 }
 
 // encode validates the fixes and packs groups into chunks (see save.lua for
@@ -342,7 +348,7 @@ func (s *Store) encode(k tenantKeys, groups []prepared, now time.Time) ([]chunk,
 			keepOld = 1
 		}
 		return []any{nowMS, nowMS - retention, retention, s.opts.DedupTTL.Milliseconds(), 0,
-			0, s.opts.EventOutboxMaxLen, k.tenant, 0, k.base, bucketMS, keepOld}
+			0, s.opts.EventOutboxMaxLen, k.tenant, 0, k.base, bucketMS, keepOld, s.opts.DeviceQuota}
 	}
 	newChunk := func(first int) chunk {
 		return chunk{keys: []string{k.geo(), k.last(), k.lastTS(), k.devices()}, args: header(), firstGroup: first}

@@ -13,8 +13,10 @@
 -- ARGV[6] event outbox KEYS index (0 = no events), ARGV[7] its capacity,
 -- ARGV[8] tenant, ARGV[9] event slots, ARGV[10] the tenant's key prefix
 -- ("gt:{T}:"), ARGV[11] bucket width (ms), ARGV[12] keep old (1: no trim,
--- no expiry: an archiver trims), ARGV[13] the groups and their fixes
--- packed in one binary string (big-endian; one argument instead of eight
+-- no expiry: an archiver trims), ARGV[13] the device quota (0 = none;
+-- the tenant's override, field "devices" of <prefix>limits, wins; < 0:
+-- not enforced at all, an edge node's copy), ARGV[14]
+-- the groups and their fixes packed in one binary string (big-endian; one argument instead of eight
 -- per fix, which Redis and the client would each convert), then per event
 -- slot: type, source, traceparent.
 --
@@ -28,8 +30,18 @@
 -- its binary record, appended to its bucket as it is.
 --
 -- Returns per group: duplicate (0/1), accepted fixes, duplicate fixes, a
--- string with one character per fix ('1' stored now, '0' a duplicate), and
--- conflict (1: a duplicate event id whose data differs from the first's).
+-- string with one character per fix ('1' stored now, '0' a duplicate, '2'
+-- refused: its device is new and the tenant's device quota is reached),
+-- conflict (1: a duplicate event id whose data differs from the first's)
+-- and the refused fixes; then, once, the device quota applied (0 = none).
+--
+-- Device quota: a device joins the tenant's device set with its first
+-- stored fix. When the call has devices without a latest timestamp (new,
+-- or nearly so), the quota is read (one HGET) and, if there is one, the
+-- set's size (one SCARD); only when the new ones do not all fit are they
+-- checked against the set (SMISMEMBER) and admitted in call order. A
+-- refused device's fixes are not stored and mark no event as seen when
+-- the whole group is refused, so it can be sent again once there is room.
 --
 -- Event outbox: the fixes stored now of the groups of one slot become one
 -- event entry (fields type, id, source, subject, time, trace, data) in the
@@ -57,7 +69,7 @@ local slots = tonumber(ARGV[9])
 local keyBase = ARGV[10]
 local W = tonumber(ARGV[11])
 local keepOld = ARGV[12] == '1'
-local slotBase = 13                 -- ARGV index before the slot definitions
+local slotBase = 14                 -- ARGV index before the slot definitions
 local GROUP_FMT = '>I1c0I4I2I2'
 local FIX_FMT = '>I2I2dddI2c0I4c0I4c0'
 local CHUNK = 500
@@ -79,7 +91,7 @@ local gSeen, gCount, gDigest, gSlot = {}, {}, {}, {}
 local fHist, fBucket, fTS, fLon, fLat, fDev, fJSON, fRec = {}, {}, {}, {}, {}, {}, {}, {}
 local devList, devIndex = {}, {}
 do
-  local blob, pos, nf = ARGV[13], 1, 0
+  local blob, pos, nf = ARGV[14], 1, 0
   local unpack_ = struct.unpack
   for gi = 1, groups do
     local n
@@ -110,6 +122,41 @@ for i = 1, #devList, CHUNK do
     local v = vals[k - i + 1]
     latestTS[devList[k]] = v and tonumber(v) or -1
     prevTS[devList[k]] = latestTS[devList[k]]
+  end
+end
+
+-- Device quota (see the top): refused[dev] = true for a new device beyond it.
+local refused, anyRefused = {}, false
+local quota
+do
+  local fresh = {}
+  for _, dev in ipairs(devList) do
+    if prevTS[dev] < 0 then fresh[#fresh + 1] = dev end
+  end
+  quota = tonumber(ARGV[13]) or 0
+  if #fresh > 0 and quota >= 0 then
+    local override = tonumber(redis.call('HGET', keyBase .. 'limits', 'devices') or '')
+    if override and override > 0 then quota = override end
+    if quota > 0 then
+      local held = redis.call('SCARD', devices)
+      if held + #fresh > quota then
+        local room = quota - held
+        for i = 1, #fresh, CHUNK do
+          local j = math.min(i + CHUNK - 1, #fresh)
+          local member = redis.call('SMISMEMBER', devices, unpack(fresh, i, j))
+          for k = i, j do
+            if member[k - i + 1] == 0 then
+              if room > 0 then
+                room = room - 1
+              else
+                refused[fresh[k]] = true
+                anyRefused = true
+              end
+            end
+          end
+        end
+      end
+    end
   end
 end
 
@@ -253,8 +300,15 @@ for gi = 1, groups do
   local seenID, n, digest, slot = gSeen[gi], gCount[gi], gDigest[gi], gSlot[gi]
   -- The seen mark keeps the event's digest: a redelivery carries the same
   -- data, a producer reusing an id for other data does not.
-  local dup, conflict = false, 0
-  if #seenID > 0 then
+  local dup, conflict, refusedFixes = false, 0, 0
+  local allRefused = false
+  if anyRefused then
+    allRefused = n > 0
+    for k = a, a + n - 1 do
+      if not refused[fDev[k]] then allRefused = false break end
+    end
+  end
+  if #seenID > 0 and not allRefused then
     local first = seenMark(seenID, digest)
     if first then
       dup = true
@@ -277,7 +331,10 @@ for gi = 1, groups do
       end
       -- (device, ts ms) is unique: a point at this exact time is a resend.
       local repeated = mine[ts] or (ts <= prevTS[dev] and storedAt(bidx, ts))
-      if repeated then
+      if refused[dev] then
+        refusedFixes = refusedFixes + 1
+        flags[#flags + 1] = '2'
+      elseif repeated then
         dupFixes = dupFixes + 1
         flags[#flags + 1] = '0'
       else
@@ -321,6 +378,7 @@ for gi = 1, groups do
   out[#out + 1] = dupFixes
   out[#out + 1] = table.concat(flags)
   out[#out + 1] = conflict
+  out[#out + 1] = refusedFixes
 end
 
 finishDedup()
@@ -439,4 +497,5 @@ for slot = 1, slots do
   end
 end
 
+out[#out + 1] = math.max(quota, 0)
 return out

@@ -40,6 +40,12 @@ type Options struct {
 	// neither trims history nor lets it expire; the archiver trims
 	// (TrimArchived).
 	KeepOld bool
+	// DeviceQuota caps the devices a tenant holds (0: no cap); a tenant's
+	// override (Policies.SetQuotas) wins. A new device beyond it is
+	// refused: its fixes are not stored (GroupResult.OverQuota). Negative:
+	// not enforced, not even an override (an edge node's copy of what it
+	// forwards; the cloud enforces).
+	DeviceQuota int
 }
 
 // Store is the Redis hot store; it is safe for concurrent use.

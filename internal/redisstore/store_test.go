@@ -71,6 +71,9 @@ func runScenarios(t *testing.T, client redis.UniversalClient) {
 		{"ping", testPing},
 		{"event outbox", testEventOutbox},
 		{"latest since", testLatestSince},
+		{"device quota", testDeviceQuota},
+		{"device quota, many new devices in one call", testDeviceQuotaManyNew},
+		{"fence and rule quota overrides", testQuotaOverrides},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

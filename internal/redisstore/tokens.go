@@ -85,14 +85,15 @@ func (s *Policies) SetNotBefore(ctx context.Context, tenant string, at time.Time
 	return s.announce(ctx, tenant)
 }
 
-// SetLimits stores tenant's rate overrides (zero rates: back to defaults).
+// SetLimits stores tenant's rate overrides (zero rates: back to defaults);
+// the quota overrides (SetQuota) in the same hash are left as they are.
 func (s *Policies) SetLimits(ctx context.Context, tenant string, l guard.Limits) error {
 	if err := checkTenant(tenant); err != nil {
 		return err
 	}
 	key := limitsKey(s.prefix, tenant)
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, key)
+		p.HDel(ctx, key, limitTenantRate, limitTenantBurst, limitDeviceRate, limitDeviceBurst, limitFixesRate, limitFixesBurst)
 		fields := map[string]any{}
 		if l.Tenant.PerSecond > 0 {
 			fields[limitTenantRate], fields[limitTenantBurst] = l.Tenant.PerSecond, l.Tenant.Burst
