@@ -319,6 +319,33 @@ func TestDashboardInBrowser(t *testing.T) {
 		if len(unlabelled) > 0 {
 			t.Errorf("%s: form controls without a label: %v", view, unlabelled)
 		}
+		// WCAG 2.1 contrast (1.4.3): every visible text outside the map
+		// against its nearest opaque background, 4.5:1 (3:1 for large text);
+		// disabled controls are exempt.
+		var lowContrast []string
+		eval(`(() => {
+			const rgba = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const [r, g, b, a = 1] = m[1].split(",").map(Number); return { r, g, b, a }; };
+			const lum = ({ r, g, b }) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+			const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+			const bad = [];
+			for (const el of document.querySelectorAll("body *")) {
+				if (el.closest(".leaflet-container") || el.closest(":disabled") || el.closest("[hidden]")) continue;
+				const text = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.trim()).join("");
+				if (!text || el.getClientRects().length === 0) continue;
+				const st = getComputedStyle(el);
+				if (st.visibility !== "visible") continue;
+				const fg = rgba(st.color);
+				if (!fg) continue;
+				const l1 = lum(fg), l2 = lum(background(el));
+				const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+				const size = parseFloat(st.fontSize), large = size >= 24 || (+st.fontWeight >= 700 && size >= 18.66);
+				if (ratio < (large ? 3 : 4.5)) bad.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " " + JSON.stringify(text.slice(0, 30)) + " " + ratio.toFixed(2) + ":1");
+			}
+			return bad;
+		})()`, &lowContrast)
+		if len(lowContrast) > 0 {
+			t.Errorf("%s: text below WCAG contrast: %v", view, lowContrast)
+		}
 	}
 	mapClick := func(dx, dy float64) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
