@@ -118,7 +118,9 @@ type geofenceReport struct {
 	handlerP50, handlerP99, handlerMax             time.Duration
 	handlerRate                                    float64
 	e2eSent, e2eDetected, e2eEvents                int
+	e2eIgnored, e2eEventsDetected, e2eExpected     int // fixes detect ignored as not newer; events it committed; transitions of the same fixes in memory
 	e2eRate, ingestRate                            float64
+	e2eDetectRate                                  float64 // fixes/s until the last fix was evaluated (events not yet all out)
 	notes                                          []string
 }
 
@@ -276,14 +278,15 @@ func benchGeofence(ctx context.Context, c benchGeofenceConfig) (*geofenceReport,
 		return rep, fmt.Errorf("bench geofence: build geofence-detect: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "bench: %d one-fix requests to the geofence-detect handler…\n", c.handlerRequests)
-	if err := benchHandler(ctx, rep, built.Handler, serviceToken, fl, c.handlerRequests); err != nil {
+	handlerFixes, err := benchHandler(ctx, rep, built.Handler, serviceToken, fl, c.handlerRequests)
+	if err != nil {
 		rep.note("handler run: %v", err)
 	}
 
 	// 4. End to end through the served functions.
 	if c.e2eFixes > 0 {
 		fmt.Fprintf(os.Stderr, "bench: %d fixes through ingest → geofence-detect…\n", c.e2eFixes)
-		if err := benchEndToEnd(ctx, rep, c, redisURL, secret, tenant, fl); err != nil {
+		if err := benchEndToEnd(ctx, rep, c, redisURL, secret, tenant, fl, idx, handlerFixes); err != nil {
 			rep.note("end-to-end run: %v", err)
 		}
 	}
@@ -329,7 +332,9 @@ func evaluate(idx *geofence.Index, track []fix.Fix, workers int) (float64, int) 
 	return float64(len(track)) / time.Since(start).Seconds(), int(transitions.Load())
 }
 
-func benchHandler(ctx context.Context, rep *geofenceReport, h handler.FunctionHandler, token string, fl *fleet.Fleet, n int) error {
+// benchHandler returns the fixes it sent, in order: they are the devices'
+// states in Redis before the end-to-end run.
+func benchHandler(ctx context.Context, rep *geofenceReport, h handler.FunctionHandler, token string, fl *fleet.Fleet, n int) ([]fix.Fix, error) {
 	var fixes []fix.Fix
 	for len(fixes) < n+1 {
 		fixes = append(fixes, fl.Advance(fl.Now().Add(time.Second))...)
@@ -347,7 +352,7 @@ func benchHandler(ctx context.Context, rep *geofenceReport, h handler.FunctionHa
 	// The first request loads the tenant's fences into the index.
 	t := time.Now()
 	if resp, err := h.Handle(request(0, fixes[0])); err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("first request: %v %d %s", err, resp.StatusCode, resp.Body)
+		return nil, fmt.Errorf("first request: %v %d %s", err, resp.StatusCode, resp.Body)
 	}
 	rep.initialLoad = time.Since(t)
 	lat := make([]time.Duration, 0, n)
@@ -357,20 +362,43 @@ func benchHandler(ctx context.Context, rep *geofenceReport, h handler.FunctionHa
 		resp, err := h.Handle(request(i, fixes[i]))
 		lat = append(lat, time.Since(t))
 		if err != nil || resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("request %d: %v %d %s", i, err, resp.StatusCode, resp.Body)
+			return fixes[:i], fmt.Errorf("request %d: %v %d %s", i, err, resp.StatusCode, resp.Body)
 		}
 	}
 	rep.handlerRate = float64(n) / time.Since(start).Seconds()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	rep.handlerP50, rep.handlerP99, rep.handlerMax = quantile(lat, 0.5), quantile(lat, 0.99), lat[len(lat)-1]
-	return nil
+	return fixes[:n+1], nil
+}
+
+// transitionsAfter runs prior then track through the evaluator in memory,
+// one goroutine, and returns the transitions of track alone: what
+// geofence-detect should emit for track when Redis holds the states prior
+// left (the end-to-end run's expected event count).
+func transitionsAfter(idx *geofence.Index, prior, track []fix.Fix) int {
+	ev := geofence.Evaluator{}
+	states := map[string]*geofence.DeviceState{}
+	run := func(fixes []fix.Fix) (n int) {
+		for _, f := range fixes {
+			st := states[f.Device]
+			if st == nil {
+				st = &geofence.DeviceState{}
+				states[f.Device] = st
+			}
+			_, trs := ev.Evaluate(idx, st, f.Device, f)
+			n += len(trs)
+		}
+		return n
+	}
+	run(prior)
+	return run(track)
 }
 
 // benchEndToEnd serves ingest and geofence-detect, with a router standing in
 // for the connector as the event sink of both, posts the fleet's fixes to
 // ingest and waits until geofence-detect evaluated every one.
-func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConfig, redisURL, secret, tenant string, fl *fleet.Fleet) error {
-	var detected, eventsOut atomic.Int64
+func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConfig, redisURL, secret, tenant string, fl *fleet.Fleet, idx *geofence.Index, handlerFixes []fix.Fix) error {
+	var detected, ignored, eventsDetected, eventsOut atomic.Int64
 	var detectURL atomic.Value
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	router := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -403,6 +431,10 @@ func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConf
 		var res geofence.Result
 		_ = json.NewDecoder(resp.Body).Decode(&res)
 		if resp.StatusCode == http.StatusOK {
+			// Order matters: eventsDetected before detected, so that once
+			// every fix is counted, so is every event to wait for.
+			ignored.Add(int64(res.Ignored))
+			eventsDetected.Add(int64(res.Events))
 			detected.Add(int64(res.Fixes))
 		}
 		w.WriteHeader(resp.StatusCode)
@@ -437,10 +469,12 @@ func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConf
 		return err
 	}
 	var batches [][]byte
+	var track []fix.Fix
 	for sent := 0; sent < c.e2eFixes; {
 		fixes := fl.Advance(fl.Now().Add(time.Second))
 		for i := 0; i < len(fixes) && sent < c.e2eFixes; i += c.batchSize {
 			part := fixes[i:min(i+c.batchSize, len(fixes))]
+			track = append(track, part...)
 			b := []byte{'['}
 			for j, f := range part {
 				if j > 0 {
@@ -466,7 +500,14 @@ func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConf
 	if detected.Load() < 1 {
 		return errors.New("warm-up fix: geofence-detect did not evaluate it within 2 minutes")
 	}
+	// The warm-up device's own events (if it lies in fences) must be out
+	// before the counters restart.
+	for eventsOut.Load() < eventsDetected.Load() && time.Now().Before(warmDeadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
 	detected.Store(0)
+	ignored.Store(0)
+	eventsDetected.Store(0)
 	eventsOut.Store(0)
 
 	start := time.Now()
@@ -508,12 +549,23 @@ func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConf
 	for detected.Load() < accepted.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
+	rep.e2eDetectRate = float64(detected.Load()) / time.Since(start).Seconds()
+	// The clock stops when the last geofence event is out, not when the
+	// last fix was evaluated: the events still in geofence-detect's outbox
+	// are part of "ingest → event → detect → event out".
+	for eventsOut.Load() < eventsDetected.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
 	elapsed := time.Since(start)
-	time.Sleep(2 * time.Second) // the last geofence events' relay pass
 	rep.e2eSent, rep.e2eDetected, rep.e2eEvents = int(accepted.Load()), int(detected.Load()), int(eventsOut.Load())
+	rep.e2eIgnored, rep.e2eEventsDetected = int(ignored.Load()), int(eventsDetected.Load())
 	rep.e2eRate = float64(rep.e2eDetected) / elapsed.Seconds()
+	rep.e2eExpected = transitionsAfter(idx, handlerFixes, track)
 	if rep.e2eDetected < rep.e2eSent {
 		return fmt.Errorf("only %d of %d ingested fixes were evaluated within 5 minutes", rep.e2eDetected, rep.e2eSent)
+	}
+	if rep.e2eEvents < rep.e2eEventsDetected {
+		return fmt.Errorf("only %d of %d geofence events were out within 5 minutes", rep.e2eEvents, rep.e2eEventsDetected)
 	}
 	return nil
 }
@@ -588,6 +640,9 @@ func (r *geofenceReport) markdown() string {
 		fmt.Fprintf(&b, "| end to end: ingest → outbox → location.updated → geofence-detect → geofence events (%s fixes, batches of %d, %d workers, relays posting up to %d events per request; the replica warmed by one fix first) | %s fixes/s (ingest alone accepted %s fixes/s; %s geofence events out) | ≥ %s fixes/s: %s |\n",
 			fmtThousands(float64(r.e2eSent)), r.cfg.batchSize, r.cfg.workers, r.cfg.eventBatch, fmtThousands(r.e2eRate), fmtThousands(r.ingestRate), fmtThousands(float64(r.e2eEvents)),
 			fmtThousands(targetEndToEndFixesPerSec), verdict(r.e2eRate >= targetEndToEndFixesPerSec))
+		fmt.Fprintf(&b, "| end to end, its counts: fixes evaluated / ignored as not newer; events committed by geofence-detect / out / transitions of the same fixes in memory (the handler run's states first); fixes/s until the last fix was evaluated | %s / %s; %s / %s / %s; %s fixes/s | events out = committed = in memory: %s |\n",
+			fmtThousands(float64(r.e2eDetected)), fmtThousands(float64(r.e2eIgnored)), fmtThousands(float64(r.e2eEventsDetected)), fmtThousands(float64(r.e2eEvents)),
+			fmtThousands(float64(r.e2eExpected)), fmtThousands(r.e2eDetectRate), verdict(r.e2eEvents == r.e2eEventsDetected && r.e2eEventsDetected == r.e2eExpected && r.e2eIgnored == 0))
 	}
 	fmt.Fprintf(&b, "| memory per fence: Go heap of the index (decoded fences + R-tree) | %.0f bytes | reported |\n", r.heapPerFence)
 	fmt.Fprintf(&b, "| memory per fence: Redis (stored Feature JSON, id, change log) | %.0f bytes | reported |\n", r.redisPerFence)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/fleet"
 	"github.com/geotrack/geotrack/internal/geofence"
 )
@@ -58,5 +60,44 @@ func BenchmarkEvaluate(b *testing.B) {
 			states[f.Device] = st
 		}
 		ev.Evaluate(idx, st, f.Device, f)
+	}
+}
+
+// TestTransitionsAfterCountsOnlyTheTrack: the end-to-end run's expected event
+// count starts from the states the handler run left in Redis, so a device
+// already inside does not enter again, and a fix not newer is ignored.
+func TestTransitionsAfterCountsOnlyTheTrack(t *testing.T) {
+	fs, err := geofence.Decode(fmt.Appendf(nil, `{"type":"Feature","id":"c","geometry":{"type":"Point","coordinates":[%.7f,%.7f]},"properties":{"name":"c","radius_m":100}}`,
+		fleet.London.Lon, fleet.London.Lat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := geofence.NewIndex([]*geofence.Fence{&fs[0]})
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	at := func(device string, s int, inside bool) fix.Fix {
+		f := fix.Fix{Device: device, TS: t0.Add(time.Duration(s) * time.Second), Lat: fleet.London.Lat, Lon: fleet.London.Lon}
+		if !inside {
+			f.Lat += 0.01 // ~1.1 km north
+		}
+		return f
+	}
+	tests := []struct {
+		name         string
+		prior, track []fix.Fix
+		want         int
+	}{
+		{"first sight inside enters", nil, []fix.Fix{at("a", 1, true)}, 1},
+		{"already inside stays", []fix.Fix{at("a", 1, true)}, []fix.Fix{at("a", 2, true)}, 0},
+		{"inside then out exits", []fix.Fix{at("a", 1, true)}, []fix.Fix{at("a", 2, false)}, 1},
+		{"out, in, out", nil, []fix.Fix{at("a", 1, false), at("a", 2, true), at("a", 3, false)}, 2},
+		{"a fix not newer is ignored", []fix.Fix{at("a", 2, false)}, []fix.Fix{at("a", 1, true)}, 0},
+		{"devices apart", []fix.Fix{at("a", 1, true)}, []fix.Fix{at("a", 2, true), at("b", 2, true)}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := transitionsAfter(idx, tc.prior, tc.track); got != tc.want {
+				t.Fatalf("transitions = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }
