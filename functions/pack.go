@@ -83,8 +83,13 @@ func Pack() []Spec {
 			// No Schedule: passes run in the process every ARCHIVE_INTERVAL
 			// (stack.yml: 1h), because a cron-connector or PingSource tick
 			// carries no token and the handler runs a pass only for a
-			// service or admin token (a POST by hand or by `geotrack invoke`).
-			Build: buildArchiver,
+			// service or admin token (a POST by hand, by `geotrack invoke`
+			// or the chart's optional archiver.cronJob).
+			// EdgeSite: an edge node keeps per-device history in its Redis;
+			// edge-k3s/base/archiver.yaml archives it to a site bucket
+			// (replicas 0: off by default).
+			EdgeSite: true,
+			Build:    buildArchiver,
 		},
 		{
 			Name: "edge-ingest", Config: &edgeingest.Config{}, Edge: true, EdgeSite: true,

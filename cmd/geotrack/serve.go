@@ -18,7 +18,7 @@ import (
 func init() {
 	register(command{name: "serve", summary: "serve one function over HTTP: geotrack serve <function> (default $FUNCTION)", run: runServe})
 	register(command{name: "probe", summary: "GET a URL and fail unless it answers 200 (container health checks, helm test)", run: runProbe})
-	register(command{name: "invoke", summary: "POST to a function URL (scheduled jobs): geotrack invoke URL [--token T]", run: runInvoke})
+	register(command{name: "invoke", summary: "POST to a function URL (scheduled jobs): geotrack invoke URL [--token T | --token-file F] [--timeout D]", run: runInvoke})
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -94,12 +94,20 @@ func runProbe(ctx context.Context, args []string) error {
 func runInvoke(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	token := fs.String("token", os.Getenv("GEOTRACK_TOKEN"), "bearer token (default $GEOTRACK_TOKEN)")
+	tokenFile := fs.String("token-file", "", "read the bearer token from this file (a mounted secret); wins over --token")
 	timeout := fs.Duration("timeout", 60*time.Second, "request timeout")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return errors.New("invoke: give one URL")
+	}
+	if *tokenFile != "" {
+		raw, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("invoke: --token-file: %w", err)
+		}
+		*token = strings.TrimSpace(string(raw))
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -99,6 +99,15 @@ func shippedManifests() []manifest {
 			ms = append(ms, manifest{name: name, render: helmRender(platform, deps)})
 		}
 	}
+	// The archiver's optional CronJob (off in the CI values).
+	for _, platform := range []string{"knative", "kubernetes"} {
+		ms = append(ms, manifest{name: "chart/" + platform + "+archiver-cronjob", render: func(t *testing.T) []byte {
+			chart := filepath.Join(repoRoot, "charts", "geotrack")
+			return run(t, "", nil, tool(t, "helm"), "template", "geotrack", chart,
+				"--namespace", "geotrack", "--values", filepath.Join(chart, "ci", platform+"-values.yaml"),
+				"--set", "archiver.cronJob.enabled=true")
+		}})
+	}
 	return append(ms,
 		manifest{name: "edge-k3s/bundle", render: func(t *testing.T) []byte {
 			data, err := os.ReadFile(filepath.Join(repoRoot, "edge-k3s", "bundle", "geotrack-edge.yaml"))

@@ -125,6 +125,10 @@ declares are rewired, so a function never gets configuration it does not read.
 {{- $_ := set $env "K_SINK" $sink -}}
 {{- end -}}
 {{- end -}}
+{{- if and (eq $fn "archiver") (hasKey $env "ARCHIVE_INTERVAL") ((($root.Values.archiver | default dict).cronJob | default dict).enabled) -}}
+{{- /* archiver.cronJob schedules the passes: the archiver's own interval is off. */ -}}
+{{- $_ := set $env "ARCHIVE_INTERVAL" "0s" -}}
+{{- end -}}
 {{- range $k, $v := $root.Values.extraEnv -}}
 {{- $_ := set $env $k $v -}}
 {{- end -}}
