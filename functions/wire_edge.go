@@ -34,7 +34,7 @@ func buildEdgeIngest(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: ingest.New(intake.NewService(Parser(), chargedByFixes(acc, verifier)), verifier), Ready: ready, Close: stop,
+	return &Built{Handler: ingest.New(intake.NewService(Parser(), chargedByFixes(acc, verifier)), verifier), Ready: ready, Close: stop, Admit: admission(verifier),
 		ReadyDetail: d.preferencesDetail}, nil
 }
 

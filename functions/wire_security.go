@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,18 +49,20 @@ func (d *Deps) guarded(client redis.UniversalClient, rc config.Redis, ac auth.Co
 	recorder := audit.NewRecorder(redisstore.NewAuditLog(client, "", retention), d.Metrics)
 	opts := guard.Options{
 		Defaults: guard.Limits{
-			Tenant:      ratelimit.Rate{PerSecond: ac.RateLimitTenant, Burst: ac.RateLimitTenantBurst},
-			Device:      ratelimit.Rate{PerSecond: ac.RateLimitDevice, Burst: ac.RateLimitDeviceBurst},
-			TenantFixes: ratelimit.Rate{PerSecond: ac.RateLimitTenantFixes, Burst: ac.RateLimitTenantFixesBurst},
+			Tenant:         ratelimit.Rate{PerSecond: ac.RateLimitTenant, Burst: ac.RateLimitTenantBurst},
+			Device:         ratelimit.Rate{PerSecond: ac.RateLimitDevice, Burst: ac.RateLimitDeviceBurst},
+			TenantFixes:    ratelimit.Rate{PerSecond: ac.RateLimitTenantFixes, Burst: ac.RateLimitTenantFixesBurst},
+			TenantInflight: ac.RateLimitTenantInflight,
 		},
 		Auditor: recorder,
 	}
 	if d.Metrics != nil {
 		limited := d.Metrics.NewCounterVec("geotrack_rate_limited_total",
-			"Requests refused with 429 by a rate limit, by scope: tenant (requests), device (requests of a device token), fixes (fixes of a tenant).", "scope")
+			"Requests refused with 429 by a rate limit, by scope: tenant (requests), device (requests of a device token), fixes (fixes of a tenant), inflight (a tenant's requests in progress).", "scope")
 		limited.With("tenant") // the series exist from the start (a rate of 0, not absent)
 		limited.With("device")
 		limited.With("fixes")
+		limited.With("inflight")
 		opts.Limited = func(scope string) { limited.With(scope).Inc() }
 	}
 	g := guard.New(verifier, cache, opts)
@@ -135,6 +138,16 @@ func (a fixCharged) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 		return intake.Summary{}, err
 	}
 	return a.next.AcceptGroups(ctx, p, groups, rejected)
+}
+
+// admission is the runtime's admission of the guard that verifies the
+// function's requests (a tenant's in-flight cap, before the body is read);
+// nil without a guard.
+func admission(v httpkit.Verifier) func(*http.Request) (func(), error) {
+	if g, ok := v.(*guard.Guard); ok {
+		return g.Admit
+	}
+	return nil
 }
 
 // chargedByFixes puts next behind the fixes bucket of the guard that
