@@ -259,3 +259,36 @@ func TestAdmitCapsEachTenantsRequestsInFlight(t *testing.T) {
 		t.Fatalf("without a cap: release %v, error %v", rel != nil, err)
 	}
 }
+
+func TestAdmitRefusesATenantPastItsRateBeforeTheBody(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	verifier := tokens{
+		"flood": {Tenant: "flood", Role: auth.RoleService},
+		"quiet": {Tenant: "quiet", Role: auth.RoleService},
+	}
+	cache := NewCache(&source{version: 1}, time.Second)
+	g := New(verifier, cache, Options{Defaults: Limits{Tenant: ratelimit.Rate{PerSecond: 1, Burst: 2}}})
+	g.now = func() time.Time { return t0 }
+	request := func(token string) *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return r
+	}
+	// Admission only peeks: the burst is taken by Verify, as before.
+	for i := range 2 {
+		if _, err := g.Admit(request("flood")); err != nil {
+			t.Fatalf("admit %d within the burst: %v", i, err)
+		}
+		if _, err := g.Verify(context.Background(), "flood"); err != nil {
+			t.Fatalf("verify %d within the burst: %v", i, err)
+		}
+	}
+	_, err := g.Admit(request("flood"))
+	var he *httpkit.Error
+	if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || he.RetryAfter != time.Second {
+		t.Fatalf("admit past the burst: %v, want 429 with Retry-After 1s", err)
+	}
+	if _, err := g.Admit(request("quiet")); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+}

@@ -218,9 +218,10 @@ func (g *Guard) Verify(ctx context.Context, token string) (auth.Principal, error
 }
 
 // Admit is the runtime's admission of a request before its body is read
-// (httpkit.Options.Admit): it takes one of the tenant's in-flight slots
-// (Limits.TenantInflight), or refuses with 429 at the cost of a cached
-// token check. A request it cannot attribute (no or bad token, revoked) is
+// (httpkit.Options.Admit): it refuses a tenant whose request bucket is
+// empty, and takes one of the tenant's in-flight slots
+// (Limits.TenantInflight) or refuses, each with 429 at the cost of a
+// cached token check. A request it cannot attribute (no or bad token, revoked) is
 // let through: the function refuses it with the proper message.
 func (g *Guard) Admit(r *http.Request) (release func(), err error) {
 	var query url.Values
@@ -235,7 +236,13 @@ func (g *Guard) Admit(r *http.Request) (release func(), err error) {
 	if pol.Check(p, g.now()) != nil {
 		return nil, nil
 	}
-	limit := pol.Limits.orDefault(g.defaults).TenantInflight
+	limits := pol.Limits.orDefault(g.defaults)
+	// A tenant past its request rate is refused here, before its body is
+	// read; Verify takes the token of a request that passes.
+	if empty, wait := g.limiter.Empty("t\x00"+p.Tenant, limits.Tenant, g.now()); empty {
+		return nil, g.refuse("tenant", "tenant "+p.Tenant, limits.Tenant, wait)
+	}
+	limit := limits.TenantInflight
 	if limit <= 0 {
 		return nil, nil
 	}
