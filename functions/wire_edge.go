@@ -172,6 +172,9 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 	if err := d.startEdgeEraser(ctx, client, ec); err != nil {
 		return nil, nil, nil, nil, err
 	}
+	if err := d.startRevocationSync(ctx, client, ec, ac); err != nil {
+		return nil, nil, nil, nil, err
+	}
 	var prefs edge.Preferences
 	if syncer != nil {
 		prefs = syncer

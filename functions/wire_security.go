@@ -3,16 +3,20 @@ package functions
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	auditfn "github.com/geotrack/geotrack/functions/audit"
+	"github.com/geotrack/geotrack/functions/forwarder"
 	"github.com/geotrack/geotrack/functions/tokens"
 	"github.com/geotrack/geotrack/internal/audit"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/edge"
 	"github.com/geotrack/geotrack/internal/guard"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
@@ -157,4 +161,36 @@ func chargedByFixes(next intake.Acceptor, v httpkit.Verifier) intake.Acceptor {
 		return fixCharged{next: next, guard: g}
 	}
 	return next
+}
+
+// startRevocationSync runs an edge node's copy of the cloud's revocations
+// (TOKENS_URL) into the node's Redis, once per process.
+func (d *Deps) startRevocationSync(ctx context.Context, client redis.UniversalClient, ec edge.Edge, ac auth.Config) error {
+	if ec.TokensURL == "" {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.revsync {
+		return nil
+	}
+	token, err := config.Secret(forwarder.TokenSecret, forwarder.TokenEnv)
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		return fmt.Errorf("TOKENS_URL is set but the %s secret (or %s) is empty", forwarder.TokenSecret, forwarder.TokenEnv)
+	}
+	keep := ac.MaxTokenLifetime + ac.Leeway
+	if ac.MaxTokenLifetime <= 0 {
+		keep = 720 * time.Hour
+	}
+	s := &guard.RevocationSync{URL: ec.TokensURL, Token: token, Interval: ec.TokensInterval, Keep: keep,
+		Store: redisstore.NewPolicies(client, "")}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(loopCtx, slog.Default()) }()
+	d.stops = append(d.stops, func() { cancel(); <-done })
+	d.revsync = true
+	return nil
 }
