@@ -67,7 +67,7 @@ func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
 	if source != nil {
 		fn.WithReconfigurer(preferences.NewReconfigurer(source, redisstore.NewPreferencesStore(client, "")))
 	}
-	built.Handler = fn
+	built.Handler, built.Admit = fn, admission(verifier)
 	return built, nil
 }
 
@@ -80,7 +80,7 @@ func buildOsmAnd(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	built.Handler = osmand.New(intake.NewService(Parser(), acc), verifier)
+	built.Handler, built.Admit = osmand.New(intake.NewService(Parser(), acc), verifier), admission(verifier)
 	return built, nil
 }
 
