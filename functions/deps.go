@@ -41,6 +41,7 @@ type Deps struct {
 	stops   []func()            // run before closers: relays use clients and sinks
 	syncer  *preferences.Syncer // the edge's preferences sync, one per process (wire_movement.go)
 	eraser  bool                // the edge's erasure sync runs, one per process (wire_privacy.go)
+	revsync bool                // the edge's revocation sync runs, one per process (wire_security.go)
 	alerts  *edge.Alerts        // the edge's fence and rule sync and evaluation, one per process (wire_edgealerts.go)
 	signer  *eventSigner        // loaded once per process (EventSigner)
 	closers []func() error

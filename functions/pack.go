@@ -64,6 +64,9 @@ type Built struct {
 	Close func() error
 	// ReadyDetail, when set, is shown on a 200 /_/ready (nil: just OK).
 	ReadyDetail func() string
+	// Admit, when set, admits each request before its body is read
+	// (httpkit.Options.Admit).
+	Admit func(*http.Request) (func(), error)
 }
 
 // forwardSchedule is how often the cron-connector drains the edge outbox.
@@ -206,6 +209,9 @@ func Pack() []Spec {
 func (b *Built) Serve(opts httpkit.Options) http.Handler {
 	if b.HTTP != nil {
 		return httpkit.PlainHandler(b.HTTP, opts)
+	}
+	if b.Admit != nil {
+		opts.Admit = b.Admit
 	}
 	return httpkit.FunctionHandler(b.Handler, opts)
 }

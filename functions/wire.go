@@ -39,7 +39,7 @@ func buildIngest(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: ingest.New(intake.NewService(Parser(), chargedByFixes(pipeline, verifier)), verifier), Ready: ready}, nil
+	return &Built{Handler: ingest.New(intake.NewService(Parser(), chargedByFixes(pipeline, verifier)), verifier), Ready: ready, Admit: admission(verifier)}, nil
 }
 
 func buildPosition(ctx context.Context, d *Deps) (*Built, error) {

@@ -34,7 +34,7 @@ func buildEdgeIngest(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: ingest.New(intake.NewService(Parser(), chargedByFixes(acc, verifier)), verifier), Ready: ready, Close: stop,
+	return &Built{Handler: ingest.New(intake.NewService(Parser(), chargedByFixes(acc, verifier)), verifier), Ready: ready, Close: stop, Admit: admission(verifier),
 		ReadyDetail: d.preferencesDetail}, nil
 }
 
@@ -67,7 +67,7 @@ func buildOwnTracks(ctx context.Context, d *Deps) (*Built, error) {
 	if source != nil {
 		fn.WithReconfigurer(preferences.NewReconfigurer(source, redisstore.NewPreferencesStore(client, "")))
 	}
-	built.Handler = fn
+	built.Handler, built.Admit = fn, admission(verifier)
 	return built, nil
 }
 
@@ -80,7 +80,7 @@ func buildOsmAnd(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	built.Handler = osmand.New(intake.NewService(Parser(), acc), verifier)
+	built.Handler, built.Admit = osmand.New(intake.NewService(Parser(), acc), verifier), admission(verifier)
 	return built, nil
 }
 
@@ -170,6 +170,9 @@ func edgeAcceptor(ctx context.Context, d *Deps, rc config.Redis, ac auth.Config,
 		return nil, nil, nil, nil, err
 	}
 	if err := d.startEdgeEraser(ctx, client, ec); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := d.startRevocationSync(ctx, client, ec, ac); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	var prefs edge.Preferences

@@ -3,15 +3,20 @@ package functions
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	auditfn "github.com/geotrack/geotrack/functions/audit"
+	"github.com/geotrack/geotrack/functions/forwarder"
 	"github.com/geotrack/geotrack/functions/tokens"
 	"github.com/geotrack/geotrack/internal/audit"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/config"
+	"github.com/geotrack/geotrack/internal/edge"
 	"github.com/geotrack/geotrack/internal/guard"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
@@ -48,18 +53,20 @@ func (d *Deps) guarded(client redis.UniversalClient, rc config.Redis, ac auth.Co
 	recorder := audit.NewRecorder(redisstore.NewAuditLog(client, "", retention), d.Metrics)
 	opts := guard.Options{
 		Defaults: guard.Limits{
-			Tenant:      ratelimit.Rate{PerSecond: ac.RateLimitTenant, Burst: ac.RateLimitTenantBurst},
-			Device:      ratelimit.Rate{PerSecond: ac.RateLimitDevice, Burst: ac.RateLimitDeviceBurst},
-			TenantFixes: ratelimit.Rate{PerSecond: ac.RateLimitTenantFixes, Burst: ac.RateLimitTenantFixesBurst},
+			Tenant:         ratelimit.Rate{PerSecond: ac.RateLimitTenant, Burst: ac.RateLimitTenantBurst},
+			Device:         ratelimit.Rate{PerSecond: ac.RateLimitDevice, Burst: ac.RateLimitDeviceBurst},
+			TenantFixes:    ratelimit.Rate{PerSecond: ac.RateLimitTenantFixes, Burst: ac.RateLimitTenantFixesBurst},
+			TenantInflight: ac.RateLimitTenantInflight,
 		},
 		Auditor: recorder,
 	}
 	if d.Metrics != nil {
 		limited := d.Metrics.NewCounterVec("geotrack_rate_limited_total",
-			"Requests refused with 429 by a rate limit, by scope: tenant (requests), device (requests of a device token), fixes (fixes of a tenant).", "scope")
+			"Requests refused with 429 by a rate limit, by scope: tenant (requests), device (requests of a device token), fixes (fixes of a tenant), inflight (a tenant's requests in progress).", "scope")
 		limited.With("tenant") // the series exist from the start (a rate of 0, not absent)
 		limited.With("device")
 		limited.With("fixes")
+		limited.With("inflight")
 		opts.Limited = func(scope string) { limited.With(scope).Inc() }
 	}
 	g := guard.New(verifier, cache, opts)
@@ -137,6 +144,16 @@ func (a fixCharged) AcceptGroups(ctx context.Context, p auth.Principal, groups [
 	return a.next.AcceptGroups(ctx, p, groups, rejected)
 }
 
+// admission is the runtime's admission of the guard that verifies the
+// function's requests (a tenant's in-flight cap, before the body is read);
+// nil without a guard.
+func admission(v httpkit.Verifier) func(*http.Request) (func(), error) {
+	if g, ok := v.(*guard.Guard); ok {
+		return g.Admit
+	}
+	return nil
+}
+
 // chargedByFixes puts next behind the fixes bucket of the guard that
 // verified the request (none: a verifier override without a guard).
 func chargedByFixes(next intake.Acceptor, v httpkit.Verifier) intake.Acceptor {
@@ -144,4 +161,36 @@ func chargedByFixes(next intake.Acceptor, v httpkit.Verifier) intake.Acceptor {
 		return fixCharged{next: next, guard: g}
 	}
 	return next
+}
+
+// startRevocationSync runs an edge node's copy of the cloud's revocations
+// (TOKENS_URL) into the node's Redis, once per process.
+func (d *Deps) startRevocationSync(ctx context.Context, client redis.UniversalClient, ec edge.Edge, ac auth.Config) error {
+	if ec.TokensURL == "" {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.revsync {
+		return nil
+	}
+	token, err := config.Secret(forwarder.TokenSecret, forwarder.TokenEnv)
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		return fmt.Errorf("TOKENS_URL is set but the %s secret (or %s) is empty", forwarder.TokenSecret, forwarder.TokenEnv)
+	}
+	keep := ac.MaxTokenLifetime + ac.Leeway
+	if ac.MaxTokenLifetime <= 0 {
+		keep = 720 * time.Hour
+	}
+	s := &guard.RevocationSync{URL: ec.TokensURL, Token: token, Interval: ec.TokensInterval, Keep: keep,
+		Store: redisstore.NewPolicies(client, "")}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(loopCtx, slog.Default()) }()
+	d.stops = append(d.stops, func() { cancel(); <-done })
+	d.revsync = true
+	return nil
 }

@@ -7,13 +7,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,8 +41,16 @@ type benchFairnessConfig struct {
 	floodWorkers int     // concurrent requests of the flooding tenant
 	tenantRate   float64 // RATE_LIMIT_TENANT of the limited phase
 	tenantBurst  int
+	inflight     int // RATE_LIMIT_TENANT_INFLIGHT of the in-flight phases
+	floodInProc  bool
 	out          string
+	// floodOnly runs only the flood against this URL (the subprocess the
+	// bench starts; the token comes in floodTokenEnv) and prints its counts.
+	floodOnly string
 }
+
+// floodTokenEnv hands the flooding tenant's token to the flood subprocess.
+const floodTokenEnv = "GEOTRACK_BENCH_FLOOD_TOKEN"
 
 func runBenchFairness(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench fairness", flag.ContinueOnError)
@@ -51,6 +62,9 @@ func runBenchFairness(ctx context.Context, args []string) error {
 	fs.IntVar(&c.floodWorkers, "flood-workers", 64, "concurrent requests of the flooding tenant (it ignores 429 and Retry-After)")
 	fs.Float64Var(&c.tenantRate, "tenant-rate", 500, "RATE_LIMIT_TENANT (requests/s) of the limited phase")
 	fs.IntVar(&c.tenantBurst, "tenant-burst", 1000, "RATE_LIMIT_TENANT_BURST of the limited phase")
+	fs.IntVar(&c.inflight, "tenant-inflight", 4, "RATE_LIMIT_TENANT_INFLIGHT (requests in progress per tenant) of the in-flight phases")
+	fs.BoolVar(&c.floodInProc, "flood-in-process", false, "run the flood inside the bench process (default: a subprocess with GOMAXPROCS=1, pinned to the last CPU with taskset when there is one)")
+	fs.StringVar(&c.floodOnly, "flood-only", "", "internal: run only the flood against this URL and print its counts (the bench's subprocess)")
 	fs.StringVar(&c.out, "out", "", "also write the markdown report to this file")
 	if err := fs.Parse(reorderArgs(fs, args)); err != nil {
 		return err
@@ -63,6 +77,12 @@ func runBenchFairness(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, benchLimit)
 	defer cancel()
+	if c.floodOnly != "" {
+		return floodOnly(ctx, c)
+	}
+	if c.inflight <= 0 {
+		return errors.New("bench fairness: tenant-inflight must be positive")
+	}
 	rep, err := benchFairness(ctx, c)
 	if rep != nil {
 		md := rep.markdown()
@@ -84,6 +104,10 @@ type fairnessPhase struct {
 	floodOK, floodLimited   int // the flood's 202s and 429s
 	floodOther, floodFailed int
 	elapsed                 time.Duration
+	// CPU seconds (user + system) of the flood's load generator (when a
+	// subprocess) and of the ingest process, over the phase.
+	floodCPU, serverCPU time.Duration
+	floodWall           time.Duration
 }
 
 type latencies []time.Duration
@@ -136,6 +160,11 @@ func benchFairness(ctx context.Context, c benchFairnessConfig) (*fairnessReport,
 		{"flood, no rate limit", true, []string{"RATE_LIMIT_TENANT=0"}},
 		{fmt.Sprintf("flood, RATE_LIMIT_TENANT=%g (burst %d)", c.tenantRate, c.tenantBurst), true,
 			[]string{fmt.Sprintf("RATE_LIMIT_TENANT=%g", c.tenantRate), fmt.Sprintf("RATE_LIMIT_TENANT_BURST=%d", c.tenantBurst)}},
+		{fmt.Sprintf("flood, RATE_LIMIT_TENANT_INFLIGHT=%d", c.inflight), true,
+			[]string{"RATE_LIMIT_TENANT=0", fmt.Sprintf("RATE_LIMIT_TENANT_INFLIGHT=%d", c.inflight)}},
+		{fmt.Sprintf("flood, RATE_LIMIT_TENANT=%g and RATE_LIMIT_TENANT_INFLIGHT=%d", c.tenantRate, c.inflight), true,
+			[]string{fmt.Sprintf("RATE_LIMIT_TENANT=%g", c.tenantRate), fmt.Sprintf("RATE_LIMIT_TENANT_BURST=%d", c.tenantBurst),
+				fmt.Sprintf("RATE_LIMIT_TENANT_INFLIGHT=%d", c.inflight)}},
 	}
 	var seq atomic.Int64 // distinct fix times across phases
 	for _, ph := range phases {
@@ -145,9 +174,12 @@ func benchFairness(ctx context.Context, c benchFairnessConfig) (*fairnessReport,
 			return rep, err
 		}
 		fmt.Fprintf(os.Stderr, "bench fairness: %s, %s…\n", ph.name, c.duration)
-		res := fairnessRun(ctx, ingest.url, quietTokens, floodToken, c, ph.flood, &seq)
+		res := fairnessRun(ctx, ingest.url, quietTokens, floodToken, c, ph.flood, &seq, exe)
 		res.name = ph.name
 		ingest.stop()
+		if st := ingest.cmd.ProcessState; st != nil {
+			res.serverCPU = st.UserTime() + st.SystemTime()
+		}
 		rep.phases = append(rep.phases, res)
 		if len(res.quiet) == 0 {
 			rep.notes = append(rep.notes, ph.name+": no quiet request succeeded")
@@ -163,63 +195,38 @@ func benchFairness(ctx context.Context, c benchFairnessConfig) (*fairnessReport,
 // answer does not slow the schedule) and, when flood is set, keeps
 // floodWorkers requests of the flooding tenant in flight, for a warm-up
 // second and then c.duration.
-func fairnessRun(ctx context.Context, url string, quiet []string, flood string, c benchFairnessConfig, withFlood bool, seq *atomic.Int64) fairnessPhase {
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}
-	defer client.CloseIdleConnections()
-	base := time.Now().Add(-time.Hour)
-	post := func(ctx context.Context, tok string, device string) (int, error) {
-		n := seq.Add(1)
-		body := fmt.Sprintf(`{"device":%q,"ts":%q,"lat":%g,"lon":%g}`, device,
-			base.Add(time.Duration(n)*time.Millisecond).UTC().Format(time.RFC3339Nano), 48.8+float64(n%1000)/10000, 2.3)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(body)))
-		if err != nil {
-			return 0, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, nil
-	}
+func fairnessRun(ctx context.Context, url string, quiet []string, flood string, c benchFairnessConfig, withFlood bool, seq *atomic.Int64, exe string) fairnessPhase {
+	post, closeIdle := fixPoster(url, seq)
+	defer closeIdle()
 	const warmup = time.Second
+	var (
+		mu  sync.Mutex
+		res fairnessPhase
+		wg  sync.WaitGroup
+	)
+	if withFlood && !c.floodInProc {
+		wg.Go(func() {
+			counts, cpu, wall, err := floodSubprocess(ctx, exe, url, flood, c, warmup)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench fairness: flood subprocess: %v\n", err)
+			}
+			res.floodOK, res.floodLimited, res.floodOther, res.floodFailed = counts.OK, counts.Limited, counts.Other, counts.Failed
+			res.floodCPU, res.floodWall = cpu, wall
+		})
+	}
 	runCtx, stop := context.WithTimeout(ctx, warmup+c.duration)
 	defer stop()
 	began := time.Now()
 	measuring := func() bool { return time.Since(began) >= warmup }
-
-	var (
-		mu                         sync.Mutex
-		res                        fairnessPhase
-		wg                         sync.WaitGroup
-		ok, limited, other, failed atomic.Int64 // the flood's answers
-	)
-	if withFlood {
-		for w := range c.floodWorkers {
-			wg.Go(func() {
-				for runCtx.Err() == nil {
-					code, err := post(runCtx, flood, fmt.Sprintf("flood-%d", w))
-					if !measuring() {
-						continue
-					}
-					switch {
-					case err != nil:
-						if runCtx.Err() == nil {
-							failed.Add(1)
-						}
-					case code == http.StatusAccepted:
-						ok.Add(1)
-					case code == http.StatusTooManyRequests:
-						limited.Add(1)
-					default:
-						other.Add(1)
-					}
-				}
-			})
-		}
+	if withFlood && c.floodInProc {
+		wg.Go(func() {
+			counts := floodLoop(runCtx, post, flood, c.floodWorkers, measuring)
+			mu.Lock()
+			defer mu.Unlock()
+			res.floodOK, res.floodLimited, res.floodOther, res.floodFailed = counts.OK, counts.Limited, counts.Other, counts.Failed
+		})
 	}
 	interval := time.Duration(float64(time.Second) / c.quietRate)
 	for i, tok := range quiet {
@@ -253,9 +260,122 @@ func fairnessRun(ctx context.Context, url string, quiet []string, flood string, 
 		})
 	}
 	wg.Wait()
-	res.floodOK, res.floodLimited, res.floodOther, res.floodFailed = int(ok.Load()), int(limited.Load()), int(other.Load()), int(failed.Load())
 	res.elapsed = c.duration
 	return res
+}
+
+// floodCounts are the flood's answers while measuring.
+type floodCounts struct {
+	OK, Limited, Other, Failed int
+}
+
+// floodLoop keeps workers requests of the flooding tenant in flight until
+// ctx ends, ignoring 429 and Retry-After.
+func floodLoop(ctx context.Context, post posterFunc, token string, workers int, measuring func() bool) floodCounts {
+	var ok, limited, other, failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				code, err := post(ctx, token, fmt.Sprintf("flood-%d", w))
+				if !measuring() {
+					continue
+				}
+				switch {
+				case err != nil:
+					if ctx.Err() == nil {
+						failed.Add(1)
+					}
+				case code == http.StatusAccepted:
+					ok.Add(1)
+				case code == http.StatusTooManyRequests:
+					limited.Add(1)
+				default:
+					other.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return floodCounts{OK: int(ok.Load()), Limited: int(limited.Load()), Other: int(other.Load()), Failed: int(failed.Load())}
+}
+
+// floodSubprocess runs the flood in a child process with GOMAXPROCS=1,
+// pinned to the machine's last CPU with taskset when there is one, so the
+// load generator's share of the machine is bounded and measured (its CPU
+// time and wall time are returned).
+func floodSubprocess(ctx context.Context, exe, url, token string, c benchFairnessConfig, warmup time.Duration) (floodCounts, time.Duration, time.Duration, error) {
+	args := []string{"bench", "fairness", "--flood-only", url, "--flood-workers", strconv.Itoa(c.floodWorkers), "--duration", c.duration.String()}
+	name := exe
+	if tk, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() > 1 {
+		args = append([]string{"-c", strconv.Itoa(runtime.NumCPU() - 1), exe}, args...)
+		name = tk
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", floodTokenEnv+"="+token)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	var cpu time.Duration
+	if st := cmd.ProcessState; st != nil {
+		cpu = st.UserTime() + st.SystemTime()
+	}
+	if err != nil {
+		return floodCounts{}, cpu, wall, fmt.Errorf("%w: %s", err, strings.TrimSpace(errOut.String()))
+	}
+	var counts floodCounts
+	if err := json.Unmarshal(out.Bytes(), &counts); err != nil {
+		return floodCounts{}, cpu, wall, fmt.Errorf("read the flood's counts %q: %w", out.String(), err)
+	}
+	return counts, cpu, wall, nil
+}
+
+// floodOnly is the flood subprocess: a warm-up second, then c.duration of
+// flood, then its counts as JSON on stdout.
+func floodOnly(ctx context.Context, c benchFairnessConfig) error {
+	token := os.Getenv(floodTokenEnv)
+	if token == "" {
+		return fmt.Errorf("bench fairness: --flood-only needs the token in %s", floodTokenEnv)
+	}
+	var seq atomic.Int64
+	post, closeIdle := fixPoster(c.floodOnly, &seq)
+	defer closeIdle()
+	const warmup = time.Second
+	runCtx, stop := context.WithTimeout(ctx, warmup+c.duration)
+	defer stop()
+	began := time.Now()
+	counts := floodLoop(runCtx, post, token, c.floodWorkers, func() bool { return time.Since(began) >= warmup })
+	return json.NewEncoder(os.Stdout).Encode(counts)
+}
+
+// posterFunc posts one fix of device with token and returns the status.
+type posterFunc func(ctx context.Context, token, device string) (int, error)
+
+// fixPoster posts single-fix requests to url, each with a distinct time
+// taken from seq; closeIdle releases its connections.
+func fixPoster(url string, seq *atomic.Int64) (post posterFunc, closeIdle func()) {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}
+	base := time.Now().Add(-time.Hour)
+	return func(ctx context.Context, tok string, device string) (int, error) {
+		n := seq.Add(1)
+		body := fmt.Sprintf(`{"device":%q,"ts":%q,"lat":%g,"lon":%g}`, device,
+			base.Add(time.Duration(n)*time.Millisecond).UTC().Format(time.RFC3339Nano), 48.8+float64(n%1000)/10000, 2.3)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(body)))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}, client.CloseIdleConnections
 }
 
 func (r *fairnessReport) markdown() string {
@@ -263,9 +383,15 @@ func (r *fairnessReport) markdown() string {
 	fmt.Fprintf(&b, "## bench fairness (%s)\n\n", r.date.Format(time.RFC3339))
 	fmt.Fprintf(&b, "`%s` on %s; load average before %s, after %s.\n\n", r.command, r.machine, r.loadBefore, r.loadAfter)
 	fmt.Fprintf(&b, "%d quiet tenants × %g single-fix requests/s (open loop); the flooding tenant keeps %d requests in flight "+
-		"and ignores 429. One ingest process; the load generator shares the machine.\n\n", r.cfg.tenants, r.cfg.quietRate, r.cfg.floodWorkers)
-	b.WriteString("| phase | quiet p50 | quiet p99 | quiet p99 / unloaded | quiet errors | flood 202/s | flood 429/s |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		"and ignores 429. One ingest process; the quiet tenants' load generator runs in the bench process, ", r.cfg.tenants, r.cfg.quietRate, r.cfg.floodWorkers)
+	if r.cfg.floodInProc {
+		b.WriteString("and so does the flood's (it shares the machine).\n\n")
+	} else {
+		b.WriteString("the flood's in a subprocess with GOMAXPROCS=1 pinned with taskset to the last CPU where available. " +
+			"CPU columns: CPU-seconds per wall second (1.00 = one whole CPU) of the flood's generator and of ingest.\n\n")
+	}
+	b.WriteString("| phase | quiet p50 | quiet p99 | quiet p99 / unloaded | quiet errors | flood 202/s | flood 429/s | flood generator CPU | ingest CPU |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	var unloaded time.Duration
 	for i, p := range r.phases {
 		p99 := p.quiet.q(0.99)
@@ -282,8 +408,18 @@ func (r *fairnessReport) markdown() string {
 			ratio = fmt.Sprintf("%.2f× (%s)", x, verdict)
 		}
 		secs := p.elapsed.Seconds()
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %.0f | %.0f |\n", p.name, fmtMS(p.quiet.q(0.5)), fmtMS(p99), ratio, p.quietErrors,
-			float64(p.floodOK)/secs, float64(p.floodLimited)/secs)
+		floodCPU := "–"
+		if p.floodWall > 0 {
+			floodCPU = fmt.Sprintf("%.2f", p.floodCPU.Seconds()/p.floodWall.Seconds())
+		}
+		serverCPU := "–"
+		if p.serverCPU > 0 {
+			// ingest ran from its start to its stop: about a warm-up
+			// second, the phase and its start-up; the phase is the bulk.
+			serverCPU = fmt.Sprintf("%.2f", p.serverCPU.Seconds()/(secs+1))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %.0f | %.0f | %s | %s |\n", p.name, fmtMS(p.quiet.q(0.5)), fmtMS(p99), ratio, p.quietErrors,
+			float64(p.floodOK)/secs, float64(p.floodLimited)/secs, floodCPU, serverCPU)
 	}
 	fmt.Fprintf(&b, "\nTarget: quiet p99 under a flood ≤ %.0f× unloaded (issue 12 §3). Rate limits are per replica (in-process token buckets).\n", targetFairness)
 	for _, n := range r.notes {

@@ -5,6 +5,7 @@ package tokens
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -91,7 +92,11 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, &httpkit.Error{Status: http.StatusBadRequest, Field: "query", Err: err}
 	}
 	ctx := req.Context()
-	p, err := httpkit.Authenticate(ctx, f.auth, req, q, auth.Principal.CanAdmin)
+	need := auth.Principal.CanAdmin
+	if req.Method != http.MethodPost && q.Get("sync") == "true" {
+		need = canSync
+	}
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, need)
 	if err != nil {
 		return handler.Response{}, err
 	}
@@ -145,4 +150,14 @@ func (f *Function) list(ctx context.Context, tenant string, now time.Time) (hand
 		out.NotBefore = &nb
 	}
 	return httpkit.JSON(http.StatusOK, out), nil
+}
+
+// canSync admits GET ?sync=true, the list an edge node pulls with its
+// service token to enforce the tenant's revocations in its own Redis
+// (guard.RevocationSync); an admin may read it too.
+func canSync(p auth.Principal) error {
+	if p.Role == auth.RoleService || p.Role == auth.RoleAdmin {
+		return nil
+	}
+	return fmt.Errorf("%w: role %s may not read the revocation list (service or admin)", auth.ErrForbidden, p.Role)
 }

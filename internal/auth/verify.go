@@ -56,6 +56,10 @@ type Config struct {
 	// edge-ingest, whatever the batch size; 0 turns it off.
 	RateLimitTenantFixes      float64 `envconfig:"RATE_LIMIT_TENANT_FIXES" default:"0"`
 	RateLimitTenantFixesBurst int     `envconfig:"RATE_LIMIT_TENANT_FIXES_BURST" default:"0"`
+	// RateLimitTenantInflight bounds a tenant's requests in progress at
+	// once per replica, checked before the body is read, so a flooding
+	// tenant cannot queue ahead of the others; 0 turns it off.
+	RateLimitTenantInflight int `envconfig:"RATE_LIMIT_TENANT_INFLIGHT" default:"0"`
 	// AuditRetention is how long audit entries are kept in Redis.
 	AuditRetention time.Duration `envconfig:"AUDIT_RETENTION" default:"2160h"`
 }

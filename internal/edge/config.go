@@ -43,6 +43,12 @@ type Edge struct {
 	// filter state, raw log, outbox) and confirms to the cloud.
 	PrivacyURL      string        `envconfig:"PRIVACY_URL"`
 	PrivacyInterval time.Duration `envconfig:"PRIVACY_SYNC_INTERVAL" default:"30s"`
+	// TokensURL is the cloud's tokens function (issue 12 §3); set, the node
+	// pulls the tenant's revoked token ids and "not before" instant every
+	// TokensInterval with its service token into its own Redis, where its
+	// functions' token checks see them (guard.RevocationSync).
+	TokensURL      string        `envconfig:"TOKENS_URL"`
+	TokensInterval time.Duration `envconfig:"TOKENS_SYNC_INTERVAL" default:"30s"`
 }
 
 // AlertsAtEdge reports whether the node evaluates alerts itself.

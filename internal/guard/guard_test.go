@@ -164,3 +164,131 @@ func TestChargeFixes(t *testing.T) {
 		t.Fatalf("limited %v, want [fixes]", limited)
 	}
 }
+
+func TestAdmitCapsEachTenantsRequestsInFlight(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	verifier := tokens{
+		"flood":   {Tenant: "flood", Role: auth.RoleService},
+		"quiet":   {Tenant: "quiet", Role: auth.RoleService},
+		"one":     {Tenant: "one", Role: auth.RoleService},
+		"revoked": {Tenant: "flood", Role: auth.RoleService, TokenID: "r1"},
+	}
+	src := &source{version: 1, policies: map[string]Policy{
+		"flood": {Revoked: map[string]time.Time{"r1": t0.Add(time.Hour)}},
+		"one":   {Limits: Limits{TenantInflight: 1}}, // an override below the default
+	}}
+	cache := NewCache(src, time.Second)
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g := New(verifier, cache, Options{Defaults: Limits{TenantInflight: 2}})
+	g.now = func() time.Time { return t0 }
+	request := func(token string) *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, "/?token="+token, nil)
+		return r
+	}
+	admit := func(token string) (func(), error) {
+		t.Helper()
+		return g.Admit(request(token))
+	}
+
+	// The flooding tenant gets its two slots, then 429 with Retry-After.
+	r1, err1 := admit("flood")
+	r2, err2 := admit("flood")
+	if err1 != nil || err2 != nil || r1 == nil || r2 == nil {
+		t.Fatalf("first two requests of flood: %v, %v (releases %v, %v)", err1, err2, r1 != nil, r2 != nil)
+	}
+	_, err := admit("flood")
+	var he *httpkit.Error
+	if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || he.RetryAfter <= 0 {
+		t.Fatalf("third request of flood in flight: %v, want 429 with Retry-After", err)
+	}
+	// Another tenant is not affected by flood's slots.
+	rq, err := admit("quiet")
+	if err != nil || rq == nil {
+		t.Fatalf("quiet while flood is full: %v", err)
+	}
+	rq()
+	// A released slot is free again.
+	r1()
+	r3, err := admit("flood")
+	if err != nil || r3 == nil {
+		t.Fatalf("flood after a release: %v", err)
+	}
+	r2()
+	r3()
+
+	// A tenant override applies; tokens the function must refuse itself
+	// (unknown, revoked) pass untouched and take no slot.
+	ro, err := admit("one")
+	if err != nil || ro == nil {
+		t.Fatalf("one's first request: %v", err)
+	}
+	if _, err := admit("one"); err == nil {
+		t.Fatal("one's second request in flight was admitted (override 1)")
+	}
+	ro()
+	for _, token := range []string{"nobody", "revoked", ""} {
+		rel, err := admit(token)
+		if rel != nil || err != nil {
+			t.Errorf("token %q: release %v, error %v; want neither (the function answers)", token, rel != nil, err)
+		}
+	}
+
+	// The header credential is read like the query's.
+	h, _ := http.NewRequest(http.MethodPost, "/", nil)
+	h.Header.Set("Authorization", "Bearer flood")
+	rels := []func(){}
+	for range 2 {
+		rel, err := g.Admit(h)
+		if err != nil || rel == nil {
+			t.Fatalf("flood by header: %v", err)
+		}
+		rels = append(rels, rel)
+	}
+	if _, err := g.Admit(h); err == nil {
+		t.Fatal("flood by header: third request in flight admitted")
+	}
+	for _, rel := range rels {
+		rel()
+	}
+
+	// No cap: nothing to release.
+	off := New(verifier, cache, Options{})
+	if rel, err := off.Admit(request("flood")); rel != nil || err != nil {
+		t.Fatalf("without a cap: release %v, error %v", rel != nil, err)
+	}
+}
+
+func TestAdmitRefusesATenantPastItsRateBeforeTheBody(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	verifier := tokens{
+		"flood": {Tenant: "flood", Role: auth.RoleService},
+		"quiet": {Tenant: "quiet", Role: auth.RoleService},
+	}
+	cache := NewCache(&source{version: 1}, time.Second)
+	g := New(verifier, cache, Options{Defaults: Limits{Tenant: ratelimit.Rate{PerSecond: 1, Burst: 2}}})
+	g.now = func() time.Time { return t0 }
+	request := func(token string) *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return r
+	}
+	// Admission only peeks: the burst is taken by Verify, as before.
+	for i := range 2 {
+		if _, err := g.Admit(request("flood")); err != nil {
+			t.Fatalf("admit %d within the burst: %v", i, err)
+		}
+		if _, err := g.Verify(context.Background(), "flood"); err != nil {
+			t.Fatalf("verify %d within the burst: %v", i, err)
+		}
+	}
+	_, err := g.Admit(request("flood"))
+	var he *httpkit.Error
+	if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || he.RetryAfter != time.Second {
+		t.Fatalf("admit past the burst: %v, want 429 with Retry-After 1s", err)
+	}
+	if _, err := g.Admit(request("quiet")); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+}

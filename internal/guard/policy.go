@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +28,10 @@ type Limits struct {
 	// TenantFixes bounds the fixes a tenant reports per second (ingest and
 	// edge-ingest batches), besides its requests: ChargeFixes.
 	TenantFixes ratelimit.Rate
+	// TenantInflight bounds a tenant's requests in progress at once in this
+	// process (Admit), so a flooding tenant cannot queue ahead of the
+	// others; 0: no bound.
+	TenantInflight int
 }
 
 // orDefault fills the unset rates of l from d.
@@ -38,6 +44,9 @@ func (l Limits) orDefault(d Limits) Limits {
 	}
 	if l.TenantFixes.PerSecond == 0 {
 		l.TenantFixes = d.TenantFixes
+	}
+	if l.TenantInflight == 0 {
+		l.TenantInflight = d.TenantInflight
 	}
 	return l
 }
@@ -160,6 +169,7 @@ type Guard struct {
 	limited  func(scope string)
 	auditor  httpkit.Auditor
 	now      func() time.Time
+	inflight *sync.Map // tenant → *atomic.Int64, requests admitted and not yet released
 }
 
 // Options of a Guard.
@@ -173,13 +183,15 @@ type Options struct {
 
 // New guards inner with the policies of cache.
 func New(inner httpkit.Verifier, cache *Cache, o Options) *Guard {
-	return &Guard{inner: inner, cache: cache, limiter: &ratelimit.Limiter{}, defaults: o.Defaults, limited: o.Limited, auditor: o.Auditor, now: time.Now}
+	return &Guard{inner: inner, cache: cache, limiter: &ratelimit.Limiter{}, defaults: o.Defaults, limited: o.Limited, auditor: o.Auditor, now: time.Now,
+		inflight: &sync.Map{}}
 }
 
 // WithVerifier is g in front of another verifier, sharing g's policy
 // cache, rate buckets and auditor (two functions of one process).
 func (g *Guard) WithVerifier(inner httpkit.Verifier) *Guard {
-	return &Guard{inner: inner, cache: g.cache, defaults: g.defaults, limiter: g.limiter, limited: g.limited, auditor: g.auditor, now: g.now}
+	return &Guard{inner: inner, cache: g.cache, defaults: g.defaults, limiter: g.limiter, limited: g.limited, auditor: g.auditor, now: g.now,
+		inflight: g.inflight}
 }
 
 // Verify is inner's verdict, then the tenant's revocations and limits.
@@ -203,6 +215,51 @@ func (g *Guard) Verify(ctx context.Context, token string) (auth.Principal, error
 		return auth.Principal{}, g.refuse("tenant", "tenant "+p.Tenant, limits.Tenant, wait)
 	}
 	return p, nil
+}
+
+// Admit is the runtime's admission of a request before its body is read
+// (httpkit.Options.Admit): it refuses a tenant whose request bucket is
+// empty, and takes one of the tenant's in-flight slots
+// (Limits.TenantInflight) or refuses, each with 429 at the cost of a
+// cached token check. A request it cannot attribute (no or bad token, revoked) is
+// let through: the function refuses it with the proper message.
+func (g *Guard) Admit(r *http.Request) (release func(), err error) {
+	var query url.Values
+	if r.Header.Get("Authorization") == "" {
+		query = r.URL.Query()
+	}
+	p, err := g.inner.Verify(r.Context(), auth.Credential(r.Header, query))
+	if err != nil {
+		return nil, nil
+	}
+	pol := g.cache.Policy(p.Tenant)
+	if pol.Check(p, g.now()) != nil {
+		return nil, nil
+	}
+	limits := pol.Limits.orDefault(g.defaults)
+	// A tenant past its request rate is refused here, before its body is
+	// read; Verify takes the token of a request that passes.
+	if empty, wait := g.limiter.Empty("t\x00"+p.Tenant, limits.Tenant, g.now()); empty {
+		return nil, g.refuse("tenant", "tenant "+p.Tenant, limits.Tenant, wait)
+	}
+	limit := limits.TenantInflight
+	if limit <= 0 {
+		return nil, nil
+	}
+	counter, ok := g.inflight.Load(p.Tenant)
+	if !ok {
+		counter, _ = g.inflight.LoadOrStore(p.Tenant, new(atomic.Int64))
+	}
+	n := counter.(*atomic.Int64)
+	if n.Add(1) > int64(limit) {
+		n.Add(-1)
+		if g.limited != nil {
+			g.limited("inflight")
+		}
+		return nil, &httpkit.Error{Status: http.StatusTooManyRequests, RetryAfter: time.Second,
+			Msg: fmt.Sprintf("tenant %s has %d requests in progress (the most allowed): retry later", p.Tenant, limit)}
+	}
+	return func() { n.Add(-1) }, nil
 }
 
 // ChargeFixes takes n fixes from the tenant's fixes bucket (Limits.TenantFixes),

@@ -97,10 +97,25 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 			fmt.Sprintf("too many requests in flight (limit %d)", h.opts.MaxInflight))
 		return status, n, false
 	}
+	admitted := func() {}
+	if h.opts.Admit != nil {
+		rel, err := h.opts.Admit(r)
+		if err != nil {
+			h.inflight.Add(-1)
+			a := classify(err)
+			a.setHeaders(w.Header())
+			status, n := writeError(w, a.status, a.msg)
+			return status, n, false
+		}
+		if rel != nil {
+			admitted = rel
+		}
+	}
 	h.metrics.inflight.Inc()
 	// Admission is released when the handler really returns, not when we
 	// answer: a handler that outlives its timeout still holds resources.
 	release := func() {
+		admitted()
 		h.metrics.inflight.Dec()
 		h.inflight.Add(-1)
 	}

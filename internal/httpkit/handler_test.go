@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -528,5 +529,44 @@ func TestGzipBodies(t *testing.T) {
 				t.Fatalf("function saw %q with Content-Encoding %q", seen, seenEnc)
 			}
 		})
+	}
+}
+
+// TestAdmitRefusesBeforeTheBodyIsRead: an admission error is the answer
+// (status, Retry-After) and the handler never runs; an admitted request's
+// release runs once the handler has returned.
+func TestAdmitRefusesBeforeTheBodyIsRead(t *testing.T) {
+	var handled, released atomic.Int64
+	fn := handlerFunc(func(r handler.Request) (handler.Response, error) {
+		handled.Add(1)
+		if released.Load() != 0 {
+			t.Error("released before the handler returned")
+		}
+		return handler.Response{Body: []byte("done")}, nil
+	})
+	admit := func(r *http.Request) (func(), error) {
+		if r.URL.Query().Get("tenant") == "flood" {
+			return nil, &Error{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Msg: "tenant flood has 1 requests in progress"}
+		}
+		return func() { released.Add(1) }, nil
+	}
+	f := start(t, fn, Options{Admit: admit})
+
+	r := f.do(t, http.MethodPost, "/?tenant=flood", strings.NewReader(`{"a":1}`), nil)
+	wantJSONError(t, r, 429, "tenant flood has 1 requests in progress")
+	if r.header.Get("Retry-After") != "1" {
+		t.Errorf("Retry-After = %q, want 1", r.header.Get("Retry-After"))
+	}
+	if handled.Load() != 0 {
+		t.Fatal("the handler ran for a refused request")
+	}
+	if g := f.scrape(t)[`geotrack_http_inflight{function="testfn"}`]; g != 0 {
+		t.Errorf("inflight gauge = %v after a refusal, want 0", g)
+	}
+	if r := f.do(t, http.MethodPost, "/?tenant=quiet", strings.NewReader(`{"a":1}`), nil); r.status != 200 {
+		t.Fatalf("admitted request: status %d %q", r.status, r.body)
+	}
+	if handled.Load() != 1 || released.Load() != 1 {
+		t.Fatalf("handled %d, released %d; want 1 and 1", handled.Load(), released.Load())
 	}
 }

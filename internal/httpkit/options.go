@@ -3,6 +3,7 @@ package httpkit
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -45,6 +46,12 @@ type Options struct {
 	ShutdownDelay time.Duration
 	// MaxInflight bounds concurrent requests per function; more get 429.
 	MaxInflight int
+	// Admit, when set, is asked before the request's body is read whether
+	// the request may proceed (a tenant's in-flight cap): an error is the
+	// answer (its status, Retry-After), so an excess request costs no body
+	// read nor decode; release, when not nil, is called once the handler
+	// has returned.
+	Admit func(r *http.Request) (release func(), err error)
 	// Ready reports whether the function can serve (e.g. Redis reachable);
 	// nil means always ready. It is called with a 2s deadline.
 	Ready func(ctx context.Context) error

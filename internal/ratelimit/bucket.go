@@ -75,6 +75,30 @@ func (l *Limiter) AllowN(key string, r Rate, now time.Time, n int) (bool, time.D
 	return false, wait
 }
 
+// Empty reports whether Allow would refuse key now, and how long until a
+// token is back, without taking one: a cheap early refusal before a request
+// is read (the request that passes still takes its token with Allow).
+func (l *Limiter) Empty(key string, r Rate, now time.Time) (bool, time.Duration) {
+	if r.Unlimited() {
+		return false, 0
+	}
+	burst := float64(max(r.Burst, 1))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return false, 0
+	}
+	tokens := b.tokens
+	if elapsed := now.Sub(b.at).Seconds(); elapsed > 0 {
+		tokens = math.Min(burst, tokens+elapsed*r.PerSecond)
+	}
+	if tokens >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - tokens) / r.PerSecond * float64(time.Second))
+}
+
 // dropFull forgets buckets that would be full by now at rate r (keys with
 // another rate are judged by r too: at worst one is forgotten a little
 // early, and starts again full, as a new key would).

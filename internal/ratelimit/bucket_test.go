@@ -79,3 +79,32 @@ func TestAllowNGoesIntoDebt(t *testing.T) {
 		t.Fatal("refused once the debt was paid back")
 	}
 }
+
+func TestEmptyPeeksWithoutTaking(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	r := Rate{PerSecond: 2, Burst: 2}
+	var l Limiter
+	if empty, _ := l.Empty("k", r, t0); empty {
+		t.Fatal("a key never seen is empty")
+	}
+	for i := range 5 { // peeking never takes a token
+		if empty, _ := l.Empty("k", r, t0); empty {
+			t.Fatalf("peek %d: empty before any take", i)
+		}
+	}
+	for i := range 2 {
+		if ok, _ := l.Allow("k", r, t0); !ok {
+			t.Fatalf("take %d of the burst refused after peeks", i)
+		}
+	}
+	empty, wait := l.Empty("k", r, t0)
+	if !empty || wait != 500*time.Millisecond {
+		t.Fatalf("after the burst: empty %v, wait %v; want true, 500ms", empty, wait)
+	}
+	if empty, _ := l.Empty("k", r, t0.Add(500*time.Millisecond)); empty {
+		t.Fatal("still empty once a token is back")
+	}
+	if empty, _ := l.Empty("k", Rate{}, t0); empty {
+		t.Fatal("an unlimited rate is never empty")
+	}
+}
