@@ -165,6 +165,10 @@ func TestOpenFaaSGatewayRunsStack(t *testing.T) {
 		"jwt-secret":         jwtSecret,
 		"redis-password":     redisPassword,
 		"edge-service-token": mint("--role", "service"),
+		// The archive tier's credentials (archiver, track, trips, privacy list
+		// them; S3_ENDPOINT stays unset here, so they are never used).
+		"s3-access-key": "unused-access-key",
+		"s3-secret-key": "unused-secret-key-0123456789",
 	}
 	for name, value := range secrets {
 		out := run(t, "", nil, faasCLI, "secret", "create", name, "--from-literal", value, "--gateway", gateway)
