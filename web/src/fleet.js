@@ -17,6 +17,8 @@ export function fleetView(panel, ctx) {
   const devices = new Map(); // id → fix
   let newest = 0; // ms of the newest fix seen
   let fitted = false;
+  const movesAtOpen = ctx.userMoves(); // the first answer fits the map unless the user moved it since
+  let centredOn = ""; // the single device the search matched, shown once
   const worker = new Worker("cluster-worker.js");
   let seq = 0;
   const shapes = L.layerGroup().addTo(ctx.layer);
@@ -46,9 +48,16 @@ export function fleetView(panel, ctx) {
         h("span", { class: "battery" }, "battery " + battery),
         h("span", { class: "coords" }, f.lat.toFixed(5) + ", " + f.lon.toFixed(5)));
     }));
+    // A search matching one device shows it, once: the polls that follow
+    // redraw the list, they do not take the map back to it.
     if (ids.length === 1 && q) {
-      const f = devices.get(ids[0]);
-      ctx.map.setView([f.lat, f.lon], Math.max(ctx.map.getZoom(), 12));
+      if (centredOn !== ids[0]) {
+        centredOn = ids[0];
+        const f = devices.get(ids[0]);
+        ctx.show([f.lat, f.lon], Math.max(ctx.map.getZoom(), 12));
+      }
+    } else {
+      centredOn = "";
     }
   }
 
@@ -70,7 +79,7 @@ export function fleetView(panel, ctx) {
           icon: L.divIcon({ className: "cluster", html: String(c.count), iconSize: [size, size] }),
           keyboard: false,
           title: c.count + " devices",
-        }).on("click", () => ctx.map.setView([c.lat, c.lon], c.expandTo))
+        }).on("click", () => ctx.show([c.lat, c.lon], c.expandTo))
           .addTo(shapes);
       } else {
         L.circleMarker([c.lat, c.lon], { radius: 6, color: "#fff", weight: 2, fillColor: "#0b57d0", fillOpacity: 1 })
@@ -89,6 +98,7 @@ export function fleetView(panel, ctx) {
     try {
       const since = newest ? new Date(newest - overlapMs).toISOString() : undefined;
       const page = await api("position", { all: "true", since }, { signal: controller.signal });
+      if (stopped) return; // the view was left: its answer is not drawn
       const started = performance.now();
       const moved = [];
       for (const f of page.fixes) {
@@ -103,7 +113,7 @@ export function fleetView(panel, ctx) {
       if (!fitted && devices.size) {
         fitted = true;
         const pts = [...devices.values()].map((f) => [f.lat, f.lon]);
-        ctx.map.fitBounds(L.latLngBounds(pts).pad(0.2), { maxZoom: 14 });
+        ctx.fit(L.latLngBounds(pts).pad(0.2), 14, movesAtOpen);
       }
       if (moved.length) renderMap();
       renderList();
