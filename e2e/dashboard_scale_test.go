@@ -7,12 +7,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
@@ -124,8 +126,32 @@ func TestDashboardAtScale(t *testing.T) {
 	}
 	t.Logf("fleet: %v shapes on the map for %d devices", num(`+document.body.dataset.fleetShapes`), len(fleet)+1)
 
-	// 1,000 devices move every second for 5 s; the page must show the last move.
 	t.Logf("fleet: longest main-thread task while loading the page and 10,001 devices: %.0f ms", num(`+(document.body.dataset.longestTaskMs || 0)`))
+
+	// Keyboard: Tab from the map reaches a cluster, a labelled button;
+	// Enter zooms in to it.
+	zoomBefore := num(`+document.body.dataset.fleetZoom`)
+	run("tab to a cluster", chromedp.Evaluate[chromedp.Void](`void document.getElementById("map").focus()`), chromedp.KeyEvent(kb.Tab))
+	type element struct {
+		Class string `json:"class"`
+		Role  string `json:"role"`
+		Label string `json:"label"`
+		Tab   int    `json:"tab"`
+	}
+	focused, err := chromedp.Run(ctx, chromedp.Evaluate[element](`(() => { const el = document.activeElement;
+		return {class: el.className, role: el.getAttribute("role") || "", label: el.getAttribute("aria-label") || "", tab: el.tabIndex}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(focused.Class, "cluster") || focused.Role != "button" || focused.Tab != 0 || !regexp.MustCompile(`^\d+ devices: zoom in$`).MatchString(focused.Label) {
+		t.Fatalf("Tab from the map focuses %+v: want a cluster, a button labelled \"N devices: zoom in\"", focused)
+	}
+	run("Enter on the cluster", chromedp.KeyEvent(kb.Enter))
+	waitFor("the map zoomed in to the cluster", fmt.Sprintf(`+document.body.dataset.fleetZoom > %v`, zoomBefore), 10*time.Second)
+	t.Logf("fleet: Tab reached %q; Enter zoomed from %v to %v", focused.Label, zoomBefore, num(`+document.body.dataset.fleetZoom`))
+
+	// 1,000 devices move every second for 5 s; the page must show the last
+	// move, and the keyboard focus stays on a cluster as they are redrawn.
 	run("reset the longest task", chromedp.Evaluate[chromedp.Void](`void (document.body.dataset.longestTaskMs = "0")`))
 	var worstRender float64
 	for round := 1; round <= 5; round++ {
@@ -141,6 +167,9 @@ func TestDashboardAtScale(t *testing.T) {
 		post(moved)
 		worstRender = math.Max(worstRender, num(`+document.body.dataset.fleetRenderMs`))
 		time.Sleep(time.Until(tick.Add(time.Second)))
+	}
+	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement.classList.contains("cluster")`)); err != nil || !ok {
+		t.Fatalf("after the fleet's redraws the keyboard focus is not on a cluster (%v)", err)
 	}
 	last := fleet[(5*1000+999)%len(fleet)]
 	run("search the last moved device", chromedp.SendKeys(chromedp.ID("fleet-search"), last.Device))
