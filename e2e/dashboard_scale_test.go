@@ -7,12 +7,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/fix"
@@ -124,8 +126,32 @@ func TestDashboardAtScale(t *testing.T) {
 	}
 	t.Logf("fleet: %v shapes on the map for %d devices", num(`+document.body.dataset.fleetShapes`), len(fleet)+1)
 
-	// 1,000 devices move every second for 5 s; the page must show the last move.
 	t.Logf("fleet: longest main-thread task while loading the page and 10,001 devices: %.0f ms", num(`+(document.body.dataset.longestTaskMs || 0)`))
+
+	// Keyboard: Tab from the map reaches a cluster, a labelled button;
+	// Enter zooms in to it.
+	zoomBefore := num(`+document.body.dataset.fleetZoom`)
+	run("tab to a cluster", chromedp.Evaluate[chromedp.Void](`void document.getElementById("map").focus()`), chromedp.KeyEvent(kb.Tab))
+	type element struct {
+		Class string `json:"class"`
+		Role  string `json:"role"`
+		Label string `json:"label"`
+		Tab   int    `json:"tab"`
+	}
+	focused, err := chromedp.Run(ctx, chromedp.Evaluate[element](`(() => { const el = document.activeElement;
+		return {class: el.className, role: el.getAttribute("role") || "", label: el.getAttribute("aria-label") || "", tab: el.tabIndex}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(focused.Class, "cluster") || focused.Role != "button" || focused.Tab != 0 || !regexp.MustCompile(`^\d+ devices: zoom in$`).MatchString(focused.Label) {
+		t.Fatalf("Tab from the map focuses %+v: want a cluster, a button labelled \"N devices: zoom in\"", focused)
+	}
+	run("Enter on the cluster", chromedp.KeyEvent(kb.Enter))
+	waitFor("the map zoomed in to the cluster", fmt.Sprintf(`+document.body.dataset.fleetZoom > %v`, zoomBefore), 10*time.Second)
+	t.Logf("fleet: Tab reached %q; Enter zoomed from %v to %v", focused.Label, zoomBefore, num(`+document.body.dataset.fleetZoom`))
+
+	// 1,000 devices move every second for 5 s; the page must show the last
+	// move, and the keyboard focus stays on a cluster as they are redrawn.
 	run("reset the longest task", chromedp.Evaluate[chromedp.Void](`void (document.body.dataset.longestTaskMs = "0")`))
 	var worstRender float64
 	for round := 1; round <= 5; round++ {
@@ -141,6 +167,9 @@ func TestDashboardAtScale(t *testing.T) {
 		post(moved)
 		worstRender = math.Max(worstRender, num(`+document.body.dataset.fleetRenderMs`))
 		time.Sleep(time.Until(tick.Add(time.Second)))
+	}
+	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement.classList.contains("cluster")`)); err != nil || !ok {
+		t.Fatalf("after the fleet's redraws the keyboard focus is not on a cluster (%v)", err)
 	}
 	last := fleet[(5*1000+999)%len(fleet)]
 	run("search the last moved device", chromedp.SendKeys(chromedp.ID("fleet-search"), last.Device))
@@ -172,33 +201,34 @@ func TestDashboardAtScale(t *testing.T) {
 		took.Round(time.Millisecond), strings.TrimSpace(info), num(`+(document.body.dataset.longestTaskMs || 0)`))
 
 	// Zooming in re-reads the visible time window at the view's budget:
-	// more points there than the overview had.
-	run("zoom to the playback cursor", chromedp.Evaluate[chromedp.Void](`(() => {
+	// more points there than the overview had. One click on "Zoom here",
+	// right after the overview completed (the fleet's search had just moved
+	// the map before the route changed) and right after a click on the
+	// map's own zoom-in button: the map shows the clicked point at zoom 17
+	// when the detail is drawn. Nothing moved it elsewhere meanwhile — an
+	// animated zoom still running used to end by moving the map back to its
+	// own target, and the click was lost.
+	cursor, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
 		const s = document.getElementById("playback"); s.value = Math.floor(s.max / 2); s.dispatchEvent(new Event("input"));
-		document.getElementById("zoom-cursor").click(); })()`))
-	// The click may land while the overview is still being fitted to the map
-	// (then the view does not reach the cursor): click again every 10 s, at
-	// most 6 times, until the refined detail is drawn.
-	zoomed := time.Now()
-	for attempt := 0; ; attempt++ {
-		deadline := time.Now().Add(10 * time.Second)
-		refined := false
-		for !refined && time.Now().Before(deadline) {
-			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`+document.body.dataset.trackDetailPoints > 0`))
-			refined = err == nil && ok
-			if !refined {
-				time.Sleep(100 * time.Millisecond)
-			}
-		}
-		if refined {
-			break
-		}
-		if attempt == 5 {
-			t.Fatalf("zoomed in 6 times over 60 s: the view was never refined")
-		}
-		run("zoom to the playback cursor again", chromedp.Evaluate[chromedp.Void](`document.getElementById("zoom-cursor").click()`))
+		const at = document.getElementById("playback-time");
+		document.querySelector(".leaflet-control-zoom-in").click();
+		document.getElementById("zoom-cursor").click();
+		return [+at.dataset.lat, +at.dataset.lon]; })()`))
+	if err != nil || len(cursor) != 2 {
+		t.Fatalf("zoom to the playback cursor: %v %v (browser errors: %v)", cursor, err, errs.list())
 	}
-	took = time.Since(zoomed)
+	took = waitFor("the zoomed-in view refined", `+document.body.dataset.trackDetailPoints > 0`, 30*time.Second)
+	view, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.trackDetailView`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lat, lon, zoom float64
+	if _, err := fmt.Sscanf(strings.ReplaceAll(view, ",", " "), "%g %g %g", &lat, &lon, &zoom); err != nil {
+		t.Fatalf("the refined view %q: want lat,lon,zoom: %v", view, err)
+	}
+	if zoom != 17 || math.Abs(lat-cursor[0]) > 1e-6 || math.Abs(lon-cursor[1]) > 1e-6 {
+		t.Fatalf("the detail was drawn for the map at %.6f, %.6f zoom %v: want the clicked point %.6f, %.6f at zoom 17", lat, lon, zoom, cursor[0], cursor[1])
+	}
 	detail, overview := num(`+document.body.dataset.trackDetailPoints`), num(`+document.body.dataset.trackDetailOverviewPoints`)
 	if detail <= overview {
 		t.Fatalf("zoomed in: %v points in view, the overview had %v there: want more", detail, overview)

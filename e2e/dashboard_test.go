@@ -250,7 +250,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := os.MkdirAll(dashboardArtifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	shot := func(name string) {
+	// artifact saves a screenshot among the test's artifacts; shot also
+	// refreshes README's copy with GEOTRACK_UPDATE_SCREENSHOTS=1.
+	artifact := func(name string) []byte {
 		t.Helper()
 		time.Sleep(300 * time.Millisecond) // the map's last redraw
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -260,6 +262,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dashboardArtifacts, name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		return png
+	}
+	shot := func(name string) {
+		t.Helper()
+		png := artifact(name)
 		if os.Getenv("GEOTRACK_UPDATE_SCREENSHOTS") == "1" {
 			if err := os.WriteFile(filepath.Join(dashboardScreenshots, name+".png"), png, 0o644); err != nil {
 				t.Fatal(err)
@@ -566,16 +573,50 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	shot("preferences")
 
-	// A phone: the panel above the map, the fleet still listed.
+	// A phone: the panel above the map, the fleet still listed; then every
+	// other view there, with the same label and contrast checks.
+	phoneLayout := func(view string) {
+		t.Helper()
+		var overflow bool
+		eval(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow)
+		if overflow {
+			t.Errorf("%s: the phone-sized page scrolls sideways", view)
+		}
+		// The panel stacked above the map, the map still given room.
+		var layout struct {
+			PanelBottom float64 `json:"panelBottom"`
+			MapTop      float64 `json:"mapTop"`
+			MapWidth    float64 `json:"mapWidth"`
+			MapHeight   float64 `json:"mapHeight"`
+		}
+		eval(`(() => { const p = document.getElementById("panel").getBoundingClientRect(), m = document.getElementById("map").getBoundingClientRect();
+			return {panelBottom: p.bottom, mapTop: m.top, mapWidth: m.width, mapHeight: m.height}; })()`, &layout)
+		if layout.MapTop < layout.PanelBottom-1 || layout.MapWidth < 380 || layout.MapHeight < 200 {
+			t.Errorf("%s on a phone: panel bottom %.0f, map at %.0f, %.0f×%.0f px: want the map below the panel, full width, at least 200 px high",
+				view, layout.PanelBottom, layout.MapTop, layout.MapWidth, layout.MapHeight)
+		}
+	}
 	run("phone window", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(base+"/function/dashboard/#/fleet"))
 	waitJS("fleet on a phone", `document.querySelectorAll("#fleet-list li[data-device]").length >= 25`, 15*time.Second)
-	var overflow bool
-	eval(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow)
-	if overflow {
-		t.Error("the phone-sized page scrolls sideways")
-	}
+	checkLabels("fleet on a phone")
+	phoneLayout("fleet")
 	shot("fleet-phone")
+	for _, v := range []struct{ name, hash, ready, open string }{
+		{"device", "#/device/van-1", `document.body.dataset.trackMode === "exact" && document.querySelector("#trips-list li.trip") && document.querySelector("#chart canvas")`, ""},
+		{"geofences", "#/geofences", `document.querySelector("#fence-list li[data-fence]") && document.getElementById("fence-new")`, "fence-new"},
+		{"alerts", "#/alerts", `document.querySelector("#rules-list li[data-rule]") && document.querySelector("#eventlog-list li")`, ""},
+		{"preferences", "#/preferences", `document.getElementById("prefs-form") && document.querySelector("#zone-list li strong")`, ""},
+	} {
+		run(v.name+" on a phone", chromedp.Navigate(base+"/function/dashboard/"+v.hash))
+		waitJS(v.name+" on a phone", v.ready, 15*time.Second)
+		if v.open != "" {
+			run("open "+v.open, chromedp.Click(chromedp.ID(v.open)))
+		}
+		checkLabels(v.name + " on a phone")
+		phoneLayout(v.name)
+		artifact(v.name + "-phone")
+	}
 
 	if e := errs.list(); len(e) > 0 {
 		t.Fatalf("browser console errors:\n%s", strings.Join(e, "\n"))

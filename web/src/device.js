@@ -112,7 +112,10 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
   let controller = null;
   let detailController = null;
   let detailTimer = 0;
+  // A move makes the detail being read for the previous view stale: it is
+  // dropped at once, and the new view's is read once the map rests.
   const onMove = () => {
+    if (detailController) detailController.abort();
     clearTimeout(detailTimer);
     detailTimer = setTimeout(refine, 250);
   };
@@ -145,33 +148,41 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
     }
     if (controller) controller.abort();
     if (detailController) detailController.abort();
+    clearTimeout(detailTimer);
     controller = new AbortController();
     const signal = controller.signal;
+    // The overview fits the map as it arrives, unless the user moves the
+    // map meanwhile: then the user's view stays.
+    const movesAtLoad = ctx.userMoves();
     clearInterval(playing);
     points = [];
     loaded = null;
     group.clearLayers();
     detailGroup.clearLayers().addTo(group);
     line = cursor = null;
-    for (const k of ["trackPoints", "trackMode", "trackFirstRenderMs", "trackOverviewMs", "trackDetailPoints", "trackDetailMode"]) delete document.body.dataset[k];
+    for (const k of ["trackPoints", "trackMode", "trackFirstRenderMs", "trackOverviewMs", "trackDetailPoints", "trackDetailMode", "trackDetailView"]) delete document.body.dataset[k];
     info.textContent = "Loading…";
     const { from: f, to: t } = range();
     const started = performance.now();
     let firstRender = 0;
     try {
       const r = await series(device, f, t, budget(), signal, (runs) => {
-        drawLine(runs, !firstRender);
+        if (signal.aborted) return; // another load started: this one's slices are stale
+        drawLine(runs);
+        if (!firstRender) fitLine(movesAtLoad);
         if (!firstRender) {
           firstRender = performance.now() - started;
           document.body.dataset.trackFirstRenderMs = String(Math.round(firstRender));
           info.textContent = `Loading… (first drawn in ${Math.round(firstRender)} ms)`;
         }
       });
+      if (signal.aborted) return;
       points = r.points;
       exact = r.exact;
       loaded = { device, from: f, to: t };
       const took = performance.now() - started;
-      drawLine([points], !exact || !firstRender);
+      drawLine([points]);
+      if (!exact || !firstRender) fitLine(movesAtLoad);
       exportBox.hidden = points.length === 0;
       drawPlayer();
       drawChart(points);
@@ -187,11 +198,17 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
     loadTrips(device, signal);
   }
 
-  function drawLine(runs, fit) {
+  function drawLine(runs) {
     const lls = runs.map((run) => run.map((p) => [p.lat, p.lon]));
     if (!line) line = L.polyline(lls, { color: "#b3261e", weight: 3 }).addTo(group);
     else line.setLatLngs(lls);
-    if (fit && lls.some((r) => r.length)) ctx.map.fitBounds(line.getBounds().pad(0.1), { maxZoom: 16, animate: false });
+  }
+
+  // fitLine fits the map to the overview drawn so far unless the user moved
+  // the map since `since` (the ctx.userMoves() read when the load started).
+  function fitLine(since) {
+    const bounds = line.getBounds();
+    if (bounds.isValid()) ctx.fit(bounds.pad(0.1), 16, since);
   }
 
   // refine draws the visible part of a simplified overview at the view's
@@ -212,6 +229,7 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
       detailGroup.clearLayers();
       delete document.body.dataset.trackDetailPoints;
       delete document.body.dataset.trackDetailMode;
+      delete document.body.dataset.trackDetailView;
       return;
     }
     const a = Date.parse(points[Math.max(0, first - 1)].ts);
@@ -220,11 +238,14 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
     const signal = detailController.signal;
     try {
       const r = await series(loaded.device, a, b, budget(), signal);
+      if (signal.aborted) return; // the map moved on: this detail is of an older view
       detailGroup.clearLayers();
       L.polyline(r.points.map((p) => [p.lat, p.lon]), { color: "#b3261e", weight: 3 }).addTo(detailGroup);
       document.body.dataset.trackDetailPoints = String(r.points.length);
       document.body.dataset.trackDetailMode = r.exact ? "exact" : "simplified";
       document.body.dataset.trackDetailOverviewPoints = String(last - first + 1);
+      const c = ctx.map.getCenter();
+      document.body.dataset.trackDetailView = `${c.lat},${c.lng},${ctx.map.getZoom()}`;
       info.textContent = `${points.length} points in the overview; the view shows ${r.points.length} points` +
         (r.exact ? " (every point)" : " (simplified)") + ` from ${new Date(a).toLocaleString()} to ${new Date(b).toLocaleString()}`;
     } catch (e) {
@@ -241,15 +262,15 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
     const slider = h("input", { type: "range", id: "playback", min: 0, max: points.length - 1, value: 0, step: 1, "aria-label": "Playback position" });
     const label = h("output", { id: "playback-time", for: "playback" });
     const play = h("button", { type: "button", id: "play" }, "Play");
-    // Not animated, as the fits after a load: Leaflet ignores a zoom
-    // asked for during another's animation.
-    const zoom = h("button", { type: "button", id: "zoom-cursor", onclick: () => ctx.map.setView(cursor.getLatLng(), 17, { animate: false }) }, "Zoom here");
+    const zoom = h("button", { type: "button", id: "zoom-cursor", onclick: () => ctx.show(cursor.getLatLng(), 17) }, "Zoom here");
     const show = (i) => {
       const p = points[i];
       if (!cursor) cursor = L.circleMarker([p.lat, p.lon], { radius: 8, color: "#fff", weight: 2, fillColor: "#146c2e", fillOpacity: 1 }).addTo(group);
       else cursor.setLatLng([p.lat, p.lon]);
       const speed = typeof p.speed === "number" ? ` · ${(p.speed * 3.6).toFixed(1)} km/h` : "";
       label.textContent = new Date(p.ts).toLocaleString() + speed;
+      label.dataset.lat = String(p.lat);
+      label.dataset.lon = String(p.lon);
     };
     slider.addEventListener("input", () => show(+slider.value));
     play.addEventListener("click", () => {
@@ -309,7 +330,7 @@ export function deviceView(panel, ctx, [deviceArg = ""]) {
       }
       const list = h("ul", { class: "rows", id: "trips-list" }, rows.map((row) =>
         h("li", { class: row.kind },
-          h("button", { type: "button", class: "link", onclick: () => ctx.map.setView([row.lat, row.lon], 16) }, new Date(row.at).toLocaleString()),
+          h("button", { type: "button", class: "link", onclick: () => ctx.show([row.lat, row.lon], 16) }, new Date(row.at).toLocaleString()),
           " ", row.text)));
       const s = r.summary;
       tripsBox.replaceChildren(h("h3", {}, "Trips and stops"),

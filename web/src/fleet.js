@@ -2,7 +2,8 @@
 // position?all=true&since=… (only the devices that moved come back), drawn
 // through a Supercluster index (in a worker, cluster-worker.js) so 10,000+
 // devices stay a few hundred shapes on the map and the page never waits for
-// the index.
+// the index. A cluster is a button (Tab reaches it, Enter or Space zooms
+// in); a single device is reached from the list, whose rows are links.
 import L from "leaflet";
 import { api } from "./api.js";
 import { h, age, status } from "./dom.js";
@@ -17,6 +18,8 @@ export function fleetView(panel, ctx) {
   const devices = new Map(); // id → fix
   let newest = 0; // ms of the newest fix seen
   let fitted = false;
+  const movesAtOpen = ctx.userMoves(); // the first answer fits the map unless the user moved it since
+  let centredOn = ""; // the single device the search matched, shown once
   const worker = new Worker("cluster-worker.js");
   let seq = 0;
   const shapes = L.layerGroup().addTo(ctx.layer);
@@ -46,9 +49,16 @@ export function fleetView(panel, ctx) {
         h("span", { class: "battery" }, "battery " + battery),
         h("span", { class: "coords" }, f.lat.toFixed(5) + ", " + f.lon.toFixed(5)));
     }));
+    // A search matching one device shows it, once: the polls that follow
+    // redraw the list, they do not take the map back to it.
     if (ids.length === 1 && q) {
-      const f = devices.get(ids[0]);
-      ctx.map.setView([f.lat, f.lon], Math.max(ctx.map.getZoom(), 12));
+      if (centredOn !== ids[0]) {
+        centredOn = ids[0];
+        const f = devices.get(ids[0]);
+        ctx.show([f.lat, f.lon], Math.max(ctx.map.getZoom(), 12));
+      }
+    } else {
+      centredOn = "";
     }
   }
 
@@ -62,16 +72,37 @@ export function fleetView(panel, ctx) {
 
   worker.onmessage = (e) => {
     if (e.data.seq !== seq) return; // the view moved since
+    // The clusters are redrawn as devices move: the keyboard focus goes to
+    // the new cluster nearest the one focused (within a cluster's radius).
+    const focused = shapes.getLayers().find((m) => m.getElement?.() === document.activeElement);
+    const focusedAt = focused ? ctx.map.latLngToContainerPoint(focused.getLatLng()) : null;
+    let refocus = null;
+    let nearest = 40;
     shapes.clearLayers();
     for (const c of e.data.clusters) {
       if (c.count) {
         const size = 26 + Math.min(24, Math.log10(c.count) * 8);
-        L.marker([c.lat, c.lon], {
+        const expand = () => ctx.show([c.lat, c.lon], c.expandTo);
+        const marker = L.marker([c.lat, c.lon], {
           icon: L.divIcon({ className: "cluster", html: String(c.count), iconSize: [size, size] }),
-          keyboard: false,
+          keyboard: true, // tabindex 0, role button
+          autoPanOnFocus: false, // tabbing through the clusters does not move the map
           title: c.count + " devices",
-        }).on("click", () => ctx.map.setView([c.lat, c.lon], c.expandTo))
-          .addTo(shapes);
+        }).on("click", expand).addTo(shapes);
+        const el = marker.getElement();
+        el.setAttribute("aria-label", `${c.count} devices: zoom in`);
+        el.addEventListener("keydown", (ev) => {
+          if (ev.key !== "Enter" && ev.key !== " ") return;
+          ev.preventDefault();
+          expand();
+        });
+        if (focusedAt) {
+          const d = ctx.map.latLngToContainerPoint([c.lat, c.lon]).distanceTo(focusedAt);
+          if (d < nearest) {
+            nearest = d;
+            refocus = el;
+          }
+        }
       } else {
         L.circleMarker([c.lat, c.lon], { radius: 6, color: "#fff", weight: 2, fillColor: "#0b57d0", fillOpacity: 1 })
           .bindTooltip(c.id)
@@ -79,7 +110,9 @@ export function fleetView(panel, ctx) {
           .addTo(shapes);
       }
     }
+    if (refocus) refocus.focus({ preventScroll: true });
     document.body.dataset.fleetShapes = String(shapes.getLayers().length);
+    document.body.dataset.fleetZoom = String(ctx.map.getZoom());
   };
 
   let stopped = false;
@@ -89,6 +122,7 @@ export function fleetView(panel, ctx) {
     try {
       const since = newest ? new Date(newest - overlapMs).toISOString() : undefined;
       const page = await api("position", { all: "true", since }, { signal: controller.signal });
+      if (stopped) return; // the view was left: its answer is not drawn
       const started = performance.now();
       const moved = [];
       for (const f of page.fixes) {
@@ -103,7 +137,7 @@ export function fleetView(panel, ctx) {
       if (!fitted && devices.size) {
         fitted = true;
         const pts = [...devices.values()].map((f) => [f.lat, f.lon]);
-        ctx.map.fitBounds(L.latLngBounds(pts).pad(0.2), { maxZoom: 14 });
+        ctx.fit(L.latLngBounds(pts).pad(0.2), 14, movesAtOpen);
       }
       if (moved.length) renderMap();
       renderList();

@@ -13,20 +13,24 @@ export function geofencesView(panel, ctx) {
   const editor = h("div", { id: "fence-editor" });
   panel.append(h("h2", {}, "Geofences"), list, editor);
   let fences = [];
+  // Leaving the view drops the reads still on the way.
+  const controller = new AbortController();
+  const signal = controller.signal;
 
   async function refresh() {
     try {
       fences = [];
       let cursor = "";
       do {
-        const page = await api("geofences", { limit: 1000, cursor });
+        const page = await api("geofences", { limit: 1000, cursor }, { signal });
         fences = fences.concat(page.features || []);
         cursor = page.next || "";
       } while (cursor && fences.length < 10000);
     } catch (e) {
-      status(e.message, "error");
+      if (!signal.aborted) status(e.message, "error");
       return;
     }
+    if (signal.aborted) return;
     fencesLayer.clearLayers();
     for (const f of fences) {
       const g = f.geometry;
@@ -134,7 +138,10 @@ export function geofencesView(panel, ctx) {
       : h("p", {}, "Viewers see fences; an admin token edits them."));
   }
 
-  ctx.onCleanup(() => drawing && drawing.stop());
+  ctx.onCleanup(() => {
+    controller.abort();
+    if (drawing) drawing.stop();
+  });
   close();
   refresh();
 }

@@ -18,11 +18,17 @@ const views = { fleet: fleetView, device: deviceView, geofences: geofencesView, 
 const edgeViews = new Set(["fleet", "device"]);
 
 // ctx is what every view gets: the map, a layer group of its own, the
-// user, and a way to register a cleanup (timers) for when it is left.
+// user, a way to register a cleanup (timers) for when it is left, and the
+// two ways a view moves the map (ctx.show, ctx.fit: see moveRules).
 const ctx = { map: null, layer: null, user: null, cleanups: [], cfg: {} };
 
 function setupMap(cfg) {
-  const map = L.map("map", { preferCanvas: true, worldCopyJump: true, keyboard: true }).setView([51.5, -0.12], 4);
+  // No zoom animation: Leaflet ends an animated zoom by moving to its
+  // target 250 ms later even when another view was set meanwhile (and
+  // ignores an animated zoom asked for during one). That lost the first
+  // "Zoom here" after the fleet's search had started a zoom just before
+  // the route changed: the map went back to the searched device at zoom 12.
+  const map = L.map("map", { preferCanvas: true, worldCopyJump: true, keyboard: true, zoomAnimation: false }).setView([51.5, -0.12], 4);
   if (cfg.tileURL) {
     L.tileLayer(cfg.tileURL, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
   } else {
@@ -102,11 +108,39 @@ function loginView(panel) {
   input.focus();
 }
 
+// moveRules gives ctx the two ways a view moves the map, so that the view
+// the user asked for last is the one shown:
+//   - ctx.show(center, zoom): a move the user asked for (a button, a
+//     search match, a cluster), at once;
+//   - ctx.fit(bounds, maxZoom, since): fit loaded data, unless the user
+//     moved the map since `since`, a ctx.userMoves() read when the view
+//     asked for the data: a late answer never undoes the user's move.
+// The user's own moves on the map (drag, wheel, keys, taps) are counted
+// from the events that start them.
+function moveRules(map) {
+  let userMoves = 0;
+  for (const type of ["pointerdown", "wheel", "keydown"]) {
+    map.getContainer().addEventListener(type, () => { userMoves++; }, { capture: true, passive: true });
+  }
+  ctx.userMoves = () => userMoves;
+  ctx.show = (center, zoom) => {
+    userMoves++;
+    map.setView(center, zoom, { animate: false });
+  };
+  ctx.fit = (bounds, maxZoom, since) => {
+    if (userMoves !== since) return false;
+    map.fitBounds(bounds, { maxZoom, animate: false });
+    return true;
+  };
+}
+
 function leave() {
   for (const f of ctx.cleanups.splice(0)) {
     try { f(); } catch (e) { console.warn(e); }
   }
   ctx.layer.clearLayers();
+  // A pan still running (inertia after a drag) belongs to the view left.
+  ctx.map.stop();
 }
 
 function route() {
@@ -159,6 +193,7 @@ async function start() {
   }
   ctx.map = setupMap(cfg);
   ctx.layer = L.layerGroup().addTo(ctx.map);
+  moveRules(ctx.map);
   ctx.onCleanup = (f) => ctx.cleanups.push(f);
   window.addEventListener("hashchange", route);
   window.addEventListener("geotrack:unauthorized", (e) => {

@@ -15,21 +15,32 @@ export function preferencesView(panel, ctx, [deviceArg = ""]) {
   const body = h("div", { id: "prefs-body" });
   panel.append(h("h2", {}, "Preferences"), pick, body);
   let picking = null;
-  ctx.onCleanup(() => picking && ctx.map.off("click", picking));
+  let controller = null;
+  ctx.onCleanup(() => {
+    if (picking) ctx.map.off("click", picking);
+    if (controller) controller.abort();
+  });
 
   async function load() {
     const device = which.input.value.trim();
+    // An answer to an older question (another device, or a view left) is
+    // dropped: it would draw and fit that device's zones.
+    if (controller) controller.abort();
+    controller = new AbortController();
+    const signal = controller.signal;
+    const movesAtLoad = ctx.userMoves();
     let doc;
     try {
-      doc = await api("preferences", { device });
+      doc = await api("preferences", { device }, { signal });
     } catch (e) {
-      status(e.message, "error");
+      if (!signal.aborted) status(e.message, "error");
       return;
     }
-    render(device, doc.preferences || {}, doc.version);
+    if (signal.aborted) return;
+    render(device, doc.preferences || {}, doc.version, movesAtLoad);
   }
 
-  function render(device, prefs, version) {
+  function render(device, prefs, version, movesAtLoad) {
     const num = (v) => (v === undefined || v === null ? "" : v);
     const tracking = field("Tracking", { id: "prefs-tracking", tag: "select", disabled: !admin, options: [
       h("option", { value: "" }, device ? "inherit" : "on (default)"), h("option", { value: "on" }, "on"), h("option", { value: "paused" }, "paused")] });
@@ -50,7 +61,7 @@ export function preferencesView(panel, ctx, [deviceArg = ""]) {
         h("strong", {}, z.name), ` ${z.lat.toFixed(5)}, ${z.lon.toFixed(5)}, ${Math.round(z.radius_m)} m`,
         admin ? h("button", { type: "button", class: "link danger", onclick: () => { zones.splice(i, 1); drawZones(); } }, "Remove") : null)));
       if (!zones.length) zoneList.replaceChildren(h("li", {}, "No privacy zones."));
-      if (zones.length) ctx.map.fitBounds(L.featureGroup(zonesLayer.getLayers()).getBounds().pad(0.5), { maxZoom: 15 });
+      if (zones.length) ctx.fit(L.featureGroup(zonesLayer.getLayers()).getBounds().pad(0.5), 15, movesAtLoad);
     }
 
     const zoneName = field("Zone name", { id: "zone-name", maxlength: 64, value: "home" });
