@@ -147,3 +147,17 @@ func knownKind(k Kind) bool {
 	}
 	return false
 }
+
+// ValidateSynced checks a rule as the cloud hands it to an edge node
+// (GET rules?all=true): what DecodeRule accepts, with its id and the
+// secret the edge signs with. The URL is checked for syntax only: the
+// edge's delivery client applies its own address policy.
+func (r Rule) ValidateSynced() error {
+	if !fix.ValidDevice(r.ID) {
+		return fieldErr("id", "not a rule id")
+	}
+	if r.Webhook.Secret == "" {
+		return fieldErr("webhook.secret", "required: the edge signs what it delivers")
+	}
+	return r.validate(URLPolicy{AllowPrivate: true})
+}
