@@ -93,16 +93,7 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 		t.Fatalf("fence: %d %s", r.Status, r.Body)
 	}
 	recv := newWebhookReceiver(t)
-	rule := fmt.Sprintf(`{"name":"depot arrivals","on":["io.geotrack.geofence.entered"],"fences":["depot"],"webhook":{"url":%q}}`, recv.url("/arrivals"))
-	r := call(t, http.MethodPost, cloud+"/function/rules", admin, hdr("Content-Type", "application/json"), []byte(rule))
-	if r.Status != http.StatusCreated {
-		t.Fatalf("rule: %d %s", r.Status, r.Body)
-	}
-	var created struct{ ID, Secret string }
-	r.JSON(t, &created)
-	recv.mu.Lock()
-	recv.secrets["/arrivals"] = created.Secret
-	recv.mu.Unlock()
+	ruleID := recv.createRule(t, cloud+"/function/rules", admin, "/arrivals", `{"name":"depot arrivals","on":["io.geotrack.geofence.entered"],"fences":["depot"],WEBHOOK}`)
 
 	// The edge node: its own Redis, edge-ingest (which syncs and evaluates),
 	// notify (delivers, sweeps) and the forwarder, all pointed at the gate.
@@ -160,7 +151,7 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 	if err := json.Unmarshal(d.Event.Data.Event, &cause); err != nil {
 		t.Fatal(err)
 	}
-	if d.Event.Data.Rule != created.ID || cause.Type != "io.geotrack.geofence.entered" || cause.Data.Fence != "depot" ||
+	if d.Event.Data.Rule != ruleID || cause.Type != "io.geotrack.geofence.entered" || cause.Data.Fence != "depot" ||
 		cause.Data.Device != "van-1" || cause.Data.Edge != "site-1" {
 		t.Fatalf("alert: %s", d.Body)
 	}
@@ -190,11 +181,11 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 	// final delivery state; none fired in the cloud.
 	var listed edgeAlertsPage
 	testenv.Eventually(t, "the cloud lists the edge's delivered alert", 20*time.Second, func() bool {
-		listed = edgeAlertsList(t, cloud, admin, "?rule="+created.ID)
+		listed = edgeAlertsList(t, cloud, admin, "?rule="+ruleID)
 		return len(listed.Alerts) == 1 && listed.Alerts[0].State == "delivered"
 	})
 	time.Sleep(time.Second) // the forwarder keeps running: a resend would show now
-	listed = edgeAlertsList(t, cloud, admin, "?rule="+created.ID)
+	listed = edgeAlertsList(t, cloud, admin, "?rule="+ruleID)
 	if len(listed.Alerts) != 1 {
 		t.Fatalf("cloud alerts of the rule: %+v, want the edge's one", listed)
 	}
@@ -345,16 +336,7 @@ func TestEdgeSilenceFiresOnce(t *testing.T) {
 	cloud := startDev(t, cloudRedis.URL, "EVENT_RELAY_INTERVAL=100ms", "DELIVERY_INTERVAL=100ms", "SILENCE_SWEEP_INTERVAL=500ms")
 	admin := token(t, "acme", auth.RoleAdmin, "")
 	recv := newWebhookReceiver(t)
-	rule := fmt.Sprintf(`{"name":"quiet","on":["io.geotrack.location.updated"],"when":{"silent_s":10},"webhook":{"url":%q}}`, recv.url("/quiet"))
-	r := call(t, http.MethodPost, cloud+"/function/rules", admin, hdr("Content-Type", "application/json"), []byte(rule))
-	if r.Status != http.StatusCreated {
-		t.Fatalf("rule: %d %s", r.Status, r.Body)
-	}
-	var created struct{ ID, Secret string }
-	r.JSON(t, &created)
-	recv.mu.Lock()
-	recv.secrets["/quiet"] = created.Secret
-	recv.mu.Unlock()
+	ruleID := recv.createRule(t, cloud+"/function/rules", admin, "/quiet", `{"name":"quiet","on":["io.geotrack.location.updated"],"when":{"silent_s":10},WEBHOOK}`)
 
 	edgeRedis := testenv.StartRedis(t)
 	service := token(t, "acme", auth.RoleService, "")
@@ -395,11 +377,11 @@ func TestEdgeSilenceFiresOnce(t *testing.T) {
 	if got := recv.deliveries("/quiet"); len(got) != 1 || recv.badSigned != 0 {
 		t.Fatalf("%d deliveries (%d badly signed), want the edge's one", len(got), recv.badSigned)
 	}
-	if d := recv.distinct("/quiet")[0]; d.Event.Data.Rule != created.ID || d.Event.Data.Kind != "silence" {
+	if d := recv.distinct("/quiet")[0]; d.Event.Data.Rule != ruleID || d.Event.Data.Kind != "silence" {
 		t.Errorf("alert: %s", d.Body)
 	}
-	r = call(t, http.MethodGet, cloud+"/function/alerts", admin, nil, nil)
-	if r.Status != http.StatusOK || strings.Contains(string(r.Body), created.ID) {
+	r := call(t, http.MethodGet, cloud+"/function/alerts", admin, nil, nil)
+	if r.Status != http.StatusOK || strings.Contains(string(r.Body), ruleID) {
 		t.Errorf("cloud alerts: %d %s, want none fired in the cloud", r.Status, r.Body)
 	}
 }
