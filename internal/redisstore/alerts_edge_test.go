@@ -19,25 +19,21 @@ import (
 // import lists it once with the node, takes later states only, never
 // queues it, and leaves its own alerts alone.
 func TestEdgeAlertUplink(t *testing.T) {
-	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
+	// A single Redis, and a 3-master Cluster where every script must touch
+	// one slot only (the tenant's).
+	for name, url := range map[string]func(t *testing.T) string{
+		"single":  func(t *testing.T) string { return testenv.StartRedis(t).URL },
+		"cluster": func(t *testing.T) string { return testenv.StartRedisCluster(t, 3).URL },
+	} {
+		t.Run(name, func(t *testing.T) {
+			client, err := Open(url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			edgeAlertUplink(t, client)
+		})
 	}
-	defer client.Close()
-	edgeAlertUplink(t, client)
-}
-
-// TestEdgeAlertUplinkOnCluster: the same scripts on a Redis Cluster (one
-// slot per tenant).
-func TestEdgeAlertUplinkOnCluster(t *testing.T) {
-	c := testenv.StartRedisCluster(t, 3)
-	client, err := Open(c.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	edgeAlertUplink(t, client)
 }
 
 func edgeAlertUplink(t *testing.T, client redis.UniversalClient) {
