@@ -33,9 +33,10 @@ type EdgeReport struct {
 	Alerts []Record `json:"alerts"`
 }
 
-// Uplinked is an edge alert record waiting to go up, with the version of
-// its mark: acked only when unchanged, so a delivery state recorded while
-// the record was on its way goes up too.
+// Uplinked is an edge alert record waiting to go up, with its mark (when
+// it was marked, later than any earlier mark of it): acked only while
+// unchanged, so a delivery state recorded while the record was on its way
+// goes up too.
 type Uplinked struct {
 	Record Record
 	Mark   int64

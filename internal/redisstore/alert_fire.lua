@@ -26,8 +26,11 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[1], 'rule', ARGV[8], 'name', ARGV[9], 'kind', ARGV[10], 'device', ARGV[11],
   'fired', ARGV[3], 'ce', ARGV[7], 'queue', ARGV[6], 'state', 'pending', 'attempts', 0, 'since', ARGV[3])
 if ARGV[17] ~= '' then
+  -- An edge node's alert: its record goes up to the cloud (alerts_edge.go);
+  -- marks older than the retention are of expired alerts.
   redis.call('HSET', KEYS[1], 'node', ARGV[17])
-  redis.call('ZINCRBY', KEYS[8], 1, ARGV[1])
+  redis.call('ZADD', KEYS[8], now, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', '(' .. tostring(now - tonumber(ARGV[5])))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], now, ARGV[1])

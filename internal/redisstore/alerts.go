@@ -35,8 +35,8 @@ import (
 //	gt:{T}:eventlog            STREAM the tenant event log, field ce (issue 9 §4 layout)
 //	gt:{T}:events              STREAM the event outbox (issue 16 layout), when a sink is configured
 //	gt:alerts:tenants          SET tenants that have had rules (the sweep and the dispatcher visit them)
-//	gt:{T}:alerts:up           ZSET alert id -> mark version: at an edge node (AtEdge), alerts whose
-//	                           record goes up to the cloud (fired, delivery ended); alerts_edge.go
+//	gt:{T}:alerts:up           ZSET alert id -> when marked (ms): at an edge node (AtEdge), alerts whose
+//	                           record goes up to the cloud (fired, delivery ended), trimmed to the retention
 //
 // The delivery queue is one list per rule and device, so a webhook that is
 // down delays only its own alerts, and each device's alerts reach a webhook

@@ -12,9 +12,11 @@ import (
 )
 
 // Alerts fired at an edge node, on their way to the cloud's listing
-// (alert.EdgeReport). At the edge (AtEdge) Fire and the final Record bump
-// the alert's version in gt:{T}:alerts:up; the forwarder peeks, sends and
-// acks a version, so a state recorded meanwhile is sent again. In the
+// (alert.EdgeReport). At the edge (AtEdge) Fire and the final Record mark
+// the alert in gt:{T}:alerts:up (score: when, each mark later than the
+// last); the forwarder peeks, sends and acks a mark, so a state recorded
+// meanwhile is sent again. Fire trims marks older than the retention, so
+// an edge without CLOUD_ALERTS_URL keeps no more marks than alerts. In the
 // cloud ImportEdge stores what arrives (alert_import.lua).
 
 var (

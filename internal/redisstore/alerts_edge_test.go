@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -59,12 +60,13 @@ func edgeAlertUplink(t *testing.T, client redis.UniversalClient) {
 		fired[0].Record.State != alert.StatePending || string(fired[0].Record.Event) != string(ce) {
 		t.Fatalf("peek after fire: %+v %v", fired, err)
 	}
-	// Delivered while the pending record was on its way up.
+	// Delivered while the pending record was on its way up, in the very
+	// millisecond it fired.
 	jobs, err := edgeStore.Due(ctx, "acme", now.Add(time.Minute), 10)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("due: %+v %v", jobs, err)
 	}
-	if err := edgeStore.Record(ctx, jobs[0], webhook.Result{Attempt: webhook.Attempt{Verdict: webhook.Delivered, Status: 204}, Attempts: 1}, now.Add(time.Second)); err != nil {
+	if err := edgeStore.Record(ctx, jobs[0], webhook.Result{Attempt: webhook.Attempt{Verdict: webhook.Delivered, Status: 204}, Attempts: 1}, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := edgeStore.AckUplink(ctx, "acme", fired); err != nil {
@@ -142,6 +144,18 @@ func edgeAlertUplink(t *testing.T, client redis.UniversalClient) {
 	}
 	if rest, err := edgeStore.PeekUplink(ctx, "acme", 10); err != nil || len(rest) != 0 {
 		t.Fatalf("after ack: %+v %v", rest, err)
+	}
+	// Without a forwarder sending them up, marks live no longer than the
+	// retention (1 h here): a fire two hours on trims the older ones.
+	for i, at := range []time.Time{now, now.Add(2 * time.Hour)} {
+		id := fmt.Sprintf("al_t%d", i)
+		if _, err := edgeStore.Fire(ctx, alert.Fired{ID: id, Tenant: "acme", Rule: rule, Device: "van-3", At: at},
+			alert.Emitted{Source: "urn:test", Data: []byte(`{}`), CloudEvent: []byte(`{"id":"` + id + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := client.ZCard(ctx, "edge:{acme}:alerts:up").Val(); n != 1 {
+		t.Fatalf("%d marks after the retention, want the newest only", n)
 	}
 	// The cloud's own store marks nothing.
 	if n := client.Exists(ctx, "gt:{acme}:alerts:up").Val(); n != 0 {
