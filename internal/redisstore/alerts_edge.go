@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/geotrack/geotrack/internal/alert"
+	"github.com/geotrack/geotrack/internal/privacy"
 )
 
 // Alerts fired at an edge node, on their way to the cloud's listing
@@ -89,7 +90,8 @@ func (a *Alerts) AckUplink(ctx context.Context, tenant string, sent []alert.Upli
 
 // ImportEdge stores records edge node reported for tenant: listed (and
 // dead-lettered) like the cloud's own alerts, never queued for delivery;
-// idempotent by alert id.
+// idempotent by alert id. An alert of a device erased after it fired is
+// dropped (privacy.go's tombstone).
 func (a *Alerts) ImportEdge(ctx context.Context, tenant, node string, recs []alert.Record) (alert.Imported, error) {
 	k, err := a.keys(tenant)
 	if err != nil {
@@ -102,9 +104,10 @@ func (a *Alerts) ImportEdge(ctx context.Context, tenant, node string, recs []ale
 		if r.DoneAt != nil {
 			done = r.DoneAt.UnixMilli()
 		}
-		n, err := alertImportScript.Run(ctx, a.client, []string{k.alert(r.ID), k.index(), k.dead()},
+		n, err := alertImportScript.Run(ctx, a.client, []string{k.alert(r.ID), k.index(), k.dead(), k.base + "erased"},
 			r.ID, r.Rule, r.Name, string(r.Kind), r.Device, r.FiredAt.UnixMilli(), []byte(r.Event),
-			r.State, r.Attempts, r.LastStatus, r.LastError, done, node, a.retention.Milliseconds(), now).Int()
+			r.State, r.Attempts, r.LastStatus, r.LastError, done, node, a.retention.Milliseconds(), now,
+			privacy.DeviceDigest(tenant, r.Device)).Int()
 		if err != nil {
 			return out, fmt.Errorf("redisstore: import edge alert %s: %w", r.ID, err)
 		}

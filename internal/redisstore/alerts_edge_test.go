@@ -138,7 +138,20 @@ func edgeAlertUplink(t *testing.T, client redis.UniversalClient) {
 		t.Fatalf("the cloud's own alert: %+v", page)
 	}
 
-	// Acked at the version peeked: the queue is empty.
+	// A device erased after its alert fired: the record is not stored.
+	if err := NewPrivacy(client, "").PutTombstone(ctx, "acme", "van-4", now.Add(time.Minute), "0123456789abcdef0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	erasedDev := final[0].Record
+	erasedDev.ID, erasedDev.Device = "al_e4", "van-4"
+	if imp, err := cloud.ImportEdge(ctx, "acme", "site-1", []alert.Record{erasedDev}); err != nil || imp != (alert.Imported{Unchanged: 1}) {
+		t.Fatalf("import of an erased device's alert: %+v %v", imp, err)
+	}
+	if page, _ := cloud.ListAlerts(ctx, "acme", alert.Query{Limit: 10, Device: "van-4"}); len(page.Alerts) != 0 {
+		t.Fatalf("the erased device's alert is listed: %+v", page)
+	}
+
+	// Acked at the mark peeked: the queue is empty.
 	if err := edgeStore.AckUplink(ctx, "acme", final); err != nil {
 		t.Fatal(err)
 	}
