@@ -10,8 +10,13 @@ import (
 	"github.com/geotrack/geotrack/internal/clip"
 )
 
-// alertReportSize is how many alert records one report carries.
-const alertReportSize = 100
+// Bounds of one alert report: records (at most alert.MaxEdgeReport), and
+// bytes, well below the cloud's default body limit (MAX_BODY_BYTES, 1 MiB):
+// a record holds its causing event, which can be a batch of fixes.
+const (
+	alertReportSize  = 100
+	alertReportBytes = 512 << 10
+)
 
 // uplinkAlerts sends the records of the alerts this node fired (and their
 // delivery states) to the cloud's alerts function, after the fixes and
@@ -50,6 +55,10 @@ func (f *Forwarder) uplinkAlerts(ctx context.Context) (int, error) {
 			body, err := json.Marshal(report)
 			if err != nil {
 				return sent, fmt.Errorf("forward: encode alert report of tenant %s: %w", tenant, err)
+			}
+			if len(body) > alertReportBytes && len(batch) > 1 {
+				limit = max(1, len(batch)/2)
+				continue
 			}
 			id := fmt.Sprintf("%s-alerts-%s", f.cfg.NodeID, batch[0].Record.ID)
 			r := f.post(ctx, target, "application/json", id, body)

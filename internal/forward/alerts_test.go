@@ -66,6 +66,7 @@ type alertCloud struct {
 	took    []string // tenant/id
 	queries []string
 	auth    []string
+	sizes   []int
 }
 
 func (c *alertCloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -78,6 +79,7 @@ func (c *alertCloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
+	c.sizes = append(c.sizes, len(body))
 	var rep alert.EdgeReport
 	if json.Unmarshal(body, &rep) != nil || strings.Contains(string(body), "al_bad") {
 		http.Error(w, `{"error":"alerts[0].event.tenant: not the token's tenant"}`, http.StatusBadRequest)
@@ -103,15 +105,21 @@ func TestUplinkAlerts(t *testing.T) {
 	rec := func(id, device, state string) alert.Uplinked {
 		return alert.Uplinked{Record: alert.Record{ID: id, Device: device, State: state}, Mark: 1}
 	}
+	// Two records of 300 KiB each (their causing events): one report each.
+	big := func(id, device string) alert.Uplinked {
+		u := rec(id, device, alert.StateDelivered)
+		u.Record.Event = json.RawMessage(`{"data":"` + strings.Repeat("x", 300<<10) + `"}`)
+		return u
+	}
 	up := &fakeUplink{pending: map[string][]alert.Uplinked{
 		"acme":   {rec("al_1", "van-1", alert.StatePending), rec("al_bad", "van-2", alert.StateDead), rec("al_2", "van-3", alert.StateDelivered)},
-		"globex": {rec("al_3", "g-1", alert.StateDelivered)},
+		"globex": {rec("al_3", "g-1", alert.StateDelivered), big("al_4", "big-1"), big("al_5", "big-2")},
 	}}
 	f := e.forwarder(t, cloudFixes, func(c *Config) { c.AlertsURL, c.Alerts = srv.URL+"/function/alerts", up })
 
 	res, err := f.RunOnce(ctx)
 	var retryable *RetryableError
-	if !errors.As(err, &retryable) || retryable.Status != http.StatusServiceUnavailable || res.Alerts != 0 || up.left() != 4 {
+	if !errors.As(err, &retryable) || retryable.Status != http.StatusServiceUnavailable || res.Alerts != 0 || up.left() != 6 {
 		t.Fatalf("cloud down: %+v %v, %d left; want a retryable error and everything kept", res, err, up.left())
 	}
 
@@ -119,12 +127,17 @@ func TestUplinkAlerts(t *testing.T) {
 	ac.status = 0
 	ac.mu.Unlock()
 	res, err = f.RunOnce(ctx)
-	if err != nil || res.Alerts != 3 || up.left() != 0 {
+	if err != nil || res.Alerts != 5 || up.left() != 0 {
 		t.Fatalf("cloud up: %+v %v, %d left", res, err, up.left())
 	}
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	want := []string{"van-1/al_1/pending", "van-3/al_2/delivered", "g-1/al_3/delivered"}
+	for i, size := range ac.sizes {
+		if size > alertReportBytes {
+			t.Errorf("report %d: %d bytes, over %d", i, size, alertReportBytes)
+		}
+	}
+	want := []string{"van-1/al_1/pending", "van-3/al_2/delivered", "g-1/al_3/delivered", "big-1/al_4/delivered", "big-2/al_5/delivered"}
 	if !slices.Equal(ac.took, want) {
 		t.Errorf("cloud took %v, want %v (al_bad dropped on its own)", ac.took, want)
 	}
