@@ -27,16 +27,7 @@ func TestAlertsChainFromIngest(t *testing.T) {
 		t.Fatalf("fence: %d %s", r.Status, r.Body)
 	}
 	recv := newWebhookReceiver(t)
-	rule := fmt.Sprintf(`{"name":"depot arrivals","on":["io.geotrack.geofence.entered"],"fences":["depot"],"webhook":{"url":%q}}`, recv.url("/arrivals"))
-	r := call(t, http.MethodPost, base+"rules", admin, hdr("Content-Type", "application/json"), []byte(rule))
-	if r.Status != http.StatusCreated {
-		t.Fatalf("rule: %d %s", r.Status, r.Body)
-	}
-	var created struct{ ID, Secret string }
-	r.JSON(t, &created)
-	recv.mu.Lock()
-	recv.secrets["/arrivals"] = created.Secret
-	recv.mu.Unlock()
+	ruleID := recv.createRule(t, base+"rules", admin, "/arrivals", `{"name":"depot arrivals","on":["io.geotrack.geofence.entered"],"fences":["depot"],WEBHOOK}`)
 	time.Sleep(2500 * time.Millisecond) // fence changes reach detect's index within 2 s
 
 	svc := token(t, "acme", auth.RoleService, "")
@@ -56,7 +47,7 @@ func TestAlertsChainFromIngest(t *testing.T) {
 	if err := json.Unmarshal(d.Event.Data.Event, &cause); err != nil {
 		t.Fatal(err)
 	}
-	if d.Event.Data.Rule != created.ID || cause.Type != "io.geotrack.geofence.entered" || cause.Data.Fence != "depot" || cause.Data.Device != "van-1" {
+	if d.Event.Data.Rule != ruleID || cause.Type != "io.geotrack.geofence.entered" || cause.Data.Fence != "depot" || cause.Data.Device != "van-1" {
 		t.Fatalf("alert: %s", d.Body)
 	}
 	if recv.badSigned != 0 {

@@ -163,19 +163,28 @@ func startAlerts(t *testing.T, env map[string]string) *alertStack {
 // registers the secret the reply shows.
 func (s *alertStack) createRule(t *testing.T, tenant, path, rule string) string {
 	t.Helper()
-	rule = strings.Replace(rule, "WEBHOOK", fmt.Sprintf(`"webhook":{"url":%q}`, s.recv.url(path)), 1)
-	r := call(t, http.MethodPost, s.rules.URL, token(t, tenant, auth.RoleAdmin, ""), hdr("Content-Type", "application/json"), []byte(rule))
-	if r.Status != http.StatusCreated {
-		t.Fatalf("create rule: %d %s", r.Status, r.Body)
+	return s.recv.createRule(t, s.rules.URL, token(t, tenant, auth.RoleAdmin, ""), path, rule)
+}
+
+// createRule posts rule to the rules function at rulesURL with the admin
+// token, WEBHOOK in it standing for this receiver's path, registers the
+// secret the reply shows (once) and returns the rule's id: the set-up of
+// every alert test, whichever tier runs notify.
+func (r *webhookReceiver) createRule(t *testing.T, rulesURL, admin, path, rule string) string {
+	t.Helper()
+	rule = strings.Replace(rule, "WEBHOOK", fmt.Sprintf(`"webhook":{"url":%q}`, r.url(path)), 1)
+	resp := call(t, http.MethodPost, rulesURL, admin, hdr("Content-Type", "application/json"), []byte(rule))
+	if resp.Status != http.StatusCreated {
+		t.Fatalf("create rule: %d %s", resp.Status, resp.Body)
 	}
 	var created struct{ ID, Secret string }
-	r.JSON(t, &created)
+	resp.JSON(t, &created)
 	if !strings.HasPrefix(created.Secret, "whsec_") {
-		t.Fatalf("no secret in %s", r.Body)
+		t.Fatalf("no secret in %s", resp.Body)
 	}
-	s.recv.mu.Lock()
-	s.recv.secrets[path] = created.Secret
-	s.recv.mu.Unlock()
+	r.mu.Lock()
+	r.secrets[path] = created.Secret
+	r.mu.Unlock()
 	return created.ID
 }
 

@@ -299,6 +299,59 @@ func TestAlertFunctionsRoleMatrix(t *testing.T) {
 			t.Errorf("acme's rule after globex's attempts: %d %s (and the secret is never listed)", r.Status, r.Body)
 		}
 	})
+
+	// POST alerts?node= (h29): an edge node's forwarder reports the alerts
+	// the node fired, with its service token, into the token's tenant only;
+	// every other role is refused and a refused report stores nothing.
+	t.Run("edge reports", func(t *testing.T) {
+		report := func(tenant, id string) []byte {
+			return []byte(fmt.Sprintf(`{"alerts":[{"id":%q,"rule":%q,"name":"acme","kind":"event","device":"van-9","fired_at":%q,`+
+				`"state":"delivered","attempts":1,"last_status":204,"event":{"id":%q,"type":"io.geotrack.alert.fired","tenant":%q}}]}`,
+				id, acmeRule, time.Now().UTC().Format(time.RFC3339), id, tenant))
+		}
+		before := len(s.list(t, "acme", "").Alerts)
+		for _, c := range []struct {
+			name string
+			tok  string
+			want int
+		}{
+			{"admin", token(t, "acme", auth.RoleAdmin, ""), 403},
+			{"viewer", token(t, "acme", auth.RoleViewer, ""), 403},
+			{"device", token(t, "acme", auth.RoleDevice, "van-9"), 403},
+			{"no token", "", 401},
+			{"garbage", "not.a.jwt", 401},
+			{"globex service, acme's alert", token(t, "globex", auth.RoleService, ""), 400},
+		} {
+			if r := call(t, "POST", s.alerts.URL+"?node=site-1", c.tok, hdr("Content-Type", "application/json"), report("acme", "al_refused")); r.Status != c.want {
+				t.Errorf("%s: %d, want %d (%s)", c.name, r.Status, c.want, r.Body)
+			}
+		}
+		if l := s.list(t, "acme", ""); len(l.Alerts) != before {
+			t.Fatalf("refused reports changed acme's alerts: %+v", l)
+		}
+		if l := s.list(t, "globex", ""); len(l.Alerts) != 0 {
+			t.Fatalf("refused reports reached globex: %+v", l)
+		}
+		// globex's service reporting its own alert: into globex only.
+		if r := call(t, "POST", s.alerts.URL+"?node=site-9", token(t, "globex", auth.RoleService, ""), hdr("Content-Type", "application/json"), report("globex", "al_globex")); r.Status != 200 {
+			t.Errorf("globex service, its own alert: %d %s", r.Status, r.Body)
+		}
+		if l := s.list(t, "globex", ""); len(l.Alerts) != 1 || l.Alerts[0].ID != "al_globex" {
+			t.Errorf("globex's alerts: %+v", l)
+		}
+		// acme's service: listed once with the node, however often sent.
+		for range 2 {
+			if r := call(t, "POST", s.alerts.URL+"?node=site-1", token(t, "acme", auth.RoleService, ""), hdr("Content-Type", "application/json"), report("acme", "al_edge_1")); r.Status != 200 {
+				t.Errorf("acme service: %d %s", r.Status, r.Body)
+			}
+		}
+		if l := s.list(t, "acme", ""); len(l.Alerts) != before+1 || !strings.Contains(fmt.Sprint(l), "al_edge_1") {
+			t.Errorf("acme's alerts after its node's report: %+v", l)
+		}
+		if r := call(t, "GET", s.alerts.URL+"?device=van-9", token(t, "acme", auth.RoleViewer, ""), nil, nil); !strings.Contains(string(r.Body), `"node":"site-1"`) {
+			t.Errorf("acme's edge alert without its node: %d %s", r.Status, r.Body)
+		}
+	})
 }
 
 // TestSecurityFunctionsRoleTenantMatrix (issue 12): tokens and audit are

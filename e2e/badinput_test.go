@@ -283,6 +283,14 @@ func TestMalformedRulesRefused(t *testing.T) {
 		{"replay unknown", "POST", s.alerts.URL + "?replay=al_nope", admin, ``, 404, "replay"},
 		{"notify geofence data not an object", "POST", s.notify.URL, token(t, "acme", auth.RoleService, ""),
 			`{"specversion":"1.0","id":"e","source":"urn:t","type":"io.geotrack.geofence.entered","datacontenttype":"application/json","data":[1]}`, 400, "data"},
+		// Edge alert reports (POST alerts?node=, h29).
+		{"edge report bad node", "POST", s.alerts.URL + "?node=a%20b", token(t, "acme", auth.RoleService, ""), `{"alerts":[]}`, 400, "node"},
+		{"edge report empty", "POST", s.alerts.URL + "?node=site-1", token(t, "acme", auth.RoleService, ""), ``, 400, "body"},
+		{"edge report no records", "POST", s.alerts.URL + "?node=site-1", token(t, "acme", auth.RoleService, ""), `{"alerts":[]}`, 400, "alerts"},
+		{"edge report bad state", "POST", s.alerts.URL + "?node=site-1", token(t, "acme", auth.RoleService, ""),
+			`{"alerts":[{"id":"al_1","rule":"r1","kind":"event","device":"d","fired_at":"2026-11-29T10:00:00Z","state":"lost","event":{"id":"al_1","type":"io.geotrack.alert.fired","tenant":"acme"}}]}`, 400, "alerts[0].state"},
+		{"edge report another tenant's", "POST", s.alerts.URL + "?node=site-1", token(t, "acme", auth.RoleService, ""),
+			`{"alerts":[{"id":"al_1","rule":"r1","kind":"event","device":"d","fired_at":"2026-11-29T10:00:00Z","state":"dead","event":{"id":"al_1","type":"io.geotrack.alert.fired","tenant":"globex"}}]}`, 400, "alerts[0].event.tenant"},
 	}
 	for _, tc := range others {
 		r := call(t, tc.method, tc.url, tc.tok, hdr("Content-Type", "application/cloudevents+json"), []byte(tc.body))

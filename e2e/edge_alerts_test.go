@@ -78,7 +78,9 @@ func (g *edgeAlertsGate) down() {
 // refuses); a scripted vehicle enters the fence; detection and the rules run
 // at the edge and the edge's notify delivers the signed webhook. The cloud
 // comes back, the forwarder delivers the fixes, the cloud records the
-// geofence event (marked as the edge's) but fires no second alert.
+// geofence event (marked as the edge's) but fires no second alert; the
+// forwarder also sends the edge's alert record up, so the cloud's alerts
+// lists it once, with the node and its delivery state.
 func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 	ctx := context.Background()
 	cloudRedis := testenv.StartRedis(t)
@@ -91,16 +93,7 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 		t.Fatalf("fence: %d %s", r.Status, r.Body)
 	}
 	recv := newWebhookReceiver(t)
-	rule := fmt.Sprintf(`{"name":"depot arrivals","on":["io.geotrack.geofence.entered"],"fences":["depot"],"webhook":{"url":%q}}`, recv.url("/arrivals"))
-	r := call(t, http.MethodPost, cloud+"/function/rules", admin, hdr("Content-Type", "application/json"), []byte(rule))
-	if r.Status != http.StatusCreated {
-		t.Fatalf("rule: %d %s", r.Status, r.Body)
-	}
-	var created struct{ ID, Secret string }
-	r.JSON(t, &created)
-	recv.mu.Lock()
-	recv.secrets["/arrivals"] = created.Secret
-	recv.mu.Unlock()
+	ruleID := recv.createRule(t, cloud+"/function/rules", admin, "/arrivals", `{"name":"depot arrivals","on":["io.geotrack.geofence.entered"],"fences":["depot"],WEBHOOK}`)
 
 	// The edge node: its own Redis, edge-ingest (which syncs and evaluates),
 	// notify (delivers, sweeps) and the forwarder, all pointed at the gate.
@@ -158,7 +151,7 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 	if err := json.Unmarshal(d.Event.Data.Event, &cause); err != nil {
 		t.Fatal(err)
 	}
-	if d.Event.Data.Rule != created.ID || cause.Type != "io.geotrack.geofence.entered" || cause.Data.Fence != "depot" ||
+	if d.Event.Data.Rule != ruleID || cause.Type != "io.geotrack.geofence.entered" || cause.Data.Fence != "depot" ||
 		cause.Data.Device != "van-1" || cause.Data.Edge != "site-1" {
 		t.Fatalf("alert: %s", d.Body)
 	}
@@ -168,6 +161,7 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 	startFunction(t, "forwarder", map[string]string{
 		"REDIS_URL": edgeRedis.URL, "EDGE_NODE_ID": "site-1", "CLOUD_INGEST_URL": gate.url("/function/ingest"),
 		"EDGE_SERVICE_TOKEN": service, "FORWARD_INTERVAL": "200ms", "FORWARD_MAX_BACKOFF": "1s",
+		"CLOUD_ALERTS_URL": gate.url("/function/alerts"),
 	})
 	gate.up()
 	viewer := token(t, "acme", auth.RoleViewer, "")
@@ -183,14 +177,51 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 	if recv.badSigned != 0 {
 		t.Errorf("%d deliveries failed the signature check", recv.badSigned)
 	}
-	r = call(t, http.MethodGet, cloud+"/function/alerts", admin, nil, nil)
-	if r.Status != http.StatusOK || strings.Contains(string(r.Body), created.ID) {
-		t.Errorf("cloud alerts: %d %s, want none fired in the cloud", r.Status, r.Body)
+	// The cloud lists the edge's alert once, named as the node's, with its
+	// final delivery state; none fired in the cloud.
+	var listed edgeAlertsPage
+	testenv.Eventually(t, "the cloud lists the edge's delivered alert", 20*time.Second, func() bool {
+		listed = edgeAlertsList(t, cloud, admin, "?rule="+ruleID)
+		return len(listed.Alerts) == 1 && listed.Alerts[0].State == "delivered"
+	})
+	time.Sleep(time.Second) // the forwarder keeps running: a resend would show now
+	listed = edgeAlertsList(t, cloud, admin, "?rule="+ruleID)
+	if len(listed.Alerts) != 1 {
+		t.Fatalf("cloud alerts of the rule: %+v, want the edge's one", listed)
+	}
+	if a := listed.Alerts[0]; a.ID != d.ID || a.Node != "site-1" || a.Device != "van-1" || a.Attempts != 1 || a.Event.ID != d.ID {
+		t.Errorf("cloud's record of the edge alert: %+v, want id %s of node site-1", a, d.ID)
+	}
+	if got := recv.deliveries("/arrivals"); len(got) != 1 {
+		t.Errorf("%d deliveries after the record went up, want the edge's one", len(got))
+	}
+	if r := call(t, http.MethodPost, cloud+"/function/alerts?replay="+d.ID, admin, nil, nil); r.Status != http.StatusConflict {
+		t.Errorf("cloud replay of the edge's alert: %d %s, want 409 (the edge delivers it)", r.Status, r.Body)
 	}
 	// The edge keeps its own record of the alert.
 	if n := erc.Exists(ctx, "gt:{acme}:alerts").Val(); n != 1 {
 		t.Errorf("the edge Redis has no alert index")
 	}
+}
+
+// edgeAlertsPage is a page of the cloud's alerts, as these tests read it.
+type edgeAlertsPage struct {
+	Alerts []struct {
+		ID, Rule, Device, State, Node string
+		Attempts                      int
+		Event                         struct{ ID string }
+	}
+}
+
+func edgeAlertsList(t *testing.T, cloud, tok, query string) edgeAlertsPage {
+	t.Helper()
+	r := call(t, http.MethodGet, cloud+"/function/alerts"+query, tok, nil, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("cloud alerts: %d %s", r.Status, r.Body)
+	}
+	var p edgeAlertsPage
+	r.JSON(t, &p)
+	return p
 }
 
 // TestEdgeSyncRoleTenantMatrix: the two reads an edge node syncs from, GET
@@ -305,16 +336,7 @@ func TestEdgeSilenceFiresOnce(t *testing.T) {
 	cloud := startDev(t, cloudRedis.URL, "EVENT_RELAY_INTERVAL=100ms", "DELIVERY_INTERVAL=100ms", "SILENCE_SWEEP_INTERVAL=500ms")
 	admin := token(t, "acme", auth.RoleAdmin, "")
 	recv := newWebhookReceiver(t)
-	rule := fmt.Sprintf(`{"name":"quiet","on":["io.geotrack.location.updated"],"when":{"silent_s":10},"webhook":{"url":%q}}`, recv.url("/quiet"))
-	r := call(t, http.MethodPost, cloud+"/function/rules", admin, hdr("Content-Type", "application/json"), []byte(rule))
-	if r.Status != http.StatusCreated {
-		t.Fatalf("rule: %d %s", r.Status, r.Body)
-	}
-	var created struct{ ID, Secret string }
-	r.JSON(t, &created)
-	recv.mu.Lock()
-	recv.secrets["/quiet"] = created.Secret
-	recv.mu.Unlock()
+	ruleID := recv.createRule(t, cloud+"/function/rules", admin, "/quiet", `{"name":"quiet","on":["io.geotrack.location.updated"],"when":{"silent_s":10},WEBHOOK}`)
 
 	edgeRedis := testenv.StartRedis(t)
 	service := token(t, "acme", auth.RoleService, "")
@@ -355,11 +377,11 @@ func TestEdgeSilenceFiresOnce(t *testing.T) {
 	if got := recv.deliveries("/quiet"); len(got) != 1 || recv.badSigned != 0 {
 		t.Fatalf("%d deliveries (%d badly signed), want the edge's one", len(got), recv.badSigned)
 	}
-	if d := recv.distinct("/quiet")[0]; d.Event.Data.Rule != created.ID || d.Event.Data.Kind != "silence" {
+	if d := recv.distinct("/quiet")[0]; d.Event.Data.Rule != ruleID || d.Event.Data.Kind != "silence" {
 		t.Errorf("alert: %s", d.Body)
 	}
-	r = call(t, http.MethodGet, cloud+"/function/alerts", admin, nil, nil)
-	if r.Status != http.StatusOK || strings.Contains(string(r.Body), created.ID) {
+	r := call(t, http.MethodGet, cloud+"/function/alerts", admin, nil, nil)
+	if r.Status != http.StatusOK || strings.Contains(string(r.Body), ruleID) {
 		t.Errorf("cloud alerts: %d %s, want none fired in the cloud", r.Status, r.Body)
 	}
 }

@@ -57,7 +57,7 @@ func buildNotify(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := redisstore.NewAlerts(client, cfg.AlertRetention)
+	store := redisstore.NewAlerts(client, cfg.AlertRetention).AtEdge(cfg.EdgeNodeID)
 	if relay != nil {
 		store.WithEventOutbox(cfg.OutboxMaxLen, relay.Wake)
 	}

@@ -101,6 +101,7 @@ func buildForwarder(ctx context.Context, d *Deps) (*Built, error) {
 	fw, err := forward.New(ob, forward.Config{
 		URL: cfg.CloudIngestURL, Token: token, NodeID: cfg.NodeID, BatchSize: cfg.BatchSize,
 		RatePerSecond: cfg.RatePerSecond, MaxBackoff: cfg.MaxBackoff, Gzip: cfg.Gzip, Metrics: d.Metrics,
+		AlertsURL: cfg.CloudAlertsURL, Alerts: redisstore.NewAlerts(client, 0),
 	})
 	if err != nil {
 		return nil, err

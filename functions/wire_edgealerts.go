@@ -36,7 +36,7 @@ func (d *Deps) edgeAlerts(ctx context.Context, client redis.UniversalClient, sto
 	if token == "" {
 		return nil, fmt.Errorf("RULES_URL is set but the %s secret (or %s) is empty", forwarder.TokenSecret, forwarder.TokenEnv)
 	}
-	rules := redisstore.NewAlerts(client, ec.AlertRetention)
+	rules := redisstore.NewAlerts(client, ec.AlertRetention).AtEdge(ec.NodeID)
 	sync := &edge.AlertSync{FencesURL: ec.GeofencesURL, RulesURL: ec.RulesURL, Token: token, Interval: ec.AlertsSyncInterval,
 		Mark: redisstore.SyncedAlerts{Client: client}, Fences: store, Rules: rules}
 	if d.Metrics != nil {

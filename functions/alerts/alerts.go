@@ -1,10 +1,12 @@
 // Package alerts is the function listing a tenant's fired alerts with their
 // delivery state (viewer, admin), its dead letters (?dead=true), and
-// redelivering one (POST ?replay=<id>, admin).
+// redelivering one (POST ?replay=<id>, admin); an edge node's forwarder
+// reports the alerts that node fired (POST ?node=<node>, service).
 package alerts
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
 )
 
@@ -46,6 +49,9 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 func (f *Function) handle(req handler.Request) (handler.Response, error) {
 	ctx := req.Context()
 	if req.Method == http.MethodPost {
+		if q, _ := url.ParseQuery(req.QueryString); q.Has("node") && !q.Has("replay") {
+			return f.importEdge(req, q)
+		}
 		return f.replay(req)
 	}
 	p, q, err := httpkit.AuthorizeRead(f.auth, req)
@@ -102,10 +108,44 @@ func (f *Function) replay(req handler.Request) (handler.Response, error) {
 	switch err := f.log.Replay(ctx, p.Tenant, id); {
 	case errors.Is(err, alert.ErrNotFound):
 		return handler.Response{}, &httpkit.Error{Status: http.StatusNotFound, Field: "replay", Msg: "no alert " + id}
+	case errors.Is(err, alert.ErrFiredAtEdge):
+		return handler.Response{}, &httpkit.Error{Status: http.StatusConflict, Field: "replay", Msg: "alert " + id + " was fired and is delivered by an edge node; it is replayed there"}
 	case errors.Is(err, alert.ErrPending):
 		return handler.Response{}, &httpkit.Error{Status: http.StatusConflict, Field: "replay", Msg: "alert " + id + " is still pending delivery"}
 	case err != nil:
 		return handler.Response{}, err
 	}
 	return httpkit.JSON(http.StatusAccepted, Replayed{Replayed: id}), nil
+}
+
+// mayReportEdgeAlerts: an edge node's forwarder reports with the node's
+// service token; the records go into the token's tenant only.
+func mayReportEdgeAlerts(p auth.Principal) error {
+	if p.Role == auth.RoleService {
+		return nil
+	}
+	return fmt.Errorf("%w: role %s may not report edge alerts (an edge node's service token needed)", auth.ErrForbidden, p.Role)
+}
+
+// importEdge stores the alert records an edge node reports: listed with
+// the node named, never delivered again from here.
+func (f *Function) importEdge(req handler.Request, q url.Values) (handler.Response, error) {
+	ctx := req.Context()
+	p, err := httpkit.Authenticate(ctx, f.auth, req, q, mayReportEdgeAlerts)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	node := q.Get("node")
+	if !fix.ValidDevice(node) {
+		return handler.Response{}, httpkit.Invalid("node", "not an edge node id (^[A-Za-z0-9._:-]{1,128}$)")
+	}
+	recs, err := alert.DecodeEdgeReport(req.Body, p.Tenant)
+	if err != nil {
+		return handler.Response{}, httpkit.BadInput(err)
+	}
+	imported, err := f.log.ImportEdge(ctx, p.Tenant, node, recs)
+	if err != nil {
+		return handler.Response{}, err
+	}
+	return httpkit.JSON(http.StatusOK, imported), nil
 }

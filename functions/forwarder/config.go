@@ -19,6 +19,10 @@ type Config struct {
 	// Interval > 0 runs a loop in the process (k3s Deployment), woken early
 	// by io.geotrack.edge.stored; 0 leaves scheduling to the cron-connector.
 	Interval time.Duration `envconfig:"FORWARD_INTERVAL"`
+	// CloudAlertsURL is the cloud's alerts function: the records of the
+	// alerts this node fired (RULES_URL at the edge) go up there, so the
+	// cloud lists them; empty, they stay at the edge.
+	CloudAlertsURL string `envconfig:"CLOUD_ALERTS_URL"`
 }
 
 // TokenSecret is the OpenFaaS secret with the cloud service-role token.

@@ -41,6 +41,9 @@ type Result struct {
 	Dead    int   `json:"dead_lettered"`
 	Backlog int64 `json:"backlog"`
 	More    bool  `json:"more"`
+	// Alerts: records of the alerts this node fired that the cloud took
+	// (CLOUD_ALERTS_URL).
+	Alerts int `json:"alerts_sent,omitempty"`
 }
 
 // Handle implements the OpenFaaS go-http handler. It takes no input: any
@@ -58,7 +61,7 @@ func (f *Function) Handle(req handler.Request) (handler.Response, error) {
 		return httpkit.JSON(http.StatusAccepted, Result{Woken: true}), nil
 	}
 	res, err := f.drainer.RunOnce(req.Context())
-	out := Result{Sent: res.Sent, Batches: res.Batches, Dead: res.Dead, Backlog: res.Backlog, More: res.More}
+	out := Result{Sent: res.Sent, Batches: res.Batches, Dead: res.Dead, Backlog: res.Backlog, More: res.More, Alerts: res.Alerts}
 	switch {
 	case errors.Is(err, forward.ErrLocked):
 		return httpkit.JSON(http.StatusAccepted, out), nil // another replica is draining

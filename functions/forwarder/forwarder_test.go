@@ -28,7 +28,7 @@ func (d *fakeDrainer) RunOnce(context.Context) (forward.Result, error) {
 // cron-connector schedules it): each invocation drains once and reports.
 // It takes no credentials: a tick only triggers a drain.
 func TestHandleInline(t *testing.T) {
-	sent := forward.Result{Sent: 1200, Batches: 3, Dead: 1, Backlog: 40, More: true}
+	sent := forward.Result{Sent: 1200, Batches: 3, Dead: 1, Backlog: 40, More: true, Alerts: 2}
 	cases := []struct {
 		name   string
 		method string
@@ -39,7 +39,7 @@ func TestHandleInline(t *testing.T) {
 	}{
 		{"drained", http.MethodPost, sent, nil, []ht.Matcher{
 			ht.Status(http.StatusOK), ht.Header("Content-Type", "application/json"),
-			ht.JSON("sent", 1200), ht.JSON("batches", 3), ht.JSON("dead_lettered", 1), ht.JSON("backlog", 40), ht.JSON("more", true),
+			ht.JSON("sent", 1200), ht.JSON("batches", 3), ht.JSON("dead_lettered", 1), ht.JSON("backlog", 40), ht.JSON("more", true), ht.JSON("alerts_sent", 2),
 		}, 1},
 		{"GET drains too", http.MethodGet, forward.Result{}, nil, []ht.Matcher{
 			ht.Status(http.StatusOK), ht.JSON("", map[string]any{"sent": 0, "batches": 0, "dead_lettered": 0, "backlog": 0, "more": false}),

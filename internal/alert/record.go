@@ -29,6 +29,9 @@ type Record struct {
 	NextAttempt *time.Time      `json:"next_attempt,omitempty"`
 	DoneAt      *time.Time      `json:"done_at,omitempty"`
 	Event       json.RawMessage `json:"event"` // the io.geotrack.alert.fired CloudEvent
+	// Node is the edge node that fired and delivers the alert; absent for
+	// alerts fired in the cloud (see EdgeReport).
+	Node string `json:"node,omitempty"`
 }
 
 // Query selects alerts of a tenant.
@@ -73,5 +76,8 @@ type RuleStore interface {
 // Log is the fired alerts of a tenant.
 type Log interface {
 	ListAlerts(ctx context.Context, tenant string, q Query) (Page, error)
-	Replay(ctx context.Context, tenant, id string) error // ErrNotFound, ErrPending
+	Replay(ctx context.Context, tenant, id string) error // ErrNotFound, ErrPending, ErrFiredAtEdge
+	// ImportEdge stores the records edge node reported (DecodeEdgeReport):
+	// listed, never queued for delivery.
+	ImportEdge(ctx context.Context, tenant, node string, recs []Record) (Imported, error)
 }

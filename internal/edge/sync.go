@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/geotrack/geotrack/internal/alert"
+	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/geofence"
 	"github.com/geotrack/geotrack/internal/poll"
 )
@@ -98,6 +101,72 @@ type syncedRules struct {
 	Rules  []alert.Rule `json:"rules"`
 }
 
+// maxTenantLen is the longest tenant name the stores accept.
+const maxTenantLen = 256
+
+// decodeFenceChanges decodes and checks a reply of GET geofences?since=.
+// Errors are *fix.FieldError naming the reply's field: a reply that does
+// not decode changes nothing in the copy.
+func decodeFenceChanges(body []byte) (fenceChanges, error) {
+	var out fenceChanges
+	if err := json.Unmarshal(body, &out); err != nil {
+		return fenceChanges{}, &fix.FieldError{Field: "body", Msg: err.Error()}
+	}
+	if err := checkSyncedTenant(out.Tenant); err != nil {
+		return fenceChanges{}, err
+	}
+	if out.Version < 0 {
+		return fenceChanges{}, &fix.FieldError{Field: "version", Msg: "negative"}
+	}
+	for i, c := range out.Changes {
+		if c.ID == "" || len(c.ID) > 256 || !utf8.ValidString(c.ID) {
+			return fenceChanges{}, &fix.FieldError{Field: fmt.Sprintf("changes[%d].id", i), Msg: "not a fence id"}
+		}
+		if f := bytes.TrimSpace(c.Feature); len(f) > 0 && string(f) != "null" && f[0] != '{' {
+			return fenceChanges{}, &fix.FieldError{Field: fmt.Sprintf("changes[%d].feature", i), Msg: "not a GeoJSON Feature object or null"}
+		}
+	}
+	return out, nil
+}
+
+// decodeSyncedRules decodes and checks a reply of GET rules?all=true:
+// every rule valid (alert.Rule.ValidateSynced) and each id once. Errors
+// are *fix.FieldError naming the reply's field.
+func decodeSyncedRules(body []byte) (syncedRules, error) {
+	var out syncedRules
+	if err := json.Unmarshal(body, &out); err != nil {
+		return syncedRules{}, &fix.FieldError{Field: "body", Msg: err.Error()}
+	}
+	if err := checkSyncedTenant(out.Tenant); err != nil {
+		return syncedRules{}, err
+	}
+	seen := make(map[string]bool, len(out.Rules))
+	for i, r := range out.Rules {
+		if err := r.ValidateSynced(); err != nil {
+			var fe *fix.FieldError
+			if errors.As(err, &fe) {
+				return syncedRules{}, &fix.FieldError{Field: fmt.Sprintf("rules[%d].%s", i, fe.Field), Msg: fe.Msg}
+			}
+			return syncedRules{}, &fix.FieldError{Field: fmt.Sprintf("rules[%d]", i), Msg: err.Error()}
+		}
+		if seen[r.ID] {
+			return syncedRules{}, &fix.FieldError{Field: fmt.Sprintf("rules[%d].id", i), Msg: "listed twice"}
+		}
+		seen[r.ID] = true
+	}
+	return out, nil
+}
+
+func checkSyncedTenant(tenant string) error {
+	if tenant == "" {
+		return &fix.FieldError{Field: "tenant", Msg: "the reply names no tenant"}
+	}
+	if len(tenant) > maxTenantLen || !utf8.ValidString(tenant) || strings.ContainsAny(tenant, "{}") {
+		return &fix.FieldError{Field: "tenant", Msg: "not a tenant name"}
+	}
+	return nil
+}
+
 // replicaQuota bounds nothing at the edge: the cloud enforced the quota.
 const replicaQuota = 1 << 30
 
@@ -135,46 +204,20 @@ func (s *AlertSync) SyncOnce(ctx context.Context) (changed bool, err error) {
 	return changed, nil
 }
 
-func (s *AlertSync) get(ctx context.Context, url, etag string) (int, []byte, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.Token)
-	if etag != "" {
-		req.Header.Set("If-None-Match", etag)
-	}
-	client := s.Client
-	if client == nil {
-		client = &http.Client{Timeout: 60 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<30))
-	if err != nil {
-		return 0, nil, "", err
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotModified {
-		return resp.StatusCode, nil, "", fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
-	}
-	return resp.StatusCode, body, resp.Header.Get("ETag"), nil
+// get is one pull: a whole fence snapshot may be large (1 GiB, 60 s).
+func (s *AlertSync) get(ctx context.Context, url, etag string) (poll.CloudReply, error) {
+	return poll.CloudRequest{URL: url, Token: s.Token, ETag: etag, MaxBytes: 1 << 30, Timeout: 60 * time.Second, Client: s.Client}.Do(ctx)
 }
 
 func (s *AlertSync) syncFences(ctx context.Context, mark *SyncMark) (bool, error) {
 	since := mark.FenceVersion
-	_, body, _, err := s.get(ctx, fmt.Sprintf("%s?since=%d", s.FencesURL, since), "")
+	reply, err := s.get(ctx, fmt.Sprintf("%s?since=%d", s.FencesURL, since), "")
 	if err != nil {
 		return false, fmt.Errorf("sync fences: %w", err)
 	}
-	var out fenceChanges
-	if err := json.Unmarshal(body, &out); err != nil {
+	out, err := decodeFenceChanges(reply.Body)
+	if err != nil {
 		return false, fmt.Errorf("sync fences: decode: %w", err)
-	}
-	if out.Tenant == "" {
-		return false, fmt.Errorf("sync fences: the reply names no tenant")
 	}
 	if out.Tenant != mark.Tenant && mark.Tenant != "" {
 		// Another tenant's token: start over (the old copy stays in the
@@ -249,19 +292,16 @@ func (s *AlertSync) dropFencesBut(ctx context.Context, tenant string, keep map[s
 }
 
 func (s *AlertSync) syncRules(ctx context.Context, mark *SyncMark) (bool, error) {
-	status, body, etag, err := s.get(ctx, s.RulesURL+"?all=true", mark.RulesETag)
+	reply, err := s.get(ctx, s.RulesURL+"?all=true", mark.RulesETag)
 	if err != nil {
 		return false, fmt.Errorf("sync rules: %w", err)
 	}
-	if status == http.StatusNotModified {
+	if reply.NotModified {
 		return false, nil
 	}
-	var out syncedRules
-	if err := json.Unmarshal(body, &out); err != nil {
+	out, err := decodeSyncedRules(reply.Body)
+	if err != nil {
 		return false, fmt.Errorf("sync rules: decode: %w", err)
-	}
-	if out.Tenant == "" {
-		return false, fmt.Errorf("sync rules: the reply names no tenant")
 	}
 	have, err := s.Rules.ListRules(ctx, out.Tenant)
 	if err != nil {
@@ -289,7 +329,7 @@ func (s *AlertSync) syncRules(ctx context.Context, mark *SyncMark) (bool, error)
 	if mark.Tenant == "" {
 		mark.Tenant = out.Tenant
 	}
-	mark.RulesETag = etag
+	mark.RulesETag = reply.ETag
 	return true, nil
 }
 

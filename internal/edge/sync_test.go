@@ -167,7 +167,7 @@ func TestAlertSync(t *testing.T) {
 	cloud.put("depot", "Depot")
 	cloud.put("old", "Old")
 	cloud.del("old")
-	hook := alert.Webhook{URL: "https://h.example.com/", Secret: "whsec_x"}
+	hook := alert.Webhook{URL: "https://h.example.com/", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
 	cloud.rules = []alert.Rule{{ID: "r1", Name: "in", On: []string{alert.TypeGeofenceEntered}, Webhook: hook},
 		{ID: "r2", Name: "out", On: []string{alert.TypeGeofenceExited}, Webhook: hook}}
 	srv := httptest.NewServer(cloud)
@@ -197,7 +197,7 @@ func TestAlertSync(t *testing.T) {
 		}
 	}
 	step("first", true, []string{"acme/depot=Depot", "acme/yard=Yard"}, []string{"r1", "r2"})
-	if _, ok := rules.m["gone"]; ok || rules.m["r1"].Webhook.Secret != "whsec_x" {
+	if _, ok := rules.m["gone"]; ok || rules.m["r1"].Webhook.Secret != hook.Secret {
 		t.Errorf("rules after the first pass: %+v", rules.m)
 	}
 	if mark.m.Tenant != "acme" || mark.m.FenceVersion != 4 || mark.m.RulesETag == "" {

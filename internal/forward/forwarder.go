@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/clip"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/metrics"
@@ -51,6 +52,12 @@ type Config struct {
 	LockKey string        // default <outbox key>:lock (same hash tag)
 	LockTTL time.Duration // default 30s; renewed every TTL/3 while sending
 
+	// AlertsURL is the cloud's alerts function (CLOUD_ALERTS_URL): with
+	// Alerts, the records of the alerts this node fired go up there after
+	// the fixes (alerts.go). Empty: nothing goes up.
+	AlertsURL string
+	Alerts    alert.Uplink
+
 	Logger  *slog.Logger      // default slog.Default()
 	Metrics *metrics.Registry // where to publish; nil keeps them private (see Metrics)
 }
@@ -62,6 +69,7 @@ type Result struct {
 	Dead    int   // entries dead-lettered because the cloud rejected them
 	Backlog int64 // outbox depth afterwards (-1 when it could not be read)
 	More    bool  // stopped at MaxBatchesPerRun with entries left
+	Alerts  int   // edge alert records the cloud took (AlertsURL)
 }
 
 // Forwarder sends the outbox to the cloud. Run one per edge node (or more:
@@ -161,7 +169,11 @@ func (f *Forwarder) RunOnce(ctx context.Context) (res Result, err error) {
 			f.log.Warn("forward: release lock", "err", rerr) // it expires after LockTTL anyway
 		}
 	}()
-	return f.drain(runCtx)
+	if res, err = f.drain(runCtx); err != nil || res.More {
+		return res, err
+	}
+	res.Alerts, err = f.uplinkAlerts(runCtx)
+	return res, err
 }
 
 // drain is RunOnce's loop, under the lock.
@@ -191,7 +203,7 @@ func (f *Forwarder) drain(ctx context.Context) (Result, error) {
 		if err != nil {
 			return res, err // entries come from Peek, which validated them: a bug
 		}
-		r := f.post(ctx, id, body)
+		r := f.post(ctx, f.cfg.URL, ContentType, id, body)
 		switch r.verdict {
 		case delivered:
 			if err := f.ack(ctx, batch); err != nil {

@@ -44,9 +44,9 @@ func (f *Forwarder) Run(ctx context.Context, wake <-chan struct{}, interval time
 			f.log.Warn("forward: run failed, backing off", "err", err, "failures", failures,
 				"wait", wait, "backlog", res.Backlog, "sent", res.Sent)
 		}
-		if res.Sent > 0 || res.Dead > 0 {
+		if res.Sent > 0 || res.Dead > 0 || res.Alerts > 0 {
 			f.log.Info("forward: run", "sent", res.Sent, "batches", res.Batches,
-				"dead_lettered", res.Dead, "backlog", res.Backlog)
+				"dead_lettered", res.Dead, "backlog", res.Backlog, "alerts_sent", res.Alerts)
 		}
 		var ok bool
 		if wake, ok = sleepOrWake(ctx, wake, wait, wakeable); !ok {

@@ -78,19 +78,20 @@ func classify(status int) verdict {
 	}
 }
 
-// post sends one event and classifies the answer.
-func (f *Forwarder) post(ctx context.Context, id string, body []byte) response {
+// post sends one event (or an alert report) to target and classifies the
+// answer.
+func (f *Forwarder) post(ctx context.Context, target, contentType, id string, body []byte) response {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.HTTPTimeout)
 	defer cancel()
 	encoding := ""
 	if f.cfg.Gzip && len(body) >= gzipMinBytes {
 		body, encoding = gzipBytes(body), "gzip"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.cfg.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return response{verdict: retry, err: fmt.Errorf("build request for %s: %w", id, err)}
 	}
-	req.Header.Set("Content-Type", ContentType)
+	req.Header.Set("Content-Type", contentType)
 	if encoding != "" {
 		req.Header.Set("Content-Encoding", encoding)
 	}

@@ -7,11 +7,9 @@ package guard
 // the edge's Cache picks them up on its next poll.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -120,28 +118,11 @@ func (s *RevocationSync) SyncOnce(ctx context.Context) (int, error) {
 }
 
 func (s *RevocationSync) get(ctx context.Context) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"?sync=true", nil)
-	if err != nil {
-		return nil, fmt.Errorf("TOKENS_URL: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+s.Token)
-	client := s.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	resp, err := client.Do(req)
+	reply, err := poll.CloudRequest{URL: s.URL + "?sync=true", Token: s.Token, MaxBytes: 8 << 20, Client: s.Client}.Do(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("revocation sync: %w", err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, fmt.Errorf("revocation sync: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("revocation sync: GET %s: %s", resp.Status, bytes.TrimSpace(data))
-	}
-	return data, nil
+	return reply.Body, nil
 }
 
 // Run syncs every Interval until ctx ends.

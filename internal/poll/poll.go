@@ -1,7 +1,8 @@
 // Package poll waits for a condition by checking it at a fixed interval.
 // It is the one polling loop of the repository: server start-up in
 // localserver and testenv, readiness waits in the CLI and the tests' "wait
-// until" helpers all use Until.
+// until" helpers all use Until. The edge's periodic pulls from the cloud
+// run on Every and make their requests with CloudRequest.
 package poll
 
 import (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -85,48 +84,23 @@ func (s *Syncer) For(tenant string) (Set, bool) {
 
 // SyncOnce asks the cloud for a newer copy; changed reports a new one.
 func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"?all=true", nil)
-	if err != nil {
-		return false, fmt.Errorf("PREFERENCES_URL: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+s.Token)
 	cur, have := s.Current()
-	if have && cur.ETag != "" {
-		req.Header.Set("If-None-Match", cur.ETag)
+	pull := poll.CloudRequest{URL: s.URL + "?all=true", Token: s.Token, MaxBytes: 32 << 20, Client: s.Client}
+	if have {
+		pull.ETag = cur.ETag
 	}
-	client := s.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	resp, err := client.Do(req)
+	reply, err := pull.Do(ctx)
 	if err != nil {
 		return false, fmt.Errorf("sync preferences: %w", err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return false, fmt.Errorf("sync preferences: %w", err)
-	}
-	switch resp.StatusCode {
-	case http.StatusNotModified:
+	if reply.NotModified {
 		return false, nil
-	case http.StatusOK:
-	default:
-		return false, fmt.Errorf("sync preferences: %s: %s", resp.Status, body)
 	}
-	var out Set
-	if err := json.Unmarshal(body, &out); err != nil {
-		return false, fmt.Errorf("sync preferences: decode: %w", err)
+	out, err := DecodeSyncedSet(reply.Body)
+	if err != nil {
+		return false, fmt.Errorf("sync preferences: %w", err)
 	}
-	for dev, d := range out.Devices {
-		if err := d.Validate(); err != nil {
-			return false, fmt.Errorf("sync preferences: device %s: %w", dev, err)
-		}
-	}
-	if err := out.Tenant.Validate(); err != nil {
-		return false, fmt.Errorf("sync preferences: tenant document: %w", err)
-	}
-	c := Synced{Tenant: out.TenantID, ETag: resp.Header.Get("ETag"), Set: out}
+	c := Synced{Tenant: out.TenantID, ETag: reply.ETag, Set: out}
 	if c.Set.Devices == nil {
 		c.Set.Devices = map[string]Document{}
 	}
@@ -136,6 +110,24 @@ func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
 	}
 	s.set(c)
 	return true, nil
+}
+
+// DecodeSyncedSet reads and checks the reply of GET preferences?all=true:
+// the tenant's document and every device's valid.
+func DecodeSyncedSet(body []byte) (Set, error) {
+	var out Set
+	if err := json.Unmarshal(body, &out); err != nil {
+		return Set{}, fmt.Errorf("decode: %w", err)
+	}
+	for dev, d := range out.Devices {
+		if err := d.Validate(); err != nil {
+			return Set{}, fmt.Errorf("device %s: %w", dev, err)
+		}
+	}
+	if err := out.Tenant.Validate(); err != nil {
+		return Set{}, fmt.Errorf("tenant document: %w", err)
+	}
+	return out, nil
 }
 
 // Run syncs every Interval until ctx ends; failures keep the copy in force.

@@ -1,11 +1,9 @@
 package privacy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -107,31 +105,11 @@ func (e *EdgeEraser) SyncOnce(ctx context.Context) (int, error) {
 }
 
 func (e *EdgeEraser) do(ctx context.Context, method, target string, body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("PRIVACY_URL: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+e.Token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	client := e.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	resp, err := client.Do(req)
+	reply, err := poll.CloudRequest{Method: method, URL: target, Token: e.Token, Body: body, MaxBytes: 8 << 20, Client: e.Client}.Do(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("privacy sync: %w", err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, fmt.Errorf("privacy sync: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("privacy sync: %s %s: %s", method, resp.Status, bytes.TrimSpace(data))
-	}
-	return data, nil
+	return reply.Body, nil
 }
 
 // Run syncs every Interval until ctx ends.

@@ -35,6 +35,8 @@ import (
 //	gt:{T}:eventlog            STREAM the tenant event log, field ce (issue 9 §4 layout)
 //	gt:{T}:events              STREAM the event outbox (issue 16 layout), when a sink is configured
 //	gt:alerts:tenants          SET tenants that have had rules (the sweep and the dispatcher visit them)
+//	gt:{T}:alerts:up           ZSET alert id -> when marked (ms): at an edge node (AtEdge), alerts whose
+//	                           record goes up to the cloud (fired, delivery ended), trimmed to the retention
 //
 // The delivery queue is one list per rule and device, so a webhook that is
 // down delays only its own alerts, and each device's alerts reach a webhook
@@ -77,6 +79,7 @@ type Alerts struct {
 	retention time.Duration
 	outboxCap int64               // 0: no event sink, io.geotrack.alert.fired is not queued
 	wake      func(tenant string) // the relay's wake-up after a queued event
+	node      string              // the edge node it runs on (AtEdge); "" in the cloud
 }
 
 // NewAlerts wraps client; retention bounds the alert listing and the event
@@ -94,6 +97,14 @@ func NewAlerts(client redis.UniversalClient, retention time.Duration) *Alerts {
 // call wake (the relay's Wake; may be nil) after each queued event.
 func (a *Alerts) WithEventOutbox(capacity int64, wake func(tenant string)) *Alerts {
 	a.outboxCap, a.wake = max(capacity, 1), wake
+	return a
+}
+
+// AtEdge makes the store the one of edge node: each alert it fires names
+// the node, and its record is marked for the cloud (alerts_edge.go) when
+// it fires and when its delivery ends.
+func (a *Alerts) AtEdge(node string) *Alerts {
+	a.node = node
 	return a
 }
 
@@ -118,6 +129,7 @@ func (k alertKeys) lock() string               { return k.base + "alerts:lock" }
 func (k alertKeys) eventLog() string           { return k.base + "eventlog" }
 func (k alertKeys) lastTS() string             { return k.base + "lastts" }
 func (k alertKeys) outbox() string             { return k.base + "events" }
+func (k alertKeys) uplink() string             { return k.base + "alerts:up" }
 func (a *Alerts) tenantsKey() string           { return a.prefix + ":alerts:tenants" }
 func pairField(rule, device string) string     { return rule + "\x1f" + device }
 func splitPair(member string) (string, string) { r, d, _ := strings.Cut(member, "\x1f"); return r, d }
@@ -326,10 +338,10 @@ func (a *Alerts) Fire(ctx context.Context, f alert.Fired, e alert.Emitted) (aler
 	now := f.At.UnixMilli()
 	minID := strconv.FormatInt(max(0, now-a.retention.Milliseconds()), 10)
 	res, err := alertFireScript.Run(ctx, a.client,
-		[]string{k.alert(f.ID), k.index(), k.cooldown(), k.queue(member), k.due(), k.eventLog(), k.outbox()},
+		[]string{k.alert(f.ID), k.index(), k.cooldown(), k.queue(member), k.due(), k.eventLog(), k.outbox(), k.uplink()},
 		f.ID, member, now, f.Cooldown.Milliseconds(), a.retention.Milliseconds(), member, e.CloudEvent,
 		f.Rule.ID, f.Rule.Name, string(f.Rule.Kind()), f.Device, minID,
-		a.outboxCap, alert.TypeAlertFired, e.Source, e.Data).Int()
+		a.outboxCap, alert.TypeAlertFired, e.Source, e.Data, a.node).Int()
 	if err != nil {
 		if strings.Contains(err.Error(), outboxFullPrefix) {
 			return 0, fmt.Errorf("redisstore: fire alert: %w: %v", alert.ErrOutboxFull, err)
@@ -419,7 +431,7 @@ func (a *Alerts) Lock(ctx context.Context, tenant string, ttl time.Duration) (fu
 	}, true, nil
 }
 
-var alertFields = []string{"rule", "name", "kind", "device", "fired", "ce", "queue", "state", "attempts", "status", "error", "since", "next", "done"}
+var alertFields = []string{"rule", "name", "kind", "device", "fired", "ce", "queue", "state", "attempts", "status", "error", "since", "next", "done", "node"}
 
 // Due returns the head of each queue of tenant due at now.
 func (a *Alerts) Due(ctx context.Context, tenant string, now time.Time, limit int) ([]webhook.Job, error) {
@@ -482,7 +494,7 @@ func (a *Alerts) Record(ctx context.Context, job webhook.Job, r webhook.Result, 
 		next = r.Next.UnixMilli()
 	}
 	err = alertRecordScript.Run(ctx, a.client,
-		[]string{k.alert(job.AlertID), k.queue(job.Queue), k.due(), k.dead()},
+		[]string{k.alert(job.AlertID), k.queue(job.Queue), k.due(), k.dead(), k.uplink()},
 		job.AlertID, r.Verdict.String(), now.UnixMilli(), r.Attempts, r.Status, r.Err, next, job.Queue).Err()
 	return wrapErr("record delivery", err)
 }
@@ -571,7 +583,7 @@ func (a *Alerts) ListAlerts(ctx context.Context, tenant string, q alert.Query) (
 func record(id string, v []any) alert.Record {
 	r := alert.Record{ID: id, Rule: str(v[0]), Name: str(v[1]), Kind: alert.Kind(str(v[2])), Device: str(v[3]),
 		FiredAt: msTime(v[4]), Event: json.RawMessage(str(v[5])), State: str(v[7]), Attempts: atoi(v[8]),
-		LastStatus: atoi(v[9]), LastError: str(v[10])}
+		LastStatus: atoi(v[9]), LastError: str(v[10]), Node: str(v[14])}
 	if t := msTime(v[12]); !t.IsZero() && r.State == alert.StatePending {
 		r.NextAttempt = &t
 	}
@@ -590,12 +602,16 @@ func (a *Alerts) Replay(ctx context.Context, tenant, id string) error {
 	if err != nil {
 		return err
 	}
-	member, err := a.client.HGet(ctx, k.alert(id), "queue").Result()
-	if errors.Is(err, redis.Nil) {
-		return alert.ErrNotFound
-	}
+	vals, err := a.client.HMGet(ctx, k.alert(id), "queue", "node").Result()
 	if err != nil {
 		return wrapErr("replay", err)
+	}
+	member, node := str(vals[0]), str(vals[1])
+	if node != "" {
+		return fmt.Errorf("%w: alert %s of node %s", alert.ErrFiredAtEdge, id, node)
+	}
+	if member == "" {
+		return alert.ErrNotFound
 	}
 	res, err := alertReplayScript.Run(ctx, a.client, []string{k.alert(id), k.queue(member), k.due(), k.dead()},
 		id, time.Now().UnixMilli(), member).Int()

@@ -1,0 +1,177 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/geotrack/geotrack/internal/alert"
+	"github.com/geotrack/geotrack/internal/testenv"
+	"github.com/geotrack/geotrack/internal/webhook"
+)
+
+// TestEdgeAlertUplink: on a real Redis, an alert an edge store (AtEdge)
+// fires is marked for the cloud, its final delivery state marks it again,
+// and an ack of an older version leaves the newer one queued; the cloud's
+// import lists it once with the node, takes later states only, never
+// queues it, and leaves its own alerts alone.
+func TestEdgeAlertUplink(t *testing.T) {
+	// A single Redis, and a 3-master Cluster where every script must touch
+	// one slot only (the tenant's).
+	for name, url := range map[string]func(t *testing.T) string{
+		"single":  func(t *testing.T) string { return testenv.StartRedis(t).URL },
+		"cluster": func(t *testing.T) string { return testenv.StartRedisCluster(t, 3).URL },
+	} {
+		t.Run(name, func(t *testing.T) {
+			client, err := Open(url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			edgeAlertUplink(t, client)
+		})
+	}
+}
+
+func edgeAlertUplink(t *testing.T, client redis.UniversalClient) {
+	ctx := context.Background()
+	edgeStore := NewAlerts(client, time.Hour).AtEdge("site-1")
+	edgeStore.prefix = "edge" // the edge's Redis and the cloud's share this server here
+	rule := alert.Rule{ID: "r1", Name: "depot", On: []string{alert.TypeGeofenceEntered},
+		Webhook: alert.Webhook{URL: "https://h.example.com/", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}
+	if err := edgeStore.PutRule(ctx, "acme", rule); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ce := []byte(`{"id":"al_e1","type":"io.geotrack.alert.fired","tenant":"acme"}`)
+	if o, err := edgeStore.Fire(ctx, alert.Fired{ID: "al_e1", Tenant: "acme", Rule: rule, Device: "van-1", At: now},
+		alert.Emitted{Source: "urn:test", Data: []byte(`{}`), CloudEvent: ce}); err != nil || o != alert.Queued {
+		t.Fatalf("fire: %v %v", o, err)
+	}
+	if ts, err := edgeStore.UplinkTenants(ctx); err != nil || len(ts) != 1 || ts[0] != "acme" {
+		t.Fatalf("uplink tenants: %v %v", ts, err)
+	}
+	fired, err := edgeStore.PeekUplink(ctx, "acme", 10)
+	if err != nil || len(fired) != 1 || fired[0].Record.ID != "al_e1" || fired[0].Record.Node != "site-1" ||
+		fired[0].Record.State != alert.StatePending || string(fired[0].Record.Event) != string(ce) {
+		t.Fatalf("peek after fire: %+v %v", fired, err)
+	}
+	// Delivered while the pending record was on its way up, in the very
+	// millisecond it fired.
+	jobs, err := edgeStore.Due(ctx, "acme", now.Add(time.Minute), 10)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("due: %+v %v", jobs, err)
+	}
+	if err := edgeStore.Record(ctx, jobs[0], webhook.Result{Attempt: webhook.Attempt{Verdict: webhook.Delivered, Status: 204}, Attempts: 1}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := edgeStore.AckUplink(ctx, "acme", fired); err != nil {
+		t.Fatal(err)
+	}
+	final, err := edgeStore.PeekUplink(ctx, "acme", 10)
+	if err != nil || len(final) != 1 || final[0].Record.State != alert.StateDelivered || final[0].Record.DoneAt == nil || final[0].Mark == fired[0].Mark {
+		t.Fatalf("the acked older version took the delivered one along: %+v %v", final, err)
+	}
+
+	cloud := NewAlerts(client, time.Hour)
+	imp, err := cloud.ImportEdge(ctx, "acme", "site-1", []alert.Record{fired[0].Record})
+	if err != nil || imp != (alert.Imported{Added: 1}) {
+		t.Fatalf("import pending: %+v %v", imp, err)
+	}
+	for _, again := range []alert.Record{fired[0].Record, final[0].Record} {
+		if _, err := cloud.ImportEdge(ctx, "acme", "site-1", []alert.Record{again}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sent again, and pending after delivered: changes nothing.
+	imp, err = cloud.ImportEdge(ctx, "acme", "site-1", []alert.Record{final[0].Record, fired[0].Record})
+	if err != nil || imp != (alert.Imported{Unchanged: 2}) {
+		t.Fatalf("import again: %+v %v", imp, err)
+	}
+	page, err := cloud.ListAlerts(ctx, "acme", alert.Query{Limit: 10})
+	if err != nil || len(page.Alerts) != 1 {
+		t.Fatalf("cloud list: %+v %v", page, err)
+	}
+	got := page.Alerts[0]
+	if got.ID != "al_e1" || got.Node != "site-1" || got.State != alert.StateDelivered || got.Attempts != 1 || got.LastStatus != 204 ||
+		!got.FiredAt.Equal(now) || got.Rule != "r1" || got.Device != "van-1" || string(got.Event) != string(ce) {
+		t.Fatalf("cloud record: %+v", got)
+	}
+	if due, _ := cloud.Due(ctx, "acme", now.Add(time.Hour), 10); len(due) != 0 {
+		t.Fatalf("the cloud queued an edge alert for delivery: %+v", due)
+	}
+	if err := cloud.Replay(ctx, "acme", "al_e1"); !errors.Is(err, alert.ErrFiredAtEdge) {
+		t.Fatalf("replay of an edge alert: %v", err)
+	}
+	if page, _ := cloud.ListAlerts(ctx, "globex", alert.Query{Limit: 10}); len(page.Alerts) != 0 {
+		t.Fatalf("another tenant lists it: %+v", page)
+	}
+
+	// A dead one is a dead letter in the cloud too.
+	dead := final[0].Record
+	dead.ID, dead.State, dead.LastStatus = "al_e2", alert.StateDead, 410
+	if imp, err := cloud.ImportEdge(ctx, "acme", "site-1", []alert.Record{dead}); err != nil || imp.Added != 1 {
+		t.Fatalf("import dead: %+v %v", imp, err)
+	}
+	if page, _ := cloud.ListAlerts(ctx, "acme", alert.Query{Limit: 10, Dead: true}); len(page.Alerts) != 1 || page.Alerts[0].ID != "al_e2" {
+		t.Fatalf("cloud dead letters: %+v", page)
+	}
+	// An alert the cloud fired itself is not the edge's to change;
+	// one past the retention is not stored.
+	if _, err := cloud.Fire(ctx, alert.Fired{ID: "al_c1", Tenant: "acme", Rule: rule, Device: "van-2", At: now},
+		alert.Emitted{Source: "urn:test", Data: []byte(`{}`), CloudEvent: []byte(`{"id":"al_c1"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	forged := final[0].Record
+	forged.ID = "al_c1"
+	old := final[0].Record
+	old.ID, old.FiredAt = "al_e3", now.Add(-2*time.Hour)
+	if imp, err := cloud.ImportEdge(ctx, "acme", "site-1", []alert.Record{forged, old}); err != nil || imp != (alert.Imported{Unchanged: 2}) {
+		t.Fatalf("import over a cloud alert and an expired one: %+v %v", imp, err)
+	}
+	if page, _ := cloud.ListAlerts(ctx, "acme", alert.Query{Limit: 10, Device: "van-2"}); len(page.Alerts) != 1 || page.Alerts[0].Node != "" ||
+		page.Alerts[0].State != alert.StatePending {
+		t.Fatalf("the cloud's own alert: %+v", page)
+	}
+
+	// A device erased after its alert fired: the record is not stored.
+	if err := NewPrivacy(client, "").PutTombstone(ctx, "acme", "van-4", now.Add(time.Minute), "0123456789abcdef0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	erasedDev := final[0].Record
+	erasedDev.ID, erasedDev.Device = "al_e4", "van-4"
+	if imp, err := cloud.ImportEdge(ctx, "acme", "site-1", []alert.Record{erasedDev}); err != nil || imp != (alert.Imported{Unchanged: 1}) {
+		t.Fatalf("import of an erased device's alert: %+v %v", imp, err)
+	}
+	if page, _ := cloud.ListAlerts(ctx, "acme", alert.Query{Limit: 10, Device: "van-4"}); len(page.Alerts) != 0 {
+		t.Fatalf("the erased device's alert is listed: %+v", page)
+	}
+
+	// Acked at the mark peeked: the queue is empty.
+	if err := edgeStore.AckUplink(ctx, "acme", final); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := edgeStore.PeekUplink(ctx, "acme", 10); err != nil || len(rest) != 0 {
+		t.Fatalf("after ack: %+v %v", rest, err)
+	}
+	// Without a forwarder sending them up, marks live no longer than the
+	// retention (1 h here): a fire two hours on trims the older ones.
+	for i, at := range []time.Time{now, now.Add(2 * time.Hour)} {
+		id := fmt.Sprintf("al_t%d", i)
+		if _, err := edgeStore.Fire(ctx, alert.Fired{ID: id, Tenant: "acme", Rule: rule, Device: "van-3", At: at},
+			alert.Emitted{Source: "urn:test", Data: []byte(`{}`), CloudEvent: []byte(`{"id":"` + id + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := client.ZCard(ctx, "edge:{acme}:alerts:up").Val(); n != 1 {
+		t.Fatalf("%d marks after the retention, want the newest only", n)
+	}
+	// The cloud's own store marks nothing.
+	if n := client.Exists(ctx, "gt:{acme}:alerts:up").Val(); n != 0 {
+		t.Fatalf("the cloud store marked alerts for an uplink")
+	}
+}
