@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
@@ -198,7 +199,8 @@ type Options struct {
 	// Tarpit is how long Admit's 429 (a tenant or device token past its
 	// rate, a tenant at its in-flight cap) is held back before it is sent,
 	// on a timer: a client ignoring 429 then waits instead of spending
-	// the server's CPU. At most MaxTarpit; 0: answered at once.
+	// the server's CPU. Each hold is between 3/4 and all of it (jitter);
+	// at most MaxTarpit; 0: answered at once.
 	Tarpit time.Duration
 	// TarpitMax bounds a tenant's refusals held at once (0:
 	// DefaultTarpitMax); past it a refusal is answered at once with
@@ -309,8 +311,15 @@ func (g *Guard) held(tenant string, refusal error) (release func(), err error) {
 		e.CloseConnection = true
 		return nil, e
 	}
-	e.Hold = g.tarpit.hold
+	e.Hold = jittered(g.tarpit.hold)
 	return func() { n.Add(-1) }, e
+}
+
+// jittered is a hold between 3/4 and all of hold: refusals held together
+// (a flood's workers) are not all answered at the same instant, so they do
+// not come back as one burst.
+func jittered(hold time.Duration) time.Duration {
+	return hold - time.Duration(rand.Int64N(int64(hold)/4+1))
 }
 
 // counterOf is key's counter in m, made on first use.
