@@ -34,8 +34,9 @@ func TestArchiveDownReadsAnswer503(t *testing.T) {
 	device := url.QueryEscape("truck:00")
 	cutoff := archiveCutoff(now)
 	old := "&from=" + url.QueryEscape(now.Add(-96*time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(cutoff.Add(-time.Hour).Format(time.RFC3339))
-	// A range starting today (UTC, 10 minutes ahead for clock skew) needs
-	// only the hot store; one fix in it, whatever the time of day.
+	// A range starting today (UTC, 10 minutes ahead for clock skew) is
+	// answered from the hot store alone while the archive is down; one fix
+	// in it, whatever the time of day.
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	if now.Add(11 * time.Minute).After(today.Add(24 * time.Hour)) {
 		today = today.Add(24 * time.Hour)
@@ -64,7 +65,7 @@ func TestArchiveDownReadsAnswer503(t *testing.T) {
 				rd.name, r.Status, r.Header.Get("Retry-After"), clipBody(r.Body))
 		}
 	}
-	// A range starting today does not need the archive.
+	// A range starting today answers without the archive.
 	if r := call(t, http.MethodGet, track.URL+"/?device="+device+recent, viewer, nil, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"lat"`) {
 		t.Errorf("track of today with MinIO stopped: %d %s, want 200 with points", r.Status, clipBody(r.Body))
 	}

@@ -98,7 +98,7 @@ func historyOfTiers(store *redisstore.Store, cfg s3store.Env, function string) (
 	// A read starting today needs only the hot store: it answers while
 	// the archive is down; an older one answers 503 then.
 	cold := archive.NewColdStore(bucket.Client(), bucket.Name(), cfg.S3Prefix, bucket.CustomerKey())
-	return locate.New(store).WithArchive(archive.SkipToday{Archive: cold}), nil
+	return locate.New(store).WithArchive(archive.TodayWithoutArchive{Archive: cold}), nil
 }
 
 // trackHistory gives track the stream as its own interface.
