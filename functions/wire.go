@@ -95,7 +95,10 @@ func historyOfTiers(store *redisstore.Store, cfg s3store.Env, function string) (
 		return locate.New(store), nil
 	}
 	slog.Info(function+": reading archived history", "endpoint", cfg.S3Endpoint, "bucket", cfg.S3Bucket, "prefix", cfg.S3Prefix)
-	return locate.New(store).WithArchive(archive.NewColdStore(bucket.Client(), bucket.Name(), cfg.S3Prefix, bucket.CustomerKey())), nil
+	// A read starting today needs only the hot store: it answers while
+	// the archive is down; an older one answers 503 then.
+	cold := archive.NewColdStore(bucket.Client(), bucket.Name(), cfg.S3Prefix, bucket.CustomerKey())
+	return locate.New(store).WithArchive(archive.TodayWithoutArchive{Archive: cold}), nil
 }
 
 // trackHistory gives track the stream as its own interface.

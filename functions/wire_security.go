@@ -20,6 +20,7 @@ import (
 	"github.com/geotrack/geotrack/internal/guard"
 	"github.com/geotrack/geotrack/internal/httpkit"
 	"github.com/geotrack/geotrack/internal/intake"
+	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/ratelimit"
 	"github.com/geotrack/geotrack/internal/redisstore"
 )
@@ -58,16 +59,26 @@ func (d *Deps) guarded(client redis.UniversalClient, rc config.Redis, ac auth.Co
 			TenantFixes:    ratelimit.Rate{PerSecond: ac.RateLimitTenantFixes, Burst: ac.RateLimitTenantFixesBurst},
 			TenantInflight: ac.RateLimitTenantInflight,
 		},
-		Auditor: recorder,
+		Auditor:   recorder,
+		Tarpit:    ac.RateLimitTarpit,
+		TarpitMax: ac.RateLimitTarpitMax,
 	}
 	if d.Metrics != nil {
 		limited := d.Metrics.NewCounterVec("geotrack_rate_limited_total",
 			"Requests refused with 429 by a rate limit, by scope: tenant (requests), device (requests of a device token), fixes (fixes of a tenant), inflight (a tenant's requests in progress).", "scope")
-		limited.With("tenant") // the series exist from the start (a rate of 0, not absent)
-		limited.With("device")
-		limited.With("fixes")
-		limited.With("inflight")
-		opts.Limited = func(scope string) { limited.With(scope).Inc() }
+		// The series exist from the start (a rate of 0, not absent); each
+		// refusal of a flood finds its counter without the vector's lookup.
+		byScope := map[string]*metrics.Counter{}
+		for _, scope := range []string{"tenant", "device", "fixes", "inflight"} {
+			byScope[scope] = limited.With(scope)
+		}
+		opts.Limited = func(scope string) {
+			if c, ok := byScope[scope]; ok {
+				c.Inc()
+				return
+			}
+			limited.With(scope).Inc()
+		}
 	}
 	g := guard.New(verifier, cache, opts)
 

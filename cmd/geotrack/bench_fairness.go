@@ -2,7 +2,7 @@ package main
 
 // This file: geotrack bench fairness (issue 12 §3): the ingest latency of
 // quiet tenants while another tenant floods, with and without the
-// per-tenant rate limit.
+// per-tenant rate limit, the in-flight cap and the tarpit.
 
 import (
 	"bytes"
@@ -41,7 +41,8 @@ type benchFairnessConfig struct {
 	floodWorkers int     // concurrent requests of the flooding tenant
 	tenantRate   float64 // RATE_LIMIT_TENANT of the limited phase
 	tenantBurst  int
-	inflight     int // RATE_LIMIT_TENANT_INFLIGHT of the in-flight phases
+	inflight     int           // RATE_LIMIT_TENANT_INFLIGHT of the in-flight phases
+	tarpit       time.Duration // RATE_LIMIT_TARPIT of the tarpit phases (the others: 0)
 	floodInProc  bool
 	out          string
 	// floodOnly runs only the flood against this URL (the subprocess the
@@ -63,6 +64,7 @@ func runBenchFairness(ctx context.Context, args []string) error {
 	fs.Float64Var(&c.tenantRate, "tenant-rate", 500, "RATE_LIMIT_TENANT (requests/s) of the limited phase")
 	fs.IntVar(&c.tenantBurst, "tenant-burst", 1000, "RATE_LIMIT_TENANT_BURST of the limited phase")
 	fs.IntVar(&c.inflight, "tenant-inflight", 4, "RATE_LIMIT_TENANT_INFLIGHT (requests in progress per tenant) of the in-flight phases")
+	fs.DurationVar(&c.tarpit, "tarpit", time.Second, "RATE_LIMIT_TARPIT (how long a refusal is held) of the tarpit phases; the other phases run without")
 	fs.BoolVar(&c.floodInProc, "flood-in-process", false, "run the flood inside the bench process (default: a subprocess with GOMAXPROCS=1, pinned to the last CPU with taskset when there is one)")
 	fs.StringVar(&c.floodOnly, "flood-only", "", "internal: run only the flood against this URL and print its counts (the bench's subprocess)")
 	fs.StringVar(&c.out, "out", "", "also write the markdown report to this file")
@@ -80,8 +82,8 @@ func runBenchFairness(ctx context.Context, args []string) error {
 	if c.floodOnly != "" {
 		return floodOnly(ctx, c)
 	}
-	if c.inflight <= 0 {
-		return errors.New("bench fairness: tenant-inflight must be positive")
+	if c.inflight <= 0 || c.tarpit <= 0 {
+		return errors.New("bench fairness: tenant-inflight and tarpit must be positive")
 	}
 	rep, err := benchFairness(ctx, c)
 	if rep != nil {
@@ -151,6 +153,11 @@ func benchFairness(ctx context.Context, c benchFairnessConfig) (*fairnessReport,
 	if err != nil {
 		return nil, err
 	}
+	rate := []string{fmt.Sprintf("RATE_LIMIT_TENANT=%g", c.tenantRate), fmt.Sprintf("RATE_LIMIT_TENANT_BURST=%d", c.tenantBurst)}
+	inflight := fmt.Sprintf("RATE_LIMIT_TENANT_INFLIGHT=%d", c.inflight)
+	tarpit := fmt.Sprintf("RATE_LIMIT_TARPIT=%s", c.tarpit)
+	// The phases before the tarpit's answer each refusal at once
+	// (RATE_LIMIT_TARPIT=0), as they did before it existed.
 	phases := []struct {
 		name  string
 		flood bool
@@ -159,12 +166,15 @@ func benchFairness(ctx context.Context, c benchFairnessConfig) (*fairnessReport,
 		{"unloaded", false, []string{"RATE_LIMIT_TENANT=0"}},
 		{"flood, no rate limit", true, []string{"RATE_LIMIT_TENANT=0"}},
 		{fmt.Sprintf("flood, RATE_LIMIT_TENANT=%g (burst %d)", c.tenantRate, c.tenantBurst), true,
-			[]string{fmt.Sprintf("RATE_LIMIT_TENANT=%g", c.tenantRate), fmt.Sprintf("RATE_LIMIT_TENANT_BURST=%d", c.tenantBurst)}},
+			append([]string{"RATE_LIMIT_TARPIT=0"}, rate...)},
 		{fmt.Sprintf("flood, RATE_LIMIT_TENANT_INFLIGHT=%d", c.inflight), true,
-			[]string{"RATE_LIMIT_TENANT=0", fmt.Sprintf("RATE_LIMIT_TENANT_INFLIGHT=%d", c.inflight)}},
+			[]string{"RATE_LIMIT_TENANT=0", inflight, "RATE_LIMIT_TARPIT=0"}},
 		{fmt.Sprintf("flood, RATE_LIMIT_TENANT=%g and RATE_LIMIT_TENANT_INFLIGHT=%d", c.tenantRate, c.inflight), true,
-			[]string{fmt.Sprintf("RATE_LIMIT_TENANT=%g", c.tenantRate), fmt.Sprintf("RATE_LIMIT_TENANT_BURST=%d", c.tenantBurst),
-				fmt.Sprintf("RATE_LIMIT_TENANT_INFLIGHT=%d", c.inflight)}},
+			append([]string{inflight, "RATE_LIMIT_TARPIT=0"}, rate...)},
+		{fmt.Sprintf("flood, RATE_LIMIT_TENANT=%g, %s", c.tenantRate, tarpit), true,
+			append([]string{tarpit}, rate...)},
+		{fmt.Sprintf("flood, RATE_LIMIT_TENANT=%g, RATE_LIMIT_TENANT_INFLIGHT=%d, %s", c.tenantRate, c.inflight, tarpit), true,
+			append([]string{inflight, tarpit}, rate...)},
 	}
 	var seq atomic.Int64 // distinct fix times across phases
 	for _, ph := range phases {

@@ -39,6 +39,12 @@ type Service interface {
 	ConfirmEdge(ctx context.Context, tenant, receipt, node string, t privacysvc.Tier) (bool, error)
 }
 
+// exportChecker is a Service that can tell before an export whether its
+// tiers answer (privacysvc.Service.CheckExport).
+type exportChecker interface {
+	CheckExport(ctx context.Context, tenant, device string) error
+}
+
 // Function is the privacy function.
 type Function struct {
 	svc  Service
@@ -260,6 +266,14 @@ func (f *Function) export(w http.ResponseWriter, r *http.Request, req handler.Re
 	if format := q.Get("format"); format != "" && format != "zip" {
 		fail(httpkit.Invalid("format", "must be zip"))
 		return
+	}
+	// The tiers are checked before the status goes out: an archive that
+	// is down is a 503 with Retry-After, not a cut-off ZIP.
+	if c, ok := f.svc.(exportChecker); ok {
+		if err := c.CheckExport(r.Context(), p.Tenant, d); err != nil {
+			fail(err)
+			return
+		}
 	}
 	// The export is audited before it starts: once bytes flow, the data
 	// has left.

@@ -14,6 +14,7 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/geotrack/geotrack/functions/privacy"
+	"github.com/geotrack/geotrack/internal/dependency"
 	ht "github.com/geotrack/geotrack/internal/handlertest"
 	privacysvc "github.com/geotrack/geotrack/internal/privacy"
 )
@@ -156,4 +157,41 @@ func TestPrivacyFailingService(t *testing.T) {
 		// The export's status is sent before the data: a failure cuts it short.
 		ht.Row("export fails after the header", req(http.MethodGet, "device=d7", ht.AdminToken), ht.Status(200), ht.Body("")),
 	})
+}
+
+// checkedService is a Service that checks its tiers before an export
+// (privacysvc.Service.CheckExport); check is its verdict.
+type checkedService struct {
+	fakeService
+	check error
+}
+
+func (c *checkedService) CheckExport(context.Context, string, string) error { return c.check }
+
+// TestPrivacyExportWithTheArchiveDown: a tier that does not answer before
+// the export starts is the status (503 with Retry-After, naming the
+// archive), not a cut-off ZIP; nothing is exported.
+func TestPrivacyExportWithTheArchiveDown(t *testing.T) {
+	cases := []struct {
+		name   string
+		check  error
+		status int
+		want   string
+	}{
+		{"archive down", dependency.Unavailable("archive", errors.New("list s3://b/tenant=acme/device=d7/: connection refused")), 503, "archive unavailable"},
+		{"archive answers", nil, 200, "PK-zip-of-d7"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			svc := &checkedService{check: c.check}
+			fn := served{privacy.New(svc, ht.Verifier{})}
+			resp, _ := fn.Handle(req(http.MethodGet, "device=d7&format=zip", ht.AdminToken))
+			if resp.StatusCode != c.status || !bytes.Contains(resp.Body, []byte(c.want)) {
+				t.Fatalf("export: %d %s, want %d with %q", resp.StatusCode, resp.Body, c.status, c.want)
+			}
+			if c.status == 503 && (resp.Header.Get("Retry-After") == "" || len(svc.exported) != 0) {
+				t.Fatalf("503 without Retry-After (%q) or with an export %v", resp.Header.Get("Retry-After"), svc.exported)
+			}
+		})
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/locate"
+	"github.com/geotrack/geotrack/internal/s3store"
 )
 
 // coldBatch is how many rows the cold reader decodes at a time: the unit
@@ -56,7 +57,10 @@ func NewColdStore(client *minio.Client, bucket, prefix string, sse encrypt.Serve
 // them so); one that is not fails the scan rather than return a history
 // out of order.
 func (c *ColdStore) Scan(ctx context.Context, tenant, device string, from, to time.Time) iter.Seq2[[]fix.Fix, error] {
-	return func(yield func([]fix.Fix, error) bool) {
+	return func(consume func([]fix.Fix, error) bool) {
+		// A store that cannot be reached is an outage (503, "archive
+		// unavailable"), not a bug.
+		yield := func(batch []fix.Fix, err error) bool { return consume(batch, s3store.Outage(err)) }
 		minMS, maxMS := locate.MSRange(from, to)
 		days, err := c.days(ctx, tenant, device, minMS, maxMS)
 		if err != nil {

@@ -60,6 +60,14 @@ type Config struct {
 	// once per replica, checked before the body is read, so a flooding
 	// tenant cannot queue ahead of the others; 0 turns it off.
 	RateLimitTenantInflight int `envconfig:"RATE_LIMIT_TENANT_INFLIGHT" default:"0"`
+	// RateLimitTarpit holds each 429 of those limits (refused before the
+	// body is read) this long before answering, on a timer, so a client
+	// ignoring 429 waits instead of spending the server's CPU (at most
+	// 5s; 0: answer at once). RateLimitTarpitMax bounds a tenant's held
+	// refusals per replica; past it a 429 goes out at once with
+	// "Connection: close".
+	RateLimitTarpit    time.Duration `envconfig:"RATE_LIMIT_TARPIT" default:"1s"`
+	RateLimitTarpitMax int           `envconfig:"RATE_LIMIT_TARPIT_MAX" default:"64"`
 	// AuditRetention is how long audit entries are kept in Redis.
 	AuditRetention time.Duration `envconfig:"AUDIT_RETENTION" default:"2160h"`
 }

@@ -46,9 +46,11 @@ type Edge struct {
 	// TokensURL is the cloud's tokens function (issue 12 §3); set, the node
 	// pulls the tenant's revoked token ids and "not before" instant every
 	// TokensInterval with its service token into its own Redis, where its
-	// functions' token checks see them (guard.RevocationSync).
+	// functions' token checks see them (guard.RevocationSync). The default
+	// 2s keeps a cloud revocation's delay at the edge within the issue's
+	// 5 s: the interval, plus the edge guard's poll and reload (≤ 2 s).
 	TokensURL      string        `envconfig:"TOKENS_URL"`
-	TokensInterval time.Duration `envconfig:"TOKENS_SYNC_INTERVAL" default:"30s"`
+	TokensInterval time.Duration `envconfig:"TOKENS_SYNC_INTERVAL" default:"2s"`
 }
 
 // AlertsAtEdge reports whether the node evaluates alerts itself.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -290,5 +291,115 @@ func TestAdmitRefusesATenantPastItsRateBeforeTheBody(t *testing.T) {
 	}
 	if _, err := g.Admit(request("quiet")); err != nil {
 		t.Fatalf("another tenant: %v", err)
+	}
+}
+
+// TestAdmitHoldsRefusalsInTheTarpit: each kind of Admit refusal is held
+// Options.Tarpit while the tenant has fewer than TarpitMax held, then
+// answered at once with Connection: close; a release frees the place; a
+// tarpit of 0 answers at once.
+func TestAdmitHoldsRefusalsInTheTarpit(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	verifier := tokens{
+		"rate":     {Tenant: "rate", Role: auth.RoleService},
+		"device":   {Tenant: "fleet", Role: auth.RoleDevice, Device: "van-1"},
+		"inflight": {Tenant: "busy", Role: auth.RoleService},
+		"quiet":    {Tenant: "quiet", Role: auth.RoleService},
+	}
+	src := &source{version: 1, policies: map[string]Policy{
+		"rate": {Limits: Limits{Tenant: ratelimit.Rate{PerSecond: 1, Burst: 1}}},
+		"busy": {Limits: Limits{TenantInflight: 1}},
+	}}
+	cache := NewCache(src, time.Second)
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	request := func(token string) *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return r
+	}
+	cases := []struct {
+		name      string
+		token     string
+		tarpit    time.Duration
+		scope     string
+		wantHold  time.Duration
+		wantInMsg string
+	}{
+		{"tenant past its rate", "rate", 800 * time.Millisecond, "tenant", 800 * time.Millisecond, "tenant rate"},
+		{"device token past its rate", "device", 800 * time.Millisecond, "device", 800 * time.Millisecond, "device van-1"},
+		{"tenant at its in-flight cap", "inflight", 800 * time.Millisecond, "inflight", 800 * time.Millisecond, "in progress"},
+		{"tarpit past its bound", "rate", time.Hour, "tenant", MaxTarpit, "tenant rate"},
+		{"no tarpit", "rate", 0, "tenant", 0, "tenant rate"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var limited []string
+			g := New(verifier, cache, Options{
+				Defaults: Limits{Device: ratelimit.Rate{PerSecond: 1, Burst: 1}},
+				Tarpit:   c.tarpit, TarpitMax: 2,
+				Limited: func(s string) { limited = append(limited, s) },
+			})
+			g.now = func() time.Time { return t0 }
+			// Use up the budget: one admitted request fills busy's single
+			// slot; one Verify empties the 1/s buckets.
+			if c.token == "inflight" {
+				rel, err := g.Admit(request(c.token))
+				if err != nil || rel == nil {
+					t.Fatalf("busy's first request: %v", err)
+				}
+				defer rel()
+			} else if _, err := g.Verify(context.Background(), c.token); err != nil {
+				t.Fatalf("first request: %v", err)
+			}
+			refuse := func() (func(), *httpkit.Error) {
+				t.Helper()
+				rel, err := g.Admit(request(c.token))
+				var he *httpkit.Error
+				if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || he.RetryAfter <= 0 ||
+					!strings.Contains(he.Msg, c.wantInMsg) {
+					t.Fatalf("refusal: %v, want 429 with Retry-After naming %q", err, c.wantInMsg)
+				}
+				return rel, he
+			}
+			// A hold is between 3/4 and all of the tarpit (jitter).
+			holds := func(d time.Duration) bool { return d <= c.wantHold && d >= c.wantHold*3/4 }
+			first, he := refuse()
+			if !holds(he.Hold) || he.CloseConnection {
+				t.Fatalf("first refusal: hold %s close %v, want hold %s (-1/4), connection kept", he.Hold, he.CloseConnection, c.wantHold)
+			}
+			if c.tarpit == 0 {
+				if first != nil {
+					t.Fatal("no tarpit: a release for a refusal answered at once")
+				}
+				return
+			}
+			second, he := refuse()
+			if first == nil || second == nil || !holds(he.Hold) {
+				t.Fatalf("second refusal: release %v/%v, hold %s; want both held", first != nil, second != nil, he.Hold)
+			}
+			// Two held (TarpitMax): the third is answered at once, closing.
+			third, he := refuse()
+			if third != nil || he.Hold != 0 || !he.CloseConnection {
+				t.Fatalf("refusal past TarpitMax: release %v, hold %s, close %v; want at once with Connection: close", third != nil, he.Hold, he.CloseConnection)
+			}
+			// Another tenant is not held by this one's tarpit.
+			if rel, err := g.Admit(request("quiet")); err != nil {
+				t.Fatalf("quiet tenant: %v", err)
+			} else if rel != nil {
+				rel()
+			}
+			first()
+			again, he := refuse()
+			if again == nil || !holds(he.Hold) {
+				t.Fatalf("after a release: release %v, hold %s; want held again", again != nil, he.Hold)
+			}
+			again()
+			second()
+			if len(limited) != 4 || limited[0] != c.scope {
+				t.Fatalf("counted %v, want 4 × %s", limited, c.scope)
+			}
+		})
 	}
 }

@@ -6,8 +6,10 @@ package guard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
@@ -170,7 +172,22 @@ type Guard struct {
 	auditor  httpkit.Auditor
 	now      func() time.Time
 	inflight *sync.Map // tenant → *atomic.Int64, requests admitted and not yet released
+	tarpit   tarpit
 }
+
+// tarpit holds Admit's refusals back: see Options.Tarpit.
+type tarpit struct {
+	hold time.Duration
+	max  int64
+	held *sync.Map // tenant → *atomic.Int64, refusals being held
+}
+
+// DefaultTarpitMax is Options.TarpitMax when unset.
+const DefaultTarpitMax = 64
+
+// MaxTarpit bounds Options.Tarpit: a held answer must go out well within
+// the server's write timeout.
+const MaxTarpit = 5 * time.Second
 
 // Options of a Guard.
 type Options struct {
@@ -179,19 +196,33 @@ type Options struct {
 	Limited func(scope string)
 	// Auditor gets every request that passed (nil: none).
 	Auditor httpkit.Auditor
+	// Tarpit is how long Admit's 429 (a tenant or device token past its
+	// rate, a tenant at its in-flight cap) is held back before it is sent,
+	// on a timer: a client ignoring 429 then waits instead of spending
+	// the server's CPU. Each hold is between 3/4 and all of it (jitter);
+	// at most MaxTarpit; 0: answered at once.
+	Tarpit time.Duration
+	// TarpitMax bounds a tenant's refusals held at once (0:
+	// DefaultTarpitMax); past it a refusal is answered at once with
+	// "Connection: close".
+	TarpitMax int
 }
 
 // New guards inner with the policies of cache.
 func New(inner httpkit.Verifier, cache *Cache, o Options) *Guard {
+	tp := tarpit{hold: min(max(o.Tarpit, 0), MaxTarpit), max: int64(o.TarpitMax), held: &sync.Map{}}
+	if tp.max <= 0 {
+		tp.max = DefaultTarpitMax
+	}
 	return &Guard{inner: inner, cache: cache, limiter: &ratelimit.Limiter{}, defaults: o.Defaults, limited: o.Limited, auditor: o.Auditor, now: time.Now,
-		inflight: &sync.Map{}}
+		inflight: &sync.Map{}, tarpit: tp}
 }
 
 // WithVerifier is g in front of another verifier, sharing g's policy
 // cache, rate buckets and auditor (two functions of one process).
 func (g *Guard) WithVerifier(inner httpkit.Verifier) *Guard {
 	return &Guard{inner: inner, cache: g.cache, defaults: g.defaults, limiter: g.limiter, limited: g.limited, auditor: g.auditor, now: g.now,
-		inflight: g.inflight}
+		inflight: g.inflight, tarpit: g.tarpit}
 }
 
 // Verify is inner's verdict, then the tenant's revocations and limits.
@@ -219,10 +250,11 @@ func (g *Guard) Verify(ctx context.Context, token string) (auth.Principal, error
 
 // Admit is the runtime's admission of a request before its body is read
 // (httpkit.Options.Admit): it refuses a tenant whose request bucket is
-// empty, and takes one of the tenant's in-flight slots
-// (Limits.TenantInflight) or refuses, each with 429 at the cost of a
-// cached token check. A request it cannot attribute (no or bad token, revoked) is
-// let through: the function refuses it with the proper message.
+// empty (a device token whose bucket is empty), and takes one of the
+// tenant's in-flight slots (Limits.TenantInflight) or refuses, each with
+// 429 at the cost of a cached token check, held back by the tarpit
+// (Options.Tarpit). A request it cannot attribute (no or bad token,
+// revoked) is let through: the function refuses it with the proper message.
 func (g *Guard) Admit(r *http.Request) (release func(), err error) {
 	var query url.Values
 	if r.Header.Get("Authorization") == "" {
@@ -232,34 +264,71 @@ func (g *Guard) Admit(r *http.Request) (release func(), err error) {
 	if err != nil {
 		return nil, nil
 	}
+	now := g.now()
 	pol := g.cache.Policy(p.Tenant)
-	if pol.Check(p, g.now()) != nil {
+	if pol.Check(p, now) != nil {
 		return nil, nil
 	}
 	limits := pol.Limits.orDefault(g.defaults)
-	// A tenant past its request rate is refused here, before its body is
-	// read; Verify takes the token of a request that passes.
-	if empty, wait := g.limiter.Empty("t\x00"+p.Tenant, limits.Tenant, g.now()); empty {
-		return nil, g.refuse("tenant", "tenant "+p.Tenant, limits.Tenant, wait)
+	// A tenant (a device token) past its request rate is refused here,
+	// before its body is read; Verify takes the token of a request that
+	// passes.
+	if p.Role == auth.RoleDevice {
+		if empty, wait := g.limiter.Empty("d\x00"+p.Tenant+"\x00"+p.Device, limits.Device, now); empty {
+			return g.held(p.Tenant, g.refuse("device", fmt.Sprintf("device %s of tenant %s", p.Device, p.Tenant), limits.Device, wait))
+		}
+	}
+	if empty, wait := g.limiter.Empty("t\x00"+p.Tenant, limits.Tenant, now); empty {
+		return g.held(p.Tenant, g.refuse("tenant", "tenant "+p.Tenant, limits.Tenant, wait))
 	}
 	limit := limits.TenantInflight
 	if limit <= 0 {
 		return nil, nil
 	}
-	counter, ok := g.inflight.Load(p.Tenant)
-	if !ok {
-		counter, _ = g.inflight.LoadOrStore(p.Tenant, new(atomic.Int64))
-	}
-	n := counter.(*atomic.Int64)
+	n := counterOf(g.inflight, p.Tenant)
 	if n.Add(1) > int64(limit) {
 		n.Add(-1)
 		if g.limited != nil {
 			g.limited("inflight")
 		}
-		return nil, &httpkit.Error{Status: http.StatusTooManyRequests, RetryAfter: time.Second,
-			Msg: fmt.Sprintf("tenant %s has %d requests in progress (the most allowed): retry later", p.Tenant, limit)}
+		return g.held(p.Tenant, &httpkit.Error{Status: http.StatusTooManyRequests, RetryAfter: time.Second,
+			Msg: fmt.Sprintf("tenant %s has %d requests in progress (the most allowed): retry later", p.Tenant, limit)})
 	}
 	return func() { n.Add(-1) }, nil
+}
+
+// held puts Admit's refusal into the tarpit: held back Options.Tarpit
+// while the tenant has fewer than TarpitMax refusals held, else answered
+// at once with "Connection: close". release frees the tenant's place.
+func (g *Guard) held(tenant string, refusal error) (release func(), err error) {
+	var e *httpkit.Error
+	if g.tarpit.hold <= 0 || !errors.As(refusal, &e) {
+		return nil, refusal
+	}
+	n := counterOf(g.tarpit.held, tenant)
+	if n.Add(1) > g.tarpit.max {
+		n.Add(-1)
+		e.CloseConnection = true
+		return nil, e
+	}
+	e.Hold = jittered(g.tarpit.hold)
+	return func() { n.Add(-1) }, e
+}
+
+// jittered is a hold between 3/4 and all of hold: refusals held together
+// (a flood's workers) are not all answered at the same instant, so they do
+// not come back as one burst.
+func jittered(hold time.Duration) time.Duration {
+	return hold - time.Duration(rand.Int64N(int64(hold)/4+1))
+}
+
+// counterOf is key's counter in m, made on first use.
+func counterOf(m *sync.Map, key string) *atomic.Int64 {
+	c, ok := m.Load(key)
+	if !ok {
+		c, _ = m.LoadOrStore(key, new(atomic.Int64))
+	}
+	return c.(*atomic.Int64)
 }
 
 // ChargeFixes takes n fixes from the tenant's fixes bucket (Limits.TenantFixes),

@@ -28,6 +28,14 @@ type Error struct {
 	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
 	// rounded up), e.g. with a rate limit's 429.
 	RetryAfter time.Duration
+	// Hold and CloseConnection apply to a refusal of Options.Admit only.
+	// Hold is how long the runtime keeps the answer back, on a timer (no
+	// CPU), before sending it: a tarpit, so a client that ignores 429
+	// waits instead of spending the server's CPU on refusals.
+	Hold time.Duration
+	// CloseConnection answers with "Connection: close" (a refusal past
+	// the tarpit's bound: the client must reconnect before its next try).
+	CloseConnection bool
 }
 
 func (e *Error) Error() string {

@@ -30,6 +30,7 @@ const maxCEID = 128
 type functionHandler struct {
 	fn       handler.FunctionHandler
 	opts     Options
+	log      *slog.Logger // opts.Logger with the function's name
 	metrics  *httpMetrics
 	inflight atomic.Int64
 }
@@ -38,7 +39,8 @@ type functionHandler struct {
 // package doc for what it adds; opts.Name labels metrics and logs.
 func FunctionHandler(fn handler.FunctionHandler, opts Options) http.Handler {
 	opts = opts.withDefaults()
-	return &functionHandler{fn: fn, opts: opts, metrics: newHTTPMetrics(opts.Metrics, opts.Name)}
+	return &functionHandler{fn: fn, opts: opts, log: opts.Logger.With(slog.String("function", opts.Name)),
+		metrics: newHTTPMetrics(opts.Metrics, opts.Name)}
 }
 
 // result is what the handler goroutine hands back.
@@ -57,7 +59,7 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := callIDFrom(r.Header.Get("X-Call-Id"))
 	w.Header().Set("X-Call-Id", id)
-	log := h.opts.Logger.With(slog.String("function", h.opts.Name), slog.String("call_id", id))
+	log := h.log.With(slog.String("call_id", id))
 	if ce := r.Header.Get("Ce-Id"); ce != "" {
 		log = log.With(slog.String("ce_id", clip.Prefix(ce, maxCEID)))
 	}
@@ -69,17 +71,21 @@ func (h *functionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	elapsed := time.Since(start)
 	h.metrics.observe(r.Method, status, elapsed)
-	attrs := []slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", status),
-		slog.Int("bytes", written),
-		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+	// The access line's attributes (and the error body's decoding) only
+	// when it is logged: a flood's refusals at LOG_LEVEL=warn cost nothing here.
+	if level := accessLevel(r.URL.Path, status); log.Enabled(ctx, level) {
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Int("bytes", written),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+		}
+		if status >= 400 && status != statusClientClosed {
+			attrs = append(attrs, slog.String("error", ew.reason()))
+		}
+		log.LogAttrs(ctx, level, "request", attrs...)
 	}
-	if status >= 400 && status != statusClientClosed {
-		attrs = append(attrs, slog.String("error", ew.reason()))
-	}
-	log.LogAttrs(ctx, accessLevel(r.URL.Path, status), "request", attrs...)
 	if aborted {
 		// The status has gone out; only breaking the transfer tells the
 		// client that the body is incomplete.
@@ -101,10 +107,9 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 	if h.opts.Admit != nil {
 		rel, err := h.opts.Admit(r)
 		if err != nil {
+			// A held refusal does not take one of the function's slots.
 			h.inflight.Add(-1)
-			a := classify(err)
-			a.setHeaders(w.Header())
-			status, n := writeError(w, a.status, a.msg)
+			status, n := refuseAdmission(w, r, err, rel)
 			return status, n, false
 		}
 		if rel != nil {
@@ -193,6 +198,34 @@ func (h *functionHandler) serve(ctx context.Context, w http.ResponseWriter, r *h
 		status, n := writeError(w, http.StatusServiceUnavailable, "handler timeout")
 		return status, n, false
 	}
+}
+
+// refuseAdmission answers a refusal of Options.Admit: after its Hold (a
+// timer: the waiting costs no CPU; a client that leaves ends it), with
+// "Connection: close" when asked; release, when set, is called once
+// answered.
+func refuseAdmission(w http.ResponseWriter, r *http.Request, err error, release func()) (int, int) {
+	if release != nil {
+		defer release()
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Hold > 0 {
+			timer := time.NewTimer(e.Hold)
+			select {
+			case <-timer.C:
+			case <-r.Context().Done():
+				timer.Stop()
+				return statusClientClosed, 0
+			}
+		}
+		if e.CloseConnection {
+			w.Header().Set("Connection", "close")
+		}
+	}
+	a := classify(err)
+	a.setHeaders(w.Header())
+	return writeError(w, a.status, a.msg)
 }
 
 // call runs the function, turning a panic into a result.

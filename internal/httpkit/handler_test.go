@@ -570,3 +570,92 @@ func TestAdmitRefusesBeforeTheBodyIsRead(t *testing.T) {
 		t.Fatalf("handled %d, released %d; want 1 and 1", handled.Load(), released.Load())
 	}
 }
+
+// TestAdmitRefusalHeldInTheTarpit: an admission refusal with Hold is
+// answered only after it (same 429, Retry-After), with Connection: close
+// when asked; a client that leaves ends the hold without an answer; the
+// release runs once answered; a held refusal takes no MAX_INFLIGHT slot.
+func TestAdmitRefusalHeldInTheTarpit(t *testing.T) {
+	const hold = 50 * time.Millisecond
+	cases := []struct {
+		name        string
+		refusal     *Error
+		leaveAfter  time.Duration // the client cancels its request (0: stays)
+		wantStatus  int
+		wantClose   bool
+		wantAtLeast time.Duration
+	}{
+		{"held, then answered", &Error{Status: 429, RetryAfter: time.Second, Msg: "slow down", Hold: hold}, 0, 429, false, hold},
+		{"at once, closing", &Error{Status: 429, RetryAfter: time.Second, Msg: "slow down", CloseConnection: true}, 0, 429, true, 0},
+		{"client leaves while held", &Error{Status: 429, RetryAfter: time.Second, Msg: "slow down", Hold: time.Hour}, 20 * time.Millisecond, 0, false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var released, handled atomic.Int64
+			fn := handlerFunc(func(handler.Request) (handler.Response, error) {
+				handled.Add(1)
+				return handler.Response{}, nil
+			})
+			admit := func(*http.Request) (func(), error) { return func() { released.Add(1) }, c.refusal }
+			h := FunctionHandler(fn, Options{Name: "testfn", Admit: admit, Metrics: metrics.NewRegistry(),
+				Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if c.leaveAfter > 0 {
+				time.AfterFunc(c.leaveAfter, cancel)
+			}
+			req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(`{}`))
+			rec := httptest.NewRecorder()
+			began := time.Now()
+			h.ServeHTTP(rec, req)
+			took := time.Since(began)
+			if c.wantStatus == 0 {
+				if rec.Body.Len() != 0 || rec.Header().Get("Retry-After") != "" {
+					t.Fatalf("client gone: answered %d %q", rec.Code, rec.Body)
+				}
+			} else {
+				if rec.Code != c.wantStatus || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "slow down") {
+					t.Fatalf("answer %d %q Retry-After %q, want %d slow down, Retry-After 1", rec.Code, rec.Body, rec.Header().Get("Retry-After"), c.wantStatus)
+				}
+				if took < c.wantAtLeast {
+					t.Fatalf("answered after %s, before the hold of %s", took, c.wantAtLeast)
+				}
+			}
+			if got := rec.Header().Get("Connection") == "close"; got != c.wantClose {
+				t.Fatalf("Connection: close %v, want %v", got, c.wantClose)
+			}
+			if released.Load() != 1 || handled.Load() != 0 {
+				t.Fatalf("released %d, handled %d; want 1 and 0", released.Load(), handled.Load())
+			}
+		})
+	}
+
+	t.Run("a held refusal takes no MAX_INFLIGHT slot", func(t *testing.T) {
+		fn := handlerFunc(func(handler.Request) (handler.Response, error) { return handler.Response{Body: []byte("ok")}, nil })
+		holding := make(chan struct{})
+		admit := func(r *http.Request) (func(), error) {
+			if r.URL.Query().Get("tenant") == "flood" {
+				close(holding)
+				return func() {}, &Error{Status: 429, Msg: "flood", Hold: time.Hour}
+			}
+			return nil, nil
+		}
+		h := FunctionHandler(fn, Options{Name: "testfn", Admit: admit, MaxInflight: 1, Metrics: metrics.NewRegistry(),
+			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, http.MethodPost, "/?tenant=flood", nil))
+		}()
+		<-holding
+		time.Sleep(20 * time.Millisecond) // from admission to its hold: a few instructions
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/?tenant=quiet", nil))
+		cancel()
+		<-done
+		if rec.Code != http.StatusOK {
+			t.Fatalf("quiet request while flood is held: %d %q, want 200", rec.Code, rec.Body)
+		}
+	})
+}

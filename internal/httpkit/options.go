@@ -48,9 +48,10 @@ type Options struct {
 	MaxInflight int
 	// Admit, when set, is asked before the request's body is read whether
 	// the request may proceed (a tenant's in-flight cap): an error is the
-	// answer (its status, Retry-After), so an excess request costs no body
-	// read nor decode; release, when not nil, is called once the handler
-	// has returned.
+	// answer (its status, Retry-After; an *Error's Hold and
+	// CloseConnection), so an excess request costs no body read nor
+	// decode; release, when not nil, is called once the handler has
+	// returned, or once a refusal has been answered.
 	Admit func(r *http.Request) (release func(), err error)
 	// Ready reports whether the function can serve (e.g. Redis reachable);
 	// nil means always ready. It is called with a 2s deadline.

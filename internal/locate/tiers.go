@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -300,6 +301,10 @@ func (h *HistoryStream) fillCold() {
 			h.cold.done = true
 		case b.err != nil:
 			h.err = fmt.Errorf("read archived history: %w", b.err)
+			if de, outage := dependency.As(b.err); outage {
+				// The 503's message is the outage's: say what was being read.
+				h.err = &dependency.Error{Name: de.Name, Err: h.err}
+			}
 		default:
 			h.cold.fixes, h.cold.i = b.fixes, 0
 		}

@@ -86,3 +86,10 @@ func dayOf(key string) (time.Time, bool) {
 	day, err := time.Parse(archive.DateLayout, date)
 	return day, err == nil
 }
+
+// Reachable lists the device's folder: an export checks it before its
+// first byte, so an archive that is down is a 503, not a cut-off ZIP.
+func (a ObjectArchive) Reachable(ctx context.Context, tenant, device string) error {
+	_, err := a.Objects.List(ctx, archive.DevicePrefix(a.Prefix, tenant, device))
+	return err
+}

@@ -386,3 +386,19 @@ func compact(raw []byte) []byte {
 	}
 	return b.Bytes()
 }
+
+// CheckExport reports, before an export's first byte, whether the tiers it
+// reads answer: the archive (when it can tell, ObjectArchive.Reachable).
+// An export that fails once its bytes flow can only be cut short.
+func (s *Service) CheckExport(ctx context.Context, tenant, device string) error {
+	r, ok := s.Archive.(interface {
+		Reachable(ctx context.Context, tenant, device string) error
+	})
+	if !ok {
+		return nil
+	}
+	if err := r.Reachable(ctx, tenant, device); err != nil {
+		return fmt.Errorf("export: archived fixes: %w", err)
+	}
+	return nil
+}

@@ -17,7 +17,7 @@ func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
 	for obj := range b.client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", b.bucket, prefix, obj.Err)
+			return nil, Outage(fmt.Errorf("list s3://%s/%s: %w", b.bucket, prefix, obj.Err))
 		}
 		keys = append(keys, obj.Key)
 	}
@@ -32,7 +32,7 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	if err := b.client.RemoveObject(ctx, b.bucket, key, minio.RemoveObjectOptions{}); err != nil {
-		return fmt.Errorf("delete s3://%s/%s: %w", b.bucket, key, err)
+		return Outage(fmt.Errorf("delete s3://%s/%s: %w", b.bucket, key, err))
 	}
 	return nil
 }

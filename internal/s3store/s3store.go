@@ -142,14 +142,14 @@ func (b *Bucket) prepare(ctx context.Context) error {
 	}
 	exists, err := b.client.BucketExists(ctx, b.bucket)
 	if err != nil {
-		return fmt.Errorf("bucket %s: %w", b.bucket, err)
+		return Outage(fmt.Errorf("bucket %s: %w", b.bucket, err))
 	}
 	if !exists {
 		err := b.client.MakeBucket(ctx, b.bucket, minio.MakeBucketOptions{Region: b.region})
 		if err != nil {
 			code := minio.ToErrorResponse(err).Code
 			if code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
-				return fmt.Errorf("create bucket %s: %w", b.bucket, err)
+				return Outage(fmt.Errorf("create bucket %s: %w", b.bucket, err))
 			}
 		}
 		b.log.Info("archive: bucket created", "bucket", b.bucket)
@@ -161,7 +161,7 @@ func (b *Bucket) prepare(ctx context.Context) error {
 		if err != nil {
 			resp := minio.ToErrorResponse(err)
 			if resp.StatusCode == 0 || resp.StatusCode >= 500 && resp.Code != "NotImplemented" && resp.Code != "KMSNotConfigured" {
-				return fmt.Errorf("probe SSE-S3 on bucket %s: %w", b.bucket, err)
+				return Outage(fmt.Errorf("probe SSE-S3 on bucket %s: %w", b.bucket, err))
 			}
 			b.log.Warn("archive: the store refused SSE-S3 (no KMS?); objects are written without server-side encryption; set ARCHIVE_SSE=c for SSE-C", "bucket", b.bucket, "code", resp.Code)
 			b.mode = SSENone
@@ -194,7 +194,7 @@ func (b *Bucket) Put(ctx context.Context, key string, data []byte) error {
 		opts.ServerSideEncryption = b.sseC
 	}
 	if _, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)), opts); err != nil {
-		return fmt.Errorf("put s3://%s/%s: %w", b.bucket, key, err)
+		return Outage(fmt.Errorf("put s3://%s/%s: %w", b.bucket, key, err))
 	}
 	return nil
 }
@@ -218,7 +218,7 @@ func (b *Bucket) Get(ctx context.Context, key string) (data []byte, found bool, 
 		if resp.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket" {
 			return nil, false, nil
 		}
-		return nil, false, fmt.Errorf("get s3://%s/%s: %w", b.bucket, key, err)
+		return nil, false, Outage(fmt.Errorf("get s3://%s/%s: %w", b.bucket, key, err))
 	}
 	return data, true, nil
 }
@@ -226,7 +226,7 @@ func (b *Bucket) Get(ctx context.Context, key string) (data []byte, found bool, 
 // Ping checks that the bucket answers, for readiness.
 func (b *Bucket) Ping(ctx context.Context) error {
 	if _, err := b.client.BucketExists(ctx, b.bucket); err != nil {
-		return fmt.Errorf("s3 %s: %w", b.bucket, err)
+		return Outage(fmt.Errorf("s3 %s: %w", b.bucket, err))
 	}
 	return nil
 }
