@@ -73,4 +73,14 @@ func TestSecurityEdgeHonoursCloudRevocations(t *testing.T) {
 	if r := post(fresh, "van-2")(); r.Status != http.StatusAccepted {
 		t.Fatalf("a token issued after not_before at the edge: %d %s", r.Status, r.Body)
 	}
+
+	// The cut also cut the edge's own service token (issued before it). Once
+	// every cloud replica applies the cut, the node must still read the
+	// list: a later revocation still reaches the edge.
+	time.Sleep(time.Until(cut.Add(revocationDeadline + 500*time.Millisecond)))
+	if r := call(t, http.MethodPost, tokensFn.URL+"?revoke=acme-van-2b", securityToken(t, "acme", auth.RoleAdmin, "", "acme-admin-2"), nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("revoke after the cut: %d %s", r.Status, r.Body)
+	}
+	took = untilStatus(t, "token revoked after a cut that also cut the edge's service token", deadline, http.StatusUnauthorized, post(fresh, "van-2"))
+	t.Logf("revocation after the cut enforced by the edge after %s", took.Round(10*time.Millisecond))
 }

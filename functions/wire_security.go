@@ -114,9 +114,11 @@ func buildTokens(ctx context.Context, d *Deps) (*Built, error) {
 	if poll <= 0 {
 		poll = defaultRevocationPoll
 	}
-	return &Built{Handler: tokens.New(redisstore.NewPolicies(client, ""), verifier, tokens.Settings{
-		Keep: cfg.MaxTokenLifetime + cfg.Leeway, EffectiveWithin: revocationDelay(poll),
-	}), Ready: pinger(client)}, nil
+	set := tokens.Settings{Keep: cfg.MaxTokenLifetime + cfg.Leeway, EffectiveWithin: revocationDelay(poll)}
+	if g, ok := verifier.(*guard.Guard); ok {
+		set.SyncVerifier = g.ForRevocationReads()
+	}
+	return &Built{Handler: tokens.New(redisstore.NewPolicies(client, ""), verifier, set), Ready: pinger(client)}, nil
 }
 
 // revocationDelay is how long a revocation takes to reach every replica at

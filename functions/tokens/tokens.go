@@ -33,6 +33,11 @@ type Settings struct {
 	// EffectiveWithin is how soon every replica applies a revocation (the
 	// policy poll), reported to the caller.
 	EffectiveWithin time.Duration
+	// SyncVerifier checks the token of GET ?sync=true (nil: the function's
+	// verifier). The guard's ForRevocationReads lets an edge node's service
+	// token issued before the tenant's "not before" read the list, so the
+	// node learns the cut that also cut its own token.
+	SyncVerifier httpkit.Verifier
 }
 
 // Function is the tokens function.
@@ -92,11 +97,14 @@ func (f *Function) handle(req handler.Request) (handler.Response, error) {
 		return handler.Response{}, &httpkit.Error{Status: http.StatusBadRequest, Field: "query", Err: err}
 	}
 	ctx := req.Context()
-	need := auth.Principal.CanAdmin
+	need, verifier := auth.Principal.CanAdmin, f.auth
 	if req.Method != http.MethodPost && q.Get("sync") == "true" {
 		need = canSync
+		if f.set.SyncVerifier != nil {
+			verifier = f.set.SyncVerifier
+		}
 	}
-	p, err := httpkit.Authenticate(ctx, f.auth, req, q, need)
+	p, err := httpkit.Authenticate(ctx, verifier, req, q, need)
 	if err != nil {
 		return handler.Response{}, err
 	}

@@ -403,3 +403,63 @@ func TestAdmitHoldsRefusalsInTheTarpit(t *testing.T) {
 		})
 	}
 }
+
+// A tenant's "not before" cuts an edge node's service token too; the node
+// must still read the revocation list to learn the cut (ForRevocationReads),
+// while the ordinary Verify and every other role stay cut.
+func TestForRevocationReadsLetsACutServiceTokenReadTheList(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	old := t0.Add(-2 * time.Hour)
+	verifier := tokens{
+		"svc-old":     {Tenant: "acme", Role: auth.RoleService, TokenID: "s1", IssuedAt: old},
+		"svc-denied":  {Tenant: "acme", Role: auth.RoleService, TokenID: "s2", IssuedAt: old},
+		"svc-new":     {Tenant: "acme", Role: auth.RoleService, TokenID: "s3", IssuedAt: t0},
+		"admin-old":   {Tenant: "acme", Role: auth.RoleAdmin, TokenID: "a1", IssuedAt: old},
+		"device-old":  {Tenant: "acme", Role: auth.RoleDevice, Device: "d1", TokenID: "d1", IssuedAt: old},
+		"svc-no-iat":  {Tenant: "acme", Role: auth.RoleService, TokenID: "s4"},
+		"other-svc":   {Tenant: "beta", Role: auth.RoleService, TokenID: "b1", IssuedAt: old},
+		"other-admin": {Tenant: "beta", Role: auth.RoleAdmin, TokenID: "b2", IssuedAt: old},
+	}
+	src := &source{version: 1, policies: map[string]Policy{
+		"acme": {NotBefore: t0.Add(-time.Hour), Revoked: map[string]time.Time{"s2": t0.Add(time.Hour)}},
+	}}
+	cache := NewCache(src, time.Second)
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g := New(verifier, cache, Options{Defaults: Limits{Tenant: ratelimit.Rate{PerSecond: 100, Burst: 100}}})
+	g.now = func() time.Time { return t0 }
+	reads := g.ForRevocationReads()
+
+	cases := []struct {
+		token        string
+		verify, read int // 0: accepted
+	}{
+		{"svc-old", http.StatusUnauthorized, 0},
+		{"svc-no-iat", http.StatusUnauthorized, 0},
+		{"svc-denied", http.StatusUnauthorized, http.StatusUnauthorized},
+		{"svc-new", 0, 0},
+		{"admin-old", http.StatusUnauthorized, http.StatusUnauthorized},
+		{"device-old", http.StatusUnauthorized, http.StatusUnauthorized},
+		{"other-svc", 0, 0},
+		{"other-admin", 0, 0},
+	}
+	status := func(err error) int {
+		if err == nil {
+			return 0
+		}
+		return httpkit.StatusOf(err)
+	}
+	for _, c := range cases {
+		t.Run(c.token, func(t *testing.T) {
+			_, err := g.Verify(context.Background(), c.token)
+			if got := status(err); got != c.verify {
+				t.Errorf("Verify: status %d (%v), want %d", got, err, c.verify)
+			}
+			_, err = reads.Verify(context.Background(), c.token)
+			if got := status(err); got != c.read {
+				t.Errorf("ForRevocationReads().Verify: status %d (%v), want %d", got, err, c.read)
+			}
+		})
+	}
+}

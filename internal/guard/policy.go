@@ -67,11 +67,24 @@ type Policy struct {
 
 // Check refuses a principal whose token the policy revoked.
 func (p Policy) Check(pr auth.Principal, now time.Time) error {
+	if err := p.checkDenied(pr, now); err != nil {
+		return err
+	}
+	return p.checkNotBefore(pr)
+}
+
+// checkDenied refuses a token whose id is on the deny list.
+func (p Policy) checkDenied(pr auth.Principal, now time.Time) error {
 	if pr.TokenID != "" {
 		if until, ok := p.Revoked[pr.TokenID]; ok && now.Before(until) {
 			return fmt.Errorf("%w: token %s was revoked", auth.ErrUnauthenticated, pr.TokenID)
 		}
 	}
+	return nil
+}
+
+// checkNotBefore refuses a token issued before the tenant's cut.
+func (p Policy) checkNotBefore(pr auth.Principal) error {
 	if !p.NotBefore.IsZero() && (pr.IssuedAt.IsZero() || pr.IssuedAt.Before(p.NotBefore)) {
 		return fmt.Errorf("%w: tenant %s refuses tokens issued before %s: get a new token",
 			auth.ErrUnauthenticated, pr.Tenant, p.NotBefore.UTC().Format(time.RFC3339))
@@ -173,6 +186,9 @@ type Guard struct {
 	now      func() time.Time
 	inflight *sync.Map // tenant → *atomic.Int64, requests admitted and not yet released
 	tarpit   tarpit
+	// serviceBeforeCut lets a service token issued before the tenant's
+	// "not before" through (ForRevocationReads).
+	serviceBeforeCut bool
 }
 
 // tarpit holds Admit's refusals back: see Options.Tarpit.
@@ -225,6 +241,19 @@ func (g *Guard) WithVerifier(inner httpkit.Verifier) *Guard {
 		inflight: g.inflight, tarpit: g.tarpit}
 }
 
+// ForRevocationReads is g for the one read an edge node needs in order to
+// learn a cut: the tenant's revocation list (tokens?sync=true). Its Verify
+// lets a service token issued before the tenant's "not before" through, so
+// the cut also reaches the edge nodes whose own token it cut: they enforce
+// it on their device tokens at once, and their forwarding stays refused by
+// the cloud until they get a new token. A token id on the deny list is
+// still refused, and so is every other role's token issued before the cut.
+func (g *Guard) ForRevocationReads() *Guard {
+	c := *g
+	c.serviceBeforeCut = true
+	return &c
+}
+
 // Verify is inner's verdict, then the tenant's revocations and limits.
 func (g *Guard) Verify(ctx context.Context, token string) (auth.Principal, error) {
 	p, err := g.inner.Verify(ctx, token)
@@ -233,10 +262,16 @@ func (g *Guard) Verify(ctx context.Context, token string) (auth.Principal, error
 	}
 	now := g.now()
 	pol := g.cache.Policy(p.Tenant)
-	if err := pol.Check(p, now); err != nil {
+	if err := pol.checkDenied(p, now); err != nil {
 		return auth.Principal{}, err
 	}
+	if !g.serviceBeforeCut || p.Role != auth.RoleService {
+		if err := pol.checkNotBefore(p); err != nil {
+			return auth.Principal{}, err
+		}
+	}
 	limits := pol.Limits.orDefault(g.defaults)
+
 	if p.Role == auth.RoleDevice {
 		if ok, wait := g.limiter.Allow("d\x00"+p.Tenant+"\x00"+p.Device, limits.Device, now); !ok {
 			return auth.Principal{}, g.refuse("device", fmt.Sprintf("device %s of tenant %s", p.Device, p.Tenant), limits.Device, wait)
