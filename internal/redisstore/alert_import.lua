@@ -4,11 +4,15 @@
 -- dead, or more attempts); an alert fired in the cloud is left alone.
 -- An alert of an erased device fired before its erasure is not stored
 -- (an edge node may send it before it purges the device).
--- KEYS[1] alert hash, [2] alert index, [3] dead letters, [4] erasure tombstones
+-- A record stored for the first time also appends its alert.fired
+-- CloudEvent to the tenant's event log, in this script: the log holds it
+-- once however often the record (or a later state of it) comes again.
+-- KEYS[1] alert hash, [2] alert index, [3] dead letters, [4] erasure tombstones,
+-- [5] event log
 -- ARGV[1] id, [2] rule, [3] name, [4] kind, [5] device, [6] fired ms,
 -- [7] CloudEvent JSON, [8] state, [9] attempts, [10] status, [11] error,
 -- [12] done ms (0: none), [13] node, [14] retention ms, [15] now ms,
--- [16] the device's tombstone field (its digest)
+-- [16] the device's tombstone field (its digest), [17] event log MINID
 -- Returns 0 added, 1 updated, 2 unchanged, 3 past the retention or erased.
 local fired, retention, now = tonumber(ARGV[6]), tonumber(ARGV[14]), tonumber(ARGV[15])
 local ttl = fired + retention - now
@@ -36,4 +40,7 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], fired, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. tostring(now - retention))
 if ARGV[8] == 'dead' then redis.call('ZADD', KEYS[3], done, ARGV[1]) end
+-- Appended now, after the entries already there (the log is in append
+-- order): a reader tailing it by cursor gets it on its next page.
+redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[17], '*', 'ce', ARGV[7])
 return 0

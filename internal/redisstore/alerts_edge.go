@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -91,23 +92,27 @@ func (a *Alerts) AckUplink(ctx context.Context, tenant string, sent []alert.Upli
 // ImportEdge stores records edge node reported for tenant: listed (and
 // dead-lettered) like the cloud's own alerts, never queued for delivery;
 // idempotent by alert id. An alert of a device erased after it fired is
-// dropped (privacy.go's tombstone).
+// dropped (privacy.go's tombstone). A record stored for the first time
+// (Added) appends its io.geotrack.alert.fired CloudEvent to the tenant's
+// event log in the same script, so the log holds each alert once; it
+// lands at the log's end (append order), its time the edge's.
 func (a *Alerts) ImportEdge(ctx context.Context, tenant, node string, recs []alert.Record) (alert.Imported, error) {
 	k, err := a.keys(tenant)
 	if err != nil {
 		return alert.Imported{}, err
 	}
 	now := time.Now().UnixMilli()
+	minID := strconv.FormatInt(max(0, now-a.retention.Milliseconds()), 10)
 	var out alert.Imported
 	for _, r := range recs {
 		var done int64
 		if r.DoneAt != nil {
 			done = r.DoneAt.UnixMilli()
 		}
-		n, err := alertImportScript.Run(ctx, a.client, []string{k.alert(r.ID), k.index(), k.dead(), k.base + "erased"},
+		n, err := alertImportScript.Run(ctx, a.client, []string{k.alert(r.ID), k.index(), k.dead(), k.base + "erased", k.eventLog()},
 			r.ID, r.Rule, r.Name, string(r.Kind), r.Device, r.FiredAt.UnixMilli(), []byte(r.Event),
 			r.State, r.Attempts, r.LastStatus, r.LastError, done, node, a.retention.Milliseconds(), now,
-			privacy.DeviceDigest(tenant, r.Device)).Int()
+			privacy.DeviceDigest(tenant, r.Device), minID).Int()
 		if err != nil {
 			return out, fmt.Errorf("redisstore: import edge alert %s: %w", r.ID, err)
 		}
