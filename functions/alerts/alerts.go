@@ -6,7 +6,6 @@ package alerts
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -121,10 +120,7 @@ func (f *Function) replay(req handler.Request) (handler.Response, error) {
 // mayReportEdgeAlerts: an edge node's forwarder reports with the node's
 // service token; the records go into the token's tenant only.
 func mayReportEdgeAlerts(p auth.Principal) error {
-	if p.Role == auth.RoleService {
-		return nil
-	}
-	return fmt.Errorf("%w: role %s may not report edge alerts (an edge node's service token needed)", auth.ErrForbidden, p.Role)
+	return p.CanActAsEdgeNode("POST ?node= (edge alert reports)")
 }
 
 // importEdge stores the alert records an edge node reports: listed with
