@@ -202,6 +202,64 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 	if n := erc.Exists(ctx, "gt:{acme}:alerts").Val(); n != 1 {
 		t.Errorf("the edge Redis has no alert index")
 	}
+
+	// The cloud's event log holds the edge's alert.fired once, with the
+	// edge's time; the record sent again (as it is, and in its older
+	// pending state: a report retried late) appends nothing.
+	var delivered struct{ Time string }
+	if err := json.Unmarshal(d.Body, &delivered); err != nil || delivered.Time == "" {
+		t.Fatalf("the delivered event's time: %v %s", err, d.Body)
+	}
+	edgeAlertLogged(t, cloud, viewer, d.ID, delivered.Time)
+	r := call(t, http.MethodGet, cloud+"/function/alerts?rule="+ruleID, admin, nil, nil)
+	var raw struct{ Alerts []map[string]any }
+	r.JSON(t, &raw)
+	if len(raw.Alerts) != 1 {
+		t.Fatalf("cloud alerts of the rule: %s", r.Body)
+	}
+	pending := map[string]any{}
+	for k, v := range raw.Alerts[0] {
+		pending[k] = v
+	}
+	pending["state"], pending["attempts"] = "pending", 0
+	delete(pending, "done_at")
+	delete(pending, "last_status")
+	resend, err := json.Marshal(map[string]any{"alerts": []any{raw.Alerts[0], pending}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = call(t, http.MethodPost, cloud+"/function/alerts?node=site-1", service, hdr("Content-Type", "application/json"), resend)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"unchanged":2`) {
+		t.Fatalf("resend of the edge's record: %d %s, want both unchanged", r.Status, r.Body)
+	}
+	time.Sleep(time.Second) // the forwarder keeps running too
+	edgeAlertLogged(t, cloud, viewer, d.ID, delivered.Time)
+}
+
+// edgeAlertLogged checks that the cloud's event log lists the alert.fired
+// event of alert id exactly once, with the edge's event time, and that a
+// from/to window around that time finds it.
+func edgeAlertLogged(t *testing.T, cloud, viewer, id, at string) {
+	t.Helper()
+	fired, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		t.Fatalf("the webhook's event time %q: %v", at, err)
+	}
+	window := url.Values{"type": {"io.geotrack.alert.fired"},
+		"from": {fired.Add(-time.Second).Format(time.RFC3339)}, "to": {fired.Add(time.Second).Format(time.RFC3339)}}
+	for _, query := range []string{"type=io.geotrack.alert.fired", window.Encode()} {
+		r := call(t, http.MethodGet, cloud+"/function/events?"+query, viewer, nil, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("cloud events?%s: %d %s", query, r.Status, r.Body)
+		}
+		var page struct {
+			Events []struct{ ID, Type, Subject, Time string }
+		}
+		r.JSON(t, &page)
+		if len(page.Events) != 1 || page.Events[0].ID != id || page.Events[0].Subject != "van-1" || page.Events[0].Time != at {
+			t.Fatalf("cloud events?%s: %s, want the edge's alert %s (time %s) once", query, r.Body, id, at)
+		}
+	}
 }
 
 // edgeAlertsPage is a page of the cloud's alerts, as these tests read it.
