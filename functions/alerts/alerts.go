@@ -13,6 +13,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
 )
@@ -140,6 +141,11 @@ func (f *Function) importEdge(req handler.Request, q url.Values) (handler.Respon
 		return handler.Response{}, httpkit.BadInput(err)
 	}
 	imported, err := f.log.ImportEdge(ctx, p.Tenant, node, recs)
+	if errors.Is(err, alert.ErrOutboxFull) {
+		// The sink has been unreachable for long: 503 with Retry-After;
+		// the node sends the records again (the ones stored are unchanged).
+		return handler.Response{}, dependency.Unavailable("event sink", err)
+	}
 	if err != nil {
 		return handler.Response{}, err
 	}

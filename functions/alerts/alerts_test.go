@@ -45,8 +45,11 @@ func (f *fakeLog) Replay(_ context.Context, tenant, id string) error {
 }
 
 func (f *fakeLog) ImportEdge(_ context.Context, tenant, node string, recs []alert.Record) (alert.Imported, error) {
-	if node == "broken" {
+	switch node {
+	case "broken":
 		return alert.Imported{}, errors.New("redis down")
+	case "sink-down":
+		return alert.Imported{}, alert.ErrOutboxFull
 	}
 	f.imported = append(f.imported, tenant+"/"+node+"/"+recs[0].ID)
 	return alert.Imported{Added: len(recs)}, nil
@@ -83,6 +86,8 @@ func TestHandle(t *testing.T) {
 		ht.Row("edge report bad node", report("node=site%201", ht.ServiceToken, edgeReport(ht.Tenant)), ht.Status(http.StatusBadRequest), ht.Error("node")),
 		ht.Row("edge report empty node", report("node=", ht.ServiceToken, edgeReport(ht.Tenant)), ht.Status(http.StatusBadRequest), ht.Error("node")),
 		ht.Row("edge report store down", report("node=broken", ht.ServiceToken, edgeReport(ht.Tenant)), ht.Status(http.StatusInternalServerError)),
+		ht.Row("edge report with the event outbox full", report("node=sink-down", ht.ServiceToken, edgeReport(ht.Tenant)),
+			ht.Status(http.StatusServiceUnavailable), ht.BodyContains("event sink")),
 		ht.Row("admin may not report edge alerts", report("node=site-1", ht.AdminToken, edgeReport(ht.Tenant)), ht.Status(http.StatusForbidden)),
 		ht.Row("viewer may not report edge alerts", report("node=site-1", ht.ViewerToken, edgeReport(ht.Tenant)), ht.Status(http.StatusForbidden)),
 		ht.Row("device may not report edge alerts", report("node=site-1", ht.DeviceToken, edgeReport(ht.Tenant)), ht.Status(http.StatusForbidden)),

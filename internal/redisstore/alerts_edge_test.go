@@ -204,7 +204,12 @@ func TestEdgeAlertImportLogsOnce(t *testing.T) {
 func edgeAlertImportLogsOnce(t *testing.T, client redis.UniversalClient) {
 	ctx := context.Background()
 	log := New(client, Options{})
-	cloud := NewAlerts(client, time.Hour)
+	woken := 0
+	cloud := NewAlerts(client, time.Hour).WithEventOutbox(100, func(tenant string) {
+		if tenant == "acme" {
+			woken++
+		}
+	})
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	firedAt := now.Add(-20 * time.Minute) // fired at the edge during an outage
 	rule := alert.Rule{ID: "r1", Name: "depot", On: []string{alert.TypeGeofenceEntered},
@@ -286,5 +291,60 @@ func edgeAlertImportLogsOnce(t *testing.T, client redis.UniversalClient) {
 	}
 	if page, err := log.ReadEvents(ctx, "globex", eventlog.Query{Limit: 10}); err != nil || len(page.Events) != 0 {
 		t.Fatalf("another tenant's log: %+v %v", page, err)
+	}
+
+	// The event outbox (the sink's) holds it once too, as the edge made it.
+	outbox := func() []redis.XMessage {
+		t.Helper()
+		msgs, err := client.XRange(ctx, EventOutboxKey(DefaultKeyPrefix, "acme"), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msgs
+	}
+	queued := outbox()
+	if len(queued) != 2 || queued[0].Values["id"] != "al_c1" {
+		t.Fatalf("outbox: %+v, want the cloud's al_c1 then the edge's al_e1", queued)
+	}
+	wantData, _ := json.Marshal(alert.FiredData{Rule: "r1", Name: "depot", Kind: rule.Kind(), Device: "van-1", Event: []byte(`{}`)})
+	if v := queued[1].Values; v["id"] != "al_e1" || v["type"] != alert.TypeAlertFired || v["source"] != "urn:edge:site-1" ||
+		v["subject"] != "van-1" || v["time"] != fmt.Sprint(firedAt.UnixMilli()) || v["data"] != string(wantData) {
+		t.Fatalf("outbox entry of the edge's alert: %+v", v)
+	}
+	if woken != 2 {
+		t.Fatalf("relay woken %d times, want twice (the cloud's fire, the one record added)", woken)
+	}
+	if ok, err := client.SIsMember(ctx, EmittersKey(DefaultKeyPrefix), "acme").Result(); err != nil || !ok {
+		t.Fatalf("acme not among the relay's outboxes: %v %v", ok, err)
+	}
+	// A full outbox refuses a new record before any write: not listed, not
+	// logged; the node sends it again later. Known records still update.
+	full := NewAlerts(client, time.Hour).WithEventOutbox(2, nil)
+	late := event("al_e5", "van-1", firedAt)
+	if imp, err := full.ImportEdge(ctx, "acme", "site-1", []alert.Record{late}); !errors.Is(err, alert.ErrOutboxFull) || imp != (alert.Imported{}) {
+		t.Fatalf("import into a full outbox: %+v %v, want ErrOutboxFull", imp, err)
+	}
+	if _, err := full.ImportEdge(ctx, "acme", "site-1", []alert.Record{pending}); err != nil {
+		t.Fatalf("a known record with a full outbox: %v", err)
+	}
+	if page, _ := full.ListAlerts(ctx, "acme", alert.Query{Limit: 10, Device: "van-1"}); len(page.Alerts) != 1 {
+		t.Fatalf("listed after a refused import: %+v", page)
+	}
+	if got := logged(eventlog.Query{}); len(got) != 2 || len(outbox()) != 2 {
+		t.Fatalf("after a refused import: log %v, outbox %d", got, len(outbox()))
+	}
+	// Without a sink nothing is queued.
+	bare := NewAlerts(client, time.Hour)
+	if imp, err := bare.ImportEdge(ctx, "acme", "site-1", []alert.Record{late}); err != nil || imp.Added != 1 || len(outbox()) != 2 {
+		t.Fatalf("import without a sink: %+v %v, outbox %d", imp, err, len(outbox()))
+	}
+	// An event the relay could not rebuild (no source) is logged, not queued.
+	sourceless := event("al_e6", "van-1", firedAt)
+	sourceless.Event = []byte(`{"id":"al_e6","type":"io.geotrack.alert.fired","tenant":"acme","subject":"van-1"}`)
+	if imp, err := cloud.ImportEdge(ctx, "acme", "site-1", []alert.Record{sourceless}); err != nil || imp.Added != 1 || len(outbox()) != 2 {
+		t.Fatalf("import of a sourceless event: %+v %v, outbox %d", imp, err, len(outbox()))
+	}
+	if got := logged(eventlog.Query{}); len(got) != 4 || got[3] != "al_e6" {
+		t.Fatalf("log after the sourceless event: %v", got)
 	}
 }
