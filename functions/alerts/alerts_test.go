@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/geotrack/geotrack/functions"
 	"github.com/geotrack/geotrack/functions/alerts"
 	"github.com/geotrack/geotrack/internal/alert"
 	ht "github.com/geotrack/geotrack/internal/handlertest"
@@ -112,4 +114,19 @@ func TestHandle(t *testing.T) {
 func edgeReport(tenant string) string {
 	return `{"alerts":[{"id":"al_e1","rule":"ru_1","name":"depot","kind":"event","device":"van-1","fired_at":"2026-11-29T10:00:00Z",
  "state":"delivered","attempts":1,"last_status":204,"event":{"id":"al_e1","type":"io.geotrack.alert.fired","tenant":"` + tenant + `"}}]}`
+}
+
+// TestEdgeAlertEventsTriggerNothing guards why the cloud may publish an
+// edge node's io.geotrack.alert.fired (POST ?node=): no function of the
+// pack subscribes to it and no rule can be on it, so it fires and
+// delivers nothing a second time.
+func TestEdgeAlertEventsTriggerNothing(t *testing.T) {
+	for _, s := range functions.Pack() {
+		if slices.Contains(s.Subscribes, alert.TypeAlertFired) {
+			t.Errorf("%s subscribes to %s: an edge alert the cloud publishes would trigger it", s.Name, alert.TypeAlertFired)
+		}
+	}
+	if slices.Contains(alert.EventTypes, alert.TypeAlertFired) {
+		t.Errorf("a rule may be on %s: an edge alert the cloud publishes would fire it again", alert.TypeAlertFired)
+	}
 }
