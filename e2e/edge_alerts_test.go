@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/poll"
 	"github.com/geotrack/geotrack/internal/redisstore"
@@ -202,6 +205,64 @@ func TestEdgeAlertsDuringCloudOutage(t *testing.T) {
 	if n := erc.Exists(ctx, "gt:{acme}:alerts").Val(); n != 1 {
 		t.Errorf("the edge Redis has no alert index")
 	}
+
+	// The cloud's event log holds the edge's alert.fired once, with the
+	// edge's time; the record sent again (as it is, and in its older
+	// pending state: a report retried late) appends nothing.
+	var delivered struct{ Time string }
+	if err := json.Unmarshal(d.Body, &delivered); err != nil || delivered.Time == "" {
+		t.Fatalf("the delivered event's time: %v %s", err, d.Body)
+	}
+	edgeAlertLogged(t, cloud, viewer, d.ID, delivered.Time)
+	r := call(t, http.MethodGet, cloud+"/function/alerts?rule="+ruleID, admin, nil, nil)
+	var raw struct{ Alerts []map[string]any }
+	r.JSON(t, &raw)
+	if len(raw.Alerts) != 1 {
+		t.Fatalf("cloud alerts of the rule: %s", r.Body)
+	}
+	pending := map[string]any{}
+	for k, v := range raw.Alerts[0] {
+		pending[k] = v
+	}
+	pending["state"], pending["attempts"] = "pending", 0
+	delete(pending, "done_at")
+	delete(pending, "last_status")
+	resend, err := json.Marshal(map[string]any{"alerts": []any{raw.Alerts[0], pending}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = call(t, http.MethodPost, cloud+"/function/alerts?node=site-1", service, hdr("Content-Type", "application/json"), resend)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"unchanged":2`) {
+		t.Fatalf("resend of the edge's record: %d %s, want both unchanged", r.Status, r.Body)
+	}
+	time.Sleep(time.Second) // the forwarder keeps running too
+	edgeAlertLogged(t, cloud, viewer, d.ID, delivered.Time)
+}
+
+// edgeAlertLogged checks that the cloud's event log lists the alert.fired
+// event of alert id exactly once, with the edge's event time, and that a
+// from/to window around that time finds it.
+func edgeAlertLogged(t *testing.T, cloud, viewer, id, at string) {
+	t.Helper()
+	fired, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		t.Fatalf("the webhook's event time %q: %v", at, err)
+	}
+	window := url.Values{"type": {"io.geotrack.alert.fired"},
+		"from": {fired.Add(-time.Second).Format(time.RFC3339)}, "to": {fired.Add(time.Second).Format(time.RFC3339)}}
+	for _, query := range []string{"type=io.geotrack.alert.fired", window.Encode()} {
+		r := call(t, http.MethodGet, cloud+"/function/events?"+query, viewer, nil, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("cloud events?%s: %d %s", query, r.Status, r.Body)
+		}
+		var page struct {
+			Events []struct{ ID, Type, Subject, Time string }
+		}
+		r.JSON(t, &page)
+		if len(page.Events) != 1 || page.Events[0].ID != id || page.Events[0].Subject != "van-1" || page.Events[0].Time != at {
+			t.Fatalf("cloud events?%s: %s, want the edge's alert %s (time %s) once", query, r.Body, id, at)
+		}
+	}
 }
 
 // edgeAlertsPage is a page of the cloud's alerts, as these tests read it.
@@ -383,5 +444,87 @@ func TestEdgeSilenceFiresOnce(t *testing.T) {
 	r := call(t, http.MethodGet, cloud+"/function/alerts", admin, nil, nil)
 	if r.Status != http.StatusOK || strings.Contains(string(r.Body), ruleID) {
 		t.Errorf("cloud alerts: %d %s, want none fired in the cloud", r.Status, r.Body)
+	}
+}
+
+// TestEdgeAlertReportReachesTheCloudSink: the cloud's alerts function, with
+// an event sink, queues the io.geotrack.alert.fired of an alert an edge
+// node reports once, when it first stores the record, and the relay sends
+// it to the sink as the edge made it (id, source, subject, time) with the
+// tenant; the record sent again and its delivered state send nothing more,
+// and the event log lists it once.
+func TestEdgeAlertReportReachesTheCloudSink(t *testing.T) {
+	var mu sync.Mutex
+	var sunk []map[string]any
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		e := map[string]any{}
+		if id := r.Header.Get("Ce-Id"); id != "" { // binary mode
+			for _, k := range []string{"id", "type", "source", "subject", "time", "tenant"} {
+				e[k] = r.Header.Get("Ce-" + k)
+			}
+		} else if err := json.Unmarshal(body, &e); err != nil {
+			t.Errorf("sink: %v: %s", err, body)
+		}
+		mu.Lock()
+		sunk = append(sunk, e)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer sink.Close()
+	rs := testenv.StartRedis(t)
+	env := map[string]string{"REDIS_URL": rs.URL, "EVENT_SINK": sink.URL, "EVENT_RELAY_INTERVAL": "100ms"}
+	alerts := startFunction(t, "alerts", env)
+	events := startFunction(t, "events", map[string]string{"REDIS_URL": rs.URL})
+
+	firedAt := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Millisecond) // during an outage
+	rule := alert.Rule{ID: "ru_depot", Name: "depot", On: []string{alert.TypeGeofenceEntered}}
+	em, err := alert.Fired{ID: "al_edge1", Tenant: "acme", Rule: rule, Device: "van-1", At: firedAt,
+		Cause: []byte(`{"type":"io.geotrack.geofence.entered"}`)}.Event("urn:geotrack:notify:site-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := alert.Record{ID: "al_edge1", Rule: rule.ID, Name: rule.Name, Kind: rule.Kind(), Device: "van-1", FiredAt: firedAt,
+		State: alert.StatePending, Event: em.CloudEvent}
+	done := firedAt.Add(time.Second)
+	delivered := rec
+	delivered.State, delivered.Attempts, delivered.LastStatus, delivered.DoneAt = alert.StateDelivered, 1, 204, &done
+	service := token(t, "acme", auth.RoleService, "")
+	for i, recs := range [][]alert.Record{{rec}, {rec}, {delivered}} {
+		body, err := json.Marshal(map[string]any{"alerts": recs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := call(t, http.MethodPost, alerts.URL+"?node=site-1", service, hdr("Content-Type", "application/json"), body); r.Status != http.StatusOK {
+			t.Fatalf("report %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	fired := func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []map[string]any
+		for _, e := range sunk {
+			if e["type"] == alert.TypeAlertFired {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	testenv.Eventually(t, "the edge's alert.fired at the cloud's sink", 10*time.Second, func() bool { return len(fired()) > 0 })
+	time.Sleep(time.Second) // a second copy would show now
+	got := fired()
+	if len(got) != 1 {
+		t.Fatalf("%d alert.fired at the sink, want 1: %v", len(got), got)
+	}
+	e := got[0]
+	if at, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(e["time"])); e["id"] != "al_edge1" || e["source"] != "urn:geotrack:notify:site-1" ||
+		e["subject"] != "van-1" || e["tenant"] != "acme" || !at.Equal(firedAt) {
+		t.Fatalf("alert.fired at the sink: %v, want the edge's event of acme fired at %s", e, firedAt)
+	}
+	r := call(t, http.MethodGet, events.URL+"?type=io.geotrack.alert.fired", token(t, "acme", auth.RoleViewer, ""), nil, nil)
+	var page struct{ Events []struct{ ID string } }
+	r.JSON(t, &page)
+	if r.Status != http.StatusOK || len(page.Events) != 1 || page.Events[0].ID != "al_edge1" {
+		t.Fatalf("cloud event log: %d %s, want the edge's alert once", r.Status, r.Body)
 	}
 }

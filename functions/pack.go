@@ -78,6 +78,8 @@ func Pack() []Spec {
 	pack := []Spec{
 		{
 			Name: "alerts", Config: &alerts.Config{},
+			// io.geotrack.alert.fired of the alerts edge nodes report.
+			Emits: []string{alert.TypeAlertFired},
 			Build: buildAlerts,
 		},
 		// Issue 11 (h13): the archive tier.

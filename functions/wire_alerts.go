@@ -39,7 +39,19 @@ func buildAlerts(ctx context.Context, d *Deps) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Built{Handler: alerts.New(redisstore.NewAlerts(client, cfg.AlertRetention), verifier), Ready: pinger(client)}, nil
+	// An edge node's alert.fired goes to the sink when the cloud first
+	// stores its record (alert_import.lua), through the event outbox as
+	// notify's; notify subscribes to no alert.fired, so nothing fires or
+	// delivers again. No sink, nothing queued.
+	relay, err := d.EventRelay(cfg.Redis, cfg.SinkConfig)
+	if err != nil {
+		return nil, err
+	}
+	store := redisstore.NewAlerts(client, cfg.AlertRetention)
+	if relay != nil {
+		store.WithEventOutbox(cfg.OutboxMaxLen, relay.Wake)
+	}
+	return &Built{Handler: alerts.New(store, verifier), Ready: pinger(client)}, nil
 }
 
 func buildNotify(ctx context.Context, d *Deps) (*Built, error) {

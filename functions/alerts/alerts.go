@@ -6,7 +6,6 @@ package alerts
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/alert"
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/dependency"
 	"github.com/geotrack/geotrack/internal/fix"
 	"github.com/geotrack/geotrack/internal/httpkit"
 )
@@ -121,10 +121,7 @@ func (f *Function) replay(req handler.Request) (handler.Response, error) {
 // mayReportEdgeAlerts: an edge node's forwarder reports with the node's
 // service token; the records go into the token's tenant only.
 func mayReportEdgeAlerts(p auth.Principal) error {
-	if p.Role == auth.RoleService {
-		return nil
-	}
-	return fmt.Errorf("%w: role %s may not report edge alerts (an edge node's service token needed)", auth.ErrForbidden, p.Role)
+	return p.CanActAsEdgeNode("POST ?node= (edge alert reports)")
 }
 
 // importEdge stores the alert records an edge node reports: listed with
@@ -144,6 +141,11 @@ func (f *Function) importEdge(req handler.Request, q url.Values) (handler.Respon
 		return handler.Response{}, httpkit.BadInput(err)
 	}
 	imported, err := f.log.ImportEdge(ctx, p.Tenant, node, recs)
+	if errors.Is(err, alert.ErrOutboxFull) {
+		// The sink has been unreachable for long: 503 with Retry-After;
+		// the node sends the records again (the ones stored are unchanged).
+		return handler.Response{}, dependency.Unavailable("event sink", err)
+	}
 	if err != nil {
 		return handler.Response{}, err
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/geotrack/geotrack/functions"
 	"github.com/geotrack/geotrack/functions/alerts"
 	"github.com/geotrack/geotrack/internal/alert"
 	ht "github.com/geotrack/geotrack/internal/handlertest"
@@ -45,8 +47,11 @@ func (f *fakeLog) Replay(_ context.Context, tenant, id string) error {
 }
 
 func (f *fakeLog) ImportEdge(_ context.Context, tenant, node string, recs []alert.Record) (alert.Imported, error) {
-	if node == "broken" {
+	switch node {
+	case "broken":
 		return alert.Imported{}, errors.New("redis down")
+	case "sink-down":
+		return alert.Imported{}, alert.ErrOutboxFull
 	}
 	f.imported = append(f.imported, tenant+"/"+node+"/"+recs[0].ID)
 	return alert.Imported{Added: len(recs)}, nil
@@ -83,6 +88,8 @@ func TestHandle(t *testing.T) {
 		ht.Row("edge report bad node", report("node=site%201", ht.ServiceToken, edgeReport(ht.Tenant)), ht.Status(http.StatusBadRequest), ht.Error("node")),
 		ht.Row("edge report empty node", report("node=", ht.ServiceToken, edgeReport(ht.Tenant)), ht.Status(http.StatusBadRequest), ht.Error("node")),
 		ht.Row("edge report store down", report("node=broken", ht.ServiceToken, edgeReport(ht.Tenant)), ht.Status(http.StatusInternalServerError)),
+		ht.Row("edge report with the event outbox full", report("node=sink-down", ht.ServiceToken, edgeReport(ht.Tenant)),
+			ht.Status(http.StatusServiceUnavailable), ht.BodyContains("event sink")),
 		ht.Row("admin may not report edge alerts", report("node=site-1", ht.AdminToken, edgeReport(ht.Tenant)), ht.Status(http.StatusForbidden)),
 		ht.Row("viewer may not report edge alerts", report("node=site-1", ht.ViewerToken, edgeReport(ht.Tenant)), ht.Status(http.StatusForbidden)),
 		ht.Row("device may not report edge alerts", report("node=site-1", ht.DeviceToken, edgeReport(ht.Tenant)), ht.Status(http.StatusForbidden)),
@@ -107,4 +114,19 @@ func TestHandle(t *testing.T) {
 func edgeReport(tenant string) string {
 	return `{"alerts":[{"id":"al_e1","rule":"ru_1","name":"depot","kind":"event","device":"van-1","fired_at":"2026-11-29T10:00:00Z",
  "state":"delivered","attempts":1,"last_status":204,"event":{"id":"al_e1","type":"io.geotrack.alert.fired","tenant":"` + tenant + `"}}]}`
+}
+
+// TestEdgeAlertEventsTriggerNothing guards why the cloud may publish an
+// edge node's io.geotrack.alert.fired (POST ?node=): no function of the
+// pack subscribes to it and no rule can be on it, so it fires and
+// delivers nothing a second time.
+func TestEdgeAlertEventsTriggerNothing(t *testing.T) {
+	for _, s := range functions.Pack() {
+		if slices.Contains(s.Subscribes, alert.TypeAlertFired) {
+			t.Errorf("%s subscribes to %s: an edge alert the cloud publishes would trigger it", s.Name, alert.TypeAlertFired)
+		}
+	}
+	if slices.Contains(alert.EventTypes, alert.TypeAlertFired) {
+		t.Errorf("a rule may be on %s: an edge alert the cloud publishes would fire it again", alert.TypeAlertFired)
+	}
 }

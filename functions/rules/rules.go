@@ -149,10 +149,7 @@ type Synced struct {
 // maySync: only an edge node's service token; admins see secrets once, at
 // creation, and viewers never.
 func maySync(p auth.Principal) error {
-	if p.Role == auth.RoleService {
-		return nil
-	}
-	return fmt.Errorf("%w: GET ?all=true (rules with their secrets) is for an edge node's service token, not role %s", auth.ErrForbidden, p.Role)
+	return p.CanActAsEdgeNode("GET ?all=true (rules with their secrets)")
 }
 
 // sync answers an edge node's sync, with an ETag over the whole set so an

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,21 +69,26 @@ func TestVerify(t *testing.T) {
 }
 
 func TestPermissions(t *testing.T) {
-	type perm struct{ ingestOwn, ingestOther, read, admin bool }
+	type perm struct{ ingestOwn, ingestOther, read, admin, edgeNode bool }
 	cases := map[Role]perm{
-		RoleDevice:  {true, false, false, false},
-		RoleViewer:  {false, false, true, false},
-		RoleAdmin:   {true, true, true, true},
-		RoleService: {true, true, false, false},
+		RoleDevice:  {true, false, false, false, false},
+		RoleViewer:  {false, false, true, false, false},
+		RoleAdmin:   {true, true, true, true, false},
+		RoleService: {true, true, false, false, true},
 	}
 	for role, want := range cases {
 		p := Principal{Tenant: "t", Role: role, Device: "own"}
-		got := perm{p.CanIngest("own") == nil, p.CanIngest("other") == nil, p.CanRead() == nil, p.CanAdmin() == nil}
+		got := perm{p.CanIngest("own") == nil, p.CanIngest("other") == nil, p.CanRead() == nil, p.CanAdmin() == nil,
+			p.CanActAsEdgeNode("sync") == nil}
 		if got != want {
 			t.Errorf("%s: got %+v, want %+v", role, got, want)
 		}
 		if err := p.CanIngest("other"); err != nil && !errors.Is(err, ErrForbidden) {
 			t.Errorf("%s: %v is not ErrForbidden", role, err)
+		}
+		if err := p.CanActAsEdgeNode("GET ?all=true"); err != nil &&
+			(!errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "GET ?all=true") || !strings.Contains(err.Error(), string(role))) {
+			t.Errorf("%s: %v is not ErrForbidden naming the request and the role", role, err)
 		}
 	}
 }

@@ -90,3 +90,14 @@ func (p Principal) CanAdmin() error {
 	}
 	return fmt.Errorf("%w: role %s is not admin", ErrForbidden, p.Role)
 }
+
+// CanActAsEdgeNode reports whether p may do what only an edge node does
+// (pull the rules with their webhook secrets, report the alerts it fired):
+// a service token, which an edge node's forwarder and edge-ingest carry.
+// action names the request in the 403's text.
+func (p Principal) CanActAsEdgeNode(action string) error {
+	if p.Role == RoleService {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is for an edge node's service token, not role %s", ErrForbidden, action, p.Role)
+}

@@ -76,7 +76,7 @@ func (s *Service) AcceptFixes(ctx context.Context, p auth.Principal, fixes []fix
 // service (an edge forwarder): a device must not be able to switch off its
 // tenant's alerts in the cloud by claiming an edge fired them.
 func stripEdgeMarker(p auth.Principal, fixes []fix.Fix) {
-	if p.Role == auth.RoleService {
+	if p.CanActAsEdgeNode("the edge_alerts marker") == nil {
 		return
 	}
 	for i := range fixes {

@@ -3,7 +3,10 @@ package redisstore
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -91,24 +94,61 @@ func (a *Alerts) AckUplink(ctx context.Context, tenant string, sent []alert.Upli
 // ImportEdge stores records edge node reported for tenant: listed (and
 // dead-lettered) like the cloud's own alerts, never queued for delivery;
 // idempotent by alert id. An alert of a device erased after it fired is
-// dropped (privacy.go's tombstone).
+// dropped (privacy.go's tombstone). A record stored for the first time
+// (Added) appends its io.geotrack.alert.fired CloudEvent to the tenant's
+// event log in the same script, so the log holds each alert once; it
+// lands at the log's end (append order), its time the edge's. With an
+// event outbox (WithEventOutbox) the same script queues the event for the
+// sink, once too; a full outbox refuses the record (alert.ErrOutboxFull)
+// before any write, and the node sends it again later.
 func (a *Alerts) ImportEdge(ctx context.Context, tenant, node string, recs []alert.Record) (alert.Imported, error) {
 	k, err := a.keys(tenant)
 	if err != nil {
 		return alert.Imported{}, err
 	}
+	if a.outboxCap > 0 && len(recs) > 0 {
+		// The relay's list of outboxes lives in another slot: written first.
+		if err := a.client.SAdd(ctx, EmittersKey(a.prefix), tenant).Err(); err != nil {
+			return alert.Imported{}, fmt.Errorf("redisstore: register event emitter: %w", err)
+		}
+	}
 	now := time.Now().UnixMilli()
+	minID := strconv.FormatInt(max(0, now-a.retention.Milliseconds()), 10)
 	var out alert.Imported
+	defer func() {
+		if out.Added > 0 && a.outboxCap > 0 && a.wake != nil {
+			a.wake(tenant)
+		}
+	}()
 	for _, r := range recs {
 		var done int64
 		if r.DoneAt != nil {
 			done = r.DoneAt.UnixMilli()
 		}
-		n, err := alertImportScript.Run(ctx, a.client, []string{k.alert(r.ID), k.index(), k.dead(), k.base + "erased"},
+		// The outbox entry is the edge's event as it is: its source and data.
+		var ce struct {
+			Source string          `json:"source"`
+			Data   json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(r.Event, &ce); err != nil {
+			return out, fmt.Errorf("redisstore: import edge alert %s: its event: %w", r.ID, err)
+		}
+		// An event the relay could not rebuild (no source, data not JSON:
+		// not the edge's notify's) is logged and listed, not queued.
+		publish := a.outboxCap
+		if ce.Source == "" || !json.Valid(ce.Data) {
+			publish = 0
+		}
+		n, err := alertImportScript.Run(ctx, a.client,
+			[]string{k.alert(r.ID), k.index(), k.dead(), k.base + "erased", k.eventLog(), k.outbox()},
 			r.ID, r.Rule, r.Name, string(r.Kind), r.Device, r.FiredAt.UnixMilli(), []byte(r.Event),
 			r.State, r.Attempts, r.LastStatus, r.LastError, done, node, a.retention.Milliseconds(), now,
-			privacy.DeviceDigest(tenant, r.Device)).Int()
+			privacy.DeviceDigest(tenant, r.Device), minID,
+			publish, alert.TypeAlertFired, ce.Source, []byte(ce.Data)).Int()
 		if err != nil {
+			if strings.Contains(err.Error(), outboxFullPrefix) {
+				return out, fmt.Errorf("redisstore: import edge alert %s: %w: %v", r.ID, alert.ErrOutboxFull, err)
+			}
 			return out, fmt.Errorf("redisstore: import edge alert %s: %w", r.ID, err)
 		}
 		switch n {
