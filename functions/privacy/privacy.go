@@ -174,7 +174,7 @@ var edgeNodePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // mayServeEdges: an edge node's service token, or the tenant's admin.
 func mayServeEdges(p auth.Principal) error {
-	if p.Role == auth.RoleService {
+	if p.CanActAsEdgeNode("the erasure list") == nil {
 		return nil
 	}
 	return p.CanAdmin()
