@@ -23,6 +23,10 @@ type Env struct {
 	// SSE: auto (SSE-S3 when the store has a KMS), s3, c (key from the
 	// secret archive-key) or none.
 	SSE string `envconfig:"ARCHIVE_SSE" default:"auto"`
+	// S3MaxRetries bounds the client's retries of one request; the S3
+	// client's own default (10) keeps a reader waiting ~4 s for its 503 when
+	// the store is down, and the archiver retries whole passes anyway.
+	S3MaxRetries int `envconfig:"S3_MAX_RETRIES" default:"3"`
 }
 
 // Secrets of the archive tier (OpenFaaS secrets, with env fallbacks).
@@ -52,7 +56,7 @@ func Open(env Env, log *slog.Logger) (*Bucket, error) {
 	}
 	cfg := Config{
 		Endpoint: env.S3Endpoint, Bucket: env.S3Bucket, Region: env.S3Region, CAFile: env.S3CAFile,
-		AccessKey: accessKey, SecretKey: secretKey, SSE: env.SSE,
+		AccessKey: accessKey, SecretKey: secretKey, SSE: env.SSE, MaxRetries: env.S3MaxRetries,
 	}
 	if env.SSE == SSEC {
 		raw, err := config.Secret(SSECKeySecret, SSECKeyEnv)

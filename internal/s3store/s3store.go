@@ -47,6 +47,9 @@ type Config struct {
 	SecretKey string
 	SSE       string // SSEAuto (default), SSES3, SSEC, SSENone
 	SSECKey   []byte // 32 bytes, for SSEC
+	// MaxRetries bounds the client's retries of one request (0: the S3
+	// client's default, 10).
+	MaxRetries int
 }
 
 // Bucket is one bucket; safe for concurrent use.
@@ -81,6 +84,8 @@ func New(cfg Config, log *slog.Logger) (*Bucket, error) {
 		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure: u.Scheme == "https",
 		Region: cfg.Region,
+		// minio-go takes MaxRetries ≤ 0 as its default.
+		MaxRetries: cfg.MaxRetries,
 	}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
