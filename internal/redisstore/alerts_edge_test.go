@@ -24,19 +24,7 @@ import (
 func TestEdgeAlertUplink(t *testing.T) {
 	// A single Redis, and a 3-master Cluster where every script must touch
 	// one slot only (the tenant's).
-	for name, url := range map[string]func(t *testing.T) string{
-		"single":  func(t *testing.T) string { return testenv.StartRedis(t).URL },
-		"cluster": func(t *testing.T) string { return testenv.StartRedisCluster(t, 3).URL },
-	} {
-		t.Run(name, func(t *testing.T) {
-			client, err := Open(url(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			edgeAlertUplink(t, client)
-		})
-	}
+	testenv.OnSingleAndCluster(t, func(t *testing.T, url string) { edgeAlertUplink(t, openClient(t, url)) })
 }
 
 func edgeAlertUplink(t *testing.T, client redis.UniversalClient) {
@@ -186,19 +174,7 @@ func edgeAlertUplink(t *testing.T, client redis.UniversalClient) {
 // late event lands at the log's end (append order) and is found by its
 // own time. Single Redis and a 3-master Cluster (one slot per script).
 func TestEdgeAlertImportLogsOnce(t *testing.T) {
-	for name, url := range map[string]func(t *testing.T) string{
-		"single":  func(t *testing.T) string { return testenv.StartRedis(t).URL },
-		"cluster": func(t *testing.T) string { return testenv.StartRedisCluster(t, 3).URL },
-	} {
-		t.Run(name, func(t *testing.T) {
-			client, err := Open(url(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			edgeAlertImportLogsOnce(t, client)
-		})
-	}
+	testenv.OnSingleAndCluster(t, func(t *testing.T, url string) { edgeAlertImportLogsOnce(t, openClient(t, url)) })
 }
 
 func edgeAlertImportLogsOnce(t *testing.T, client redis.UniversalClient) {

@@ -64,33 +64,25 @@ func TestTrimArchivedRemovesOnlyWhatWasArchived(t *testing.T) {
 func TestTenantsFindsEveryTenantWithDevices(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
-	for _, target := range []struct {
-		name string
-		url  func(t *testing.T) string
-	}{
-		{"single", func(t *testing.T) string { return testenv.StartRedis(t).URL }},
-		{"cluster", func(t *testing.T) string { return testenv.StartRedisCluster(t, 3).URL }},
-	} {
-		t.Run(target.name, func(t *testing.T) {
-			client, err := redisstore.Open(target.url(t))
-			if err != nil {
+	testenv.OnSingleAndCluster(t, func(t *testing.T, url string) {
+		client, err := redisstore.Open(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		store := redisstore.New(client, redisstore.Options{})
+		want := []string{"acme", "globex", "ten*ant [x]", "ünï"}
+		for _, tenant := range want {
+			if _, err := store.Save(ctx, tenant, []redisstore.Group{{Fixes: []fix.Fix{{Device: "d", TS: now, Lat: 1, Lon: 1}}}}, now); err != nil {
 				t.Fatal(err)
 			}
-			defer client.Close()
-			store := redisstore.New(client, redisstore.Options{})
-			want := []string{"acme", "globex", "ten*ant [x]", "ünï"}
-			for _, tenant := range want {
-				if _, err := store.Save(ctx, tenant, []redisstore.Group{{Fixes: []fix.Fix{{Device: "d", TS: now, Lat: 1, Lon: 1}}}}, now); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got, err := store.Tenants(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, want) {
-				t.Fatalf("tenants %q, want %q", got, want)
-			}
-		})
-	}
+		}
+		got, err := store.Tenants(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("tenants %q, want %q", got, want)
+		}
+	})
 }

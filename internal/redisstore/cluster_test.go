@@ -66,3 +66,15 @@ func TestCluster(t *testing.T) {
 		}
 	})
 }
+
+// openClient opens url's client (a single server or a Cluster) for t and
+// closes it when t ends.
+func openClient(t *testing.T, url string) redis.UniversalClient {
+	t.Helper()
+	client, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
+}

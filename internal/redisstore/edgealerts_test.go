@@ -16,19 +16,7 @@ import (
 // fix time and, for a fix an edge node marked, that node; on a single Redis
 // and on a cluster (both keys are in the tenant's slot).
 func TestLastFixesNameTheEdge(t *testing.T) {
-	for name, url := range map[string]string{
-		"single":  testenv.StartRedis(t).URL,
-		"cluster": testenv.StartRedisCluster(t, 3).URL,
-	} {
-		t.Run(name, func(t *testing.T) {
-			client, err := Open(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			lastFixesNameTheEdge(t, client)
-		})
-	}
+	testenv.OnSingleAndCluster(t, func(t *testing.T, url string) { lastFixesNameTheEdge(t, openClient(t, url)) })
 }
 
 func lastFixesNameTheEdge(t *testing.T, client redis.UniversalClient) {

@@ -28,3 +28,13 @@ func StartRedisCluster(t testing.TB, masters int) *Cluster {
 	}
 	return &Cluster{Cluster: c}
 }
+
+// OnSingleAndCluster runs test against a single redis-server and against a
+// 3-master Redis Cluster, as subtests "single" and "cluster", each server
+// started inside its subtest (so -run selects one) and stopped with it.
+// Code under test must work on both: a Cluster refuses a script whose keys
+// span slots.
+func OnSingleAndCluster(t *testing.T, test func(t *testing.T, url string)) {
+	t.Run("single", func(t *testing.T) { test(t, StartRedis(t).URL) })
+	t.Run("cluster", func(t *testing.T) { test(t, StartRedisCluster(t, 3).URL) })
+}
