@@ -412,6 +412,13 @@ type item struct {
 	e  event.Event
 }
 
+// laneItem is an item with the lane it belongs to (its subject; "" for a
+// barrier).
+type laneItem struct {
+	lane string
+	it   item
+}
+
 type deadReason struct {
 	reason string
 	status int
@@ -426,10 +433,11 @@ type deadReason struct {
 // device's later events never overtake an earlier one.
 //
 // With a sink in batch mode (events.BatchSender) the devices of a segment
-// are dealt into at most Parallel lanes, each posting its events in order
-// as requests of up to MaxBatch events, and consecutive barriers go
-// together, in order, in one lane: each device's events still arrive in
-// order, in far fewer requests.
+// are dealt into one lane per MaxBatch of its events (Parallel at most),
+// each posting its events in stream order as requests of up to MaxBatch
+// events, so a segment smaller than MaxBatch is one request holding many
+// devices' events; consecutive barriers go together, in order, in one lane:
+// each device's events still arrive in order, in far fewer requests.
 func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessage, ack func(ids []string) error) outcome {
 	out := outcome{dead: map[string]deadReason{}}
 	var mu sync.Mutex // guards sent, out
@@ -499,6 +507,7 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 	busy := map[string]string{} // each device of the segment -> the lane sending its events
 	shared := 0                 // lanes of the segment holding a location event of several devices
 	var order []string
+	var inOrder []laneItem // the segment's events outside shared lanes, in stream order
 	runSegment := func() bool {
 		if len(order) == 0 {
 			return true
@@ -513,9 +522,19 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 			}
 		}
 		if batchMax > 1 && len(single) > 0 {
-			dealt := make([][]item, min(r.cfg.Parallel, len(single)))
-			for i, subject := range single {
-				dealt[i%len(dealt)] = append(dealt[i%len(dealt)], segment[subject]...)
+			// As few requests as the batch size allows: one lane per
+			// MaxBatch events (Parallel at most), each device's events in
+			// one lane in stream order. Dealing every device into Parallel
+			// lanes sent a read of 100 events as 16 requests of ~6
+			// (BENCHMARKS.md, h28).
+			count := min(r.cfg.Parallel, len(single), (len(inOrder)+batchMax-1)/batchMax)
+			laneOf := make(map[string]int, len(single))
+			for i, key := range single {
+				laneOf[key] = i % count
+			}
+			dealt := make([][]item, count)
+			for _, k := range inOrder {
+				dealt[laneOf[k.lane]] = append(dealt[laneOf[k.lane]], k.it)
 			}
 			lanes = append(lanes, dealt...)
 		} else {
@@ -538,6 +557,7 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 		clear(busy)
 		shared = 0
 		order = order[:0]
+		inOrder = inOrder[:0]
 		mu.Lock()
 		defer mu.Unlock()
 		return ok
@@ -550,6 +570,9 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 			}
 		}
 		segment[lane] = append(segment[lane], item{id, e})
+		if !strings.HasPrefix(lane, sharedLane) {
+			inOrder = append(inOrder, laneItem{lane, item{id, e}})
+		}
 		for _, d := range devices {
 			busy[d] = lane
 		}
