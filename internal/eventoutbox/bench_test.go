@@ -73,8 +73,9 @@ func BenchmarkRelayDrain(b *testing.B) {
 // answers 202, on a real Redis, events signed. One op is one event
 // delivered.
 func BenchmarkRelayDrainPerDevice(b *testing.B) {
-	for _, batch := range []int{1, 100} {
-		b.Run("EVENT_SINK_BATCH="+strconv.Itoa(batch), func(b *testing.B) {
+	for _, tc := range []struct{ batch, read int }{{1, 100}, {100, 100}, {100, 1000}, {1000, 1000}} {
+		batch := tc.batch
+		b.Run("EVENT_SINK_BATCH="+strconv.Itoa(batch)+"/read="+strconv.Itoa(tc.read), func(b *testing.B) {
 			r := testenv.StartRedis(b)
 			client, err := redisstore.Open(r.URL)
 			if err != nil {
@@ -114,7 +115,7 @@ func BenchmarkRelayDrainPerDevice(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			relay := New(client, sink, Config{Logger: quiet, Signer: auth.NewEventSigner([]byte("bench-key"))})
+			relay := New(client, sink, Config{Logger: quiet, BatchSize: tc.read, Signer: auth.NewEventSigner([]byte("bench-key"))})
 			b.ResetTimer()
 			delivered := 0
 			for delivered < b.N {

@@ -209,3 +209,39 @@ func TestRunOnceAndStatsCoverBothOutboxes(t *testing.T) {
 		})
 	}
 }
+
+// TestDerivedOutboxReadSize: the outbox of derived events is read
+// DerivedBatchSize entries at a time (default 1000), apart from the location
+// outbox's BatchSize, so a pass of one read takes that many.
+func TestDerivedOutboxReadSize(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		derivedRead   int
+		queued        int
+		wantDelivered int
+		wantMore      bool
+	}{
+		{name: "default: 1000 a read", queued: 1200, wantDelivered: 1000, wantMore: true},
+		{name: "default: a smaller outbox in one read", queued: 300, wantDelivered: 300},
+		{name: "10 a read", derivedRead: 10, queued: 25, wantDelivered: 10, wantMore: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, _ := setup(t)
+			want := queueDerived(t, client, "acme", 5, tc.queued/5)
+			sink := &fakeSink{}
+			r := New(client, sink, Config{Logger: quiet, BatchSize: 3, DerivedBatchSize: tc.derivedRead, MaxBatchesPerTenant: 1})
+			res, err := r.RunOnce(context.Background())
+			if err != nil || res.Delivered != tc.wantDelivered || res.More != tc.wantMore {
+				t.Fatalf("RunOnce = %+v, %v; want %d delivered, more %v", res, err, tc.wantDelivered, tc.wantMore)
+			}
+			for res.More {
+				if res, err = r.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := derivedInOrder(sink.events(), want); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

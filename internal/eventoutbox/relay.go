@@ -27,13 +27,15 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultBatchSize   = 100
-	DefaultInterval    = time.Second
-	DefaultSendTimeout = 5 * time.Second
-	DefaultMinBackoff  = 200 * time.Millisecond
-	DefaultMaxBackoff  = 30 * time.Second
-	DefaultLockTTL     = 5 * time.Second
-	DefaultParallel    = 16
+	DefaultBatchSize = 100
+	// DefaultDerivedBatchSize is Config.DerivedBatchSize's default.
+	DefaultDerivedBatchSize = 1000
+	DefaultInterval         = time.Second
+	DefaultSendTimeout      = 5 * time.Second
+	DefaultMinBackoff       = 200 * time.Millisecond
+	DefaultMaxBackoff       = 30 * time.Second
+	DefaultLockTTL          = 5 * time.Second
+	DefaultParallel         = 16
 	// DefaultParallelShared is how many location events of several devices
 	// go at once (Config.ParallelShared).
 	DefaultParallelShared = 2
@@ -46,12 +48,18 @@ const detachedTimeout = 5 * time.Second
 
 // Config tunes a Relay; zero values take the defaults.
 type Config struct {
-	KeyPrefix   string        // the hot store's key prefix (default "gt")
-	BatchSize   int           // entries read from an outbox at a time (default 100)
-	Interval    time.Duration // how often outboxes are polled without a wake-up (default 1s)
-	SendTimeout time.Duration // bound of one delivery attempt (default 5s)
-	MinBackoff  time.Duration // first wait after a failed pass (default 200ms)
-	MaxBackoff  time.Duration // longest wait between failed passes (default 30s)
+	KeyPrefix string // the hot store's key prefix (default "gt")
+	BatchSize int    // entries read from a location outbox at a time (default 100)
+	// DerivedBatchSize is how many entries are read from an outbox of
+	// derived events at a time (default 1000): each is one device's small
+	// event, where a location event may announce a thousand fixes, and
+	// larger reads cost fewer round trips (in batch mode, one request per
+	// EVENT_SINK_BATCH events of a read).
+	DerivedBatchSize int
+	Interval         time.Duration // how often outboxes are polled without a wake-up (default 1s)
+	SendTimeout      time.Duration // bound of one delivery attempt (default 5s)
+	MinBackoff       time.Duration // first wait after a failed pass (default 200ms)
+	MaxBackoff       time.Duration // longest wait between failed passes (default 30s)
 	// LockTTL is the per-tenant lock's lifetime, renewed every third of it
 	// while sending; it is also how long a crashed replica's tenants wait
 	// before another replica takes them over (default 5s).
@@ -93,11 +101,12 @@ type Relay struct {
 	outboxes []*drainer // one per outbox kind, drained apart
 }
 
-// outboxKind is one of each tenant's outboxes: its name (metrics, logs)
-// and its stream's key.
+// outboxKind is one of each tenant's outboxes: its name (metrics, logs),
+// its stream's key and how many entries to read at a time.
 type outboxKind struct {
-	name string
-	key  func(prefix, tenant string) string
+	name      string
+	key       func(prefix, tenant string) string
+	batchSize func(Config) int
 }
 
 // outboxKinds are each tenant's outboxes, each drained on its own (its own
@@ -109,8 +118,8 @@ type outboxKind struct {
 // h28). Each device's events keep their order within each outbox, and a
 // derived event still follows the location event that caused it.
 var outboxKinds = []outboxKind{
-	{name: "location", key: redisstore.EventOutboxKey},
-	{name: "derived", key: redisstore.DerivedOutboxKey},
+	{name: "location", key: redisstore.EventOutboxKey, batchSize: func(c Config) int { return c.BatchSize }},
+	{name: "derived", key: redisstore.DerivedOutboxKey, batchSize: func(c Config) int { return c.DerivedBatchSize }},
 }
 
 // drainer drains one kind of outbox of every tenant.
@@ -130,6 +139,9 @@ func New(client redis.UniversalClient, sink events.Sink, cfg Config) *Relay {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.DerivedBatchSize <= 0 {
+		cfg.DerivedBatchSize = DefaultDerivedBatchSize
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
@@ -274,7 +286,7 @@ func (d *drainer) pass(ctx context.Context, tenants []string, full bool) (Result
 			// Its next share goes in the very next pass, which run makes at
 			// once but over the woken tenants only: without this the rest of
 			// a backlog waited for the next full pass (Interval), and a
-			// tenant drained at MaxBatchesPerTenant·BatchSize events per
+			// tenant drained at MaxBatchesPerTenant reads per
 			// Interval (BENCHMARKS.md, h28).
 			d.markWoken(tenant)
 		}
@@ -395,8 +407,9 @@ func (d *drainer) drainTenant(ctx context.Context, tenant string) (Result, error
 		}
 	}()
 	stream := outbox.NewStream(r.client, key)
+	batchSize := d.kind.batchSize(r.cfg)
 	for batch := 0; batch < r.cfg.MaxBatchesPerTenant; batch++ {
-		msgs, err := stream.Head(ctx, "", r.cfg.BatchSize)
+		msgs, err := stream.Head(ctx, "", batchSize)
 		if err != nil {
 			r.m.failed.With("redis").Inc()
 			return res, fmt.Errorf("event relay: %w", err)
@@ -427,7 +440,7 @@ func (d *drainer) drainTenant(ctx context.Context, tenant string) (Result, error
 		case derr != nil:
 			r.m.failed.With("redis").Inc()
 			return res, derr
-		case len(msgs) < r.cfg.BatchSize:
+		case len(msgs) < batchSize:
 			return res, nil
 		case context.Cause(ctx) != nil:
 			return res, fmt.Errorf("event relay: tenant %q: %w", tenant, context.Cause(ctx))
