@@ -27,6 +27,7 @@ type batchReceiver struct {
 	got      []event.Event
 	requests map[events.Mode]int
 	refuse   func(envs []events.Envelope) int
+	subjects [][]string // of each request taken, in order
 }
 
 func (b *batchReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -45,6 +46,11 @@ func (b *batchReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b.requests[envs[0].Mode]++
+	subjects := make([]string, len(envs))
+	for i, env := range envs {
+		subjects[i] = env.Subject
+	}
+	b.subjects = append(b.subjects, subjects)
 	for _, env := range envs {
 		e := event.New()
 		e.SetID(env.ID)
@@ -120,6 +126,63 @@ func TestRelayDeliversSignedBatchesInOrder(t *testing.T) {
 				}
 			} else if recv.requests[events.ModeBatch] != 0 || recv.requests[events.ModeBinary] != want {
 				t.Errorf("requests by mode %v; want %d binary, no batch", recv.requests, want)
+			}
+		})
+	}
+}
+
+// TestRelayBatchesSeveralDevicesPerRequest: in batch mode a read of
+// per-device events goes out as one request per EVENT_SINK_BATCH events
+// (each holding many devices' events), not one request per lane of
+// devices; each device's events still arrive in order.
+func TestRelayBatchesSeveralDevicesPerRequest(t *testing.T) {
+	signer := auth.NewEventSigner([]byte("event-key-0123456789abcdef"))
+	tests := []struct {
+		name                       string
+		devices, perDev            int
+		read, batch                int
+		minRequests, maxRequests   int
+		wantSeveralDevicesPerBatch bool
+	}{
+		{name: "a read within one batch: one request per read", devices: 50, perDev: 4, read: 100, batch: 100,
+			minRequests: 2, maxRequests: 2, wantSeveralDevicesPerBatch: true},
+		{name: "batch larger than the read", devices: 30, perDev: 3, read: 45, batch: 1000,
+			minRequests: 2, maxRequests: 2, wantSeveralDevicesPerBatch: true},
+		{name: "a read of four batches: four lanes, a request or two each", devices: 50, perDev: 2, read: 100, batch: 25,
+			minRequests: 4, maxRequests: 8, wantSeveralDevicesPerBatch: true},
+		{name: "one device: its events in order, batch by batch", devices: 1, perDev: 30, read: 100, batch: 7,
+			minRequests: 5, maxRequests: 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client, s := setup(t)
+			store(t, s, "acme", tc.devices, tc.perDev)
+			recv := &batchReceiver{signer: signer, requests: map[events.Mode]int{}}
+			r := New(client, newBatchSink(t, recv, tc.batch), Config{Logger: quiet, Signer: signer, BatchSize: tc.read,
+				MaxBatchesPerTenant: 100})
+			res, err := r.RunOnce(context.Background())
+			want := tc.devices * tc.perDev
+			if err != nil || res.Delivered != want {
+				t.Fatalf("RunOnce = %+v, %v; want %d delivered", res, err, want)
+			}
+			checkDelivered(t, recv.events(), "acme", tc.devices, tc.perDev)
+			if n := len(recv.subjects); n < tc.minRequests || n > tc.maxRequests {
+				t.Errorf("%d requests for %d events read %d at a time in batches of %d; want %d to %d",
+					n, want, tc.read, tc.batch, tc.minRequests, tc.maxRequests)
+			}
+			several := false
+			for i, subjects := range recv.subjects {
+				if len(subjects) > tc.batch {
+					t.Errorf("request %d holds %d events; EVENT_SINK_BATCH is %d", i, len(subjects), tc.batch)
+				}
+				distinct := map[string]bool{}
+				for _, s := range subjects {
+					distinct[s] = true
+				}
+				several = several || len(distinct) > 1
+			}
+			if several != tc.wantSeveralDevicesPerBatch {
+				t.Errorf("a request holding several devices' events: %v, want %v", several, tc.wantSeveralDevicesPerBatch)
 			}
 		})
 	}

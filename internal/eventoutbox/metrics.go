@@ -10,7 +10,6 @@ import (
 
 	"github.com/geotrack/geotrack/internal/metrics"
 	"github.com/geotrack/geotrack/internal/outbox"
-	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
 // relayMetrics keeps the last known depth and oldest entry of every
@@ -18,19 +17,22 @@ import (
 // those, and deliveries lower them, so the gauges follow between passes.
 type relayMetrics struct {
 	mu     sync.Mutex
-	depth  map[string]int64 // tenant -> events waiting
-	oldest map[string]int64 // tenant -> unix ms of the oldest waiting event
+	depth  map[outboxOf]int64 // events waiting
+	oldest map[outboxOf]int64 // unix ms of the oldest waiting event
 
 	delivered *metrics.Counter
 	failed    *metrics.CounterVec
 	dead      *metrics.Counter
 }
 
+// outboxOf names one outbox: its kind (outboxKind.name) and tenant.
+type outboxOf struct{ kind, tenant string }
+
 func newRelayMetrics(reg *metrics.Registry) *relayMetrics {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
-	m := &relayMetrics{depth: map[string]int64{}, oldest: map[string]int64{}}
+	m := &relayMetrics{depth: map[outboxOf]int64{}, oldest: map[outboxOf]int64{}}
 	reg.NewGaugeFunc("geotrack_event_outbox_depth", "Events waiting in the event outboxes of all tenants.",
 		func() float64 { return float64(m.totalDepth()) })
 	reg.NewGaugeFunc("geotrack_event_outbox_oldest_age_seconds", "Age of the oldest event waiting in an event outbox.",
@@ -68,24 +70,27 @@ func (m *relayMetrics) oldestAge(now time.Time) float64 {
 	return max(0, now.Sub(time.UnixMilli(oldest)).Seconds())
 }
 
-// drained lowers tenant's depth by n delivered or dead-lettered events; the
-// oldest entry is known again at the next read.
-func (m *relayMetrics) drained(tenant string, n int) {
+// drained lowers the depth of tenant's outbox of kind by n delivered or
+// dead-lettered events; the oldest entry is known again at the next read.
+func (m *relayMetrics) drained(kind, tenant string, n int) {
 	if n == 0 {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.depth[tenant] -= int64(n); m.depth[tenant] <= 0 {
-		delete(m.depth, tenant)
-		delete(m.oldest, tenant)
+	o := outboxOf{kind, tenant}
+	if m.depth[o] -= int64(n); m.depth[o] <= 0 {
+		delete(m.depth, o)
+		delete(m.oldest, o)
 	}
 }
 
-// readDepths reads the outboxes' depths and oldest entries in one pipeline,
-// records them for the gauges and returns the depth per tenant. A full read
-// (tenants is every tenant) also forgets tenants no longer listed.
-func (r *Relay) readDepths(ctx context.Context, tenants []string, full bool) (map[string]int64, error) {
+// readDepths reads the depths and oldest entries of this kind's outboxes in
+// one pipeline, records them for the gauges and returns the depth per
+// tenant. A full read (tenants is every tenant) also forgets tenants no
+// longer listed.
+func (d *drainer) readDepths(ctx context.Context, tenants []string, full bool) (map[string]int64, error) {
+	r := d.r
 	depths := make(map[string]int64, len(tenants))
 	oldest := make(map[string]int64, len(tenants))
 	if len(tenants) > 0 {
@@ -93,7 +98,7 @@ func (r *Relay) readDepths(ctx context.Context, tenants []string, full bool) (ma
 		lens := make([]*redis.IntCmd, len(tenants))
 		heads := make([]*redis.XMessageSliceCmd, len(tenants))
 		for i, t := range tenants {
-			key := redisstore.EventOutboxKey(r.cfg.KeyPrefix, t)
+			key := d.kind.key(r.cfg.KeyPrefix, t)
 			lens[i] = pipe.XLen(ctx, key)
 			heads[i] = pipe.XRangeN(ctx, key, "-", "+", 1)
 		}
@@ -113,17 +118,26 @@ func (r *Relay) readDepths(ctx context.Context, tenants []string, full bool) (ma
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if full {
-		clear(m.depth)
-		clear(m.oldest)
+		for o := range m.depth {
+			if o.kind == d.kind.name {
+				delete(m.depth, o)
+			}
+		}
+		for o := range m.oldest {
+			if o.kind == d.kind.name {
+				delete(m.oldest, o)
+			}
+		}
 	}
 	for _, t := range tenants {
-		delete(m.depth, t)
-		delete(m.oldest, t)
+		o := outboxOf{d.kind.name, t}
+		delete(m.depth, o)
+		delete(m.oldest, o)
 		if depths[t] > 0 {
-			m.depth[t] = depths[t]
+			m.depth[o] = depths[t]
 		}
 		if oldest[t] > 0 {
-			m.oldest[t] = oldest[t]
+			m.oldest[o] = oldest[t]
 		}
 	}
 	return depths, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,13 +27,15 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultBatchSize   = 100
-	DefaultInterval    = time.Second
-	DefaultSendTimeout = 5 * time.Second
-	DefaultMinBackoff  = 200 * time.Millisecond
-	DefaultMaxBackoff  = 30 * time.Second
-	DefaultLockTTL     = 5 * time.Second
-	DefaultParallel    = 16
+	DefaultBatchSize = 100
+	// DefaultDerivedBatchSize is Config.DerivedBatchSize's default.
+	DefaultDerivedBatchSize = 1000
+	DefaultInterval         = time.Second
+	DefaultSendTimeout      = 5 * time.Second
+	DefaultMinBackoff       = 200 * time.Millisecond
+	DefaultMaxBackoff       = 30 * time.Second
+	DefaultLockTTL          = 5 * time.Second
+	DefaultParallel         = 16
 	// DefaultParallelShared is how many location events of several devices
 	// go at once (Config.ParallelShared).
 	DefaultParallelShared = 2
@@ -45,12 +48,18 @@ const detachedTimeout = 5 * time.Second
 
 // Config tunes a Relay; zero values take the defaults.
 type Config struct {
-	KeyPrefix   string        // the hot store's key prefix (default "gt")
-	BatchSize   int           // entries read from an outbox at a time (default 100)
-	Interval    time.Duration // how often outboxes are polled without a wake-up (default 1s)
-	SendTimeout time.Duration // bound of one delivery attempt (default 5s)
-	MinBackoff  time.Duration // first wait after a failed pass (default 200ms)
-	MaxBackoff  time.Duration // longest wait between failed passes (default 30s)
+	KeyPrefix string // the hot store's key prefix (default "gt")
+	BatchSize int    // entries read from a location outbox at a time (default 100)
+	// DerivedBatchSize is how many entries are read from an outbox of
+	// derived events at a time (default 1000): each is one device's small
+	// event, where a location event may announce a thousand fixes, and
+	// larger reads cost fewer round trips (in batch mode, one request per
+	// EVENT_SINK_BATCH events of a read).
+	DerivedBatchSize int
+	Interval         time.Duration // how often outboxes are polled without a wake-up (default 1s)
+	SendTimeout      time.Duration // bound of one delivery attempt (default 5s)
+	MinBackoff       time.Duration // first wait after a failed pass (default 200ms)
+	MaxBackoff       time.Duration // longest wait between failed passes (default 30s)
 	// LockTTL is the per-tenant lock's lifetime, renewed every third of it
 	// while sending; it is also how long a crashed replica's tenants wait
 	// before another replica takes them over (default 5s).
@@ -84,12 +93,40 @@ type Config struct {
 // process runs one (Run); replicas share the work through a per-tenant Redis
 // lock, so one tenant's outbox is sent by one replica at a time, in order.
 type Relay struct {
-	client redis.UniversalClient
-	sink   events.Sink
-	cfg    Config
-	log    *slog.Logger
-	wake   chan struct{}
-	m      *relayMetrics
+	client   redis.UniversalClient
+	sink     events.Sink
+	cfg      Config
+	log      *slog.Logger
+	m        *relayMetrics
+	outboxes []*drainer // one per outbox kind, drained apart
+}
+
+// outboxKind is one of each tenant's outboxes: its name (metrics, logs),
+// its stream's key and how many entries to read at a time.
+type outboxKind struct {
+	name      string
+	key       func(prefix, tenant string) string
+	batchSize func(Config) int
+}
+
+// outboxKinds are each tenant's outboxes, each drained on its own (its own
+// lock, wake-ups, passes and backoff): location events, queued by the hot
+// store's save, and derived events (geofence transitions), queued once a
+// location event was delivered. Delivering a location event can take a
+// receiver's whole evaluation of a batch of fixes; in one stream the derived
+// events waited behind every location event queued before them (BENCHMARKS.md,
+// h28). Each device's events keep their order within each outbox, and a
+// derived event still follows the location event that caused it.
+var outboxKinds = []outboxKind{
+	{name: "location", key: redisstore.EventOutboxKey, batchSize: func(c Config) int { return c.BatchSize }},
+	{name: "derived", key: redisstore.DerivedOutboxKey, batchSize: func(c Config) int { return c.DerivedBatchSize }},
+}
+
+// drainer drains one kind of outbox of every tenant.
+type drainer struct {
+	r    *Relay
+	kind outboxKind
+	wake chan struct{}
 
 	mu    sync.Mutex
 	woken map[string]struct{} // tenants woken since the last pass
@@ -102,6 +139,9 @@ func New(client redis.UniversalClient, sink events.Sink, cfg Config) *Relay {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.DerivedBatchSize <= 0 {
+		cfg.DerivedBatchSize = DefaultDerivedBatchSize
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
@@ -134,31 +174,41 @@ func New(client redis.UniversalClient, sink events.Sink, cfg Config) *Relay {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Relay{client: client, sink: sink, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
-		m: newRelayMetrics(cfg.Metrics), woken: map[string]struct{}{}}
+	r := &Relay{client: client, sink: sink, cfg: cfg, log: cfg.Logger, m: newRelayMetrics(cfg.Metrics)}
+	for _, kind := range outboxKinds {
+		r.outboxes = append(r.outboxes, &drainer{r: r, kind: kind, wake: make(chan struct{}, 1), woken: map[string]struct{}{}})
+	}
+	return r
 }
 
-// Wake asks for a pass over tenant's outbox now (an emitter queued events
+// Wake asks for a pass over tenant's outboxes now (an emitter queued events
 // for it); it never blocks.
 func (r *Relay) Wake(tenant string) {
-	r.mu.Lock()
-	r.woken[tenant] = struct{}{}
-	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	for _, d := range r.outboxes {
+		d.markWoken(tenant)
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// markWoken puts tenant in the next pass over woken tenants.
+func (d *drainer) markWoken(tenant string) {
+	d.mu.Lock()
+	d.woken[tenant] = struct{}{}
+	d.mu.Unlock()
 }
 
 // takeWoken returns and forgets the tenants woken since the last call.
-func (r *Relay) takeWoken() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.woken))
-	for t := range r.woken {
+func (d *drainer) takeWoken() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]string, 0, len(d.woken))
+	for t := range d.woken {
 		out = append(out, t)
 	}
-	clear(r.woken)
+	clear(d.woken)
 	return out
 }
 
@@ -171,22 +221,53 @@ type Result struct {
 }
 
 // RunOnce delivers what every outbox holds, up to MaxBatchesPerTenant
-// batches per tenant. It stops at the first failure (the sink or Redis is
-// down: other tenants' events would fail the same way) and returns it.
-// Tenants whose outbox another replica is sending are skipped.
+// batches per tenant and outbox, the kinds of outboxes at once. Each kind
+// stops at its first failure (the sink or Redis is down: other tenants'
+// events would fail the same way); the failures are returned. Tenants whose
+// outbox another replica is sending are skipped.
 func (r *Relay) RunOnce(ctx context.Context) (Result, error) {
 	tenants, err := r.client.SMembers(ctx, redisstore.EmittersKey(r.cfg.KeyPrefix)).Result()
 	if err != nil {
 		r.m.failed.With("redis").Inc()
 		return Result{}, fmt.Errorf("event relay: list outboxes: %w", err)
 	}
-	return r.pass(ctx, tenants, true)
+	results := make([]Result, len(r.outboxes))
+	errs := make([]error, len(r.outboxes))
+	var wg sync.WaitGroup
+	for i, d := range r.outboxes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = d.pass(ctx, slices.Clone(tenants), true)
+		}()
+	}
+	wg.Wait()
+	var res Result
+	for _, t := range results {
+		res.Delivered += t.Delivered
+		res.DeadLettered += t.DeadLettered
+		res.Depth += t.Depth
+		res.More = res.More || t.More
+	}
+	return res, errors.Join(errs...)
+}
+
+// runOnce is RunOnce for this kind of outbox alone.
+func (d *drainer) runOnce(ctx context.Context) (Result, error) {
+	r := d.r
+	tenants, err := r.client.SMembers(ctx, redisstore.EmittersKey(r.cfg.KeyPrefix)).Result()
+	if err != nil {
+		r.m.failed.With("redis").Inc()
+		return Result{}, fmt.Errorf("event relay: list outboxes: %w", err)
+	}
+	return d.pass(ctx, tenants, true)
 }
 
 // pass delivers the outboxes of tenants (full: every tenant).
-func (r *Relay) pass(ctx context.Context, tenants []string, full bool) (Result, error) {
+func (d *drainer) pass(ctx context.Context, tenants []string, full bool) (Result, error) {
+	r := d.r
 	var res Result
-	depths, err := r.readDepths(ctx, tenants, full)
+	depths, err := d.readDepths(ctx, tenants, full)
 	if err != nil {
 		r.m.failed.With("redis").Inc()
 		return res, err
@@ -197,11 +278,19 @@ func (r *Relay) pass(ctx context.Context, tenants []string, full bool) (Result, 
 			continue
 		}
 		res.Depth += depths[tenant]
-		t, err := r.drainTenant(ctx, tenant)
+		t, err := d.drainTenant(ctx, tenant)
 		res.Delivered += t.Delivered
 		res.DeadLettered += t.DeadLettered
 		res.More = res.More || t.More
-		r.m.drained(tenant, t.Delivered+t.DeadLettered)
+		if t.More {
+			// Its next share goes in the very next pass, which run makes at
+			// once but over the woken tenants only: without this the rest of
+			// a backlog waited for the next full pass (Interval), and a
+			// tenant drained at MaxBatchesPerTenant reads per
+			// Interval (BENCHMARKS.md, h28).
+			d.markWoken(tenant)
+		}
+		r.m.drained(d.kind.name, tenant, t.Delivered+t.DeadLettered)
 		if err != nil {
 			return res, err
 		}
@@ -209,15 +298,26 @@ func (r *Relay) pass(ctx context.Context, tenants []string, full bool) (Result, 
 	return res, nil
 }
 
-// Run makes passes until ctx ends: on a wake-up or every Interval, and after
-// a failure with exponential backoff (full jitter) during which wake-ups are
-// ignored, so busy ingest cannot hammer a dead sink.
+// Run makes passes over each kind of outbox until ctx ends: on a wake-up or
+// every Interval, and after a failure with exponential backoff (full jitter)
+// during which wake-ups are ignored, so busy ingest cannot hammer a dead
+// sink. The kinds run side by side, each with its own passes and backoff.
 func (r *Relay) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, d := range r.outboxes {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.run(ctx) }()
+	}
+	wg.Wait()
+}
+
+func (d *drainer) run(ctx context.Context) {
+	r := d.r
 	failures := 0
 	var lastFull time.Time
 	for {
 		select { // this pass covers whatever woke us
-		case <-r.wake:
+		case <-d.wake:
 		default:
 		}
 		// A wake-up only concerns the woken tenants; every tenant is looked
@@ -225,12 +325,12 @@ func (r *Relay) Run(ctx context.Context) {
 		// queued) and after a failure.
 		var res Result
 		var err error
-		woken := r.takeWoken()
+		woken := d.takeWoken()
 		if failures > 0 || time.Since(lastFull) >= r.cfg.Interval {
 			lastFull = time.Now()
-			res, err = r.RunOnce(ctx)
+			res, err = d.runOnce(ctx)
 		} else {
-			res, err = r.pass(ctx, woken, false)
+			res, err = d.pass(ctx, woken, false)
 		}
 		if err == nil && !res.More && r.cfg.WakeDelay > 0 {
 			// Let a burst of requests queue before the next pass, so busy
@@ -251,7 +351,7 @@ func (r *Relay) Run(ctx context.Context) {
 		case err != nil:
 			failures++
 			wait, wakeable = r.backoff(failures), false
-			r.log.Warn("event relay: delivery failed, backing off", "err", err, "failures", failures,
+			r.log.Warn("event relay: delivery failed, backing off", "outbox", d.kind.name, "err", err, "failures", failures,
 				"wait", wait, "delivered", res.Delivered, "depth", res.Depth)
 		case res.More:
 			failures, wait = 0, 0
@@ -263,7 +363,7 @@ func (r *Relay) Run(ctx context.Context) {
 		}
 		var wakeCh <-chan struct{}
 		if wakeable {
-			wakeCh = r.wake
+			wakeCh = d.wake
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -282,10 +382,11 @@ func (r *Relay) backoff(n int) time.Duration {
 	return backoff.Policy{Min: r.cfg.MinBackoff, Max: r.cfg.MaxBackoff}.Delay(n)
 }
 
-// drainTenant sends one tenant's outbox under its lock.
-func (r *Relay) drainTenant(ctx context.Context, tenant string) (Result, error) {
+// drainTenant sends one tenant's outbox of this kind under its lock.
+func (d *drainer) drainTenant(ctx context.Context, tenant string) (Result, error) {
+	r := d.r
 	var res Result
-	key := redisstore.EventOutboxKey(r.cfg.KeyPrefix, tenant)
+	key := d.kind.key(r.cfg.KeyPrefix, tenant)
 	lease, err := forward.NewLock(r.client, key+":lock", r.cfg.LockTTL).Acquire(ctx)
 	if errors.Is(err, forward.ErrLocked) {
 		return res, nil // another replica is on it
@@ -306,8 +407,9 @@ func (r *Relay) drainTenant(ctx context.Context, tenant string) (Result, error) 
 		}
 	}()
 	stream := outbox.NewStream(r.client, key)
+	batchSize := d.kind.batchSize(r.cfg)
 	for batch := 0; batch < r.cfg.MaxBatchesPerTenant; batch++ {
-		msgs, err := stream.Head(ctx, "", r.cfg.BatchSize)
+		msgs, err := stream.Head(ctx, "", batchSize)
 		if err != nil {
 			r.m.failed.With("redis").Inc()
 			return res, fmt.Errorf("event relay: %w", err)
@@ -338,7 +440,7 @@ func (r *Relay) drainTenant(ctx context.Context, tenant string) (Result, error) 
 		case derr != nil:
 			r.m.failed.With("redis").Inc()
 			return res, derr
-		case len(msgs) < r.cfg.BatchSize:
+		case len(msgs) < batchSize:
 			return res, nil
 		case context.Cause(ctx) != nil:
 			return res, fmt.Errorf("event relay: tenant %q: %w", tenant, context.Cause(ctx))
@@ -399,6 +501,13 @@ type item struct {
 	e  event.Event
 }
 
+// laneItem is an item with the lane it belongs to (its subject; "" for a
+// barrier).
+type laneItem struct {
+	lane string
+	it   item
+}
+
 type deadReason struct {
 	reason string
 	status int
@@ -413,10 +522,11 @@ type deadReason struct {
 // device's later events never overtake an earlier one.
 //
 // With a sink in batch mode (events.BatchSender) the devices of a segment
-// are dealt into at most Parallel lanes, each posting its events in order
-// as requests of up to MaxBatch events, and consecutive barriers go
-// together, in order, in one lane: each device's events still arrive in
-// order, in far fewer requests.
+// are dealt into one lane per MaxBatch of its events (Parallel at most),
+// each posting its events in stream order as requests of up to MaxBatch
+// events, so a segment smaller than MaxBatch is one request holding many
+// devices' events; consecutive barriers go together, in order, in one lane:
+// each device's events still arrive in order, in far fewer requests.
 func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessage, ack func(ids []string) error) outcome {
 	out := outcome{dead: map[string]deadReason{}}
 	var mu sync.Mutex // guards sent, out
@@ -486,6 +596,7 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 	busy := map[string]string{} // each device of the segment -> the lane sending its events
 	shared := 0                 // lanes of the segment holding a location event of several devices
 	var order []string
+	var inOrder []laneItem // the segment's events outside shared lanes, in stream order
 	runSegment := func() bool {
 		if len(order) == 0 {
 			return true
@@ -500,9 +611,19 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 			}
 		}
 		if batchMax > 1 && len(single) > 0 {
-			dealt := make([][]item, min(r.cfg.Parallel, len(single)))
-			for i, subject := range single {
-				dealt[i%len(dealt)] = append(dealt[i%len(dealt)], segment[subject]...)
+			// As few requests as the batch size allows: one lane per
+			// MaxBatch events (Parallel at most), each device's events in
+			// one lane in stream order. Dealing every device into Parallel
+			// lanes sent a read of 100 events as 16 requests of ~6
+			// (BENCHMARKS.md, h28).
+			count := min(r.cfg.Parallel, len(single), (len(inOrder)+batchMax-1)/batchMax)
+			laneOf := make(map[string]int, len(single))
+			for i, key := range single {
+				laneOf[key] = i % count
+			}
+			dealt := make([][]item, count)
+			for _, k := range inOrder {
+				dealt[laneOf[k.lane]] = append(dealt[laneOf[k.lane]], k.it)
 			}
 			lanes = append(lanes, dealt...)
 		} else {
@@ -525,6 +646,7 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 		clear(busy)
 		shared = 0
 		order = order[:0]
+		inOrder = inOrder[:0]
 		mu.Lock()
 		defer mu.Unlock()
 		return ok
@@ -537,6 +659,9 @@ func (r *Relay) deliver(ctx context.Context, tenant string, msgs []redis.XMessag
 			}
 		}
 		segment[lane] = append(segment[lane], item{id, e})
+		if !strings.HasPrefix(lane, sharedLane) {
+			inOrder = append(inOrder, laneItem{lane, item{id, e}})
+		}
 		for _, d := range devices {
 			busy[d] = lane
 		}

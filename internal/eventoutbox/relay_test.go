@@ -326,6 +326,48 @@ func TestRunWakesAndStops(t *testing.T) {
 	}
 }
 
+// TestRunDrainsABacklogWithoutWaitingForAFullPass: a tenant with more
+// than its share of a pass (MaxBatchesPerTenant·BatchSize) gets its next
+// share in the very next pass, not after Interval: an hour-long Interval
+// still drains every tenant, in order per device.
+func TestRunDrainsABacklogWithoutWaitingForAFullPass(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		tenants, devices, per int
+		batch, share          int
+	}{
+		{name: "one tenant, one batch a pass", tenants: 1, devices: 3, per: 20, batch: 5, share: 1},
+		{name: "three tenants, two batches a pass", tenants: 3, devices: 4, per: 10, batch: 7, share: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, s := setup(t)
+			for i := 0; i < tc.tenants; i++ {
+				store(t, s, fmt.Sprintf("t%d", i), tc.devices, tc.per)
+			}
+			sink := &fakeSink{}
+			r := New(client, sink, Config{Logger: quiet, Interval: time.Hour, BatchSize: tc.batch, MaxBatchesPerTenant: tc.share})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); r.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			want := tc.tenants * tc.devices * tc.per
+			testenv.Eventually(t, "every tenant drained within its first full pass's Interval", 10*time.Second, func() bool {
+				return len(sink.events()) >= want
+			})
+			byTenant := map[string][]event.Event{}
+			for _, e := range sink.events() {
+				tn, _ := e.Extensions()[events.ExtTenant].(string)
+				byTenant[tn] = append(byTenant[tn], e)
+			}
+			for i := 0; i < tc.tenants; i++ {
+				tn := fmt.Sprintf("t%d", i)
+				testenv.Eventually(t, tn+" acked", 5*time.Second, func() bool { return depth(t, client, tn) == 0 })
+				checkDelivered(t, byTenant[tn], tn, tc.devices, tc.per)
+			}
+		})
+	}
+}
+
 func TestQueueWritesWhatTheRelayReads(t *testing.T) {
 	client, _ := setup(t)
 	ctx := context.Background()

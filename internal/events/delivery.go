@@ -3,7 +3,6 @@ package events
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,9 +84,9 @@ func (s *HTTPSink) MaxBatch() int { return s.batch }
 // JSON array of structured events, each keeping its own extensions (tenant,
 // geotracksig). One attempt; the caller retries.
 func (s *HTTPSink) SendBatch(ctx context.Context, es []event.Event) error {
-	body, err := json.Marshal(es)
+	body, err := marshalBatch(es)
 	if err != nil {
-		return fmt.Errorf("encode batch of %d events: %w", len(es), err)
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.target, bytes.NewReader(body))
 	if err != nil {
@@ -105,4 +104,24 @@ func (s *HTTPSink) SendBatch(ctx context.Context, es []event.Event) error {
 			cehttp.NewResult(resp.StatusCode, "%d: %s", resp.StatusCode, bytes.TrimSpace(msg)))
 	}
 	return nil
+}
+
+// marshalBatch encodes es as a JSON array of structured events. Each event
+// encodes itself (event.Event.MarshalJSON); json.Marshal of the slice would
+// then validate and compact every event's output a second time, which was a
+// fifth of the relay's CPU time in batch mode.
+func marshalBatch(es []event.Event) ([]byte, error) {
+	body := make([]byte, 0, 512*len(es))
+	body = append(body, '[')
+	for i := range es {
+		b, err := es[i].MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("encode event %s of a batch of %d: %w", es[i].ID(), len(es), err)
+		}
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, b...)
+	}
+	return append(body, ']'), nil
 }

@@ -25,6 +25,16 @@ const outboxFullPrefix = "OUTBOXFULL"
 // the fixes (one cluster slot).
 func EventOutboxKey(prefix, tenant string) string { return prefix + ":{" + tenant + "}:events" }
 
+// DerivedOutboxKey is the Redis stream holding tenant's derived events:
+// those queued in reaction to a delivered location event (geofence
+// transitions). The relay drains it apart from EventOutboxKey, so they do
+// not wait behind location events still to be delivered; each device's
+// events keep their order within each stream. Same hash tag as the tenant's
+// other keys.
+func DerivedOutboxKey(prefix, tenant string) string {
+	return EventOutboxKey(prefix, tenant) + ":derived"
+}
+
 // EmittersKey is the set of tenants that ever queued an event: the relay's
 // list of outboxes to look at. It is written before a tenant's first event
 // and never pruned (it grows with tenants, not with events).

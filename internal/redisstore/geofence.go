@@ -199,8 +199,9 @@ func (s *Store) FenceChanges(ctx context.Context, tenant string, since int64) ([
 
 // GeofenceStates is the detection state store (geofence.StateStore) on
 // the hot store's Redis. With Outbox set, events are also queued in the
-// tenant's event outbox (EventOutboxKey, drained by the event relay), in the
-// same script as the state write, within the store's EventOutboxMaxLen.
+// tenant's outbox of derived events (DerivedOutboxKey, drained by the event
+// relay apart from the location events), in the same script as the state
+// write, within the store's EventOutboxMaxLen.
 type GeofenceStates struct {
 	Store     *Store
 	Retention time.Duration // state TTL and event log retention (default: the store's history retention)
@@ -260,7 +261,7 @@ func (g *GeofenceStates) updateChunk(ctx context.Context, tenant string, devices
 		if err != nil {
 			return fmt.Errorf("read geofence state: %w", err)
 		}
-		scriptKeys := []string{k.base + "eventlog", EventOutboxKey(g.Store.opts.KeyPrefix, tenant)}
+		scriptKeys := []string{k.base + "eventlog", DerivedOutboxKey(g.Store.opts.KeyPrefix, tenant)}
 		header := []any{retention.Milliseconds(), minID, capacity, 0, 0}
 		var perDevice, events []any
 		var committing []string

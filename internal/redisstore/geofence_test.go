@@ -200,7 +200,7 @@ func runGeofenceScenarios(t *testing.T, client redis.UniversalClient) {
 		if err := update(2); err != nil {
 			t.Fatal(err)
 		}
-		msgs, _ := client.XRange(ctx, EventOutboxKey(DefaultKeyPrefix, tenant), "-", "+").Result()
+		msgs, _ := client.XRange(ctx, DerivedOutboxKey(DefaultKeyPrefix, tenant), "-", "+").Result()
 		if len(msgs) != 2 || msgs[0].Values["id"] != "id0" || msgs[0].Values["type"] != "io.geotrack.geofence.entered" ||
 			msgs[0].Values["time"] != fmt.Sprint(ts.UnixMilli()) || msgs[0].Values["data"] != `{"device":"d1"}` {
 			t.Fatalf("outbox %+v", msgs)
