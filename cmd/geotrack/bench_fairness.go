@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,7 +114,8 @@ type fairnessPhase struct {
 	name                    string
 	quiet                   latencies // the quiet tenants' requests
 	quietErrors             int
-	floodOK, floodLimited   int // the flood's 202s and 429s
+	quietErrorKinds         map[string]int // by status ("429") or "transport"
+	floodOK, floodLimited   int            // the flood's 202s and 429s
 	floodOther, floodFailed int
 	elapsed                 time.Duration
 	// CPU seconds (user + system) of the flood's load generator (when a
@@ -292,6 +294,14 @@ func fairnessRun(ctx context.Context, url string, quiet []string, flood string, 
 					defer mu.Unlock()
 					if err != nil || code != http.StatusAccepted {
 						res.quietErrors++
+						kind := strconv.Itoa(code)
+						if err != nil {
+							kind = "transport"
+						}
+						if res.quietErrorKinds == nil {
+							res.quietErrorKinds = map[string]int{}
+						}
+						res.quietErrorKinds[kind]++
 						return
 					}
 					res.quiet = append(res.quiet, took)
@@ -471,7 +481,7 @@ func (r *fairnessReport) markdown() string {
 				scripts = fmt.Sprintf("%.0f, %.0f µs", float64(w.scripts)/w.wall.Seconds(), float64(w.scriptTime.Microseconds())/float64(w.scripts))
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s |\n", p.name, fmtMS(p.quiet.q(0.5)), fmtMS(p99), ratio, p.quietErrors,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s |\n", p.name, fmtMS(p.quiet.q(0.5)), fmtMS(p99), ratio, errorKinds(p.quietErrors, p.quietErrorKinds),
 			float64(p.floodOK)/secs, float64(p.floodLimited)/secs, floodCPU, serverCPU, redisCPU, scripts)
 	}
 	fmt.Fprintf(&b, "\nTarget: quiet p99 under a flood ≤ %.0f× unloaded (issue 12 §3). Rate limits are per replica (in-process token buckets).\n", targetFairness)
@@ -538,4 +548,21 @@ func (w redisWork) since(earlier redisWork) redisWork {
 		return redisWork{}
 	}
 	return redisWork{wall: w.at.Sub(earlier.at), cpu: w.cpu - earlier.cpu, scripts: w.scripts - earlier.scripts, scriptTime: w.scriptTime - earlier.scriptTime}
+}
+
+// errorKinds is n followed by its kinds, e.g. "6 (429: 6)".
+func errorKinds(n int, kinds map[string]int) string {
+	if n == 0 || len(kinds) == 0 {
+		return strconv.Itoa(n)
+	}
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s: %d", k, kinds[k])
+	}
+	return fmt.Sprintf("%d (%s)", n, strings.Join(parts, ", "))
 }

@@ -52,3 +52,21 @@ func TestRedisWorkSince(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorKinds(t *testing.T) {
+	tests := []struct {
+		n     int
+		kinds map[string]int
+		want  string
+	}{
+		{0, nil, "0"},
+		{3, nil, "3"},
+		{6, map[string]int{"429": 6}, "6 (429: 6)"},
+		{5, map[string]int{"transport": 1, "429": 3, "503": 1}, "5 (429: 3, 503: 1, transport: 1)"},
+	}
+	for _, tt := range tests {
+		if got := errorKinds(tt.n, tt.kinds); got != tt.want {
+			t.Errorf("errorKinds(%d, %v) = %q, want %q", tt.n, tt.kinds, got, tt.want)
+		}
+	}
+}
