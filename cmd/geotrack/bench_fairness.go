@@ -16,13 +16,17 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/geotrack/geotrack/internal/auth"
+	"github.com/geotrack/geotrack/internal/redisstore"
 )
 
 func init() {
@@ -44,7 +48,13 @@ type benchFairnessConfig struct {
 	inflight     int           // RATE_LIMIT_TENANT_INFLIGHT of the in-flight phases
 	tarpit       time.Duration // RATE_LIMIT_TARPIT of the tarpit phases (the others: 0)
 	floodInProc  bool
-	out          string
+	// sameFloodTenant floods as one tenant in every phase (before h34):
+	// each flood subprocess starts its fix times over, so from the second
+	// flood phase on its fixes are older than the history the earlier
+	// phases stored (late fixes), and a phase's figures depend on the
+	// phases before it.
+	sameFloodTenant bool
+	out             string
 	// floodOnly runs only the flood against this URL (the subprocess the
 	// bench starts; the token comes in floodTokenEnv) and prints its counts.
 	floodOnly string
@@ -65,6 +75,7 @@ func runBenchFairness(ctx context.Context, args []string) error {
 	fs.IntVar(&c.tenantBurst, "tenant-burst", 1000, "RATE_LIMIT_TENANT_BURST of the limited phase")
 	fs.IntVar(&c.inflight, "tenant-inflight", 4, "RATE_LIMIT_TENANT_INFLIGHT (requests in progress per tenant) of the in-flight phases")
 	fs.DurationVar(&c.tarpit, "tarpit", time.Second, "RATE_LIMIT_TARPIT (how long a refusal is held) of the tarpit phases; the other phases run without")
+	fs.BoolVar(&c.sameFloodTenant, "same-flood-tenant", false, "flood as one tenant in every phase (as before h34): from the second flood phase on its fixes are older than its stored history (late fixes), so phases depend on the ones before")
 	fs.BoolVar(&c.floodInProc, "flood-in-process", false, "run the flood inside the bench process (default: a subprocess with GOMAXPROCS=1, pinned to the last CPU with taskset when there is one)")
 	fs.StringVar(&c.floodOnly, "flood-only", "", "internal: run only the flood against this URL and print its counts (the bench's subprocess)")
 	fs.StringVar(&c.out, "out", "", "also write the markdown report to this file")
@@ -103,13 +114,17 @@ type fairnessPhase struct {
 	name                    string
 	quiet                   latencies // the quiet tenants' requests
 	quietErrors             int
-	floodOK, floodLimited   int // the flood's 202s and 429s
+	quietErrorKinds         map[string]int // by status ("429") or "transport"
+	floodOK, floodLimited   int            // the flood's 202s and 429s
 	floodOther, floodFailed int
 	elapsed                 time.Duration
 	// CPU seconds (user + system) of the flood's load generator (when a
 	// subprocess) and of the ingest process, over the phase.
 	floodCPU, serverCPU time.Duration
 	floodWall           time.Duration
+	// redis is Redis's own work over the phase: ingest's CPU alone does
+	// not say whether the shared store is busy.
+	redis redisWork
 }
 
 type latencies []time.Duration
@@ -141,6 +156,11 @@ func benchFairness(ctx context.Context, c benchFairnessConfig) (*fairnessReport,
 		defer rs.stop()
 		redisURL = rs.url
 	}
+	rdb, err := redisstore.Open(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("bench fairness: %w", err)
+	}
+	defer rdb.Close()
 	secret := randomHex(32)
 	run := randomHex(4)
 	quietTokens := make([]string, c.tenants)
@@ -149,9 +169,15 @@ func benchFairness(ctx context.Context, c benchFairnessConfig) (*fairnessReport,
 			return nil, err
 		}
 	}
-	floodToken, err := auth.Sign([]byte(secret), auth.Principal{Tenant: "flood-" + run, Role: auth.RoleService}, 2*time.Hour)
-	if err != nil {
-		return nil, err
+	// Each phase floods as a new tenant (unless sameFloodTenant), so its
+	// fixes are new, as a flood's are, and no phase inherits another's
+	// history.
+	floodToken := func(phase int) (string, error) {
+		tenant := "flood-" + run
+		if !c.sameFloodTenant {
+			tenant += "-" + strconv.Itoa(phase)
+		}
+		return auth.Sign([]byte(secret), auth.Principal{Tenant: tenant, Role: auth.RoleService}, 2*time.Hour)
 	}
 	rate := []string{fmt.Sprintf("RATE_LIMIT_TENANT=%g", c.tenantRate), fmt.Sprintf("RATE_LIMIT_TENANT_BURST=%d", c.tenantBurst)}
 	inflight := fmt.Sprintf("RATE_LIMIT_TENANT_INFLIGHT=%d", c.inflight)
@@ -177,15 +203,21 @@ func benchFairness(ctx context.Context, c benchFairnessConfig) (*fairnessReport,
 			append([]string{inflight, tarpit}, rate...)},
 	}
 	var seq atomic.Int64 // distinct fix times across phases
-	for _, ph := range phases {
+	for i, ph := range phases {
+		floodToken, err := floodToken(i)
+		if err != nil {
+			return rep, err
+		}
 		env := append([]string{"REDIS_URL=" + redisURL, auth.SecretEnv + "=" + secret, "LOG_LEVEL=error", "RATE_LIMIT_DEVICE=0"}, ph.env...)
 		ingest, err := startServed(ctx, exe, "ingest", env)
 		if err != nil {
 			return rep, err
 		}
 		fmt.Fprintf(os.Stderr, "bench fairness: %s, %s…\n", ph.name, c.duration)
+		before := readRedisWork(ctx, rdb)
 		res := fairnessRun(ctx, ingest.url, quietTokens, floodToken, c, ph.flood, &seq, exe)
 		res.name = ph.name
+		res.redis = readRedisWork(ctx, rdb).since(before)
 		ingest.stop()
 		if st := ingest.cmd.ProcessState; st != nil {
 			res.serverCPU = st.UserTime() + st.SystemTime()
@@ -262,6 +294,14 @@ func fairnessRun(ctx context.Context, url string, quiet []string, flood string, 
 					defer mu.Unlock()
 					if err != nil || code != http.StatusAccepted {
 						res.quietErrors++
+						kind := strconv.Itoa(code)
+						if err != nil {
+							kind = "transport"
+						}
+						if res.quietErrorKinds == nil {
+							res.quietErrorKinds = map[string]int{}
+						}
+						res.quietErrorKinds[kind]++
 						return
 					}
 					res.quiet = append(res.quiet, took)
@@ -400,8 +440,14 @@ func (r *fairnessReport) markdown() string {
 		b.WriteString("the flood's in a subprocess with GOMAXPROCS=1 pinned with taskset to the last CPU where available. " +
 			"CPU columns: CPU-seconds per wall second (1.00 = one whole CPU) of the flood's generator and of ingest.\n\n")
 	}
-	b.WriteString("| phase | quiet p50 | quiet p99 | quiet p99 / unloaded | quiet errors | flood 202/s | flood 429/s | flood generator CPU | ingest CPU |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	if r.cfg.sameFloodTenant {
+		b.WriteString("One flooding tenant for every phase (--same-flood-tenant): from the second flood phase on its fixes are older than the history it stored before (late fixes).\n\n")
+	} else {
+		b.WriteString("Each phase floods as a new tenant, so the flood's fixes are new ones and no phase inherits another's history.\n\n")
+	}
+	b.WriteString("Redis columns: its CPU-seconds per wall second, and the scripts it ran (EVAL/EVALSHA: the saves) per second with their mean time.\n\n")
+	b.WriteString("| phase | quiet p50 | quiet p99 | quiet p99 / unloaded | quiet errors | flood 202/s | flood 429/s | flood generator CPU | ingest CPU | Redis CPU | Redis scripts/s, µs each |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	var unloaded time.Duration
 	for i, p := range r.phases {
 		p99 := p.quiet.q(0.99)
@@ -428,12 +474,95 @@ func (r *fairnessReport) markdown() string {
 			// second, the phase and its start-up; the phase is the bulk.
 			serverCPU = fmt.Sprintf("%.2f", p.serverCPU.Seconds()/(secs+1))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %.0f | %.0f | %s | %s |\n", p.name, fmtMS(p.quiet.q(0.5)), fmtMS(p99), ratio, p.quietErrors,
-			float64(p.floodOK)/secs, float64(p.floodLimited)/secs, floodCPU, serverCPU)
+		redisCPU, scripts := "–", "–"
+		if w := p.redis; w.wall > 0 {
+			redisCPU = fmt.Sprintf("%.2f", w.cpu.Seconds()/w.wall.Seconds())
+			if w.scripts > 0 {
+				scripts = fmt.Sprintf("%.0f, %.0f µs", float64(w.scripts)/w.wall.Seconds(), float64(w.scriptTime.Microseconds())/float64(w.scripts))
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s | %s |\n", p.name, fmtMS(p.quiet.q(0.5)), fmtMS(p99), ratio, errorKinds(p.quietErrors, p.quietErrorKinds),
+			float64(p.floodOK)/secs, float64(p.floodLimited)/secs, floodCPU, serverCPU, redisCPU, scripts)
 	}
 	fmt.Fprintf(&b, "\nTarget: quiet p99 under a flood ≤ %.0f× unloaded (issue 12 §3). Rate limits are per replica (in-process token buckets).\n", targetFairness)
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "\n- %s\n", n)
 	}
 	return b.String()
+}
+
+// redisWork is a reading of Redis's counters (INFO cpu, commandstats), or
+// the difference of two.
+type redisWork struct {
+	at         time.Time
+	wall       time.Duration // of a difference
+	cpu        time.Duration // used_cpu_sys + used_cpu_user
+	scripts    int64         // EVAL and EVALSHA calls
+	scriptTime time.Duration // their time inside Redis
+}
+
+// readRedisWork reads Redis's counters; a zero reading when it cannot.
+func readRedisWork(ctx context.Context, rdb redis.UniversalClient) redisWork {
+	info, err := rdb.Info(ctx, "cpu", "commandstats").Result()
+	if err != nil {
+		return redisWork{}
+	}
+	w := parseRedisWork(info)
+	w.at = time.Now()
+	return w
+}
+
+// parseRedisWork reads the counters out of INFO's text.
+func parseRedisWork(info string) redisWork {
+	var w redisWork
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "used_cpu_sys", "used_cpu_user":
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				w.cpu += time.Duration(f * float64(time.Second))
+			}
+		case "cmdstat_eval", "cmdstat_evalsha":
+			// calls=12,usec=345,usec_per_call=…
+			for _, field := range strings.Split(v, ",") {
+				name, num, _ := strings.Cut(field, "=")
+				n, _ := strconv.ParseInt(num, 10, 64)
+				switch name {
+				case "calls":
+					w.scripts += n
+				case "usec":
+					w.scriptTime += time.Duration(n) * time.Microsecond
+				}
+			}
+		}
+	}
+	return w
+}
+
+// since is the work done between earlier and w (zero when either reading failed).
+func (w redisWork) since(earlier redisWork) redisWork {
+	if w.at.IsZero() || earlier.at.IsZero() {
+		return redisWork{}
+	}
+	return redisWork{wall: w.at.Sub(earlier.at), cpu: w.cpu - earlier.cpu, scripts: w.scripts - earlier.scripts, scriptTime: w.scriptTime - earlier.scriptTime}
+}
+
+// errorKinds is n followed by its kinds, e.g. "6 (429: 6)".
+func errorKinds(n int, kinds map[string]int) string {
+	if n == 0 || len(kinds) == 0 {
+		return strconv.Itoa(n)
+	}
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s: %d", k, kinds[k])
+	}
+	return fmt.Sprintf("%d (%s)", n, strings.Join(parts, ", "))
 }

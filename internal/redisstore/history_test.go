@@ -45,6 +45,7 @@ func runHistoryScenarios(t *testing.T, client redis.UniversalClient) {
 	}{
 		{"every field round trips", Options{}, testFieldsRoundTrip},
 		{"late fixes deduplicated across buckets", Options{}, testLateDedupAcrossBuckets},
+		{"late fixes looked up by their offset's bytes", Options{}, testLateDedupByOffsetBytes},
 		{"pagination across buckets", Options{}, testPaginationAcrossBuckets},
 		{"trim archived", Options{KeepOld: true}, testTrimArchived},
 		{"trim history inside a bucket", Options{}, testTrimInsideBucket},
@@ -82,6 +83,55 @@ func testFieldsRoundTrip(t *testing.T, s *Store, tenant string) {
 		if !sameFix(got[i], in[i]) {
 			t.Errorf("point %d\n got %v\nwant %v", i, describe(got[i]), describe(in[i]))
 		}
+	}
+}
+
+// testLateDedupByOffsetBytes covers save.lua's lookup of a late fix: its
+// ts offset's bytes searched in the bucket, and the records walked when
+// they are found (a resend, or the bytes inside another record) or after a
+// few lookups in one call.
+func testLateDedupByOffsetBytes(t *testing.T, s *Store, tenant string) {
+	now := at(time.Hour)
+	b0 := base.Truncate(bucketWidth).Add(bucketWidth) // a bucket's start, before now
+	var stored []fix.Fix
+	for i := 1; i <= 20; i++ {
+		stored = append(stored, mkFix("d", b0.Add(time.Duration(i)*time.Second), 1, 1))
+	}
+	// Latitude 0.64 is 6,400,000 × 1e-7: its int32 bytes 00 61 a8 00
+	// hold the offset of b0+25s (25,000 ms = 00 61 a8), which is not stored.
+	stored = append(stored, mkFix("d", b0.Add(30*time.Second), 0.64, 1), mkFix("d", b0.Add(time.Minute), 1, 1))
+	if res := save(t, s, tenant, now, Group{Fixes: stored}); res.Accepted != len(stored) {
+		t.Fatalf("first Save = %+v", res)
+	}
+	late := func(d time.Duration) fix.Fix { return mkFix("d", b0.Add(d), 2, 2) }
+	steps := []struct {
+		name  string
+		fixes []fix.Fix
+		want  string // Stored per fix
+	}{
+		{"a new late fix", []fix.Fix{late(10500 * time.Millisecond)}, "[true]"},
+		{"a resend", []fix.Fix{stored[4]}, "[false]"},
+		{"a new late fix whose offset's bytes are inside another record", []fix.Fix{late(25 * time.Second)}, "[true]"},
+		{"the same, sent again", []fix.Fix{late(25 * time.Second)}, "[false]"},
+		{"the first new late fix, sent again", []fix.Fix{late(10500 * time.Millisecond)}, "[false]"},
+		{"more late fixes in one call than lookups before a walk",
+			[]fix.Fix{late(1500 * time.Millisecond), stored[0], late(2500 * time.Millisecond), stored[1], late(3500 * time.Millisecond),
+				stored[2], late(4500 * time.Millisecond), stored[3], late(5500 * time.Millisecond), stored[19]},
+			"[true false true false true false true false true false]"},
+	}
+	accepted := len(stored)
+	for _, st := range steps {
+		res := save(t, s, tenant, now, Group{Fixes: st.fixes})
+		if got := fmt.Sprint(res.PerGroup[0].Stored); got != st.want {
+			t.Errorf("%s: stored %s, want %s", st.name, got, st.want)
+		}
+		accepted += res.Accepted
+	}
+	if n := len(allHistory(t, s, tenant, "d")); n != accepted || accepted != len(stored)+7 {
+		t.Errorf("history has %d points, accepted %d, want %d", n, accepted, len(stored)+7)
+	}
+	if f := latest(t, s, tenant, "d"); !f.TS.Equal(b0.Add(time.Minute)) {
+		t.Errorf("latest = %s, want the one-minute point", fix.FormatTime(f.TS))
 	}
 }
 
