@@ -43,9 +43,12 @@ func newCellGrid(f *Fence) *cellGrid {
 	for i := range g.cells {
 		g.cells[i] = 255 // not classified yet
 	}
-	// Mark every cell an edge's box touches, the box widened by a sliver
-	// so that an edge on a cell's border marks both cells it separates.
-	epsX, epsY := w*1e-9, h*1e-9
+	// Mark every cell an edge passes through: of the cells its box
+	// touches, those whose rectangle, widened by a sliver, the edge meets
+	// (so an edge on a cell's border marks both cells it separates). A
+	// slanted edge marks a line of cells, not the whole box, which leaves
+	// far more cells for the grid to decide.
+	epsX, epsY := w*1e-7, h*1e-7
 	for _, poly := range f.Shape {
 		for _, ring := range poly {
 			for k := 0; k+1 < len(ring); k++ {
@@ -54,7 +57,9 @@ func newCellGrid(f *Fence) *cellGrid {
 				y0, y1 := g.row(math.Min(a[1], b[1])-epsY), g.row(math.Max(a[1], b[1])+epsY)
 				for y := y0; y <= y1; y++ {
 					for x := x0; x <= x1; x++ {
-						g.cells[y*gridN+x] = cellEdge
+						if x0 == x1 || y0 == y1 || g.edgeMeetsCell(a, b, x, y, epsX, epsY) {
+							g.cells[y*gridN+x] = cellEdge
+						}
 					}
 				}
 			}
@@ -91,6 +96,25 @@ func newCellGrid(f *Fence) *cellGrid {
 		}
 	}
 	return g
+}
+
+// edgeMeetsCell reports whether the segment a–b may touch cell (x, y)
+// widened by epsX, epsY: false only when the widened cell's four corners
+// lie strictly on one side of the segment's line (the caller has checked
+// that the boxes overlap). The sliver is far above the rounding of the
+// cross products, so a touching edge is never missed.
+func (g *cellGrid) edgeMeetsCell(a, b orb.Point, x, y int, epsX, epsY float64) bool {
+	minX, minY := g.minX+float64(x)/g.invW-epsX, g.minY+float64(y)/g.invH-epsY
+	maxX, maxY := g.minX+float64(x+1)/g.invW+epsX, g.minY+float64(y+1)/g.invH+epsY
+	side := 0
+	for _, c := range [4]orb.Point{{minX, minY}, {maxX, minY}, {minX, maxY}, {maxX, maxY}} {
+		o := orientation(a, b, c)
+		if o == 0 || side != 0 && o != side {
+			return true
+		}
+		side = o
+	}
+	return false
 }
 
 func (g *cellGrid) col(x float64) int {
