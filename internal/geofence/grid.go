@@ -6,15 +6,16 @@ import (
 	"github.com/paulmach/orb"
 )
 
-// gridN is the side of a polygon fence's cell grid: gridN² cells of one
-// byte each over the fence's box.
-const gridN = 24
+// gridN is the side of a polygon fence's cell grid: gridN² cells of two
+// bits each over the fence's box (576 bytes).
+const gridN = 48
 
 // Cell classes of a cellGrid.
 const (
-	cellEdge    uint8 = iota // an edge's box touches the cell: ask the library
-	cellOutside              // wholly outside the fence
-	cellInside               // wholly inside the fence
+	cellEdge         uint8 = iota // an edge's box touches the cell: ask the library
+	cellOutside                   // wholly outside the fence
+	cellInside                    // wholly inside the fence
+	cellUnclassified              // while the grid is built
 )
 
 // cellGrid answers most containment tests of a polygon fence without
@@ -28,8 +29,16 @@ const (
 // has decided.
 type cellGrid struct {
 	minX, minY float64
-	invW, invH float64 // cells per degree
-	cells      [gridN * gridN]uint8
+	invW, invH float64                  // cells per degree
+	cells      [gridN * gridN / 4]uint8 // four cells a byte
+}
+
+// cell is the class of cell i (row-major).
+func (g *cellGrid) cell(i int) uint8 { return g.cells[i>>2] >> (uint(i&3) * 2) & 3 }
+
+func (g *cellGrid) setCell(i int, class uint8) {
+	shift := uint(i&3) * 2
+	g.cells[i>>2] = g.cells[i>>2]&^(3<<shift) | class<<shift
 }
 
 // newCellGrid builds the grid of a polygon fence whose rings are prepared
@@ -41,7 +50,7 @@ func newCellGrid(f *Fence) *cellGrid {
 	}
 	g := &cellGrid{minX: f.Bound.Min[0], minY: f.Bound.Min[1], invW: gridN / w, invH: gridN / h}
 	for i := range g.cells {
-		g.cells[i] = 255 // not classified yet
+		g.cells[i] = 0xff // every cell cellUnclassified
 	}
 	// Mark every cell an edge passes through: of the cells its box
 	// touches, those whose rectangle, widened by a sliver, the edge meets
@@ -58,7 +67,7 @@ func newCellGrid(f *Fence) *cellGrid {
 				for y := y0; y <= y1; y++ {
 					for x := x0; x <= x1; x++ {
 						if x0 == x1 || y0 == y1 || g.edgeMeetsCell(a, b, x, y, epsX, epsY) {
-							g.cells[y*gridN+x] = cellEdge
+							g.setCell(y*gridN+x, cellEdge)
 						}
 					}
 				}
@@ -68,8 +77,8 @@ func newCellGrid(f *Fence) *cellGrid {
 	// Decide each region of unmarked cells by one library test at the
 	// centre of its first cell (flood fill, 4-neighbours).
 	stack := make([]int, 0, gridN*gridN)
-	for start := range g.cells {
-		if g.cells[start] != 255 {
+	for start := 0; start < gridN*gridN; start++ {
+		if g.cell(start) != cellUnclassified {
 			continue
 		}
 		x, y := start%gridN, start/gridN
@@ -78,7 +87,7 @@ func newCellGrid(f *Fence) *cellGrid {
 		if f.preparedContains(centre) {
 			class = cellInside
 		}
-		g.cells[start] = class
+		g.setCell(start, class)
 		stack = append(stack[:0], start)
 		for len(stack) > 0 {
 			c := stack[len(stack)-1]
@@ -88,8 +97,8 @@ func newCellGrid(f *Fence) *cellGrid {
 				if n[0] < 0 || n[0] >= gridN || n[1] < 0 || n[1] >= gridN {
 					continue
 				}
-				if i := n[1]*gridN + n[0]; g.cells[i] == 255 {
-					g.cells[i] = class
+				if i := n[1]*gridN + n[0]; g.cell(i) == cellUnclassified {
+					g.setCell(i, class)
 					stack = append(stack, i)
 				}
 			}
@@ -127,11 +136,11 @@ func (g *cellGrid) row(y float64) int {
 
 // at is the class of the cell holding p (p within the fence's box).
 func (g *cellGrid) at(p orb.Point) uint8 {
-	return g.cells[g.row(p[1])*gridN+g.col(p[0])]
+	return g.cell(g.row(p[1])*gridN + g.col(p[0]))
 }
 
 // maxOutsideScan bounds the cells outsideAll reads.
-const maxOutsideScan = 16
+const maxOutsideScan = 64
 
 // outsideAll reports that the box a–b lies in cells wholly outside the
 // fence (so no segment within it touches the fence); false when it cannot
@@ -144,7 +153,7 @@ func (g *cellGrid) outsideAll(a, b orb.Point) bool {
 	}
 	for y := y0; y <= y1; y++ {
 		for x := x0; x <= x1; x++ {
-			if g.cells[y*gridN+x] != cellOutside {
+			if g.cell(y*gridN+x) != cellOutside {
 				return false
 			}
 		}
