@@ -52,23 +52,31 @@ func newCellGrid(f *Fence) *cellGrid {
 	for i := range g.cells {
 		g.cells[i] = 0xff // every cell cellUnclassified
 	}
-	// Mark every cell an edge passes through: of the cells its box
-	// touches, those whose rectangle, widened by a sliver, the edge meets
+	// Mark every cell an edge passes through, row by row: the part of the
+	// edge within the row, widened by a sliver, spans a range of columns
 	// (so an edge on a cell's border marks both cells it separates). A
-	// slanted edge marks a line of cells, not the whole box, which leaves
-	// far more cells for the grid to decide.
+	// slanted edge marks a line of cells, not its whole box, which leaves
+	// far more cells for the grid to decide. The sliver is far above the
+	// rounding of the arithmetic, so a touching edge is never missed.
 	epsX, epsY := w*1e-7, h*1e-7
 	for _, poly := range f.Shape {
 		for _, ring := range poly {
 			for k := 0; k+1 < len(ring); k++ {
 				a, b := ring[k], ring[k+1]
-				x0, x1 := g.col(math.Min(a[0], b[0])-epsX), g.col(math.Max(a[0], b[0])+epsX)
 				y0, y1 := g.row(math.Min(a[1], b[1])-epsY), g.row(math.Max(a[1], b[1])+epsY)
 				for y := y0; y <= y1; y++ {
-					for x := x0; x <= x1; x++ {
-						if x0 == x1 || y0 == y1 || g.edgeMeetsCell(a, b, x, y, epsX, epsY) {
-							g.setCell(y*gridN+x, cellEdge)
+					xa, xb := a[0], b[0]
+					if a[1] != b[1] {
+						lo, hi := g.minY+float64(y)/g.invH-epsY, g.minY+float64(y+1)/g.invH+epsY
+						t0, t1 := (lo-a[1])/(b[1]-a[1]), (hi-a[1])/(b[1]-a[1])
+						t0, t1 = max(0, min(t0, t1)), min(1, max(t0, t1))
+						if t0 > t1 {
+							continue
 						}
+						xa, xb = a[0]+t0*(b[0]-a[0]), a[0]+t1*(b[0]-a[0])
+					}
+					for x := g.col(math.Min(xa, xb) - epsX); x <= g.col(math.Max(xa, xb)+epsX); x++ {
+						g.setCell(y*gridN+x, cellEdge)
 					}
 				}
 			}
@@ -105,25 +113,6 @@ func newCellGrid(f *Fence) *cellGrid {
 		}
 	}
 	return g
-}
-
-// edgeMeetsCell reports whether the segment a–b may touch cell (x, y)
-// widened by epsX, epsY: false only when the widened cell's four corners
-// lie strictly on one side of the segment's line (the caller has checked
-// that the boxes overlap). The sliver is far above the rounding of the
-// cross products, so a touching edge is never missed.
-func (g *cellGrid) edgeMeetsCell(a, b orb.Point, x, y int, epsX, epsY float64) bool {
-	minX, minY := g.minX+float64(x)/g.invW-epsX, g.minY+float64(y)/g.invH-epsY
-	maxX, maxY := g.minX+float64(x+1)/g.invW+epsX, g.minY+float64(y+1)/g.invH+epsY
-	side := 0
-	for _, c := range [4]orb.Point{{minX, minY}, {maxX, minY}, {minX, maxY}, {maxX, maxY}} {
-		o := orientation(a, b, c)
-		if o == 0 || side != 0 && o != side {
-			return true
-		}
-		side = o
-	}
-	return false
 }
 
 func (g *cellGrid) col(x float64) int {
