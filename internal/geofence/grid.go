@@ -100,12 +100,22 @@ func newCellGrid(f *Fence) *cellGrid {
 		for len(stack) > 0 {
 			c := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			cx, cy := c%gridN, c/gridN
-			for _, n := range [4][2]int{{cx - 1, cy}, {cx + 1, cy}, {cx, cy - 1}, {cx, cy + 1}} {
-				if n[0] < 0 || n[0] >= gridN || n[1] < 0 || n[1] >= gridN {
-					continue
-				}
-				if i := n[1]*gridN + n[0]; g.cell(i) == cellUnclassified {
+			var near [4]int // the 4-neighbours within the grid
+			n := 0
+			if c%gridN > 0 {
+				near[n], n = c-1, n+1
+			}
+			if c%gridN < gridN-1 {
+				near[n], n = c+1, n+1
+			}
+			if c >= gridN {
+				near[n], n = c-gridN, n+1
+			}
+			if c < gridN*(gridN-1) {
+				near[n], n = c+gridN, n+1
+			}
+			for _, i := range near[:n] {
+				if g.cell(i) == cellUnclassified {
 					g.setCell(i, class)
 					stack = append(stack, i)
 				}
