@@ -120,8 +120,9 @@ type geofenceReport struct {
 	e2eSent, e2eDetected, e2eEvents                int
 	e2eIgnored, e2eEventsDetected, e2eExpected     int // fixes detect ignored as not newer; events it committed; transitions of the same fixes in memory
 	e2eRate, ingestRate                            float64
-	e2eDetectRate                                  float64 // fixes/s until the last fix was evaluated (events not yet all out)
-	e2eOutAtDetect                                 int     // geofence events out when the last fix was evaluated
+	e2eDetectRate                                  float64       // fixes/s until the last fix was evaluated (events not yet all out)
+	e2eOutAtDetect                                 int           // geofence events out when the last fix was evaluated
+	e2eDetectCPU, e2eIngestCPU                     time.Duration // user+sys CPU time of the two processes while the clock ran
 	notes                                          []string
 }
 
@@ -512,6 +513,7 @@ func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConf
 	eventsOut.Store(0)
 
 	fmt.Fprintln(os.Stderr, "bench: end-to-end clock started") // a profiler attached now sees the clocked part only
+	detectCPU0, ingestCPU0 := pidCPU(detect.cmd.Process.Pid), pidCPU(ingest.cmd.Process.Pid)
 	start := time.Now()
 	var next, accepted atomic.Int64
 	var wg sync.WaitGroup
@@ -560,6 +562,10 @@ func benchEndToEnd(ctx context.Context, rep *geofenceReport, c benchGeofenceConf
 		time.Sleep(20 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
+	// CPU per fix does not depend on what else runs on shared CPUs, as
+	// much as fixes/s does: the figure to compare two builds by there.
+	rep.e2eDetectCPU = pidCPU(detect.cmd.Process.Pid) - detectCPU0
+	rep.e2eIngestCPU = pidCPU(ingest.cmd.Process.Pid) - ingestCPU0
 	rep.e2eSent, rep.e2eDetected, rep.e2eEvents = int(accepted.Load()), int(detected.Load()), int(eventsOut.Load())
 	rep.e2eIgnored, rep.e2eEventsDetected = int(ignored.Load()), int(eventsDetected.Load())
 	rep.e2eRate = float64(rep.e2eDetected) / elapsed.Seconds()
@@ -646,6 +652,13 @@ func (r *geofenceReport) markdown() string {
 		fmt.Fprintf(&b, "| end to end, its counts: fixes evaluated / ignored as not newer; events committed by geofence-detect / out / transitions of the same fixes in memory (the handler run's states first); fixes/s until the last fix was evaluated, and the events out by then | %s / %s; %s / %s / %s; %s fixes/s, %s events out | events out = committed = in memory: %s |\n",
 			fmtThousands(float64(r.e2eDetected)), fmtThousands(float64(r.e2eIgnored)), fmtThousands(float64(r.e2eEventsDetected)), fmtThousands(float64(r.e2eEvents)),
 			fmtThousands(float64(r.e2eExpected)), fmtThousands(r.e2eDetectRate), fmtThousands(float64(r.e2eOutAtDetect)), verdict(r.e2eEvents == r.e2eEventsDetected && r.e2eEventsDetected == r.e2eExpected && r.e2eIgnored == 0))
+	}
+	if r.cfg.e2eFixes > 0 && r.e2eDetected > 0 {
+		perK := func(d time.Duration) string {
+			return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)*1000/float64(r.e2eDetected))
+		}
+		fmt.Fprintf(&b, "| end to end, CPU time (user+sys) per 1000 fixes while the clock ran: geofence-detect / ingest (each relay included) | %s / %s | reported |\n",
+			perK(r.e2eDetectCPU), perK(r.e2eIngestCPU))
 	}
 	fmt.Fprintf(&b, "| memory per fence: Go heap of the index (decoded fences + R-tree) | %.0f bytes | reported |\n", r.heapPerFence)
 	fmt.Fprintf(&b, "| memory per fence: Redis (stored Feature JSON, id, change log) | %.0f bytes | reported |\n", r.redisPerFence)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +100,30 @@ func TestTransitionsAfterCountsOnlyTheTrack(t *testing.T) {
 				t.Fatalf("transitions = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestGeofenceReportPrintsEachRowOnce: every measure of the report's table
+// appears once, the end-to-end rows included.
+func TestGeofenceReportPrintsEachRowOnce(t *testing.T) {
+	rep := &geofenceReport{cfg: benchGeofenceConfig{fences: 10, devices: 5, evaluatorFixes: 100, e2eFixes: 100, batchSize: 10, workers: 1, eventBatch: 100},
+		e2eSent: 100, e2eDetected: 100, e2eDetectCPU: time.Second, e2eIngestCPU: time.Second / 2}
+	md := rep.markdown()
+	rows := 0
+	for _, line := range strings.Split(md, "\n") {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| Measure") || strings.HasPrefix(line, "| ---") {
+			continue
+		}
+		rows++
+		measure := line[:strings.Index(line[2:], " | ")+2]
+		if n := strings.Count(md, measure+" |"); n != 1 {
+			t.Errorf("row %q printed %d times", measure, n)
+		}
+	}
+	if rows != 10 {
+		t.Errorf("%d rows, want 10:\n%s", rows, md)
+	}
+	if !strings.Contains(md, "| 10000.0 ms / 5000.0 ms |") {
+		t.Errorf("CPU per 1000 fixes not reported as 10000.0 ms / 5000.0 ms:\n%s", md)
 	}
 }

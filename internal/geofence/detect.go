@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -226,55 +228,112 @@ var eventTypes = map[string]string{
 // EventID is deterministic from tenant, device, fence, transition and fix
 // time, so a redelivered location event yields the same ids.
 func EventID(tenant, device, fence, kind string, ts time.Time) string {
-	h := sha256.New()
-	for _, s := range []string{tenant, device, fence, kind, ts.UTC().Format(time.RFC3339Nano)} {
-		h.Write([]byte(s))
-		h.Write([]byte{0x1f})
+	var buf [256]byte
+	b := buf[:0]
+	for _, s := range [...]string{tenant, device, fence, kind} {
+		b = append(b, s...)
+		b = append(b, 0x1f)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	b = ts.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, 0x1f)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
-// eventData is the data of geofence events (public contract).
-type eventData struct {
-	Device  string  `json:"device"`
-	Fence   string  `json:"fence"`
-	Name    string  `json:"name"`
-	TS      string  `json:"ts"`
-	Lat     float64 `json:"lat"`
-	Lon     float64 `json:"lon"`
-	Crossed bool    `json:"crossed,omitempty"`
-	// Edge is the edge node that evaluated the fix and fired its alerts
-	// (fix.AttrEdgeAlerts): notify elsewhere fires none for the event.
-	Edge string `json:"edge,omitempty"`
-}
-
-type structured struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              string          `json:"id"`
-	Source          string          `json:"source"`
-	Type            string          `json:"type"`
-	Subject         string          `json:"subject"`
-	Time            string          `json:"time"`
-	DataContentType string          `json:"datacontenttype"`
-	Tenant          string          `json:"tenant"`
-	TraceParent     string          `json:"traceparent,omitempty"`
-	Data            json.RawMessage `json:"data"`
-}
+// The data of geofence events (public contract; eventData in the tests is
+// the reference, through encoding/json): device, fence, name, ts, lat, lon,
+// crossed (omitted when false), edge (omitted when empty): the edge node
+// that evaluated the fix and fired its alerts (fix.AttrEdgeAlerts), so
+// notify elsewhere fires none for the event.
 
 func (d *Detector) event(tenant, device string, tr Transition, traceParent, edge string) (Event, error) {
-	data, err := json.Marshal(eventData{Device: device, Fence: tr.FenceID, Name: tr.Name, TS: fix.FormatTime(tr.TS),
-		Lat: tr.Lat, Lon: tr.Lon, Crossed: tr.Crossed, Edge: edge})
-	if err != nil {
-		return Event{}, fmt.Errorf("encode event data: %w", err)
-	}
+	ts := tr.TS.UTC()
 	e := Event{
 		ID: EventID(tenant, device, tr.FenceID, tr.Kind, tr.TS), Type: eventTypes[tr.Kind], Source: d.Source,
-		Subject: device, Time: tr.TS.UTC().Truncate(time.Millisecond), TraceParent: traceParent, Data: data, // the outbox keeps ms
+		Subject: device, Time: ts.Truncate(time.Millisecond), TraceParent: traceParent, // the outbox keeps ms
 	}
-	e.Structured, err = json.Marshal(structured{SpecVersion: "1.0", ID: e.ID, Source: e.Source, Type: e.Type, Subject: device,
-		Time: e.Time.Format(time.RFC3339Nano), DataContentType: "application/json", Tenant: tenant, TraceParent: traceParent, Data: data})
-	if err != nil {
-		return Event{}, fmt.Errorf("encode event: %w", err)
+	// The structured event embeds the data: both are written into one
+	// buffer, the data a slice of it (what json.Marshal of eventData and
+	// structured gives, byte for byte, without reflection).
+	b := make([]byte, 0, 384+len(tenant)+2*len(device)+len(tr.Name)+len(d.Source)+len(traceParent)+len(edge))
+	b = append(b, `{"specversion":"1.0","id":`...)
+	b = appendJSONString(b, e.ID)
+	b = append(b, `,"source":`...)
+	b = appendJSONString(b, e.Source)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, e.Type)
+	b = append(b, `,"subject":`...)
+	b = appendJSONString(b, device)
+	b = append(b, `,"time":"`...)
+	b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","datacontenttype":"application/json","tenant":`...)
+	b = appendJSONString(b, tenant)
+	if traceParent != "" {
+		b = append(b, `,"traceparent":`...)
+		b = appendJSONString(b, traceParent)
 	}
+	b = append(b, `,"data":`...)
+	dataStart := len(b)
+	b = appendEventData(b, device, tr, edge)
+	dataEnd := len(b)
+	b = append(b, '}')
+	e.Structured, e.Data = b, b[dataStart:dataEnd:dataEnd]
 	return e, nil
+}
+
+// appendEventData appends the data of a geofence event (eventData).
+func appendEventData(b []byte, device string, tr Transition, edge string) []byte {
+	b = append(b, `{"device":`...)
+	b = appendJSONString(b, device)
+	b = append(b, `,"fence":`...)
+	b = appendJSONString(b, tr.FenceID)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, tr.Name)
+	b = append(b, `,"ts":"`...)
+	b = fix.AppendTime(b, tr.TS)
+	b = append(b, `","lat":`...)
+	b = appendJSONFloat(b, tr.Lat)
+	b = append(b, `,"lon":`...)
+	b = appendJSONFloat(b, tr.Lon)
+	if tr.Crossed {
+		b = append(b, `,"crossed":true`...)
+	}
+	if edge != "" {
+		b = append(b, `,"edge":`...)
+		b = appendJSONString(b, edge)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as encoding/json writes it: plain printable
+// ASCII as is, anything to escape (quotes, backslash, control characters,
+// <, >, &, non-ASCII) through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64 (f finite:
+// fixes are validated).
+func appendJSONFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 → e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }

@@ -104,24 +104,28 @@ func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fi
 	}
 
 	// Fences the device was inside: stay (inside, or outside within the
-	// margin), dwell, or exit. Those it stays in are remembered by pointer,
-	// so the candidates below skip them without hashing their ids.
-	var staying [8]*Fence
-	stay := staying[:0]
+	// margin), dwell, or exit. Most of them are among the R-tree's
+	// candidates below, which carry what the tests read; they are matched
+	// there by a hash of the id (no lookup among the tenant's fences, no
+	// read of the Fence for the box and the grid). The rest are looked up
+	// after.
+	var wasBuf [16]wasInside
+	was := wasBuf[:0]
+	if len(st.Inside) > len(wasBuf) {
+		was = make([]wasInside, 0, len(st.Inside))
+	}
 	for id, pres := range st.Inside {
-		fence := idx.Fence(id)
-		if fence == nil || !fence.AppliesTo(device) {
-			delete(st.Inside, id)
-			continue
-		}
-		beyond := false
-		if !fence.Contains(p) {
+		was = append(was, wasInside{id: id, hash: hashID(id), pres: pres})
+	}
+	stayOrLeave := func(w *wasInside, fence *Fence, inside bool) {
+		pres, beyond := w.pres, false
+		if !inside {
 			m := e.margin(f)
 			d := fence.DistanceToBoundaryWithin(p, 3*m) // +Inf beyond 3·m: all the rule needs
 			if d > 3*m || d > m && pres.Leaving {
-				delete(st.Inside, id)
+				delete(st.Inside, w.id)
 				add(Exited, fence, false)
-				continue
+				return
 			}
 			beyond = d > m
 		}
@@ -130,11 +134,11 @@ func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fi
 			pres.Dwelled = true
 			add(Dwelled, fence, false)
 		}
-		st.Inside[id] = pres
-		stay = append(stay, fence)
+		st.Inside[w.id] = pres
 	}
 
-	// Fences near the fix or the segment from the last one: enter, or cross.
+	// Fences near the fix or the segment from the last one: those it was
+	// inside as above; the others: enter, or cross.
 	prev, hasPrev := st.Last, !st.LastTS.IsZero()
 	from := p
 	if hasPrev {
@@ -142,7 +146,16 @@ func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fi
 	}
 	idx.near(from, p, func(c *candidate, bmin, bmax [2]float64) bool {
 		fence := c.fence
-		if slices.Contains(stay, fence) || !c.every && !fence.AppliesTo(device) {
+		if w := matchInside(was, c); w != nil {
+			w.seen = true
+			if !c.every && !fence.AppliesTo(device) {
+				delete(st.Inside, w.id) // no longer watches the device: forgotten, no exit
+				return true
+			}
+			stayOrLeave(w, fence, c.contains(p, bmin, bmax))
+			return true
+		}
+		if !c.every && !fence.AppliesTo(device) {
 			return true
 		}
 		if c.contains(p, bmin, bmax) {
@@ -150,29 +163,57 @@ func (e Evaluator) Evaluate(idx *Index, st *DeviceState, device string, f fix.Fi
 			add(Entered, fence, false)
 			return true
 		}
-		if hasPrev && prev != p && c.crosses(prev, p, bmin, bmax) && !wasInsideAt(out, fence.ID) {
+		if hasPrev && prev != p && c.crosses(prev, p, bmin, bmax) {
 			add(Entered, fence, true)
 			add(Exited, fence, true)
 		}
 		return true
 	})
+	for i := range was {
+		w := &was[i]
+		if w.seen {
+			continue
+		}
+		fence := idx.Fence(w.id)
+		if fence == nil || !fence.AppliesTo(device) {
+			delete(st.Inside, w.id) // deleted, or no longer watches the device: forgotten, no exit
+			continue
+		}
+		stayOrLeave(w, fence, fence.Contains(p))
+	}
 	st.LastTS, st.Last = f.TS, p
 	sortTransitions(out)
 	return true, out
 }
 
-// wasInsideAt reports whether this fix already exited the fence (the exit
-// loop ran first): the segment then is the way out, not a crossing.
-func wasInsideAt(out []Transition, fenceID string) bool {
-	for _, t := range out {
-		if t.FenceID == fenceID {
-			return true
-		}
-	}
-	return false
+// wasInside is a fence the device was inside before the fix.
+type wasInside struct {
+	id   string
+	hash uint64 // hashID(id)
+	pres Presence
+	seen bool // among the R-tree's candidates
 }
 
-var kindOrder = map[string]int{Entered: 0, Dwelled: 1, Exited: 2}
+// matchInside returns the fence of was that c is, or nil.
+func matchInside(was []wasInside, c *candidate) *wasInside {
+	for i := range was {
+		if was[i].hash == c.idHash && was[i].id == c.fence.ID {
+			return &was[i]
+		}
+	}
+	return nil
+}
+
+// kindOrder: entered before dwelled before exited.
+func kindOrder(kind string) int {
+	switch kind {
+	case Entered:
+		return 0
+	case Dwelled:
+		return 1
+	}
+	return 2
+}
 
 func sortTransitions(ts []Transition) {
 	if len(ts) < 2 {
@@ -182,6 +223,6 @@ func sortTransitions(ts []Transition) {
 		if c := strings.Compare(a.FenceID, b.FenceID); c != 0 {
 			return c
 		}
-		return kindOrder[a.Kind] - kindOrder[b.Kind]
+		return kindOrder(a.Kind) - kindOrder(b.Kind)
 	})
 }

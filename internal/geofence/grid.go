@@ -6,15 +6,16 @@ import (
 	"github.com/paulmach/orb"
 )
 
-// gridN is the side of a polygon fence's cell grid: gridN² cells of one
-// byte each over the fence's box.
-const gridN = 24
+// gridN is the side of a polygon fence's cell grid: gridN² cells of two
+// bits each over the fence's box (576 bytes).
+const gridN = 48
 
 // Cell classes of a cellGrid.
 const (
-	cellEdge    uint8 = iota // an edge's box touches the cell: ask the library
-	cellOutside              // wholly outside the fence
-	cellInside               // wholly inside the fence
+	cellEdge         uint8 = iota // an edge's box touches the cell: ask the library
+	cellOutside                   // wholly outside the fence
+	cellInside                    // wholly inside the fence
+	cellUnclassified              // while the grid is built
 )
 
 // cellGrid answers most containment tests of a polygon fence without
@@ -28,8 +29,16 @@ const (
 // has decided.
 type cellGrid struct {
 	minX, minY float64
-	invW, invH float64 // cells per degree
-	cells      [gridN * gridN]uint8
+	invW, invH float64                  // cells per degree
+	cells      [gridN * gridN / 4]uint8 // four cells a byte
+}
+
+// cell is the class of cell i (row-major).
+func (g *cellGrid) cell(i int) uint8 { return g.cells[i>>2] >> (uint(i&3) * 2) & 3 }
+
+func (g *cellGrid) setCell(i int, class uint8) {
+	shift := uint(i&3) * 2
+	g.cells[i>>2] = g.cells[i>>2]&^(3<<shift) | class<<shift
 }
 
 // newCellGrid builds the grid of a polygon fence whose rings are prepared
@@ -41,20 +50,33 @@ func newCellGrid(f *Fence) *cellGrid {
 	}
 	g := &cellGrid{minX: f.Bound.Min[0], minY: f.Bound.Min[1], invW: gridN / w, invH: gridN / h}
 	for i := range g.cells {
-		g.cells[i] = 255 // not classified yet
+		g.cells[i] = 0xff // every cell cellUnclassified
 	}
-	// Mark every cell an edge's box touches, the box widened by a sliver
-	// so that an edge on a cell's border marks both cells it separates.
-	epsX, epsY := w*1e-9, h*1e-9
+	// Mark every cell an edge passes through, row by row: the part of the
+	// edge within the row, widened by a sliver, spans a range of columns
+	// (so an edge on a cell's border marks both cells it separates). A
+	// slanted edge marks a line of cells, not its whole box, which leaves
+	// far more cells for the grid to decide. The sliver is far above the
+	// rounding of the arithmetic, so a touching edge is never missed.
+	epsX, epsY := w*1e-7, h*1e-7
 	for _, poly := range f.Shape {
 		for _, ring := range poly {
 			for k := 0; k+1 < len(ring); k++ {
 				a, b := ring[k], ring[k+1]
-				x0, x1 := g.col(math.Min(a[0], b[0])-epsX), g.col(math.Max(a[0], b[0])+epsX)
 				y0, y1 := g.row(math.Min(a[1], b[1])-epsY), g.row(math.Max(a[1], b[1])+epsY)
 				for y := y0; y <= y1; y++ {
-					for x := x0; x <= x1; x++ {
-						g.cells[y*gridN+x] = cellEdge
+					xa, xb := a[0], b[0]
+					if a[1] != b[1] {
+						lo, hi := g.minY+float64(y)/g.invH-epsY, g.minY+float64(y+1)/g.invH+epsY
+						t0, t1 := (lo-a[1])/(b[1]-a[1]), (hi-a[1])/(b[1]-a[1])
+						t0, t1 = max(0, min(t0, t1)), min(1, max(t0, t1))
+						if t0 > t1 {
+							continue
+						}
+						xa, xb = a[0]+t0*(b[0]-a[0]), a[0]+t1*(b[0]-a[0])
+					}
+					for x := g.col(math.Min(xa, xb) - epsX); x <= g.col(math.Max(xa, xb)+epsX); x++ {
+						g.setCell(y*gridN+x, cellEdge)
 					}
 				}
 			}
@@ -63,8 +85,8 @@ func newCellGrid(f *Fence) *cellGrid {
 	// Decide each region of unmarked cells by one library test at the
 	// centre of its first cell (flood fill, 4-neighbours).
 	stack := make([]int, 0, gridN*gridN)
-	for start := range g.cells {
-		if g.cells[start] != 255 {
+	for start := 0; start < gridN*gridN; start++ {
+		if g.cell(start) != cellUnclassified {
 			continue
 		}
 		x, y := start%gridN, start/gridN
@@ -73,18 +95,28 @@ func newCellGrid(f *Fence) *cellGrid {
 		if f.preparedContains(centre) {
 			class = cellInside
 		}
-		g.cells[start] = class
+		g.setCell(start, class)
 		stack = append(stack[:0], start)
 		for len(stack) > 0 {
 			c := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			cx, cy := c%gridN, c/gridN
-			for _, n := range [4][2]int{{cx - 1, cy}, {cx + 1, cy}, {cx, cy - 1}, {cx, cy + 1}} {
-				if n[0] < 0 || n[0] >= gridN || n[1] < 0 || n[1] >= gridN {
-					continue
-				}
-				if i := n[1]*gridN + n[0]; g.cells[i] == 255 {
-					g.cells[i] = class
+			var near [4]int // the 4-neighbours within the grid
+			n := 0
+			if c%gridN > 0 {
+				near[n], n = c-1, n+1
+			}
+			if c%gridN < gridN-1 {
+				near[n], n = c+1, n+1
+			}
+			if c >= gridN {
+				near[n], n = c-gridN, n+1
+			}
+			if c < gridN*(gridN-1) {
+				near[n], n = c+gridN, n+1
+			}
+			for _, i := range near[:n] {
+				if g.cell(i) == cellUnclassified {
+					g.setCell(i, class)
 					stack = append(stack, i)
 				}
 			}
@@ -103,11 +135,11 @@ func (g *cellGrid) row(y float64) int {
 
 // at is the class of the cell holding p (p within the fence's box).
 func (g *cellGrid) at(p orb.Point) uint8 {
-	return g.cells[g.row(p[1])*gridN+g.col(p[0])]
+	return g.cell(g.row(p[1])*gridN + g.col(p[0]))
 }
 
 // maxOutsideScan bounds the cells outsideAll reads.
-const maxOutsideScan = 16
+const maxOutsideScan = 64
 
 // outsideAll reports that the box a–b lies in cells wholly outside the
 // fence (so no segment within it touches the fence); false when it cannot
@@ -120,7 +152,7 @@ func (g *cellGrid) outsideAll(a, b orb.Point) bool {
 	}
 	for y := y0; y <= y1; y++ {
 		for x := x0; x <= x1; x++ {
-			if g.cells[y*gridN+x] != cellOutside {
+			if g.cell(y*gridN+x) != cellOutside {
 				return false
 			}
 		}

@@ -30,8 +30,8 @@ func TestCellGridAgreesWithTheRings(t *testing.T) {
 				t.Fatal("no grid")
 			}
 			decided := 0
-			for _, c := range f.grid.cells {
-				if c != cellEdge {
+			for i := 0; i < gridN*gridN; i++ {
+				if c := f.grid.cell(i); c != cellEdge {
 					decided++
 				}
 			}

@@ -1,6 +1,7 @@
 package geofence
 
 import (
+	"hash/maphash"
 	"sort"
 
 	"github.com/paulmach/orb"
@@ -27,9 +28,15 @@ type candidate struct {
 	grid   *cellGrid // polygons
 	center orb.Point // circles
 	radius float64   // circles, metres
+	idHash uint64    // hashID(fence.ID): the evaluator matches the fences a device is inside by it
 	circle bool
 	every  bool // applies to every device
 }
+
+// idSeed seeds hashID for the process (the hashes are never stored).
+var idSeed = maphash.MakeSeed()
+
+func hashID(id string) uint64 { return maphash.String(idSeed, id) }
 
 // contains is fence.Contains for p, with the fence's box given (the
 // R-tree's copy of it).
@@ -70,7 +77,7 @@ func (c *candidate) crosses(a, b orb.Point, bmin, bmax [2]float64) bool {
 func NewIndex(fences []*Fence) *Index {
 	idx := &Index{fences: fences, byID: make(map[string]*Fence, len(fences)), cands: make([]candidate, len(fences))}
 	for i, f := range fences {
-		idx.cands[i] = candidate{fence: f, grid: f.grid, center: f.Center, radius: f.RadiusM, circle: f.Kind == KindCircle, every: len(f.Devices) == 0}
+		idx.cands[i] = candidate{fence: f, grid: f.grid, center: f.Center, radius: f.RadiusM, idHash: hashID(f.ID), circle: f.Kind == KindCircle, every: len(f.Devices) == 0}
 		idx.byID[f.ID] = f
 		idx.tree.Insert([2]float64{f.Bound.Min[0], f.Bound.Min[1]}, [2]float64{f.Bound.Max[0], f.Bound.Max[1]}, int32(i))
 	}

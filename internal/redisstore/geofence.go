@@ -209,23 +209,46 @@ type GeofenceStates struct {
 	Now       func() time.Time
 }
 
-// maxCommitDevices bounds the devices of one commit script, so one call
-// does not block Redis for long.
-const maxCommitDevices = 1000
+// A call's devices go in pieces of pipelineDevices (which also bounds the
+// devices of one commit script, so one call does not block Redis for long), up to pipelineDepth of
+// them at once: while Redis reads or commits one piece, the CPUs evaluate
+// another (one piece of a thousand devices left them idle during both
+// round trips). Devices are independent, so pieces commit in any order;
+// each device's fixes stay in one piece, in order.
+const (
+	pipelineDevices = 250
+	pipelineDepth   = 3
+)
 
 // UpdateDeviceStates implements geofence.StateStore with optimistic
-// concurrency and two round trips per 1000 devices: one MGET of their states
-// (each carries a version), evaluation, and one script that writes each
-// device whose version did not move, with its events; the devices that
+// concurrency and two round trips per piece of devices: one MGET of their
+// states (each carries a version), evaluation, and one script that writes
+// each device whose version did not move, with its events; the devices that
 // moved are read and evaluated again.
 func (g *GeofenceStates) UpdateDeviceStates(ctx context.Context, tenant string, devices []string,
 	eval func(device string, st *geofence.DeviceState) (bool, []geofence.Event, error)) error {
-	for i := 0; i < len(devices); i += maxCommitDevices {
-		if err := g.updateChunk(ctx, tenant, devices[i:min(i+maxCommitDevices, len(devices))], eval); err != nil {
-			return err
-		}
+	if len(devices) <= pipelineDevices {
+		return g.updateChunk(ctx, tenant, devices, eval)
 	}
-	return nil
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, pipelineDepth)
+	var errs []error
+	var mu sync.Mutex
+	for i := 0; i < len(devices); i += pipelineDevices {
+		piece := devices[i:min(i+pipelineDevices, len(devices))]
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := g.updateChunk(ctx, tenant, piece, eval); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (g *GeofenceStates) updateChunk(ctx context.Context, tenant string, devices []string,
@@ -356,29 +379,38 @@ func evaluateDevices(devices []string, vals []any,
 // "<version>|<last ts unix ns>|<lon>,<lat>|<fence>,<since ns>,<dwelled 0/1>,<leaving 0/1>;..."
 // (fence ids have no '|', ',' or ';').
 func decodeGeoState(raw string) (geofence.DeviceState, string) {
-	st := geofence.DeviceState{Inside: map[string]geofence.Presence{}}
-	parts := strings.SplitN(raw, "|", 4)
-	if len(parts) != 4 {
-		return st, ""
+	version, rest, ok1 := strings.Cut(raw, "|")
+	ts, rest, ok2 := strings.Cut(rest, "|")
+	last, inside, ok3 := strings.Cut(rest, "|")
+	if !ok1 || !ok2 || !ok3 {
+		return geofence.DeviceState{Inside: map[string]geofence.Presence{}}, ""
 	}
-	if ns, err := strconv.ParseInt(parts[1], 10, 64); err == nil && ns != 0 {
+	n := 0
+	if inside != "" {
+		n = strings.Count(inside, ";") + 1
+	}
+	st := geofence.DeviceState{Inside: make(map[string]geofence.Presence, n)}
+	if ns, err := strconv.ParseInt(ts, 10, 64); err == nil && ns != 0 {
 		st.LastTS = time.Unix(0, ns).UTC()
 	}
-	if lon, lat, ok := strings.Cut(parts[2], ","); ok {
+	if lon, lat, ok := strings.Cut(last, ","); ok {
 		st.Last[0], _ = strconv.ParseFloat(lon, 64)
 		st.Last[1], _ = strconv.ParseFloat(lat, 64)
 	}
-	if parts[3] != "" {
-		for _, p := range strings.Split(parts[3], ";") {
-			f := strings.Split(p, ",")
-			if len(f) != 4 {
-				continue
-			}
-			ns, _ := strconv.ParseInt(f[1], 10, 64)
-			st.Inside[f[0]] = geofence.Presence{Since: time.Unix(0, ns).UTC(), Dwelled: f[2] == "1", Leaving: f[3] == "1"}
+	for inside != "" {
+		var p string
+		p, inside, _ = strings.Cut(inside, ";")
+		// "<fence>,<since ns>,<dwelled 0/1>,<leaving 0/1>"; anything else is skipped
+		id, p, ok1 := strings.Cut(p, ",")
+		since, p, ok2 := strings.Cut(p, ",")
+		dwelled, leaving, ok3 := strings.Cut(p, ",")
+		if !ok1 || !ok2 || !ok3 || strings.Contains(leaving, ",") {
+			continue
 		}
+		ns, _ := strconv.ParseInt(since, 10, 64)
+		st.Inside[id] = geofence.Presence{Since: time.Unix(0, ns).UTC(), Dwelled: dwelled == "1", Leaving: leaving == "1"}
 	}
-	return st, parts[0]
+	return st, version
 }
 
 func encodeGeoState(st geofence.DeviceState, version string) string {
