@@ -10,7 +10,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/geotrack/geotrack/internal/auth"
-	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -362,11 +361,7 @@ func TestSecurityFunctionsRoleTenantMatrix(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	env := map[string]string{"REDIS_URL": rs.URL}
 	tokensFn, auditFn := startFunction(t, "tokens", env), startFunction(t, "audit", env)
-	client, err := redisstore.Open(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openRedis(t, rs.URL)
 	// globex has a revocation acme must not see.
 	if r := call(t, http.MethodPost, tokensFn.URL+"?revoke=globex-1", token(t, "globex", auth.RoleAdmin, ""), nil, nil); r.Status != http.StatusOK {
 		t.Fatalf("globex revoke: %d %s", r.Status, r.Body)

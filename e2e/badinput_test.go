@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/geotrack/geotrack/internal/auth"
-	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -309,11 +308,7 @@ func TestMalformedRulesRefused(t *testing.T) {
 func TestArchiverBadInputs(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	p := startFunction(t, "archiver", map[string]string{"REDIS_URL": rs.URL})
-	client, err := redisstore.Open(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openRedis(t, rs.URL)
 	before := snapshot(t, client)
 	svc := token(t, "acme", auth.RoleService, "")
 	cases := []struct {
@@ -345,11 +340,7 @@ func TestMalformedSecurityInputRefused(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	env := map[string]string{"REDIS_URL": rs.URL}
 	tokensFn, auditFn := startFunction(t, "tokens", env), startFunction(t, "audit", env)
-	client, err := redisstore.Open(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openRedis(t, rs.URL)
 	admin := token(t, "acme", auth.RoleAdmin, "")
 	cases := []struct{ name, method, url, field string }{
 		{"nothing to do", http.MethodPost, tokensFn.URL, "revoke"},
@@ -386,11 +377,7 @@ func TestMalformedSecurityInputRefused(t *testing.T) {
 func TestMalformedPrivacyInputRefused(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	fn := startFunction(t, "privacy", map[string]string{"REDIS_URL": rs.URL})
-	client, err := redisstore.Open(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openRedis(t, rs.URL)
 	admin := token(t, "acme", auth.RoleAdmin, "")
 	cases := []struct {
 		name, method, url, field string

@@ -39,11 +39,7 @@ func TestDashboardEdgeSite(t *testing.T) {
 	ctx := startBrowser(t, errs)
 	str := func(js string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", js, err)
-		}
-		return v
+		return browserString(t, ctx, js)
 	}
 	waitFor := func(what, js string) {
 		t.Helper()

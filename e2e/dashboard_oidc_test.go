@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -181,19 +180,11 @@ func TestDashboardOIDCLogin(t *testing.T) {
 	ctx := startBrowser(t, errs)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(tctx, actions...); err != nil {
-			t.Fatalf("%s: %v (browser errors: %v)", what, err, errs.list())
-		}
+		browserDo(t, ctx, errs, 30*time.Second, what, actions...)
 	}
 	str := func(js string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", js, err)
-		}
-		return v
+		return browserString(t, ctx, js)
 	}
 	waitFor := func(what, js string) {
 		t.Helper()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -93,11 +92,7 @@ func TestDashboardAtScale(t *testing.T) {
 	ctx := startBrowser(t, errs)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		if err := chromedp.Do(tctx, actions...); err != nil {
-			t.Fatalf("%s: %v (browser errors: %v)", what, err, errs.list())
-		}
+		browserDo(t, ctx, errs, 60*time.Second, what, actions...)
 	}
 	num := func(js string) float64 {
 		t.Helper()

@@ -275,11 +275,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(tctx, actions...); err != nil {
-			t.Fatalf("%s: %v (browser errors so far: %v)", what, err, errs.list())
-		}
+		browserDo(t, ctx, errs, 30*time.Second, what, actions...)
 	}
 	eval := func(js string, out any) {
 		t.Helper()
@@ -680,4 +676,25 @@ func TestDashboardRoleMatrix(t *testing.T) {
 	if m.Status != http.StatusOK || !strings.Contains(string(m.Body), `geotrack_http_requests_total{function="dashboard",method="GET",code="200"}`) {
 		t.Fatalf("metrics: %d %.300s", m.Status, m.Body)
 	}
+}
+
+// browserDo runs actions in the page within timeout; a failure names what
+// was being done and the browser's errors so far.
+func browserDo(t *testing.T, ctx context.Context, errs *browserErrors, timeout time.Duration, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(tctx, actions...); err != nil {
+		t.Fatalf("%s: %v (browser errors so far: %v)", what, err, errs.list())
+	}
+}
+
+// browserString evaluates js in the page to a string.
+func browserString(t *testing.T, ctx context.Context, js string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
 }

@@ -237,11 +237,6 @@ func TestEdgeOutage(t *testing.T) {
 
 	// The cloud comes back where the forwarder expects it.
 	cloudIngest = startFunction(t, "ingest", map[string]string{"REDIS_URL": cloudRedis.URL, "PORT": strconv.Itoa(cloudIngest.Port)})
-	cloudClient, err := redisstore.Open(cloudRedis.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cloudClient.Close()
 	// Kill the forwarder once it has delivered some but not all batches.
 	waitFor(t, "first batches to reach the cloud", 30*time.Second, func() bool {
 		n := e.client.XLen(ctx, outboxKey).Val()

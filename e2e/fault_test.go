@@ -151,11 +151,7 @@ func waitLoad(t *testing.T, what string, timeout time.Duration, l *load, cond fu
 // history, and returns how many were.
 func checkStored(t *testing.T, redisURL string, outcomes []loadOutcome) int {
 	t.Helper()
-	client, err := redisstore.Open(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openRedis(t, redisURL)
 	store := redisstore.New(client, redisstore.Options{})
 	stored := map[string]map[string]bool{}
 	acked := 0
@@ -453,11 +449,7 @@ func TestFaultDuplicateDelivery(t *testing.T) {
 			t.Fatalf("%s: geotrack_ingest_duplicate_conflicts_total = %g, want %g", tc.name, got, tc.conflictsMetric)
 		}
 	}
-	client, err := redisstore.Open(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openRedis(t, rs.URL)
 	h, err := redisstore.New(client, redisstore.Options{}).History(context.Background(), faultTenant, "dup-dev", time.Time{}, time.Time{}, 100, "")
 	if err != nil {
 		t.Fatal(err)

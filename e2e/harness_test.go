@@ -25,6 +25,7 @@ import (
 
 	"github.com/geotrack/geotrack/internal/auth"
 	"github.com/geotrack/geotrack/internal/poll"
+	"github.com/geotrack/geotrack/internal/redisstore"
 	"github.com/geotrack/geotrack/internal/testenv"
 )
 
@@ -282,4 +283,16 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// openRedis is a client of the Redis at url (a single server or a Cluster)
+// for t, closed when t ends.
+func openRedis(t *testing.T, url string) redis.UniversalClient {
+	t.Helper()
+	client, err := redisstore.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
 }

@@ -73,11 +73,7 @@ func TestMovementFunctionsRoleTenantMatrix(t *testing.T) {
 	if r.Status != http.StatusForbidden {
 		t.Errorf("movement with another tenant's event: %d %s", r.Status, r.Body)
 	}
-	rc, err := redisstore.Open(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
+	rc := openRedis(t, rs.URL)
 	if n, _ := rc.Exists(context.Background(), redisstore.MovementStateKey("gt", "globex", "van-9")).Result(); n != 0 {
 		t.Error("a refused event left movement state in globex")
 	}
@@ -88,11 +84,7 @@ func TestMovementFunctionsRoleTenantMatrix(t *testing.T) {
 func TestMovementFunctionsBadInputs(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	base := startDev(t, rs.URL)
-	rc, err := redisstore.Open(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
+	rc := openRedis(t, rs.URL)
 	admin := token(t, "acme", auth.RoleAdmin, "")
 	svc := token(t, "acme", auth.RoleService, "")
 	viewer := token(t, "acme", auth.RoleViewer, "")

@@ -435,11 +435,7 @@ func unzip(t *testing.T, data []byte) map[string][]byte {
 func TestPrivacyRoleTenantMatrix(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	fn := startFunction(t, "privacy", map[string]string{"REDIS_URL": rs.URL})
-	client, err := redisstore.Open(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openRedis(t, rs.URL)
 	store := redisstore.New(client, redisstore.Options{})
 	now := time.Now()
 	for _, tenant := range []string{"acme", "globex"} {
@@ -522,11 +518,7 @@ func TestRetentionSweepLeavesNothingOlder(t *testing.T) {
 	now := time.Now()
 	fixes := archiveFixes(2, 5, 48, now)
 	e.load(t, fixes, now)
-	client, err := redisstore.Open(e.redis.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openRedis(t, e.redis.URL)
 	prefs := redisstore.NewPreferencesStore(client, "")
 	ctx := context.Background()
 	if _, err := prefs.SavePreferences(ctx, "acme", "", []byte(`{"retention":"80h"}`)); err != nil {
@@ -595,11 +587,7 @@ func TestRetentionSweepLeavesNothingOlder(t *testing.T) {
 // reaches the cloud while nothing of the erased device does.
 func TestPrivacyEraseReachesTheEdge(t *testing.T) {
 	cloudRedis := testenv.StartRedis(t)
-	cloud, err := redisstore.Open(cloudRedis.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cloud.Close()
+	cloud := openRedis(t, cloudRedis.URL)
 	cloudEnv := map[string]string{"REDIS_URL": cloudRedis.URL}
 	privacyFn := startFunction(t, "privacy", cloudEnv)
 	cloudIngest := startFunction(t, "ingest", cloudEnv)
@@ -611,11 +599,7 @@ func TestPrivacyEraseReachesTheEdge(t *testing.T) {
 	}
 
 	edgeRedis := testenv.StartRedis(t, testenv.WithAppendOnly())
-	edgeClient, err := redisstore.Open(edgeRedis.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer edgeClient.Close()
+	edgeClient := openRedis(t, edgeRedis.URL)
 	edgeIngest := startFunction(t, "edge-ingest", map[string]string{
 		"REDIS_URL": edgeRedis.URL, "EDGE_MODE": "true", "EDGE_NODE_ID": "site-1",
 		"EDGE_IDLE_AFTER": "1s", "EDGE_FLUSH_INTERVAL": "300ms",

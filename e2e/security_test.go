@@ -234,11 +234,7 @@ func TestSecurityRateLimits(t *testing.T) {
 	}
 
 	// An operator's override for globex (1 request, then 1 per 100 s).
-	client, err := redisstore.Open(rs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openRedis(t, rs.URL)
 	override := guard.Limits{Tenant: ratelimit.Rate{PerSecond: 0.01, Burst: 1}}
 	if err := redisstore.NewPolicies(client, "").SetLimits(context.Background(), "globex", override); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"hash/fnv"
 	"io"
 	"math"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -133,44 +132,6 @@ func (r *geofenceReport) note(format string, args ...any) {
 // benchCity is where the fleet roams and the fences lie: 10 km around London.
 const benchCityRadiusM = 10000
 
-// fenceFeatures builds n deterministic fences over the city: 70 % polygons
-// (star-shaped, 8-200 vertices, 40-400 m across), 30 % circles of 20-300 m.
-func fenceFeatures(n int) [][]byte {
-	rng := mrand.New(mrand.NewPCG(9, 9))
-	out := make([][]byte, n)
-	for i := range out {
-		r := benchCityRadiusM * math.Sqrt(rng.Float64())
-		a := rng.Float64() * 2 * math.Pi
-		lat := fleet.London.Lat + r*math.Sin(a)/111195
-		lon := fleet.London.Lon + r*math.Cos(a)/(111195*math.Cos(fleet.London.Lat*math.Pi/180))
-		id := fmt.Sprintf("f%05d", i)
-		if rng.IntN(10) < 3 {
-			out[i] = fmt.Appendf(nil, `{"type":"Feature","id":%q,"geometry":{"type":"Point","coordinates":[%.7f,%.7f]},"properties":{"name":"circle %d","radius_m":%.1f,"dwell_s":300}}`,
-				id, lon, lat, i, 20+rng.Float64()*280)
-			continue
-		}
-		nv := 8 + rng.IntN(193)
-		size := 20 + rng.Float64()*180
-		var b strings.Builder
-		fmt.Fprintf(&b, `{"type":"Feature","id":%q,"geometry":{"type":"Polygon","coordinates":[[`, id)
-		var first string
-		for k := 0; k < nv; k++ {
-			ang := (float64(k) + rng.Float64()*0.9) * 2 * math.Pi / float64(nv)
-			rad := size * (0.5 + rng.Float64()*0.5)
-			p := fmt.Sprintf("[%.7f,%.7f]", lon+rad*math.Cos(ang)/(111195*math.Cos(lat*math.Pi/180)), lat+rad*math.Sin(ang)/111195)
-			if k == 0 {
-				first = p
-			}
-			b.WriteString(p)
-			b.WriteByte(',')
-		}
-		b.WriteString(first)
-		fmt.Fprintf(&b, `]]},"properties":{"name":"polygon %d","dwell_s":300}}`, i)
-		out[i] = []byte(b.String())
-	}
-	return out
-}
-
 func heapInUse() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -188,7 +149,7 @@ func benchGeofence(ctx context.Context, c benchGeofenceConfig) (*geofenceReport,
 
 	// 1. The fences: decode and validate, then memory of the index.
 	fmt.Fprintf(os.Stderr, "bench: %d fences…\n", c.fences)
-	features := fenceFeatures(c.fences)
+	features := fleet.CityFences(c.fences, benchCityRadiusM)
 	before := heapInUse()
 	start := time.Now()
 	fences := make([]*geofence.Fence, 0, c.fences)
@@ -313,21 +274,8 @@ func evaluate(idx *geofence.Index, track []fix.Fix, workers int) (float64, int) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			states := map[string]*geofence.DeviceState{}
-			n := 0
-			for i, f := range track {
-				if owner[i] != w {
-					continue
-				}
-				st := states[f.Device]
-				if st == nil {
-					st = &geofence.DeviceState{}
-					states[f.Device] = st
-				}
-				_, trs := ev.Evaluate(idx, st, f.Device, f)
-				n += len(trs)
-			}
-			transitions.Add(int64(n))
+			m := memoryStates{}
+			transitions.Add(int64(m.evaluate(&ev, idx, track, func(i int) bool { return owner[i] == w })))
 		}()
 	}
 	wg.Wait()
@@ -379,21 +327,32 @@ func benchHandler(ctx context.Context, rep *geofenceReport, h handler.FunctionHa
 // left (the end-to-end run's expected event count).
 func transitionsAfter(idx *geofence.Index, prior, track []fix.Fix) int {
 	ev := geofence.Evaluator{}
-	states := map[string]*geofence.DeviceState{}
-	run := func(fixes []fix.Fix) (n int) {
-		for _, f := range fixes {
-			st := states[f.Device]
-			if st == nil {
-				st = &geofence.DeviceState{}
-				states[f.Device] = st
-			}
-			_, trs := ev.Evaluate(idx, st, f.Device, f)
-			n += len(trs)
+	m := memoryStates{}
+	m.evaluate(&ev, idx, prior, nil)
+	return m.evaluate(&ev, idx, track, nil)
+}
+
+// memoryStates are devices' fence states kept in memory (the bench's
+// stand-in for Redis), a device's state made on its first fix.
+type memoryStates map[string]*geofence.DeviceState
+
+// evaluate runs the fixes (those keep takes, by index; nil: all) through ev
+// in order and returns their transitions.
+func (m memoryStates) evaluate(ev *geofence.Evaluator, idx *geofence.Index, fixes []fix.Fix, keep func(i int) bool) int {
+	n := 0
+	for i, f := range fixes {
+		if keep != nil && !keep(i) {
+			continue
 		}
-		return n
+		st := m[f.Device]
+		if st == nil {
+			st = &geofence.DeviceState{}
+			m[f.Device] = st
+		}
+		_, trs := ev.Evaluate(idx, st, f.Device, f)
+		n += len(trs)
 	}
-	run(prior)
-	return run(track)
+	return n
 }
 
 // benchEndToEnd serves ingest and geofence-detect, with a router standing in

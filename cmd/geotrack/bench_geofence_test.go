@@ -15,7 +15,7 @@ import (
 // the advertised mix (8-200 vertices, circles and polygons).
 func TestFenceFeaturesAreValid(t *testing.T) {
 	var polygons, circles int
-	for _, f := range fenceFeatures(2000) {
+	for _, f := range fleet.CityFences(2000, benchCityRadiusM) {
 		fs, err := geofence.Decode(f)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
@@ -39,7 +39,7 @@ func TestFenceFeaturesAreValid(t *testing.T) {
 // profiling: go test ./cmd/geotrack -run XXX -bench Evaluate -cpuprofile).
 func BenchmarkEvaluate(b *testing.B) {
 	var fences []*geofence.Fence
-	for _, f := range fenceFeatures(50000) {
+	for _, f := range fleet.CityFences(50000, benchCityRadiusM) {
 		fs, err := geofence.Decode(f)
 		if err != nil {
 			b.Fatal(err)

@@ -34,19 +34,6 @@ type FiredData struct {
 	SilentSince string          `json:"silent_since,omitempty"`
 }
 
-// firedEvent is io.geotrack.alert.fired in structured mode.
-type firedEvent struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              string          `json:"id"`
-	Source          string          `json:"source"`
-	Type            string          `json:"type"`
-	Subject         string          `json:"subject"`
-	Time            string          `json:"time"`
-	DataContentType string          `json:"datacontenttype"`
-	Tenant          string          `json:"tenant"`
-	Data            json.RawMessage `json:"data"`
-}
-
 // Emitted is a fired alert's io.geotrack.alert.fired event, encoded.
 type Emitted struct {
 	Source     string
@@ -65,12 +52,8 @@ func (f Fired) Event(source string) (Emitted, error) {
 	if err != nil {
 		return Emitted{}, fmt.Errorf("encode alert %s: %w", f.ID, err)
 	}
-	b, err := json.Marshal(firedEvent{
-		SpecVersion: "1.0", ID: f.ID, Source: source, Type: TypeAlertFired, Subject: f.Device,
-		Time: fix.FormatTime(f.At), DataContentType: "application/json", Tenant: f.Tenant, Data: d,
-	})
-	if err != nil {
-		return Emitted{}, fmt.Errorf("encode alert %s: %w", f.ID, err)
-	}
+	b, _, _ := eventtype.AppendStructured(make([]byte, 0, 256+len(d)), eventtype.Head{
+		ID: f.ID, Source: source, Type: TypeAlertFired, Subject: f.Device, Time: fix.FormatTime(f.At), Tenant: f.Tenant,
+	}, func(b []byte) []byte { return append(b, d...) })
 	return Emitted{Source: source, Data: d, CloudEvent: b}, nil
 }

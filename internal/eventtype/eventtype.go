@@ -1,5 +1,6 @@
 // Package eventtype names the CloudEvents types and extension attributes
-// geotrack consumes and emits (public contract). It imports nothing, so the
+// geotrack consumes and emits (public contract), and writes the structured
+// events it emits (AppendStructured). It imports only the standard library, so the
 // clients that only produce events (sender, forward) share the names with
 // the server's decoding (internal/events, which re-exports them) without
 // pulling it in.

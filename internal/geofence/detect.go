@@ -253,30 +253,12 @@ func (d *Detector) event(tenant, device string, tr Transition, traceParent, edge
 		Subject: device, Time: ts.Truncate(time.Millisecond), TraceParent: traceParent, // the outbox keeps ms
 	}
 	// The structured event embeds the data: both are written into one
-	// buffer, the data a slice of it (what json.Marshal of eventData and
-	// structured gives, byte for byte, without reflection).
+	// buffer, the data a slice of it.
 	b := make([]byte, 0, 384+len(tenant)+2*len(device)+len(tr.Name)+len(d.Source)+len(traceParent)+len(edge))
-	b = append(b, `{"specversion":"1.0","id":`...)
-	b = appendJSONString(b, e.ID)
-	b = append(b, `,"source":`...)
-	b = appendJSONString(b, e.Source)
-	b = append(b, `,"type":`...)
-	b = appendJSONString(b, e.Type)
-	b = append(b, `,"subject":`...)
-	b = appendJSONString(b, device)
-	b = append(b, `,"time":"`...)
-	b = e.Time.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","datacontenttype":"application/json","tenant":`...)
-	b = appendJSONString(b, tenant)
-	if traceParent != "" {
-		b = append(b, `,"traceparent":`...)
-		b = appendJSONString(b, traceParent)
-	}
-	b = append(b, `,"data":`...)
-	dataStart := len(b)
-	b = appendEventData(b, device, tr, edge)
-	dataEnd := len(b)
-	b = append(b, '}')
+	b, dataStart, dataEnd := eventtype.AppendStructured(b, eventtype.Head{
+		ID: e.ID, Source: e.Source, Type: e.Type, Subject: device, Time: e.Time.Format(time.RFC3339Nano),
+		Tenant: tenant, TraceParent: traceParent,
+	}, func(b []byte) []byte { return appendEventData(b, device, tr, edge) })
 	e.Structured, e.Data = b, b[dataStart:dataEnd:dataEnd]
 	return e, nil
 }
@@ -284,11 +266,11 @@ func (d *Detector) event(tenant, device string, tr Transition, traceParent, edge
 // appendEventData appends the data of a geofence event (eventData).
 func appendEventData(b []byte, device string, tr Transition, edge string) []byte {
 	b = append(b, `{"device":`...)
-	b = appendJSONString(b, device)
+	b = eventtype.AppendJSONString(b, device)
 	b = append(b, `,"fence":`...)
-	b = appendJSONString(b, tr.FenceID)
+	b = eventtype.AppendJSONString(b, tr.FenceID)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, tr.Name)
+	b = eventtype.AppendJSONString(b, tr.Name)
 	b = append(b, `,"ts":"`...)
 	b = fix.AppendTime(b, tr.TS)
 	b = append(b, `","lat":`...)
@@ -300,24 +282,9 @@ func appendEventData(b []byte, device string, tr Transition, edge string) []byte
 	}
 	if edge != "" {
 		b = append(b, `,"edge":`...)
-		b = appendJSONString(b, edge)
+		b = eventtype.AppendJSONString(b, edge)
 	}
 	return append(b, '}')
-}
-
-// appendJSONString appends s as encoding/json writes it: plain printable
-// ASCII as is, anything to escape (quotes, backslash, control characters,
-// <, >, &, non-ASCII) through encoding/json itself.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // appendJSONFloat appends f as encoding/json writes a float64 (f finite:

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geotrack/geotrack/internal/eventtype"
 	"github.com/geotrack/geotrack/internal/fix"
 )
 
@@ -25,32 +26,17 @@ type eventData struct {
 	Edge string `json:"edge,omitempty"`
 }
 
-type structured struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              string          `json:"id"`
-	Source          string          `json:"source"`
-	Type            string          `json:"type"`
-	Subject         string          `json:"subject"`
-	Time            string          `json:"time"`
-	DataContentType string          `json:"datacontenttype"`
-	Tenant          string          `json:"tenant"`
-	TraceParent     string          `json:"traceparent,omitempty"`
-	Data            json.RawMessage `json:"data"`
-}
-
-// referenceEvent is what event wrote through encoding/json.
+// referenceEvent is the event with its data through encoding/json.
 func referenceEvent(t testing.TB, source, tenant, device string, tr Transition, traceParent, edge string) (data, whole []byte) {
 	data, err := json.Marshal(eventData{Device: device, Fence: tr.FenceID, Name: tr.Name, TS: fix.FormatTime(tr.TS),
 		Lat: tr.Lat, Lon: tr.Lon, Crossed: tr.Crossed, Edge: edge})
 	if err != nil {
 		t.Fatal(err)
 	}
-	whole, err = json.Marshal(structured{SpecVersion: "1.0", ID: EventID(tenant, device, tr.FenceID, tr.Kind, tr.TS), Source: source,
-		Type: eventTypes[tr.Kind], Subject: device, Time: tr.TS.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano),
-		DataContentType: "application/json", Tenant: tenant, TraceParent: traceParent, Data: data})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The envelope is eventtype's (checked against encoding/json there).
+	whole, _, _ = eventtype.AppendStructured(nil, eventtype.Head{ID: EventID(tenant, device, tr.FenceID, tr.Kind, tr.TS),
+		Source: source, Type: eventTypes[tr.Kind], Subject: device, Time: tr.TS.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano),
+		Tenant: tenant, TraceParent: traceParent}, func(b []byte) []byte { return append(b, data...) })
 	return data, whole
 }
 

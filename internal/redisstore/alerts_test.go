@@ -18,11 +18,7 @@ import (
 // device, retries reschedule, dead letters list and replay re-queues.
 func TestAlertsLifecycle(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	alertLifecycle(t, client)
 }
 
@@ -30,11 +26,7 @@ func TestAlertsLifecycle(t *testing.T) {
 // script must touch one slot only (the tenant's).
 func TestAlertsOnCluster(t *testing.T) {
 	c := testenv.StartRedisCluster(t, 3)
-	client, err := Open(c.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, c.URL)
 	alertLifecycle(t, client)
 }
 

@@ -13,11 +13,7 @@ import (
 
 func TestAuditLog(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	ctx := context.Background()
 	l := NewAuditLog(client, "", time.Hour)
 	start := time.Now()

@@ -15,11 +15,7 @@ import (
 // fix sent twice at once is stored once.
 func TestConcurrentSavesAreCoalescedCorrectly(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	s := New(client, Options{})
 	const n = 400
 	results := make([]SaveResult, n)

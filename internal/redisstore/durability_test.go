@@ -15,11 +15,7 @@ import (
 // redelivery after the crash is still recognised.
 func TestSaveSurvivesCrash(t *testing.T) {
 	r := testenv.StartRedis(t, testenv.WithAppendOnly())
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	s := New(client, Options{})
 	ctx := context.Background()
 	g := Group{Source: "/gw", ID: "before-crash", Fixes: []fix.Fix{mkFix("d", base, 1, 2)}}
@@ -42,11 +38,7 @@ func TestSaveSurvivesCrash(t *testing.T) {
 // is stored exactly once, because marking and storing are one script.
 func TestConcurrentRedelivery(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	s := New(client, Options{})
 	ctx := context.Background()
 	var fixes []fix.Fix

@@ -15,11 +15,7 @@ import (
 // trip through a real Redis, and only devices with undecided fixes are idle.
 func TestEdgeKeys(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	held := fix.Fix{Device: "d1", TS: now.Add(-time.Minute), Lat: 1, Lon: 2}

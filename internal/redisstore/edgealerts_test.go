@@ -40,11 +40,7 @@ func lastFixesNameTheEdge(t *testing.T, client redis.UniversalClient) {
 // TestSyncedAlertsMark: the edge's sync mark round-trips and is absent at
 // first.
 func TestSyncedAlertsMark(t *testing.T) {
-	client, err := Open(testenv.StartRedis(t).URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, testenv.StartRedis(t).URL)
 	ctx := context.Background()
 	m := SyncedAlerts{Client: client}
 	if _, ok, err := m.LoadMark(ctx); ok || err != nil {

@@ -141,11 +141,7 @@ func testEventOutbox(t *testing.T, s *Store, tenant string) {
 // client's retry is not mistaken for a duplicate.
 func TestEventOutboxFull(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	s := New(client, Options{EventOutboxMaxLen: 2})
 	ann := &Announce{Type: "t", Source: "urn:test"}
 	for i := 0; i < 2; i++ {
@@ -154,7 +150,7 @@ func TestEventOutboxFull(t *testing.T) {
 	ctx := context.Background()
 	before, _ := client.Keys(ctx, "*").Result()
 	g := Group{Source: "/gw", ID: "late", Fixes: []fix.Fix{mkFix("d", at(5*time.Second), 1, 1)}, Announce: ann}
-	_, err = s.Save(ctx, "acme", []Group{g}, at(time.Minute))
+	_, err := s.Save(ctx, "acme", []Group{g}, at(time.Minute))
 	if !errors.Is(err, intake.ErrOutboxFull) {
 		t.Fatalf("Save into a full outbox: %v, want ErrOutboxFull", err)
 	}
@@ -177,11 +173,7 @@ func TestEventOutboxFull(t *testing.T) {
 // exactly one event.
 func TestCoalescedSavesAnnounceSeparately(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	s := New(client, Options{})
 	const n = 300
 	var wg sync.WaitGroup

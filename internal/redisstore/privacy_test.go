@@ -20,11 +20,7 @@ import (
 // checks that only the erased device's traces go.
 func TestEraseDevice(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	ctx := context.Background()
 	s := New(client, Options{})
 	now := time.Now()

@@ -639,11 +639,7 @@ func (s *Store) mustKeys(t *testing.T, tenant string) tenantKeys {
 
 func TestPingFailsWhenRedisIsDown(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL + "?dial_timeout=500ms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL+"?dial_timeout=500ms")
 	s := New(client, Options{})
 	if err := s.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping while up: %v", err)

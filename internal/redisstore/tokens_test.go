@@ -16,11 +16,7 @@ import (
 
 func TestPolicies(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	policyLifecycle(t, client)
 }
 
@@ -28,11 +24,7 @@ func TestPolicies(t *testing.T) {
 // tenant set live elsewhere, reached by separate commands.
 func TestPoliciesOnCluster(t *testing.T) {
 	c := testenv.StartRedisCluster(t, 3)
-	client, err := Open(c.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, c.URL)
 	policyLifecycle(t, client)
 }
 
@@ -106,11 +98,7 @@ func policyLifecycle(t *testing.T, client redis.UniversalClient) {
 // refresh, which reads the version (one GET) and reloads when it moved.
 func TestCacheSeesARevocationOnItsNextPoll(t *testing.T) {
 	r := testenv.StartRedis(t)
-	client, err := Open(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := openClient(t, r.URL)
 	ctx := context.Background()
 	s := NewPolicies(client, "")
 	cache := guard.NewCache(s, time.Second)
