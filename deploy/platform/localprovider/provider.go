@@ -91,14 +91,19 @@ func (p *Provider) Resolve(name string) (url.URL, error) {
 	return url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", fn.port)}, nil
 }
 
-// Close stops every function.
+// Close stops every function, all at once: one after the other, their
+// graceful shutdowns added up past the grace the provider itself gets, and
+// the functions not reached yet outlived it as orphans.
 func (p *Provider) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var wg sync.WaitGroup
 	for name, fn := range p.functions {
-		fn.stop()
+		wg.Add(1)
+		go func() { defer wg.Done(); fn.stop() }()
 		delete(p.functions, name)
 	}
+	wg.Wait()
 }
 
 // secretName is what OpenFaaS accepts as a secret (a Kubernetes name).
